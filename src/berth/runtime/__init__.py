@@ -1,0 +1,56 @@
+"""The runtime seam: a ``ContainerRuntime`` turns an OCI bundle into a running process.
+
+It is used inside the shim (a single-threaded process that is the subreaper of the
+container), never inside berthd. The life of one container::
+
+    shim                          runtime                          container init
+    ────                          ───────                          ──────────────
+    create(id, bundle, stdio) ──▶ namespaces, rootfs, cgroup ────▶ blocked before exec
+                              ◀── host pid of init                 (user exec resolved:
+                                                                    not found → RuntimeFailure)
+    start(id) ──────────────────▶ release ────────────────────────▶ execve(args)
+    waitpid(pid)  (the shim is PR_SET_CHILD_SUBREAPER, so init is its child even when
+                   runc's intermediate processes have exited)
+    kill(id, sig) ──────────────▶ signal init
+    delete(id) ─────────────────▶ remove cgroup and runtime state
+
+Implementations: ``NativeRuntime`` (``runtime.linux``, in-process: the fast path) and
+``OciCliRuntime`` (``runc``, ``crun``, ``berth-runtime`` via their CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Stdio:
+    """File descriptors the container's init gets as 0, 1 and 2 (inherited, not closed).
+
+    With a terminal the three are the same pty slave fd."""
+
+    stdin: int
+    stdout: int
+    stderr: int
+
+
+class ContainerRuntime(Protocol):
+    name: str
+
+    def create(self, container_id: str, bundle: Path, stdio: Stdio) -> int:
+        """Create the container from ``bundle/config.json`` (rootfs already mounted at
+        ``root.path``); return the host pid of its init, which waits before exec.
+        Raise ``errors.RuntimeFailure`` with the runtime's message on failure."""
+        ...
+
+    def start(self, container_id: str) -> None:
+        """Let the created init exec the user's process."""
+        ...
+
+    def kill(self, container_id: str, signal: int) -> None: ...
+
+    def delete(self, container_id: str) -> None:
+        """Remove what ``create`` made outside the process (cgroup, state). Idempotent."""
+        ...

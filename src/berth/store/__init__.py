@@ -1,0 +1,1 @@
+"""Content, snapshots, metadata and layer diffs: synchronous, crash-consistent storage."""
