@@ -54,7 +54,7 @@ class Conflict(BerthError):
     status = 409
 
 
-class NotImplemented(BerthError):  # noqa: A001 - the errdefs name, scoped to this module
+class NotImplemented(BerthError):  # errdefs name; shadows the builtin only here
     status = 501
 
 

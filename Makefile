@@ -1,0 +1,39 @@
+# Berth: `make demo` installs and runs the main job, `make test` installs and runs the tests.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := busybox-static runc crun tmux iproute2 libseccomp2 procps
+DEMO_ROOT ?= /var/lib/berth
+DEMO_EXEC ?= /run/berth
+
+.PHONY: install demo test check stop-demo bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	@if ! [ -S $(DEMO_EXEC)/berth.sock ]; then \
+		nohup $(VENV)/bin/berthd --data-root $(DEMO_ROOT) --exec-root $(DEMO_EXEC) >/var/log/berthd.log 2>&1 & \
+		for i in $$(seq 100); do [ -S $(DEMO_EXEC)/berth.sock ] && break; sleep 0.1; done; fi
+	$(VENV)/bin/berth image bootstrap busybox
+	$(VENV)/bin/berth run --rm busybox echo "hello world"
+
+stop-demo:
+	@if [ -f $(DEMO_EXEC)/berthd.pid ]; then kill $$(cat $(DEMO_EXEC)/berthd.pid) 2>/dev/null || true; fi
+
+check: install
+	scripts/check
+
+test: install
+	scripts/check
+	scripts/test
+
+bench: install
+	$(PY) bench/run_bench.py

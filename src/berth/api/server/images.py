@@ -1,0 +1,108 @@
+"""Routes of ``/images``: list, inspect, remove, tag, import, and Berth's bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from berth.api.server import params
+from berth.api.server.app import Router
+from berth.api.server.progress import ProgressStream
+from berth.engine import clock
+from berth.engine.containers.service import ContainerService
+from berth.engine.images.service import Image, ImageService
+from berth.errors import InvalidArgument, NotFound
+
+
+def summary(img: Image) -> dict[str, Any]:
+    cfg = img.config.get("config", {})
+    return {
+        "Id": img.id, "ParentId": img.parent, "RepoTags": list(img.repo_tags),
+        "RepoDigests": list(img.repo_digests), "Created": int(clock.parse(img.created)),
+        "Size": img.size, "SharedSize": -1, "VirtualSize": img.size,
+        "Labels": cfg.get("Labels") or {}, "Containers": -1,
+    }
+
+
+def inspect(img: Image) -> dict[str, Any]:
+    cfg = img.config
+    return {
+        "Id": img.id, "RepoTags": list(img.repo_tags), "RepoDigests": list(img.repo_digests),
+        "Parent": img.parent, "Comment": img.comment, "Created": img.created,
+        "DockerVersion": "", "Author": cfg.get("author", ""), "Config": cfg.get("config", {}),
+        "Architecture": cfg["architecture"], "Os": cfg["os"], "Size": img.size,
+        "VirtualSize": img.size,
+        "GraphDriver": {"Name": "overlay", "Data": None},
+        "RootFS": {"Type": "layers", "Layers": list(cfg["rootfs"]["diff_ids"])},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(1 << 20):
+        yield chunk
+
+
+@dataclass(frozen=True)
+class ImageRoutes:
+    images: ImageService
+    containers: ContainerService
+
+    def register(self, r: Router) -> None:
+        r.add("GET", "/images/json", self.list)
+        r.add("POST", "/images/create", self.create)
+        r.add("POST", "/images/bootstrap", self.bootstrap)
+        r.add("GET", "/images/{name:.+}/json", self.inspect)
+        r.add("POST", "/images/{name:.+}/tag", self.tag)
+        r.add("DELETE", "/images/{name:.+}", self.remove)
+
+    async def list(self, request: web.Request) -> web.Response:
+        images = await self.images.list(all=params.boolean(request, "all"))
+        return web.json_response([summary(i) for i in images])
+
+    async def inspect(self, request: web.Request) -> web.Response:
+        return web.json_response(inspect(await self.images.get(request.match_info["name"])))
+
+    async def tag(self, request: web.Request) -> web.Response:
+        repo = request.query.get("repo")
+        if not repo:
+            raise InvalidArgument("repository name must have at least one component")
+        tag = request.query.get("tag") or "latest"
+        await self.images.tag(request.match_info["name"], repo, tag)
+        return web.Response(status=201)
+
+    async def remove(self, request: web.Request) -> web.Response:
+        items = await self.images.remove(request.match_info["name"],
+                                         params.boolean(request, "force"),
+                                         self.containers.image_users)
+        return web.json_response([{kind: value} for kind, value in items])
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        source = request.query.get("fromSrc")
+        if source is None:
+            name = request.query.get("fromImage", "")
+            raise NotFound(f"pull access denied for {name}, repository does not exist or may "
+                           "require 'docker login': no registry is configured")
+        if source != "-":
+            raise InvalidArgument("importing from a URL is not supported; send the tarball")
+        repo, tag = request.query.get("repo") or "", request.query.get("tag") or ""
+        repo_tag = f"{repo}:{tag or 'latest'}" if repo else None
+        async with ProgressStream(request) as progress:
+            img = await self.images.import_image(
+                _body(request), repo_tag, request.query.getall("changes", []),
+                request.query.get("message", ""))
+            await progress.send(status=img.id)
+        return progress.response
+
+    async def bootstrap(self, request: web.Request) -> web.StreamResponse:
+        name = request.query.get("name") or request.query.get("fromImage") or ""
+        if not name:
+            raise InvalidArgument("bootstrap needs an image name, e.g. busybox")
+        async with ProgressStream(request) as progress:
+            await progress.send(status=f"Bootstrapping {name} from the host's packages")
+            img = await self.images.bootstrap(name)
+            await progress.send(status=f"Bootstrapped {', '.join(img.repo_tags)}", id=img.id)
+        return progress.response

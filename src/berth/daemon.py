@@ -1,0 +1,125 @@
+"""berthd: the composition root. config → stores → drivers → services → API server.
+
+Implementations are picked by name from the explicit tables below; nothing below this
+module reads flags or the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from berth.api.server.app import make_app
+from berth.api.server.containers import ContainerRoutes
+from berth.api.server.images import ImageRoutes
+from berth.api.server.system import SystemInfo, SystemRoutes
+from berth.config import DaemonConfig, load
+from berth.engine.containers.service import ContainerService, ServiceOptions
+from berth.engine.containers.store import ContainerStore
+from berth.engine.events import EventBus
+from berth.engine.images.service import ImageService
+from berth.errors import BerthError
+from berth.runtime.shim.client import ShimManager
+from berth.store.metadata.containers import ContainerRecords
+from berth.store.metadata.db import Database
+from berth.store.snapshots import Snapshotter
+from berth.store.snapshots.native import NativeSnapshotter
+from berth.store.snapshots.overlay import OverlaySnapshotter
+
+log = logging.getLogger("berthd")
+
+SNAPSHOTTERS: dict[str, Callable[[Path, Database], Snapshotter]] = {
+    "overlay": OverlaySnapshotter,
+    "native": NativeSnapshotter,
+}
+
+
+def _cgroup_version() -> str:
+    return "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+
+
+def _lock(exec_root: Path) -> int:
+    """One daemon per exec root: hold an exclusive lock on its pid file."""
+    exec_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(exec_root / "berthd.pid", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BerthError(f"another berthd is running with exec root {exec_root}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+async def serve(config: DaemonConfig) -> None:
+    lock_fd = _lock(config.exec_root)
+    config.data_root.mkdir(parents=True, exist_ok=True, mode=0o711)
+    db = Database(config.data_root / "metadata.db")
+    snapshotter = SNAPSHOTTERS[config.snapshotter](config.data_root, db)
+    images = ImageService(config.data_root, db, snapshotter)
+    shims = ShimManager(config.exec_root)
+    await shims.start()
+    events = EventBus()
+    containers = ContainerService(
+        ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
+                       default_runtime=config.runtime, cgroup_parent=config.cgroup_parent),
+        ContainerStore(ContainerRecords(db)), images, shims, events)
+    await containers.restore()
+    info = SystemInfo(data_root=str(config.data_root), exec_root=str(config.exec_root),
+                      default_runtime=config.runtime, snapshotter=config.snapshotter,
+                      cgroup_version=_cgroup_version(), debug=config.debug)
+    app = make_app([
+        SystemRoutes(info, containers, images, events).register,
+        ContainerRoutes(containers, str(config.data_root)).register,
+        ImageRoutes(images, containers).register,
+    ])
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    sock = config.socket_path
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    sock.unlink(missing_ok=True)
+    site = web.UnixSite(runner, str(sock))
+    await site.start()
+    os.chmod(sock, 0o660)
+    log.info("berthd listening on unix://%s (data root %s)", sock, config.data_root)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("berthd shutting down; containers keep running")
+    await runner.cleanup()
+    await containers.close()
+    await shims.close()
+    db.close()
+    sock.unlink(missing_ok=True)
+    os.close(lock_fd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        config = load(sys.argv[1:] if argv is None else argv)
+    except BerthError as err:
+        print(f"berthd: {err.message}", file=sys.stderr)
+        sys.exit(1)
+    logging.basicConfig(level=logging.DEBUG if config.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(config))
+    except BerthError as err:
+        log.error("%s", err.message)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""What a container is, as the engine sees it: frozen dataclasses, no wire shapes.
+
+``ContainerSpec`` is what a create request asks for (docker's Config + HostConfig, the
+parts Berth honours); ``Container`` is the persisted record: the spec, the image it was
+made from, the resolved process, and the ``State`` that changes over its life.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, TypeVar
+
+
+class Status(Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Resources:
+    memory: int = 0
+    memory_swap: int = 0
+    memory_reservation: int = 0
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    cpu_quota: int = 0
+    cpu_period: int = 0
+    pids_limit: int = 0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    type: str = "json-file"
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    name: str = "no"
+    maximum_retry_count: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    env: tuple[str, ...] = ()
+    working_dir: str = ""
+    user: str = ""
+    hostname: str = ""
+    domainname: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    tty: bool = False
+    open_stdin: bool = False
+    stdin_once: bool = False
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    stop_signal: str = ""
+    stop_timeout: int | None = None
+    auto_remove: bool = False
+    runtime: str = ""
+    resources: Resources = field(default_factory=Resources)
+    log_config: LogConfig = field(default_factory=LogConfig)
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    readonly_rootfs: bool = False
+    network_mode: str = "none"
+
+
+@dataclass(frozen=True)
+class State:
+    status: Status = Status.CREATED
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    oom_killed: bool = False
+    started_at: str = "0001-01-01T00:00:00Z"
+    finished_at: str = "0001-01-01T00:00:00Z"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (Status.RUNNING, Status.PAUSED)
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str  # without the leading "/"
+    created: str
+    spec: ContainerSpec
+    image_id: str
+    path: str  # argv[0] as the API shows it
+    args: tuple[str, ...]
+    cmd: tuple[str, ...] | None  # Config.Cmd / Config.Entrypoint after merging the image's
+    entrypoint: tuple[str, ...] | None
+    labels: tuple[tuple[str, str], ...]  # image labels overlaid with the request's
+    env: tuple[str, ...]  # resolved: image env overlaid with the spec's
+    working_dir: str
+    user: str
+    hostname: str
+    runtime: str
+    log_path: str
+    state: State = field(default_factory=State)
+    restart_count: int = 0
+
+    def with_state(self, **changes: Any) -> Container:
+        return dataclasses.replace(self, state=dataclasses.replace(self.state, **changes))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), default=_enum_value, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Container:
+        return _build(cls, json.loads(text))
+
+
+def _enum_value(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a (nested) frozen dataclass from its ``asdict`` JSON."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {f.name: _coerce(hints[f.name], data[f.name])
+              for f in dataclasses.fields(cls) if f.name in data}  # type: ignore[arg-type]
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(inner[0], value)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v) for v in value)
+        return tuple(_coerce(a, v) for a, v in zip(args, value, strict=True))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _build(tp, value)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(value)
+    return value

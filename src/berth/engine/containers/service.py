@@ -1,0 +1,378 @@
+"""The container service: create, start, stop, kill, wait, attach and remove.
+
+The daemon holds one ``Shim`` handle per running container and one monitor task that
+awaits its exit; every state change is saved before it is published. Waiters and attach
+requests that arrive before a start are parked and served in start's critical window::
+
+    start: spawn shim (init blocked) ─▶ connect parked attaches ─▶ shim.start() ─▶ running
+    monitor: shim.wait() ─▶ save exited state ─▶ wake waiters ─▶ auto-remove
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import signal as _signal
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from berth.engine import clock
+from berth.engine.containers import names, process, signals
+from berth.engine.containers.bundle import write_bundle, write_etc_files
+from berth.engine.containers.model import Container, ContainerSpec, Status
+from berth.engine.containers.store import ContainerStore
+from berth.engine.events import Event, EventBus
+from berth.engine.images.service import ImageService
+from berth.errors import Conflict, InvalidArgument, NotModified, RuntimeFailure
+from berth.runtime import spec as runtime_spec
+from berth.runtime.shim import ExitStatus, ShimOptions
+from berth.runtime.shim.client import Shim, ShimManager, read_exit_status
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("native", "runc", "crun")
+MIN_MEMORY = 6 * 1024 * 1024
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    data_root: Path
+    exec_root: Path
+    default_runtime: str = "native"
+    cgroup_parent: str = "berth"
+
+
+@dataclass(frozen=True)
+class AttachRequest:
+    stdin: bool
+    stdout: bool
+    stderr: bool
+
+
+class ContainerService:
+    def __init__(self, opts: ServiceOptions, store: ContainerStore, images: ImageService,
+                 shims: ShimManager, events: EventBus) -> None:
+        self._opts = opts
+        self.store = store
+        self._images = images
+        self._shims = shims
+        self._events = events
+        self._live: dict[str, Shim] = {}
+        self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
+        self._remove_waiters: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
+        self._attach_waiters: dict[str, list[tuple[AttachRequest, asyncio.Future[Streams]]]] = (
+            defaultdict(list))
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # ── daemon start and stop ──────────────────────────────────────────────────────────
+
+    async def restore(self) -> None:
+        """Reconnect to the shims of running containers (live restore)."""
+        for c in await asyncio.to_thread(self.store.load):
+            if not c.state.running:
+                continue
+            shim = await self._shims.connect(self._state_dir(c.id))
+            if shim is not None:
+                log.info("restored container %s (pid %d)", c.id[:12], shim.init_pid)
+                self._watch(c.id, shim)
+                continue
+            status = read_exit_status(self._state_dir(c.id)) or ExitStatus(255, False,
+                                                                            time.time())
+            await self._record_exit(c.id, status)
+
+    async def close(self) -> None:
+        """Stop watching; the shims and their containers keep running."""
+        for task in self._monitors.values():
+            task.cancel()
+        for task in list(self._monitors.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for shim in self._live.values():
+            await shim.close()
+
+    # ── create, inspect ───────────────────────────────────────────────────────────────
+
+    async def create(self, name: str | None, spec: ContainerSpec) -> Container:
+        name = names.validate(name) if name else self._free_name()
+        runtime = spec.runtime or self._opts.default_runtime
+        if runtime not in RUNTIMES and not runtime.startswith("/"):
+            raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
+        if 0 < spec.resources.memory < MIN_MEMORY:
+            raise InvalidArgument("Minimum memory limit allowed is 6MB")
+        if spec.stop_signal:
+            signals.parse(spec.stop_signal)
+        image = await self._images.get(spec.image)
+        cfg = image.config.get("config", {})
+        argv = process.command(spec.entrypoint, spec.cmd, cfg)
+        cid = secrets.token_hex(32)
+        hostname = spec.hostname or cid[:12]
+        data_dir = self._opts.data_root / "containers" / cid
+        container = Container(
+            id=cid, name=name, created=clock.rfc3339(), spec=spec, image_id=image.id,
+            path=argv[0], args=argv[1:],
+            cmd=spec.cmd if spec.cmd is not None or spec.entrypoint is not None
+            else _tuple(cfg.get("Cmd")),
+            entrypoint=spec.entrypoint if spec.entrypoint is not None
+            else _tuple(cfg.get("Entrypoint")),
+            labels=tuple({**(cfg.get("Labels") or {}), **dict(spec.labels)}.items()),
+            env=process.environment(cfg, spec.env, hostname, spec.tty),
+            working_dir=process.working_dir(spec.working_dir, cfg),
+            user=spec.user or cfg.get("User", ""), hostname=hostname, runtime=runtime,
+            log_path=str(data_dir / f"{cid}-json.log")
+            if spec.log_config.type != "none" else "",
+        )
+        await self._images.prepare_rootfs(image.id, cid)
+        try:
+            await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+            await self.store.insert(container)
+        except BaseException:
+            await self._images.remove_rootfs(cid)
+            raise
+        self._publish(container, "create")
+        return container
+
+    def _free_name(self) -> str:
+        while True:
+            candidate = names.random_name()
+            if self.store.name_owner(candidate) is None:
+                return candidate
+
+    def get(self, ref: str) -> Container:
+        return self.store.get(ref)
+
+    def list(self) -> list[Container]:
+        return sorted(self.store.all(), key=lambda c: c.created, reverse=True)
+
+    def image_users(self, image_id: str) -> list[tuple[str, bool]]:
+        return [(c.id, c.state.running) for c in self.store.all() if c.image_id == image_id]
+
+    # ── start and exit ────────────────────────────────────────────────────────────────
+
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with self._locks[c.id]:
+            c = self.get(c.id)
+            if c.state.running:
+                raise NotModified("container already started")
+            if c.state.status in (Status.REMOVING, Status.DEAD):
+                raise Conflict(f"cannot start container {c.id}: it is being removed")
+            try:
+                shim = await self._spawn(c)
+            except RuntimeFailure as err:
+                await self._start_failed(c, err)
+                raise
+            await self._connect_attaches(c.id, shim)
+            await shim.start()
+            c = c.with_state(status=Status.RUNNING, pid=shim.init_pid, exit_code=0, error="",
+                             oom_killed=False, started_at=clock.rfc3339())
+            await self.store.save(c)
+            self._watch(c.id, shim)
+        self._publish(c, "start")
+
+    async def _spawn(self, c: Container) -> Shim:
+        mounts = await self._images.rootfs_mounts(c.id)
+        rootfs = process.Rootfs.from_mounts(mounts)
+        uid, gid, gids = await asyncio.to_thread(process.resolve_user, c.user, rootfs)
+        await asyncio.to_thread(rootfs.make_dir, c.working_dir)
+        state_dir = self._state_dir(c.id)
+        binds = await asyncio.to_thread(
+            write_etc_files, self._opts.data_root / "containers" / c.id, c.hostname)
+        res = c.spec.resources
+        spec = runtime_spec.build(runtime_spec.SpecOptions(
+            rootfs=state_dir / "rootfs", args=(c.path, *c.args), env=c.env,
+            cwd=c.working_dir, uid=uid, gid=gid, additional_gids=gids, hostname=c.hostname,
+            terminal=c.spec.tty, cgroups_path=f"/{self._opts.cgroup_parent}/{c.id}",
+            memory=res.memory, memory_swap=res.memory_swap,
+            memory_reservation=res.memory_reservation, cpu_shares=res.cpu_shares,
+            cpu_quota=res.cpu_quota or res.nano_cpus * 100_000 // 1_000_000_000,
+            cpu_period=res.cpu_period, pids_limit=res.pids_limit,
+            readonly_rootfs=c.spec.readonly_rootfs, bind_files=tuple(binds),
+            seccomp=_default_seccomp(),
+        ))
+        await asyncio.to_thread(write_bundle, state_dir, spec)
+        return await self._shims.create(ShimOptions(
+            container_id=c.id, bundle=state_dir, rootfs_mounts=tuple(mounts),
+            state_dir=state_dir, log_path=Path(c.log_path) if c.log_path else None,
+            runtime=c.runtime, tty=c.spec.tty, open_stdin=c.spec.open_stdin,
+            stdin_once=c.spec.stdin_once))
+
+    async def _start_failed(self, c: Container, err: RuntimeFailure) -> None:
+        msg = err.message
+        code = 128
+        if "executable file not found" in msg or "no such file or directory" in msg:
+            code = 127
+        elif "permission denied" in msg or "is a directory" in msg:
+            code = 126
+        c = c.with_state(exit_code=code, error=msg)
+        await self.store.save(c)
+        self._publish(c, "die", exitCode=str(code))
+        self._wake(self._exit_waiters, c.id, code)
+        for _, fut in self._attach_waiters.pop(c.id, []):
+            if not fut.done():
+                fut.set_exception(Conflict(f"container {c.id} failed to start: {msg}"))
+        await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
+        if c.spec.auto_remove:
+            await self.remove(c.id, force=True)
+
+    def _watch(self, cid: str, shim: Shim) -> None:
+        self._live[cid] = shim
+        self._monitors[cid] = asyncio.create_task(self._monitor(cid, shim),
+                                                  name=f"monitor-{cid[:12]}")
+
+    async def _monitor(self, cid: str, shim: Shim) -> None:
+        status = await shim.wait()
+        self._monitors.pop(cid, None)
+        self._live.pop(cid, None)
+        await shim.close()
+        await self._record_exit(cid, status)
+
+    async def _record_exit(self, cid: str, status: ExitStatus) -> None:
+        c = self.get(cid).with_state(status=Status.EXITED, pid=0, exit_code=status.exit_code,
+                                     oom_killed=status.oom_killed,
+                                     finished_at=clock.rfc3339(status.finished_at))
+        await self.store.save(c)
+        await asyncio.to_thread(shutil.rmtree, self._state_dir(cid), True)
+        if status.oom_killed:
+            self._publish(c, "oom")
+        self._publish(c, "die", exitCode=str(status.exit_code))
+        self._wake(self._exit_waiters, cid, status.exit_code)
+        if c.spec.auto_remove:
+            await self.remove(cid, force=True)
+
+    # ── signals ───────────────────────────────────────────────────────────────────────
+
+    async def kill(self, ref: str, sig: str = "SIGKILL") -> None:
+        number = signals.parse(sig or "SIGKILL")
+        c = self.get(ref)
+        shim = self._live.get(c.id)
+        if shim is None:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        await shim.kill(number)
+        self._publish(c, "kill", signal=str(number))
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
+        c = self.get(ref)
+        shim = self._live.get(c.id)
+        if shim is None:
+            raise NotModified("container already stopped")
+        image = await self._images.get(c.image_id)
+        stop_signal = signals.parse(sig or c.spec.stop_signal
+                                    or image.config.get("config", {}).get("StopSignal")
+                                    or "SIGTERM")
+        grace = timeout if timeout is not None else (
+            c.spec.stop_timeout if c.spec.stop_timeout is not None else 10)
+        waiter = self._exit_future(c.id)
+        await shim.kill(stop_signal)
+        if grace < 0:
+            await waiter
+        else:
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), grace)
+            except TimeoutError:
+                await shim.kill(_signal.SIGKILL)
+                await waiter
+        self._publish(c, "stop")
+
+    # ── wait, attach ─────────────────────────────────────────────────────────────────
+
+    def _exit_future(self, cid: str) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._exit_waiters[cid].append(fut)
+        return fut
+
+    def waiter(self, ref: str, condition: str = "not-running") -> asyncio.Future[int]:
+        """A future for the exit code; created now so no exit between this call and the
+        await is missed (docker's CLI registers its wait before it starts a container)."""
+        c = self.get(ref)
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: {condition!r}")
+        if condition == "removed":
+            fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            self._remove_waiters[c.id].append(fut)
+            return fut
+        if condition == "not-running" and not c.state.running:
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            done.set_result(c.state.exit_code)
+            return done
+        return self._exit_future(c.id)
+
+    async def attach(self, ref: str, req: AttachRequest) -> Streams:
+        c = self.get(ref)
+        shim = self._live.get(c.id)
+        if shim is not None:
+            return await shim.attach(req.stdin, req.stdout, req.stderr)
+        fut: asyncio.Future[Streams] = asyncio.get_running_loop().create_future()
+        self._attach_waiters[c.id].append((req, fut))
+        try:
+            return await fut
+        finally:
+            with contextlib.suppress(ValueError):
+                self._attach_waiters[c.id].remove((req, fut))
+
+    async def _connect_attaches(self, cid: str, shim: Shim) -> None:
+        for req, fut in self._attach_waiters.pop(cid, []):
+            if fut.done():
+                continue
+            try:
+                fut.set_result(await shim.attach(req.stdin, req.stdout, req.stderr))
+            except OSError as err:
+                fut.set_exception(err)
+
+    # ── remove ───────────────────────────────────────────────────────────────────────
+
+    async def remove(self, ref: str, force: bool = False) -> None:
+        c = self.get(ref)
+        if c.state.running:
+            if not force:
+                raise Conflict(
+                    f'cannot remove container "/{c.name}": container is running: stop the '
+                    "container before removing or force remove")
+            waiter = self._exit_future(c.id)
+            await self._live[c.id].kill(_signal.SIGKILL)
+            await waiter
+            c = self.get(c.id)
+        if c.state.status == Status.REMOVING:
+            return
+        c = await self.store.save(replace(c, state=replace(c.state, status=Status.REMOVING)))
+        await self._images.remove_rootfs(c.id)
+        await asyncio.to_thread(shutil.rmtree, self._opts.data_root / "containers" / c.id, True)
+        await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
+        await self.store.delete(c.id)
+        self._locks.pop(c.id, None)
+        self._publish(c, "destroy")
+        self._wake(self._remove_waiters, c.id, c.state.exit_code)
+        self._wake(self._exit_waiters, c.id, c.state.exit_code)
+
+    # ── helpers ──────────────────────────────────────────────────────────────────────
+
+    def _state_dir(self, cid: str) -> Path:
+        return self._opts.exec_root / "containers" / cid
+
+    @staticmethod
+    def _wake(table: dict[str, list[asyncio.Future[int]]], cid: str, code: int) -> None:
+        for fut in table.pop(cid, []):
+            if not fut.done():
+                fut.set_result(code)
+
+    def _publish(self, c: Container, action: str, **extra: str) -> None:
+        attrs = {"name": c.name, "image": c.spec.image, **dict(c.labels), **extra}
+        self._events.publish(Event("container", action, c.id, tuple(attrs.items())))
+
+
+def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(value) if value is not None else None
+
+
+def _default_seccomp() -> runtime_spec.oci.Seccomp | None:
+    try:
+        from berth.runtime.linux.seccomp import default_profile
+    except ImportError:
+        return None
+    return default_profile()
