@@ -36,7 +36,7 @@ from berth.store.snapshots.overlay import OverlaySnapshotter
 
 log = logging.getLogger("berthd")
 
-SNAPSHOTTERS: dict[str, Callable[[Path, Database], Snapshotter]] = {
+SNAPSHOTTERS: dict[str, Callable[[Path], Snapshotter]] = {
     "overlay": OverlaySnapshotter,
     "native": NativeSnapshotter,
 }
@@ -64,7 +64,8 @@ async def serve(config: DaemonConfig) -> None:
     lock_fd = _lock(config.exec_root)
     config.data_root.mkdir(parents=True, exist_ok=True, mode=0o711)
     db = Database(config.data_root / "metadata.db")
-    snapshotter = SNAPSHOTTERS[config.snapshotter](config.data_root, db)
+    snapshot_root = config.data_root / "snapshots" / config.snapshotter
+    snapshotter = SNAPSHOTTERS[config.snapshotter](snapshot_root)
     images = ImageService(config.data_root, db, snapshotter)
     shims = ShimManager(config.exec_root)
     await shims.start()

@@ -120,7 +120,6 @@ def build(opts: SpecOptions) -> oci.Spec:
         "env": list(opts.env),
         "cwd": opts.cwd or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}],
         "noNewPrivileges": False,
     }
     linux: oci.Linux = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
@@ -32,6 +33,19 @@ class _Feed:
 
     def feed_eof(self) -> None:
         self._reader.feed_eof()
+
+
+class _HalfCloseHandler(RequestHandler):
+    """aiohttp's handler, but a client's half-close (stdin EOF) keeps our side open so
+    output still flows; swapped in as the connection's class once it is hijacked."""
+
+    __slots__ = ()
+
+    def eof_received(self) -> bool:
+        parser = self._payload_parser
+        if parser is not None:
+            parser.feed_eof()
+        return True
 
 
 class _Response(web.StreamResponse):
@@ -73,14 +87,8 @@ async def hijack(request: web.Request, multiplexed: bool) -> tuple[web.StreamRes
     protocol.keep_alive(False)
     await response.prepare(request)
     if upgrade:
-        feed = _Feed(reader)
-        protocol.set_parser(feed)  # type: ignore[arg-type]
-
-        def half_close() -> bool:
-            feed.feed_eof()
-            return True  # keep our side open: output still flows after stdin EOF
-
-        protocol.eof_received = half_close  # type: ignore[method-assign]
+        protocol.set_parser(_Feed(reader))  # type: ignore[arg-type]
+        protocol.__class__ = _HalfCloseHandler
     else:
         reader.feed_eof()
     return response, Hijacked(request, reader)

@@ -1,0 +1,60 @@
+"""``berth create``, and the create-or-pull step ``run`` shares with it."""
+
+from __future__ import annotations
+
+from berth import errors
+from berth.cli.command import PROG, Command, Context, StatusError, run_error
+from berth.cli.flags import Options
+from berth.cli.runconfig import SHARED_FLAGS, USAGE, build_spec, familiar_tagged
+from berth.client.models import ContainerSpec, Created
+
+COMMAND = Command("create", USAGE, "Create a new container", SHARED_FLAGS, min_args=1,
+                  interspersed=False, aliases=("container create", "create"))
+
+
+def _split_reference(image: str) -> tuple[str, str]:
+    """``fromImage`` and ``tag`` for a pull: the digest travels as the tag, as docker's."""
+    if "@" in image:
+        name, _, digest = image.partition("@")
+        return name, digest
+    name, sep, tag = image.rpartition(":")
+    if sep and "/" not in tag:
+        return name, tag
+    return image, "latest"
+
+
+def pull(ctx: Context, image: str) -> None:
+    """Pull ``image`` with progress on stderr; a failure in the stream is an error."""
+    name, tag = _split_reference(image)
+    for progress in ctx.client.images.pull(name, tag):
+        if progress.error:
+            raise StatusError(125, f"{PROG}: {progress.error}\n\n"
+                                   f"Run '{ctx.path} --help' for more information")
+        if progress.status:
+            prefix = f"{progress.id}: " if progress.id else ""
+            ctx.err(f"{prefix}{progress.status}")
+
+
+def create_container(ctx: Context, spec: ContainerSpec, name: str,
+                     platform: str = "") -> Created:
+    """Create, pulling the image first if the daemon does not have it (docker's
+    ``createContainer``); daemon errors become exit 125."""
+    try:
+        try:
+            created = ctx.client.containers.create(spec, name, platform)
+        except errors.NotFound:
+            ctx.err(f"Unable to find image '{familiar_tagged(spec.image)}' locally")
+            pull(ctx, spec.image)
+            created = ctx.client.containers.create(spec, name, platform)
+    except errors.BerthError as err:
+        raise run_error(ctx.path, err) from err
+    for warning in created.warnings:
+        ctx.err(f"WARNING: {warning}")
+    return created
+
+
+def run(ctx: Context, opts: Options, args: list[str]) -> int:
+    spec = build_spec(opts, args, ctx.env, detach=False)
+    created = create_container(ctx, spec, opts.name, opts.platform)
+    ctx.out(created.id)
+    return 0

@@ -1,0 +1,94 @@
+"""``berth inspect``, ``berth container inspect`` and ``berth image inspect``: the daemon's
+JSON, re-indented as docker prints it, or rendered through ``-f``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from berth import errors
+from berth.cli.command import Command, Context, StatusError, daemon_message, \
+    reraise_unreachable
+from berth.cli.flags import Flag, Options
+from berth.cli.output import render_one
+
+_FORMAT = Flag("format", "f", "str", "", "Format output using a custom template")
+_SIZE = Flag("size", "s", "bool", help="Display total file sizes if the type is container")
+
+COMMAND = Command(
+    "inspect", "[OPTIONS] NAME|ID [NAME|ID...]",
+    "Return low-level information on Berth objects",
+    (_FORMAT, _SIZE, Flag("type", kind="str", default="",
+                          help="Only inspect objects of the given type")),
+    min_args=1, aliases=("inspect",))
+CONTAINER = Command(
+    "inspect", "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Display detailed information on one or more containers", (_FORMAT, _SIZE), min_args=1,
+    aliases=("container inspect",), kind="container")
+IMAGE = Command(
+    "inspect", "[OPTIONS] IMAGE [IMAGE...]",
+    "Display detailed information on one or more images", (_FORMAT,), min_args=1,
+    aliases=("image inspect",), kind="image")
+
+Getter = Callable[[str], dict[str, Any]]
+
+
+def run(ctx: Context, opts: Options, args: list[str]) -> int:
+    kind = getattr(opts, "type", "") or _kind_of(ctx)
+    if kind not in ("", "container", "image"):
+        raise StatusError(1, f'"{kind}" is not a valid value for --type')
+    size = bool(getattr(opts, "size", False))
+    getters: list[Getter] = []
+    if kind in ("", "container"):
+        getters.append(lambda name: ctx.client.containers.inspect(name, size=size))
+    if kind in ("", "image"):
+        getters.append(ctx.client.images.inspect)
+    found: list[dict[str, Any]] = []
+    failed = False
+    for name in args:
+        doc = _first(getters, name, ctx, typed=bool(kind))
+        if doc is None:
+            failed = True
+        else:
+            found.append(doc)
+    _print(ctx, opts.format, found)
+    return 1 if failed else 0
+
+
+def _kind_of(ctx: Context) -> str:
+    words = ctx.path.split()
+    return words[1] if len(words) == 3 else ""
+
+
+def _first(getters: list[Getter], name: str, ctx: Context, typed: bool,
+           ) -> dict[str, Any] | None:
+    """The first object named ``name``; a miss is reported as docker reports it."""
+    for getter in getters:
+        try:
+            return getter(name)
+        except errors.NotFound as err:
+            if typed:
+                ctx.err(daemon_message(err))
+                return None
+        except errors.BerthError as err:
+            reraise_unreachable(err)
+            ctx.err(daemon_message(err))
+            return None
+    ctx.err(f"Error: No such object: {name}")
+    return None
+
+
+def _print(ctx: Context, fmt: str, docs: list[dict[str, Any]]) -> None:
+    if fmt:
+        for doc in docs:
+            ctx.stdout.write(render_one(fmt, doc))
+        return
+    ctx.out(indent(docs))
+
+
+def indent(docs: list[dict[str, Any]]) -> str:
+    """Go's ``json.Indent`` with four spaces and no HTML escaping, as ``docker inspect``."""
+    if not docs:
+        return "[]"
+    return json.dumps(docs, indent=4, ensure_ascii=False)

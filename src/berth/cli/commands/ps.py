@@ -1,0 +1,119 @@
+"""``berth ps``: containers as docker's ``ContainerContext`` shows them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from berth.cli.command import Command, Context, StatusError
+from berth.cli.flags import Flag, Options
+from berth.cli.output import ellipsis, go_time, human_size, pick_format, render, since, \
+    truncate_id
+from berth.client.models import ContainerSummary, Port
+
+COMMAND = Command(
+    "ps", "[OPTIONS]", "List containers",
+    (Flag("all", "a", "bool", help="Show all containers (default shows just running)"),
+     Flag("filter", "f", "list", help="Filter output based on conditions provided",
+          metavar="filter"),
+     Flag("format", kind="str", default="", help="Format output using a custom template"),
+     Flag("last", "n", "int", -1, "Show n last created containers (includes all states)"),
+     Flag("latest", "l", "bool", help="Show the latest created container (includes all "
+          "states)"),
+     Flag("no-trunc", kind="bool", help="Don't truncate output"),
+     Flag("quiet", "q", "bool", help="Only display container IDs"),
+     Flag("size", "s", "bool", help="Display total file sizes")),
+    max_args=0, aliases=("container ls", "container list", "container ps", "ps"))
+
+DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t" \
+          "{{.Ports}}\t{{.Names}}"
+HEADERS = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+    "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS",
+    "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
+}
+
+
+def parse_filters(entries: list[str]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep:
+            raise StatusError(125, f'invalid argument "{entry}" for "-f, --filter" flag: '
+                                   "bad format of filter (expected name=value)")
+        filters.setdefault(key.strip().lower(), []).append(value)
+    return filters
+
+
+def run(ctx: Context, opts: Options, args: list[str]) -> int:
+    fmt = pick_format(opts.format, opts.quiet, DEFAULT, "{{.ID}}")
+    wants_size = opts.size or (not opts.quiet and ".Size" in fmt) or "json ." in fmt
+    if opts.size and fmt == DEFAULT:
+        fmt += "\t{{.Size}}"
+    every = opts.all or opts.latest or opts.last != -1
+    containers = ctx.client.containers.list(all=every, size=wants_size,
+                                            filters=parse_filters(opts.filter))
+    limit = 1 if opts.latest else opts.last
+    if limit > 0:
+        containers = containers[:limit]
+    rows = [row(c, trunc=not opts.no_trunc) for c in containers]
+    ctx.stdout.write(render(fmt, rows, HEADERS))
+    return 0
+
+
+def row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
+    """The fields ``--format`` sees, named and rendered as docker's."""
+    labels = c.labels
+    label: Callable[[str], str] = lambda name: labels.get(name, "")  # noqa: E731
+    command = ellipsis(c.command, 20) if trunc else c.command
+    return {
+        "ID": truncate_id(c.id) if trunc else c.id,
+        "Image": _image(c, trunc),
+        "Command": json.dumps(command, ensure_ascii=False),
+        "CreatedAt": go_time(c.created),
+        "RunningFor": since(c.created),
+        "Ports": ", ".join(_port(p) for p in c.ports),
+        "State": c.state,
+        "Status": c.status,
+        "Size": _size(c),
+        "Names": ",".join(_names(c.names, trunc)),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Label": label,
+        "Mounts": ",".join(ellipsis(m.name or m.source, 15) if trunc else m.name or m.source
+                           for m in c.mounts),
+        "Networks": ",".join(c.networks),
+        "LocalVolumes": str(sum(1 for m in c.mounts if m.name)),
+    }
+
+
+def _image(c: ContainerSummary, trunc: bool) -> str:
+    if not c.image:
+        return "<no image>"
+    if trunc and c.image_id and truncate_id(c.image_id) == truncate_id(c.image):
+        return truncate_id(c.image)
+    if trunc and "@" in c.image:
+        return c.image.partition("@")[0]
+    return c.image
+
+
+def _names(names: tuple[str, ...], trunc: bool) -> list[str]:
+    """Names without the leading "/"; truncated output hides link names ("a/b")."""
+    stripped = [n[1:] if n.startswith("/") else n for n in names]
+    return [n for n in stripped if not (trunc and "/" in n)]
+
+
+def _port(p: Port) -> str:
+    if p.public_port:
+        return f"{p.ip}:{p.public_port}->{p.private_port}/{p.type}"
+    return f"{p.private_port}/{p.type}"
+
+
+def _size(c: ContainerSummary) -> str:
+    if c.size_rw is None and c.size_root_fs is None:
+        return "N/A"
+    text = human_size(c.size_rw or 0)
+    if c.size_root_fs:
+        text += f" (virtual {human_size(c.size_root_fs)})"
+    return text

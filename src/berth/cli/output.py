@@ -1,0 +1,116 @@
+"""Output shared by the listing verbs: docker's units, ids, and ``--format`` handling.
+
+The humanizers follow docker/go-units (``HumanDuration``, ``HumanSizeWithPrecision``) and
+docker/cli's formatter (``Ellipsis``, ``TruncateID``) so columns read exactly as docker's.
+Templates are rendered by ``berth.cli.template``; this module only picks the template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from berth.cli.command import StatusError
+
+_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units ``HumanSizeWithPrecision``: decimal units, ``%.*g`` ("1.98MB")."""
+    i = 0
+    while size >= 1000 and i < len(_DECIMAL) - 1:
+        size /= 1000
+        i += 1
+    return f"{size:.{precision}g}{_DECIMAL[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration``: "Less than a second", "About a minute", "3 weeks"."""
+    secs = int(seconds)
+    if secs < 1:
+        return "Less than a second"
+    if secs == 1:
+        return "1 second"
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def since(timestamp: int, now: float | None = None) -> str:
+    """"2 minutes ago" for a unix timestamp."""
+    now = time.time() if now is None else now
+    return human_duration(now - timestamp) + " ago"
+
+
+def go_time(timestamp: int) -> str:
+    """Go's ``time.Unix(ts, 0).String()`` in local time: "2024-01-02 15:04:05 +0000 UTC"."""
+    when = dt.datetime.fromtimestamp(timestamp).astimezone()
+    return when.strftime("%Y-%m-%d %H:%M:%S %z ") + (when.tzname() or "")
+
+
+def truncate_id(ident: str) -> str:
+    """docker's ``stringid.TruncateID``: drop the algorithm, keep 12 hex digits."""
+    _, _, hex_part = ident.rpartition(":")
+    return hex_part[:12]
+
+
+def ellipsis(text: str, width: int) -> str:
+    """docker's ``formatter.Ellipsis`` for single-width text: cut to ``width`` with "…"."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
+
+
+def pick_format(fmt: str, quiet: bool, default: str, quiet_format: str) -> str:
+    """The template a listing renders: docker's ``table``/``json``/custom choices."""
+    if quiet and not fmt:
+        return quiet_format
+    if not fmt or fmt == "table":
+        return default
+    if fmt == "json":
+        return "{{json .}}"
+    return fmt
+
+
+def render(fmt: str, rows: Sequence[Mapping[str, Any]], headers: dict[str, str]) -> str:
+    """Render rows with a (possibly ``table``) template; a bad template is exit 1 with
+    docker's "template parsing error" message."""
+    from berth.cli import template
+
+    try:
+        if template.is_table(fmt):
+            text = template.render_table(fmt, [dict(r) for r in rows], headers)
+        else:
+            text = template.render_lines(fmt, [dict(r) for r in rows])
+    except template.TemplateError as err:
+        raise StatusError(1, f"template parsing error: {err}") from err
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
+def render_one(fmt: str, data: Any) -> str:
+    """One document through a template (``inspect -f``), newline-terminated."""
+    from berth.cli import template
+
+    try:
+        text = template.Template(fmt).render(data)
+    except template.TemplateError as err:
+        raise StatusError(1, f"template parsing error: {err}") from err
+    return text + "\n"

@@ -1,0 +1,160 @@
+"""The flags ``run`` and ``create`` share, and how they become a ``ContainerSpec``.
+
+Values are checked as docker's option types check them (``opts.MemBytes``,
+``opts.NanoCPUs``, ``ValidateEnv``), so a bad value fails before any request with
+docker's words: ``invalid argument "x" for "-m, --memory" flag: invalid size: 'x'``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from fractions import Fraction
+
+from berth.cli.flags import Flag, Options, UsageError
+from berth.client.models import ContainerSpec
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_BINARY = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def ram_in_bytes(text: str) -> int:
+    """go-units ``RAMInBytes``: "64m" is 64 MiB; a plain number is bytes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"invalid size: '{text}'")
+    number = float(match.group(1))
+    unit = (match.group(2) or "").lower()
+    return int(number * _BINARY.get(unit, 1))
+
+
+def nano_cpus(text: str) -> int:
+    """docker's ``NanoCPUs``: a rational number of CPUs as billionths ("0.5", "3/2")."""
+    try:
+        cpus = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"failed to parse {text} as a rational number") from None
+    nanos = cpus * 1_000_000_000
+    if nanos.denominator != 1:
+        raise ValueError("value is too precise")
+    return int(nanos)
+
+
+SHARED_FLAGS: tuple[Flag, ...] = (
+    Flag("attach", "a", "list", help="Attach to STDIN, STDOUT or STDERR"),
+    Flag("cpu-shares", "c", "int", 0, "CPU shares (relative weight)"),
+    Flag("cpus", kind="value", default=0, convert=nano_cpus, metavar="decimal",
+         help="Number of CPUs"),
+    Flag("entrypoint", kind="str", default="", help="Overwrite the default ENTRYPOINT of the "
+         "image"),
+    Flag("env", "e", "list", help="Set environment variables"),
+    Flag("env-file", kind="list", help="Read in a file of environment variables"),
+    Flag("hostname", "h", "str", "", "Container host name"),
+    Flag("interactive", "i", "bool", help="Keep STDIN open even if not attached"),
+    Flag("label", "l", "list", help="Set meta data on a container"),
+    Flag("log-driver", kind="str", default="", help="Logging driver for the container"),
+    Flag("log-opt", kind="list", help="Log driver options"),
+    Flag("memory", "m", "value", 0, "Memory limit", convert=ram_in_bytes, metavar="bytes"),
+    Flag("name", kind="str", default="", help="Assign a name to the container"),
+    Flag("pids-limit", kind="int", help="Tune container pids limit (set -1 for unlimited)"),
+    Flag("platform", kind="str", default="", help="Set platform if server is multi-platform "
+         "capable"),
+    Flag("rm", kind="bool", help="Automatically remove the container and its associated "
+         "anonymous volumes when it exits"),
+    Flag("runtime", kind="str", default="", help="Runtime to use for this container"),
+    Flag("stop-signal", kind="str", default="", help="Signal to stop the container"),
+    Flag("stop-timeout", kind="int", help="Timeout (in seconds) to stop a container"),
+    Flag("tty", "t", "bool", help="Allocate a pseudo-TTY"),
+    Flag("user", "u", "str", "", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    Flag("workdir", "w", "str", "", "Working directory inside the container"),
+)
+
+RUN_FLAGS: tuple[Flag, ...] = tuple(sorted(
+    (*SHARED_FLAGS,
+     Flag("detach", "d", "bool", help="Run container in background and print container ID"),
+     Flag("sig-proxy", kind="bool", default=True, help="Proxy received signals to the "
+          "process")),
+    key=lambda f: f.long))
+
+USAGE = "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+
+
+def _env_entry(entry: str, env: Mapping[str, str]) -> str | None:
+    """docker's ``ValidateEnv``: ``K=V`` as given; a bare ``K`` takes the caller's value
+    or is dropped when unset."""
+    if "=" in entry:
+        if entry.startswith("="):
+            raise UsageError(f"invalid environment variable: {entry}")
+        return entry
+    return f"{entry}={env[entry]}" if entry in env else None
+
+
+def read_env_file(path: str, env: Mapping[str, str]) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as err:
+        raise UsageError(f"open {path}: {err.strerror.lower() if err.strerror else err}"
+                         ) from err
+    found = []
+    for line in lines:
+        line = line.lstrip()
+        if line and not line.startswith("#"):
+            entry = _env_entry(line, env)
+            if entry is not None:
+                found.append(entry)
+    return found
+
+
+def _pairs(entries: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        pairs[key] = value
+    return pairs
+
+
+def _attach_streams(opts: Options, detach: bool) -> set[str]:
+    for stream in opts.attach:
+        if stream.lower() not in ("stdin", "stdout", "stderr"):
+            raise UsageError(f"invalid argument \"{stream}\" for \"-a, --attach\" flag: "
+                             "valid streams are STDIN, STDOUT and STDERR")
+    if opts.attach:
+        if detach:
+            raise UsageError("conflicting options: cannot specify both --attach and --detach")
+        return {s.lower() for s in opts.attach}
+    if detach:
+        return set()
+    return {"stdout", "stderr"} | ({"stdin"} if opts.interactive else set())
+
+
+def build_spec(opts: Options, args: list[str], env: Mapping[str, str],
+               detach: bool = True) -> ContainerSpec:
+    """The create request for ``IMAGE [COMMAND] [ARG...]`` and the parsed flags."""
+    image, command = args[0], args[1:]
+    env_list = [e for f in opts.env_file for e in read_env_file(f, env)]
+    env_list += [e for e in (_env_entry(x, env) for x in opts.env) if e is not None]
+    entrypoint: tuple[str, ...] | None = None
+    if opts.entrypoint:
+        entrypoint = (opts.entrypoint,)
+    elif "entrypoint" in opts.given:
+        entrypoint = ("",)  # --entrypoint= resets the image's entrypoint
+    streams = _attach_streams(opts, detach)
+    return ContainerSpec(
+        image=image, cmd=tuple(command) if command else None, entrypoint=entrypoint,
+        env=tuple(env_list), working_dir=opts.workdir, user=opts.user,
+        hostname=opts.hostname, labels=_pairs(opts.label), tty=opts.tty,
+        open_stdin=opts.interactive, attach_stdin="stdin" in streams,
+        attach_stdout="stdout" in streams, attach_stderr="stderr" in streams,
+        stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, memory=opts.memory,
+        nano_cpus=opts.cpus, cpu_shares=opts.cpu_shares, pids_limit=opts.pids_limit,
+        runtime=opts.runtime, auto_remove=opts.rm, log_driver=opts.log_driver,
+        log_opts=_pairs(opts.log_opt))
+
+
+def familiar_tagged(image: str) -> str:
+    """``busybox`` -> ``busybox:latest``, as docker names the image it could not find."""
+    if "@" in image:
+        return image
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last else f"{image}:latest"

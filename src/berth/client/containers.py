@@ -1,0 +1,101 @@
+"""``/containers``: the container endpoints the CLI uses."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+
+from berth.client.hijack import HijackedStream, hijack
+from berth.client.models import (
+    ContainerSpec,
+    ContainerSummary,
+    Created,
+    LogOptions,
+    WaitResult,
+)
+from berth.client.transport import Transport, quote_id
+
+
+class PendingWait:
+    """A ``/wait`` whose headers have arrived (so the daemon has registered it) and whose
+    body, the exit status, comes when the container reaches the condition."""
+
+    def __init__(self, resp: http.client.HTTPResponse) -> None:
+        self._resp = resp
+
+    def result(self) -> WaitResult:
+        with self._resp:
+            raw = self._resp.read()
+        return parse_wait(json.loads(raw))
+
+    def close(self) -> None:
+        self._resp.close()
+
+
+def parse_wait(doc: dict[str, Any]) -> WaitResult:
+    error = doc.get("Error") or {}
+    return WaitResult(int(doc.get("StatusCode", 0)), error.get("Message", "") or "")
+
+
+class ContainersAPI:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def list(self, all: bool = False, size: bool = False,
+             filters: dict[str, list[str]] | None = None) -> list[ContainerSummary]:
+        params = {"all": all or None, "size": size or None,
+                  "filters": json.dumps(filters) if filters else None}
+        docs = self._t.json("GET", "/containers/json", params)
+        return [ContainerSummary.from_json(d) for d in docs or ()]
+
+    def create(self, spec: ContainerSpec, name: str = "", platform: str = "") -> Created:
+        params = {"name": name or None, "platform": platform or None}
+        doc = self._t.json("POST", "/containers/create", params, spec.to_json())
+        return Created(doc["Id"], tuple(doc.get("Warnings") or ()))
+
+    def inspect(self, ident: str, size: bool = False) -> dict[str, Any]:
+        doc: dict[str, Any] = self._t.json("GET", f"/containers/{quote_id(ident)}/json",
+                                           {"size": size or None})
+        return doc
+
+    def start(self, ident: str) -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/start")
+
+    def stop(self, ident: str, timeout: int | None = None, signal: str = "") -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/stop",
+                     {"t": timeout, "signal": signal or None})
+
+    def kill(self, ident: str, signal: str = "") -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/kill", {"signal": signal or None})
+
+    def remove(self, ident: str, force: bool = False, volumes: bool = False) -> None:
+        self._t.json("DELETE", f"/containers/{quote_id(ident)}",
+                     {"force": force or None, "v": volumes or None})
+
+    def wait(self, ident: str, condition: str = "") -> WaitResult:
+        return self.wait_pending(ident, condition).result()
+
+    def wait_pending(self, ident: str, condition: str = "") -> PendingWait:
+        """Register a wait now and collect its result later (``run`` does this before
+        start so a short-lived container's exit cannot be missed)."""
+        resp = self._t.request("POST", f"/containers/{quote_id(ident)}/wait",
+                               {"condition": condition or None})
+        return PendingWait(resp)
+
+    def attach(self, ident: str, stdin: bool = False, logs: bool = False) -> HijackedStream:
+        params = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin or None,
+                  "logs": logs or None}
+        return hijack(self._t, f"/containers/{quote_id(ident)}/attach", params)
+
+    def resize(self, ident: str, height: int, width: int) -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/resize",
+                     {"h": height, "w": width})
+
+    def logs(self, ident: str, opts: LogOptions) -> http.client.HTTPResponse:
+        """The open log stream: stdcopy frames without a tty, raw bytes with one."""
+        params = {"stdout": opts.stdout, "stderr": opts.stderr,
+                  "follow": opts.follow or None, "timestamps": opts.timestamps or None,
+                  "tail": opts.tail, "since": opts.since or None, "until": opts.until or None}
+        return self._t.request("GET", f"/containers/{quote_id(ident)}/logs", params)
+

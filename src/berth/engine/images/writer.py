@@ -1,0 +1,148 @@
+"""Turning layer blobs into snapshots and configs into images (synchronous; the service
+calls it through ``asyncio.to_thread`` under its write lock).
+
+Layers unpack once: the committed snapshot of a layer stack is named by its chain id and
+shared by every image that stacks the same layers. Unpacking goes to a temporary active
+snapshot that is committed under the chain id only once the whole layer is applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from berth.errors import Conflict, InvalidArgument, NotFound
+from berth.oci.image import (
+    MEDIA_TYPE_OCI_CONFIG,
+    MEDIA_TYPE_OCI_LAYER,
+    MEDIA_TYPE_OCI_LAYER_GZIP,
+    MEDIA_TYPE_OCI_LAYER_ZSTD,
+    MEDIA_TYPE_OCI_MANIFEST,
+    Descriptor,
+    ImageConfig,
+    Manifest,
+)
+from berth.oci.reference import Reference
+from berth.store.content import ContentStore
+from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer
+from berth.store.metadata.images import ImageRecord, ImageStore, LayerRecord
+from berth.store.snapshots import Snapshotter
+
+log = logging.getLogger(__name__)
+
+
+def canonical_json(document: object) -> bytes:
+    """The stored form of configs and manifests: sorted keys, compact, so the digest (and
+    with it the image ID) depends only on the content."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def next_chain_id(parent: str | None, diff_id: str) -> str:
+    if parent is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+
+
+class ImageWriter:
+    def __init__(self, content: ContentStore, images: ImageStore,
+                 snapshotter: Snapshotter) -> None:
+        self.content = content
+        self.images = images
+        self.snapshotter = snapshotter
+
+    def layer_descriptor(self, digest: str) -> Descriptor:
+        with self.content.open(digest) as f:
+            head = f.read(4)
+        media_type = MEDIA_TYPE_OCI_LAYER
+        if head.startswith(b"\x1f\x8b"):
+            media_type = MEDIA_TYPE_OCI_LAYER_GZIP
+        elif head.startswith(b"\x28\xb5\x2f\xfd"):
+            media_type = MEDIA_TYPE_OCI_LAYER_ZSTD
+        return {"mediaType": media_type, "digest": digest,
+                "size": self.content.info(digest).size}
+
+    def unpack(self, blob: str, parent: LayerRecord | None,
+               expected_diff_id: str | None = None) -> LayerRecord:
+        """Apply layer ``blob`` on ``parent``; returns the (possibly existing) layer."""
+        if expected_diff_id is not None:
+            existing = self.images.get_layer(
+                next_chain_id(parent.chain_id if parent else None, expected_diff_id))
+            if existing is not None:
+                return existing
+        key = f"extract-{secrets.token_hex(8)}"
+        mounts = self.snapshotter.prepare(key, parent.snapshot if parent else None)
+        mode = WhiteoutMode.OVERLAY if mounts[0].type == "overlay" else WhiteoutMode.DELETE
+        try:
+            with self.content.open(blob) as f:
+                result = apply_layer(f, Path(self.snapshotter.writable_path(key)),
+                                     ApplyOptions(whiteouts=mode))
+            if expected_diff_id is not None and result.diff_id != expected_diff_id:
+                raise InvalidArgument(
+                    f"layer {blob} has diff_id {result.diff_id}, expected {expected_diff_id}")
+            chain_id = next_chain_id(parent.chain_id if parent else None, result.diff_id)
+            existing = self.images.get_layer(chain_id)
+            if existing is not None:
+                self._discard(key)
+                return existing
+            try:
+                self.snapshotter.commit(chain_id, key)
+            except Conflict:  # a snapshot left without its layer record by a crash
+                self._discard(key)
+        except BaseException:
+            self._discard(key)
+            raise
+        layer = LayerRecord(chain_id=chain_id, diff_id=result.diff_id,
+                            parent=parent.chain_id if parent else None,
+                            depth=parent.depth + 1 if parent else 0, snapshot=chain_id,
+                            size=self.snapshotter.usage(chain_id))
+        self.images.put_layer(layer)
+        return layer
+
+    def _discard(self, key: str) -> None:
+        try:
+            self.snapshotter.remove(key)
+        except NotFound:
+            pass
+
+    def create_image(self, config: ImageConfig, blobs: list[Descriptor],
+                     layers: list[LayerRecord], tags: Iterable[Reference]) -> ImageRecord:
+        """Store config and manifest, record the image and point ``tags`` at it."""
+        cfg = self.content.write_blob(canonical_json(config))
+        manifest: Manifest = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_OCI_MANIFEST,
+            "config": {"mediaType": MEDIA_TYPE_OCI_CONFIG, "digest": cfg.digest,
+                       "size": cfg.size},
+            "layers": blobs,
+        }
+        man = self.content.write_blob(canonical_json(manifest))
+        record = ImageRecord(id=cfg.digest, config_digest=cfg.digest,
+                             manifest_digest=man.digest, created=config.get("created", ""),
+                             size=sum(layer.size for layer in layers), parent="")
+        self.images.put_image(record, [layer.chain_id for layer in layers],
+                              [cfg.digest, man.digest, *(d["digest"] for d in blobs)])
+        for tag in tags:
+            self.images.set_tag(tag.string(), record.id)
+        return self.images.get_image(record.id) or record
+
+    def collect_garbage(self) -> None:
+        """Remove layers no image stacks (unless a container still sits on them) and blobs
+        no image references. Callers hold the service's write lock, so no ingest that is
+        about to become an image can be collected."""
+        for layer in self.images.unreferenced_layers():
+            try:
+                self.snapshotter.remove(layer.snapshot)
+            except NotFound:
+                pass
+            except Conflict:
+                log.info("keeping layer %s: a snapshot still uses it", layer.chain_id)
+                continue
+            self.images.delete_layer(layer.chain_id)
+        keep = self.images.referenced_blobs()
+        for blob in list(self.content.walk()):
+            if blob.digest not in keep:
+                self.content.delete(blob.digest)

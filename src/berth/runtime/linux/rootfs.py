@@ -1,0 +1,241 @@
+"""Build the container's mount tree and pivot into it (runc's ``rootfs_linux.go``).
+
+Runs in the container's init, already inside its own mount namespace. Two phases, because
+sysctls must be written between them (they need ``/proc/sys`` still writable)::
+
+    prepare_rootfs   make / rprivate → bind root.path on itself → spec mounts in order
+                     → device nodes and /dev symlinks → pivot_root(".", ".") → detach old root
+    finalize_rootfs  readonly paths → masked paths → readonly root
+
+Every destination is resolved with ``secure_join`` so an image's symlinks cannot point a
+mount at a host path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from berth.oci import spec as oci
+from berth.runtime.linux import syscalls as sc
+from berth.runtime.linux.securejoin import secure_join
+
+# option → (flags to set, flags to clear); anything else is passed to the filesystem as data.
+_MOUNT_FLAGS: dict[str, tuple[int, int]] = {
+    "ro": (sc.MS_RDONLY, 0), "rw": (0, sc.MS_RDONLY),
+    "nosuid": (sc.MS_NOSUID, 0), "suid": (0, sc.MS_NOSUID),
+    "nodev": (sc.MS_NODEV, 0), "dev": (0, sc.MS_NODEV),
+    "noexec": (sc.MS_NOEXEC, 0), "exec": (0, sc.MS_NOEXEC),
+    "sync": (sc.MS_SYNCHRONOUS, 0), "async": (0, sc.MS_SYNCHRONOUS),
+    "dirsync": (sc.MS_DIRSYNC, 0), "remount": (sc.MS_REMOUNT, 0),
+    "mand": (sc.MS_MANDLOCK, 0), "nomand": (0, sc.MS_MANDLOCK),
+    "atime": (0, sc.MS_NOATIME), "noatime": (sc.MS_NOATIME, 0),
+    "diratime": (0, sc.MS_NODIRATIME), "nodiratime": (sc.MS_NODIRATIME, 0),
+    "relatime": (sc.MS_RELATIME, 0), "norelatime": (0, sc.MS_RELATIME),
+    "strictatime": (sc.MS_STRICTATIME, 0), "nostrictatime": (0, sc.MS_STRICTATIME),
+    "bind": (sc.MS_BIND, 0), "rbind": (sc.MS_BIND | sc.MS_REC, 0),
+    "nosymfollow": (sc.MS_NOSYMFOLLOW, 0),
+}
+_PROPAGATION: dict[str, int] = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+
+# runc's specconv always creates these, whatever the spec lists.
+DEFAULT_DEVICES: list[oci.Device] = [
+    {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
+    {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666},
+    {"path": "/dev/full", "type": "c", "major": 1, "minor": 7, "fileMode": 0o666},
+    {"path": "/dev/random", "type": "c", "major": 1, "minor": 8, "fileMode": 0o666},
+    {"path": "/dev/urandom", "type": "c", "major": 1, "minor": 9, "fileMode": 0o666},
+    {"path": "/dev/tty", "type": "c", "major": 5, "minor": 0, "fileMode": 0o666},
+]
+_DEV_SYMLINKS = [
+    ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"),
+]
+_DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+@dataclass(frozen=True)
+class MountOptions:
+    flags: int
+    propagation: list[int]
+    data: str
+
+
+def parse_options(options: list[str]) -> MountOptions:
+    flags = 0
+    propagation: list[int] = []
+    data: list[str] = []
+    for opt in options:
+        if opt in _MOUNT_FLAGS:
+            set_, clear = _MOUNT_FLAGS[opt]
+            flags = (flags | set_) & ~clear
+        elif opt in _PROPAGATION:
+            propagation.append(_PROPAGATION[opt])
+        else:
+            data.append(opt)
+    return MountOptions(flags, propagation, ",".join(data))
+
+
+def rootfs_path(spec: oci.Spec, bundle: Path) -> str:
+    return str((bundle / spec["root"]["path"]).resolve())
+
+
+def prepare_rootfs(spec: oci.Spec, bundle: Path) -> None:
+    """Mount everything under the rootfs and pivot into it; afterwards ``/`` is the rootfs."""
+    root = rootfs_path(spec, bundle)
+    # Nothing we mount may propagate back to the host (or the shim's) mount namespace.
+    sc.mount("", "/", "", sc.MS_REC | sc.MS_PRIVATE)
+    # pivot_root needs the new root to be a mount point.
+    sc.mount(root, root, "bind", sc.MS_BIND | sc.MS_REC)
+    mounted_dev = False
+    for m in spec.get("mounts", []):
+        _mount_one(root, m, bundle)
+        mounted_dev |= m["destination"].rstrip("/") == "/dev"
+    if mounted_dev:
+        _create_devices(root, spec["linux"].get("devices", []))
+    _pivot_root(root)
+
+
+def finalize_rootfs(spec: oci.Spec) -> None:
+    """The protections applied after sysctls, in runc's order; paths are container paths."""
+    linux = spec["linux"]
+    for path in linux.get("readonlyPaths", []):
+        _readonly_path(path)
+    for path in linux.get("maskedPaths", []):
+        _mask_path(path)
+    if spec["root"].get("readonly"):
+        _remount("/", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def _mount_one(root: str, m: oci.Mount, bundle: Path) -> None:
+    opts = parse_options(m.get("options", []))
+    fstype = m.get("type", "")
+    dest = secure_join(root, m["destination"])
+    if fstype == "bind" or opts.flags & sc.MS_BIND:
+        _bind(m, opts, dest, bundle)
+    elif fstype == "cgroup":
+        _mount_cgroup(dest, opts)
+    else:
+        os.makedirs(dest, exist_ok=True)
+        sc.mount(m.get("source", fstype), dest, fstype, opts.flags, opts.data)
+    for flag in opts.propagation:
+        sc.mount("", dest, "", flag)
+
+
+def _bind(m: oci.Mount, opts: MountOptions, dest: str, bundle: Path) -> None:
+    source = str(bundle / m.get("source", ""))  # an absolute source ignores the bundle
+    if os.path.isdir(source):
+        os.makedirs(dest, exist_ok=True)
+    else:  # a file bind (/etc/hosts, /etc/resolv.conf): the target must be a file
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if not os.path.lexists(dest):
+            os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    bind_flags = sc.MS_BIND | (opts.flags & sc.MS_REC)
+    sc.mount(source, dest, "bind", bind_flags)
+    # A bind mount ignores every other flag until it is remounted.
+    extra = opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+    if extra:
+        _remount(dest, sc.MS_BIND | sc.MS_REMOUNT | extra)
+
+
+def _remount(dest: str, flags: int) -> None:
+    """Remount keeping the locked per-mount flags the kernel refuses to drop."""
+    st = os.statvfs(dest)
+    keep = st.f_flag & (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_NOATIME
+                        | sc.MS_NODIRATIME | sc.MS_RELATIME)
+    sc.mount("", dest, "", flags | keep)
+
+
+def _mount_cgroup(dest: str, opts: MountOptions) -> None:
+    """cgroup2 where the host is unified; else a tmpfs with one cgroup v1 mount per host
+    hierarchy (as runc does). The cgroup namespace makes each show only the container."""
+    os.makedirs(dest, exist_ok=True)
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        sc.mount("cgroup2", dest, "cgroup2", opts.flags)
+        return
+    sc.mount("tmpfs", dest, "tmpfs", opts.flags & ~sc.MS_RDONLY, "mode=755")
+    for mountpoint, controllers in _host_cgroup_v1_mounts():
+        sub = os.path.join(dest, os.path.basename(mountpoint))
+        os.makedirs(sub, exist_ok=True)
+        sc.mount("cgroup", sub, "cgroup", opts.flags, controllers)
+    if opts.flags & sc.MS_RDONLY:
+        _remount(dest, sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def _host_cgroup_v1_mounts() -> list[tuple[str, str]]:
+    """(mount point, controller options) of each cgroup v1 hierarchy, from mountinfo."""
+    found: list[tuple[str, str]] = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = right.split()
+            if len(fields) < 3 or fields[0] != "cgroup":
+                continue
+            mountpoint = left.split()[4]
+            controllers = [o for o in fields[2].split(",") if o not in ("rw", "ro")]
+            found.append((mountpoint, ",".join(controllers)))
+    return found
+
+
+def _create_devices(root: str, devices: list[oci.Device]) -> None:
+    by_path = {d["path"]: d for d in DEFAULT_DEVICES}
+    by_path.update({d["path"]: d for d in devices})
+    old_umask = os.umask(0)  # fileMode is exact
+    try:
+        for dev in by_path.values():
+            path = secure_join(root, dev["path"])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if os.path.lexists(path):
+                os.unlink(path)
+            mode = _DEVICE_TYPES[dev["type"]] | dev.get("fileMode", 0o666)
+            sc.mknod(path, mode, dev["major"], dev["minor"])
+            os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
+    finally:
+        os.umask(old_umask)
+    dev_dir = secure_join(root, "/dev")
+    for target, name in _DEV_SYMLINKS:
+        link = os.path.join(dev_dir, name)
+        if not os.path.lexists(link):
+            os.symlink(target, link)
+
+
+def _pivot_root(root: str) -> None:
+    """pivot_root(".", ".") stacks the old root on top of the new one, so no put_old
+    directory is needed inside the (possibly read-only) rootfs; then detach it."""
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(root)
+        sc.pivot_root(".", ".")
+        os.fchdir(old_root)
+        # Make the old root a slave first so detaching it cannot unmount anything on the
+        # host through shared propagation.
+        sc.mount("", ".", "", sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+    finally:
+        os.close(old_root)
+    os.chdir("/")
+
+
+def _readonly_path(path: str) -> None:
+    try:
+        sc.mount(path, path, "", sc.MS_BIND | sc.MS_REC)
+    except FileNotFoundError:
+        return
+    _remount(path, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+
+def _mask_path(path: str) -> None:
+    try:
+        if os.path.isdir(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+        else:
+            sc.mount("/dev/null", path, "bind", sc.MS_BIND)
+    except FileNotFoundError:
+        return

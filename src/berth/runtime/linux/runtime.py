@@ -1,0 +1,193 @@
+"""``NativeRuntime``: the in-process ``ContainerRuntime`` built on ``runtime.linux``.
+
+State lives in memory and, so another process (``berth-runtime start``) can pick the
+container up, in ``<state_root>/<id>/``::
+
+    <state_root>/<id>/state.json   id, pid, its start time, bundle, rootfs, cgroupsPath
+    <state_root>/<id>/exec.fifo    exists from create until start (see process.py)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from signal import SIGKILL
+from typing import cast
+
+from berth.errors import Conflict, InvalidArgument, NotFound, RuntimeFailure
+from berth.oci import spec as oci
+from berth.runtime import Stdio
+from berth.runtime.linux import init, process, rootfs, seccomp
+from berth.runtime.linux import syscalls as sc
+from berth.runtime.linux.cgroups import DEFAULT_ROOT, CgroupManager, open_manager
+
+DEFAULT_STATE_ROOT = Path("/run/berth-runtime")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    pid: int
+    start_time: int
+    bundle: str
+    rootfs: str
+    cgroups_path: str
+    created: str
+
+    def status(self, state_dir: Path) -> str:
+        """runc's words: created (blocked before exec), running, stopped."""
+        if not self._same_process():
+            return "stopped"
+        return "created" if (state_dir / init.EXEC_FIFO).exists() else "running"
+
+    def _same_process(self) -> bool:
+        try:
+            return process.is_alive(self.pid) and process.start_time(self.pid) == self.start_time
+        except OSError:
+            return False
+
+
+class NativeRuntime:
+    name = "native"
+
+    def __init__(self, state_root: Path = DEFAULT_STATE_ROOT,
+                 cgroup_root: Path = DEFAULT_ROOT, subreaper: bool = True) -> None:
+        self.state_root = state_root
+        self._cgroup_root = cgroup_root
+        # Init is reparented to the nearest subreaper when the intermediate child exits;
+        # the caller can only waitpid() it if that is the caller.
+        self._subreaper = subreaper
+        self._states: dict[str, ContainerState] = {}
+
+    def create(self, container_id: str, bundle: Path, stdio: Stdio) -> int:
+        state_dir = self._state_dir(container_id)
+        spec = _load_spec(bundle)
+        if state_dir.exists():
+            raise Conflict(f"container {container_id} already exists")
+        state_dir.mkdir(parents=True, mode=0o711)
+        cgroup: CgroupManager | None = None
+        try:
+            os.mkfifo(state_dir / init.EXEC_FIFO, 0o622)
+            if "cgroupsPath" in spec["linux"]:
+                cgroup = open_manager(spec["linux"]["cgroupsPath"], self._cgroup_root)
+                cgroup.create()
+                cgroup.apply(spec["linux"].get("resources", {}))
+            pid = self._spawn(spec, bundle, stdio, state_dir, cgroup)
+        except BaseException as err:
+            if cgroup is not None:
+                cgroup.destroy()
+            _remove_state_dir(state_dir)
+            if isinstance(err, OSError | ValueError):
+                raise RuntimeFailure(f"create {container_id}: {err}") from err
+            raise
+        state = ContainerState(
+            id=container_id, pid=pid, start_time=process.start_time(pid),
+            bundle=str(bundle), rootfs=rootfs.rootfs_path(spec, bundle),
+            cgroups_path=spec["linux"].get("cgroupsPath", ""),
+            created=datetime.datetime.now(datetime.UTC).isoformat(),
+        )
+        _write_atomic(state_dir / "state.json", json.dumps(asdict(state)))
+        self._states[container_id] = state
+        return pid
+
+    def _spawn(self, spec: oci.Spec, bundle: Path, stdio: Stdio, state_dir: Path,
+               cgroup: CgroupManager | None) -> int:
+        if self._subreaper:
+            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        # Built here, loaded in init: fork copies the compiled filter.
+        flt = seccomp.build_filter(spec["linux"]["seccomp"]) if "seccomp" in spec[
+            "linux"] else None
+        state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            request = process.SpawnRequest(
+                config=init.InitConfig(spec, bundle, state_fd, flt),
+                stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
+                cgroup=cgroup,
+            )
+            return process.spawn_init(request)
+        finally:
+            os.close(state_fd)
+
+    def start(self, container_id: str) -> None:
+        state = self.state(container_id)
+        if state.status(self._state_dir(container_id)) != "created":
+            raise Conflict(f"container {container_id} is not in the created state")
+        process.release_init(self._state_dir(container_id), state.pid)
+
+    def kill(self, container_id: str, signal: int) -> None:
+        state = self.state(container_id)
+        if state.status(self._state_dir(container_id)) == "stopped":
+            return  # nothing to signal; the pid may already belong to someone else
+        os.kill(state.pid, signal)
+
+    def delete(self, container_id: str, force: bool = True) -> None:
+        """Remove the cgroup (killing what is left in it) and the state. Idempotent.
+        With ``force=False`` a live container is a Conflict, as ``runc delete``."""
+        state_dir = self._state_dir(container_id)
+        try:
+            state = self.state(container_id)
+        except NotFound:
+            return
+        if not force and state.status(state_dir) == "running":
+            raise Conflict(f"cannot delete container {container_id} that is not stopped")
+        if state.status(state_dir) != "stopped":
+            os.kill(state.pid, SIGKILL)
+        if state.cgroups_path:
+            open_manager(state.cgroups_path, self._cgroup_root).destroy()
+        _remove_state_dir(state_dir)
+        self._states.pop(container_id, None)
+
+    def state(self, container_id: str) -> ContainerState:
+        if container_id in self._states:
+            return self._states[container_id]
+        try:
+            raw = json.loads((self._state_dir(container_id) / "state.json").read_text())
+        except FileNotFoundError:
+            raise NotFound(f"container {container_id} does not exist") from None
+        state = ContainerState(**raw)
+        self._states[container_id] = state
+        return state
+
+    def status(self, container_id: str) -> str:
+        return self.state(container_id).status(self._state_dir(container_id))
+
+    def _state_dir(self, container_id: str) -> Path:
+        if not _ID.match(container_id):
+            raise InvalidArgument(f"invalid container id {container_id!r}")
+        return self.state_root / container_id
+
+
+def _load_spec(bundle: Path) -> oci.Spec:
+    try:
+        spec = cast(oci.Spec, json.loads((bundle / "config.json").read_text()))
+    except FileNotFoundError:
+        raise NotFound(f"no config.json in bundle {bundle}") from None
+    except ValueError as err:
+        raise InvalidArgument(f"bundle {bundle}: config.json: {err}") from err
+    namespaces = spec.get("linux", {}).get("namespaces", [])
+    if not any(ns["type"] == "mount" and "path" not in ns for ns in namespaces):
+        # Without its own mount namespace pivot_root would pivot the caller's.
+        raise InvalidArgument("the spec must create a new mount namespace")
+    return spec
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+def _remove_state_dir(state_dir: Path) -> None:
+    if not state_dir.exists():
+        return
+    for child in state_dir.iterdir():
+        child.unlink()
+    state_dir.rmdir()

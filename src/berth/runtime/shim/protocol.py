@@ -1,0 +1,105 @@
+"""What berthd, the zygote and a shim say to each other, and the files a shim leaves.
+
+On-disk layout of one container's state dir (``exec-root/containers/<id>``)::
+
+    shim.sock     control: newline-delimited JSON, one reply per request, in order
+    attach.sock   attach: one JSON line, "ok\\n", then raw bytes both ways
+    shim.pid      the shim's pid          ┐ written atomically (tmp, fsync, rename)
+    init.pid      the container's init    │
+    exit.json     {"exit_code", "oom_killed", "finished_at"} once the container exited
+    shim.log      the shim's own diagnostics
+
+Spawning (berthd → zygote → shim; the reply comes from the shim itself)::
+
+    berthd ──{ShimOptions}\\n──▶ zygote ─fork─▶ child ─setsid, fork─▶ shim (conn fd inherited)
+    berthd ◀──{"shim_pid", "init_pid"} or {"shim_pid", "error"}\\n──────── shim
+
+Control requests and replies (``shim.sock``)::
+
+    {"op": "start"}                        → {"ok": true}  | {"ok": false, "error": "..."}
+    {"op": "kill", "signal": 15}           → {"ok": true}
+    {"op": "resize", "height": 24, "width": 80} → {"ok": true}
+    {"op": "close_stdin"}                  → {"ok": true}
+    {"op": "state"}                        → {"ok": true, "pid": 123, "status": "running"}
+    {"op": "wait"}                         → (once the container exited and its output
+                                              drained) {"ok": true, "exit_code": 3,
+                                              "oom_killed": false, "finished_at": 1.7e9}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from berth.oci.mount import Mount
+from berth.runtime.shim import ExitStatus, ShimOptions
+
+CONTROL_SOCKET = "shim.sock"
+ATTACH_SOCKET = "attach.sock"
+SHIM_PID = "shim.pid"
+INIT_PID = "init.pid"
+EXIT_FILE = "exit.json"
+SHIM_LOG = "shim.log"
+
+
+def options_to_json(opts: ShimOptions) -> dict[str, Any]:
+    return {
+        "container_id": opts.container_id, "bundle": str(opts.bundle),
+        "rootfs_mounts": [m.to_json() for m in opts.rootfs_mounts],
+        "state_dir": str(opts.state_dir),
+        "log_path": None if opts.log_path is None else str(opts.log_path),
+        "runtime": opts.runtime, "tty": opts.tty, "open_stdin": opts.open_stdin,
+        "stdin_once": opts.stdin_once,
+    }
+
+
+def options_from_json(data: dict[str, Any]) -> ShimOptions:
+    log_path = data.get("log_path")
+    return ShimOptions(
+        container_id=str(data["container_id"]), bundle=Path(data["bundle"]),
+        rootfs_mounts=tuple(Mount.from_json(m) for m in data["rootfs_mounts"]),
+        state_dir=Path(data["state_dir"]),
+        log_path=None if log_path is None else Path(log_path),
+        runtime=str(data["runtime"]), tty=bool(data.get("tty", False)),
+        open_stdin=bool(data.get("open_stdin", False)),
+        stdin_once=bool(data.get("stdin_once", False)),
+    )
+
+
+def encode_line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def exit_to_json(status: ExitStatus) -> dict[str, Any]:
+    return {"exit_code": status.exit_code, "oom_killed": status.oom_killed,
+            "finished_at": status.finished_at}
+
+
+def exit_from_json(data: dict[str, Any]) -> ExitStatus:
+    return ExitStatus(exit_code=int(data["exit_code"]), oom_killed=bool(data["oom_killed"]),
+                      finished_at=float(data["finished_at"]))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write, fsync, rename: a reader sees the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def read_exit_status(state_dir: Path) -> ExitStatus | None:
+    """The recorded exit status of the container whose shim used ``state_dir``, if any."""
+    try:
+        data = json.loads((state_dir / EXIT_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    return exit_from_json(data)

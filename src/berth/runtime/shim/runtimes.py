@@ -1,0 +1,55 @@
+"""Runtime name → ``ContainerRuntime``, as the shim resolves ``ShimOptions.runtime``.
+
+    "native"          NativeRuntime(exec_root/native)        runtime.linux in-process
+    "runc", "crun"    OciCliRuntime(which(name), exec_root/runtime/<name>)
+    "/abs/path"       OciCliRuntime(path, exec_root/runtime/<basename>)  e.g. berth-runtime
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from berth.errors import InvalidArgument, RuntimeFailure
+from berth.runtime import ContainerRuntime
+from berth.runtime.oci_cli import OciCliRuntime
+
+log = logging.getLogger(__name__)
+
+OCI_CLI_NAMES = ("runc", "crun")
+
+
+def open_runtime(name: str, exec_root: Path) -> ContainerRuntime:
+    if name == "native":
+        from berth.runtime.linux.runtime import NativeRuntime
+
+        return NativeRuntime(exec_root / "native")  # type: ignore[no-any-return]
+    if os.path.isabs(name):
+        binary: str | None = name
+    elif name in OCI_CLI_NAMES:
+        binary = shutil.which(name)
+        if binary is None:
+            raise RuntimeFailure(f"runtime {name!r} not found in $PATH")
+    else:
+        raise InvalidArgument(f"unknown runtime {name!r}")
+    assert binary is not None
+    return OciCliRuntime(binary, exec_root / "runtime" / os.path.basename(binary))
+
+
+def preload() -> None:
+    """Import what shims will need, so a forked shim starts warm."""
+    try:
+        import berth.runtime.linux.runtime  # noqa: F401
+    except ImportError as err:
+        log.info("native runtime unavailable: %s", err)
+
+
+def oom_kill_count(cgroups_path: str) -> int:
+    """OOM kills recorded in the container's memory cgroup (0 without a cgroups path)."""
+    if not cgroups_path:
+        return 0
+    from berth.runtime.linux.cgroups import open_manager
+
+    return int(open_manager(cgroups_path).oom_kill_count())

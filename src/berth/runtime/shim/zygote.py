@@ -1,0 +1,116 @@
+"""The zygote: a warm, single-threaded process that forks shims for berthd.
+
+berthd starts it once (``python -m berth.runtime.shim.zygote --socket PATH``); it dies with
+berthd (PR_SET_PDEATHSIG), the shims it forked do not::
+
+    berthd                zygote                   child                  shim (grandchild)
+    ──────                ──────                   ─────                  ─────────────────
+    connect, send ──────▶ accept, read line
+    {ShimOptions}\\n       fork ──────────────────▶ close listener
+                          close conn               setsid, fork ────────▶ run_shim(opts, conn)
+                          waitpid(child) ◀──────── _exit(0)               mounts, create …
+    read reply ◀─────────────────────────────────────────────────────── {"shim_pid",
+                                                                         "init_pid"|"error"}
+
+The shim is reparented to init (or the nearest subreaper), never berthd's child, and is
+in its own session, so berthd dying or its terminal hanging up does not touch it. The
+zygote reaps only its direct children, which exit at once, so zombies never pile up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+
+from berth.runtime.linux import syscalls
+from berth.runtime.shim import ShimOptions
+from berth.runtime.shim import main as shim_main
+from berth.runtime.shim.protocol import encode_line, options_from_json
+from berth.runtime.shim.runtimes import preload
+
+log = logging.getLogger(__name__)
+
+_MAX_REQUEST = 1 << 20
+
+
+def serve(listener: socket.socket) -> None:
+    while True:
+        conn, _ = listener.accept()
+        try:
+            request = _read_line(conn)
+            if not request:  # a readiness probe: connect and close
+                conn.close()
+                continue
+            opts = options_from_json(json.loads(request))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.warning("bad spawn request: %s", err)
+            _reply_error(conn, f"bad spawn request: {err}")
+            continue
+        child = os.fork()
+        if child == 0:
+            _become_shim(listener, conn, opts)  # never returns
+        conn.close()
+        os.waitpid(child, 0)
+
+
+def _become_shim(listener: socket.socket, conn: socket.socket, opts: ShimOptions) -> None:
+    code = 1
+    try:
+        listener.close()
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        code = shim_main.run_shim(opts, conn)
+    except BaseException:
+        logging.getLogger(__name__).exception("shim failed")
+    finally:
+        os._exit(code)
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    buf = bytearray()
+    while b"\n" not in buf:
+        chunk = conn.recv(65536)
+        if not chunk and not buf:
+            return b""
+        if not chunk or len(buf) > _MAX_REQUEST:
+            raise ValueError("request not terminated")
+        buf += chunk
+    return bytes(buf.partition(b"\n")[0])
+
+
+def _reply_error(conn: socket.socket, message: str) -> None:
+    try:
+        conn.sendall(encode_line({"error": message}))
+    except OSError:
+        pass  # the client went away: nothing to tell
+    conn.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="berth-zygote")
+    parser.add_argument("--socket", required=True)
+    args = parser.parse_args(argv)
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # berthd died before the prctl took effect
+        sys.exit(0)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s zygote %(levelname)s %(name)s: %(message)s")
+    preload()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    path = args.socket
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    listener.bind(path)
+    listener.listen(64)
+    serve(listener)
+
+
+if __name__ == "__main__":
+    main()

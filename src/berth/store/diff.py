@@ -1,0 +1,384 @@
+"""Apply a tar layer to a directory, and turn an overlay upper dir back into a layer.
+
+A layer is a tar stream (plain, gzip, or zstd when the ``zstandard`` module is installed)
+whose OCI whiteouts are translated for the target::
+
+    layer entry              WhiteoutMode.OVERLAY (upper dir)     WhiteoutMode.DELETE (copy)
+    dir/.wh.name             char device 0/0 at dir/name          rm -rf dir/name
+    dir/.wh..wh..opq         xattr trusted.overlay.opaque=y       rm -rf earlier dir/*
+
+Safety invariants, kept for every entry of a hostile stream:
+  * a name with a ``..`` component is refused; a leading ``/`` is stripped;
+  * parent directories are resolved inside the target as if it were ``/`` (a symlink in a
+    parent, absolute or relative, is followed but clamped to the target), and the final
+    component is never followed: whatever is there is removed and created anew with
+    ``O_EXCL|O_NOFOLLOW``, so no write lands outside the target;
+  * hardlink targets are resolved the same way, so ``/etc/passwd`` means the target's;
+  * device nodes are created only with ``allow_devices`` as root, else skipped;
+  * ``trusted.overlay.*`` xattrs from the stream are dropped (they would steer overlayfs).
+
+The diff_id (sha256 of the uncompressed tar) is computed while streaming.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import hashlib
+import io
+import logging
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from berth.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+_OVERLAY_XATTR_PREFIX = "trusted.overlay."
+_PAX_XATTR = "SCHILY.xattr."
+_CHUNK = 1 << 20
+_MAX_SYMLINK_HOPS = 255
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class WhiteoutMode(enum.Enum):
+    OVERLAY = "overlay"  # the target is an overlay upper dir: write whiteout markers
+    DELETE = "delete"  # the target is a full copy: delete for real
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    whiteouts: WhiteoutMode = WhiteoutMode.DELETE
+    allow_devices: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    diff_id: str  # sha256 of the uncompressed tar stream
+    size: int  # bytes of the uncompressed tar stream
+
+
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class _HashingReader:
+    """Reads through ``source`` and hashes every byte handed out."""
+
+    def __init__(self, source: _Readable, head: bytes = b"") -> None:
+        self._source = source
+        self._head = head
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._head:
+            data, self._head = (self._head, b"") if n < 0 or n >= len(self._head) else (
+                self._head[:n], self._head[n:])
+        else:
+            data = self._source.read(n)
+        self.hash.update(data)
+        self.size += len(data)
+        return data
+
+    def seek(self, offset: int, /) -> int:
+        raise io.UnsupportedOperation("a layer stream is not seekable")
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def decompressed(stream: BinaryIO) -> _Readable:
+    """The uncompressed tar stream of a layer, whatever its compression."""
+    head = stream.read(4)
+    raw = _HashingReader(stream, head)  # only used to push the sniffed bytes back
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head.startswith(_ZSTD_MAGIC):
+        try:
+            import zstandard  # type: ignore[import-not-found]  # optional
+        except ImportError as err:
+            raise InvalidArgument("zstd-compressed layer, but zstandard is not installed") \
+                from err
+        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(raw)
+        return reader
+    return raw
+
+
+def apply_layer(stream: BinaryIO, target: Path, options: ApplyOptions) -> ApplyResult:
+    """Unpack the layer ``stream`` into ``target``; return its diff_id."""
+    reader = _HashingReader(decompressed(stream))
+    applier = _Applier(str(target), options)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tf:  # type: ignore[call-overload]
+            for member in tf:
+                applier.apply(tf, member)
+    except (tarfile.TarError, EOFError, OSError) as err:
+        if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile) \
+                and err.errno is not None:
+            raise
+        raise InvalidArgument(f"invalid tar layer: {err}") from err
+    applier.finish()
+    reader.drain()
+    return ApplyResult("sha256:" + reader.hash.hexdigest(), reader.size)
+
+
+def clean_name(name: str) -> str:
+    """A tar member name as a relative path; "" for the root. Refuses ``..``."""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgument(f"invalid tar entry {name!r}: path escapes the layer root")
+    return "/".join(parts)
+
+
+def resolve_in_root(root: str, rel: str) -> str:
+    """``rel`` under ``root`` with every symlink followed as if ``root`` were ``/``.
+
+    Missing components are taken literally, so the result is always inside ``root``.
+    """
+    pending = [p for p in rel.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if not stat.S_ISLNK(st.st_mode):
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > _MAX_SYMLINK_HOPS:
+            raise InvalidArgument(f"too many levels of symbolic links resolving {rel!r}")
+        link = os.readlink(candidate)
+        if link.startswith("/"):
+            resolved = []
+        pending = [p for p in link.split("/") if p not in ("", ".")] + pending
+    return os.path.join(root, *resolved)
+
+
+def remove_path(path: str) -> None:
+    """Remove whatever is at ``path`` (never following a symlink); no error if absent."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+class _Applier:
+    def __init__(self, root: str, options: ApplyOptions) -> None:
+        self.root = root
+        self.options = options
+        self.is_root = os.geteuid() == 0
+        self.written: set[str] = set()
+        self.dirs: list[tuple[str, tarfile.TarInfo]] = []
+
+    def apply(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        rel = clean_name(member.name)
+        if not rel:
+            if member.isdir():
+                self.dirs.append((self.root, member))
+            return
+        parent_rel, _, base = rel.rpartition("/")
+        parent = resolve_in_root(self.root, parent_rel)
+        if base.startswith(WHITEOUT_PREFIX):
+            self._whiteout(parent, base)
+            return
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+        path = os.path.join(parent, base)
+        if not self._create(tf, member, path):
+            return
+        self.written.add(path)
+        if member.isdir():
+            self.dirs.append((path, member))
+        elif not member.islnk():
+            self._metadata(path, member)
+
+    def _create(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> bool:
+        if member.ischr() or member.isblk():
+            if not (self.options.allow_devices and self.is_root):
+                log.warning("skipping device node %s in layer", member.name)
+                return False
+        try:
+            existing = os.lstat(path)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+            remove_path(path)
+            existing = None
+        if member.isdir():
+            if existing is None:
+                os.mkdir(path, 0o700)
+        elif member.isreg():
+            self._write_file(tf, member, path)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            source = resolve_in_root(self.root, clean_name(member.linkname))
+            try:
+                os.link(source, path, follow_symlinks=False)
+            except FileNotFoundError as err:
+                raise InvalidArgument(
+                    f"invalid tar entry {member.name!r}: hardlink target "
+                    f"{member.linkname!r} does not exist in the layer") from err
+        elif member.isfifo():
+            os.mkfifo(path, 0o600)
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+        else:
+            log.warning("skipping tar entry %s of unsupported type %r", member.name, member.type)
+            return False
+        return True
+
+    def _write_file(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        with os.fdopen(fd, "wb") as out:
+            src = tf.extractfile(member)
+            if src is not None:
+                shutil.copyfileobj(src, out, _CHUNK)
+
+    def _metadata(self, path: str, member: tarfile.TarInfo) -> None:
+        if self.is_root:
+            os.chown(path, member.uid, member.gid, follow_symlinks=False)
+        if not member.issym():
+            os.chmod(path, member.mode & 0o7777)
+        for key, value in member.pax_headers.items():
+            if key.startswith(_PAX_XATTR):
+                self._setxattr(path, key[len(_PAX_XATTR):], value)
+        mtime = int(member.mtime * 1_000_000_000)
+        os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
+
+    def _setxattr(self, path: str, name: str, value: str) -> None:
+        if name.startswith(_OVERLAY_XATTR_PREFIX):
+            log.warning("dropping xattr %s on %s from layer", name, path)
+            return
+        try:
+            os.setxattr(path, name, value.encode("utf-8", "surrogateescape"),
+                        follow_symlinks=False)
+        except OSError as err:
+            log.warning("cannot set xattr %s on %s: %s", name, path, err)
+
+    def _whiteout(self, parent: str, base: str) -> None:
+        overlay = self.options.whiteouts is WhiteoutMode.OVERLAY
+        if base == WHITEOUT_OPAQUE:
+            os.makedirs(parent, mode=0o755, exist_ok=True)
+            if overlay:
+                os.setxattr(parent, OVERLAY_OPAQUE_XATTR, b"y")
+            else:
+                for entry in os.scandir(parent):
+                    if entry.path not in self.written:
+                        remove_path(entry.path)
+            return
+        if base.startswith(WHITEOUT_META_PREFIX):
+            return  # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): nothing to apply
+        path = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+        remove_path(path)
+        if overlay:
+            os.makedirs(parent, mode=0o755, exist_ok=True)
+            os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+
+    def finish(self) -> None:
+        """Directory modes and mtimes last, deepest first: writing children changes both."""
+        for path, member in reversed(self.dirs):
+            self._metadata(path, member)
+
+
+class _ChunkSink:
+    """A write-only file whose bytes are collected for a generator to hand out."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> Iterator[bytes]:
+        chunks, self._chunks = self._chunks, []
+        yield from chunks
+
+
+def _walk(root: str, rel: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Entries under ``root`` in name order, each directory before its contents."""
+    with os.scandir(os.path.join(root, rel)) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        entry_rel = f"{rel}/{entry.name}" if rel else entry.name
+        yield entry_rel, entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(root, entry_rel)
+
+
+def _xattrs(path: str) -> dict[str, bytes]:
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return {}
+    return {n: os.getxattr(path, n, follow_symlinks=False) for n in names}
+
+
+def write_diff(upper: Path) -> Iterator[bytes]:
+    """A layer tar (uncompressed, PAX) of an overlay upper dir, with whiteouts in OCI form."""
+    sink = _ChunkSink()
+    tf = tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
+    for rel, entry in _walk(str(upper)):
+        st = entry.stat(follow_symlinks=False)
+        parent, _, name = rel.rpartition("/")
+        prefix = f"{parent}/" if parent else ""
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            tf.addfile(_marker(prefix + WHITEOUT_PREFIX + name, int(st.st_mtime)))
+        else:
+            _add_entry(tf, entry.path, rel, st)
+            if entry.is_dir(follow_symlinks=False) and \
+                    _xattrs(entry.path).get(OVERLAY_OPAQUE_XATTR) == b"y":
+                tf.addfile(_marker(f"{rel}/{WHITEOUT_OPAQUE}", int(st.st_mtime)))
+        yield from sink.drain()
+    tf.close()
+    yield from sink.drain()
+
+
+def _marker(name: str, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime, info.size = 0o644, mtime, 0
+    return info
+
+
+def _add_entry(tf: tarfile.TarFile, path: str, rel: str, st: os.stat_result) -> None:
+    info = tf.gettarinfo(path, arcname=rel)
+    info.uname = info.gname = ""
+    info.pax_headers = {
+        _PAX_XATTR + name: value.decode("utf-8", "surrogateescape")
+        for name, value in _xattrs(path).items()
+        if not name.startswith(_OVERLAY_XATTR_PREFIX)
+    }
+    if info.isreg():
+        with open(path, "rb") as f:
+            tf.addfile(info, f)
+    else:
+        tf.addfile(info)
+

@@ -1,0 +1,139 @@
+"""Start and stop a private berthd for tests: its own data root, exec root, socket and
+cgroup parent under a temp dir, so it cannot clash with a real Docker or Berth on the host.
+
+Teardown removes everything the daemon made, even after a failed test: containers (via the
+API), shims it started (by the pids in its own exec root), cgroups under its parent, and the
+temp dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+BERTH = str(VENV_BIN / "berth")
+BERTHD = str(VENV_BIN / "berthd")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass
+class Daemon:
+    root: Path
+    cgroup_parent: str = field(default_factory=lambda: f"berth-test-{secrets.token_hex(4)}")
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def exec_root(self) -> Path:
+        return self.root / "exec"
+
+    @property
+    def socket(self) -> Path:
+        return self.exec_root / "berth.sock"
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "BERTH_HOST": self.host, "DOCKER_HOST": self.host}
+
+    def start(self, *extra: str) -> None:
+        log = open(self.root / "berthd.log", "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(
+            [BERTHD, "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
+             "-H", self.host, "--cgroup-parent", self.cgroup_parent, *extra],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.socket.exists():
+                with contextlib.suppress(subprocess.CalledProcessError):
+                    self.berth("version")
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"berthd did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return (self.root / "berthd.log").read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def berth(self, *args: str, check: bool = True, input: bytes | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BERTH, "-H", self.host, *args], capture_output=True, text=True,
+                              check=check, timeout=timeout,
+                              input=input.decode() if input is not None else None)
+
+    def docker(self, *args: str, check: bool = True,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "-H", self.host, *args], capture_output=True,
+                              text=True, check=check, timeout=timeout,
+                              env={**os.environ, "DOCKER_CONFIG": str(self.root / "dockercfg")})
+
+    def cleanup(self) -> None:
+        """Remove every container, stop the daemon, kill leftover shims, drop cgroups."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                ids = self.berth("ps", "-aq", timeout=20).stdout.split()
+                if ids:
+                    self.berth("rm", "-f", *ids, check=False, timeout=60)
+        self.stop()
+        for pidfile in self.exec_root.glob("containers/*/shim.pid"):
+            with contextlib.suppress(ValueError, OSError):
+                os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+        remove_cgroups(self.cgroup_parent)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def remove_cgroups(parent: str) -> None:
+    """rmdir the cgroup tree ``parent`` in every hierarchy, deepest first, killing what is
+    left inside (only our containers can be in our own cgroup parent)."""
+    for top in [CGROUP_ROOT, *CGROUP_ROOT.iterdir()] if CGROUP_ROOT.exists() else []:
+        base = top / parent
+        if not base.is_dir():
+            continue
+        for d in sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True) + [base]:
+            if not d.is_dir():
+                continue
+            procs = d / "cgroup.procs"
+            with contextlib.suppress(OSError):
+                for pid in procs.read_text().split():
+                    os.kill(int(pid), signal.SIGKILL)
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def inspect(d: Daemon, ref: str) -> dict[str, object]:
+    out = d.berth("inspect", ref).stdout
+    data = json.loads(out)
+    assert isinstance(data, list)
+    return data[0]
