@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +17,17 @@ def _need_root() -> None:
         pytest.skip("needs root")
 
 
+def _short_tmp() -> Path:
+    """Unix socket paths are limited to 108 bytes and the shim's sockets live under
+    <exec-root>/containers/<64 hex>/, so the test roots must be short."""
+    return Path(tempfile.mkdtemp(prefix="b", dir="/tmp"))
+
+
 @pytest.fixture(scope="session")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+def daemon() -> Iterator[Daemon]:
     """One berthd for the session with busybox bootstrapped."""
     _need_root()
-    d = Daemon(tmp_path_factory.mktemp("berthd"))
+    d = Daemon(_short_tmp())
     try:
         d.start()
         d.berth("image", "bootstrap", "busybox")
@@ -29,10 +37,10 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 
 @pytest.fixture
-def fresh_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+def fresh_daemon() -> Iterator[Daemon]:
     """A berthd of a test's own, for tests that kill or restart the daemon."""
     _need_root()
-    d = Daemon(tmp_path_factory.mktemp("berthd-own"))
+    d = Daemon(_short_tmp())
     try:
         d.start()
         d.berth("image", "bootstrap", "busybox")

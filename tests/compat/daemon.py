@@ -38,7 +38,7 @@ class Daemon:
 
     @property
     def exec_root(self) -> Path:
-        return self.root / "exec"
+        return self.root / "x"
 
     @property
     def socket(self) -> Path:
@@ -81,17 +81,14 @@ class Daemon:
                 self.proc.wait()
         self.proc = None
 
-    def berth(self, *args: str, check: bool = True, input: bytes | None = None,
+    def berth(self, *args: str, check: bool = True, input: str | None = None,
               timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([BERTH, "-H", self.host, *args], capture_output=True, text=True,
-                              check=check, timeout=timeout,
-                              input=input.decode() if input is not None else None)
+        return _run([BERTH, "-H", self.host, *args], check, timeout, input, dict(os.environ))
 
-    def docker(self, *args: str, check: bool = True,
+    def docker(self, *args: str, check: bool = True, input: str | None = None,
                timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", "-H", self.host, *args], capture_output=True,
-                              text=True, check=check, timeout=timeout,
-                              env={**os.environ, "DOCKER_CONFIG": str(self.root / "dockercfg")})
+        env = {**os.environ, "DOCKER_CONFIG": str(self.root / "dockercfg")}
+        return _run(["docker", "-H", self.host, *args], check, timeout, input, env)
 
     def cleanup(self) -> None:
         """Remove every container, stop the daemon, kill leftover shims, drop cgroups."""
@@ -106,6 +103,16 @@ class Daemon:
                 os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
         remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _run(argv: list[str], check: bool, timeout: float, input: str | None,
+         env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
+                          env=env, stdin=subprocess.DEVNULL if input is None else None)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{argv[2:]} exited {done.returncode}\nstdout: {done.stdout}\n"
+                             f"stderr: {done.stderr}")
+    return done
 
 
 def remove_cgroups(parent: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 Converter = Callable[[str], Any]
 
@@ -65,6 +65,9 @@ class Options:
         self.given: set[str] = set()
         for flag in flags:
             setattr(self, flag.dest, flag.initial())
+
+    if TYPE_CHECKING:  # values are set per flag, as on argparse.Namespace
+        def __getattr__(self, name: str) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from berth import errors
 from berth.cli.command import PROG, Command, Context, StatusError, daemon_message
-from berth.cli.flags import HelpRequested, UsageError
+from berth.cli.flags import ArgCountError, HelpRequested, UsageError
 
 DEFAULT_HOST = "unix:///run/berth/berth.sock"
 DEFAULT_API_VERSION = "1.45"
@@ -145,8 +145,9 @@ def dispatch(ctx: Context, words: list[str]) -> int:
         ctx.out(command.help(path))
         return 0
     except UsageError as err:
+        verb = "See" if isinstance(err, ArgCountError) else "Run"
         ctx.err(f"{err}\n\nUsage:  {path} {command.usage}\n\n"
-                f"Run '{path} --help' for more information")
+                f"{verb} '{path} --help' for more information")
         return err.exit_code
     result: int = run(ctx, opts, args)  # type: ignore[operator]
     return result

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from berth.cli.command import StatusError
+from berth.cli.command import Context, StatusError
+
+if TYPE_CHECKING:
+    from berth.client.models import Progress
 
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
@@ -97,9 +100,9 @@ def render(fmt: str, rows: Sequence[Mapping[str, Any]], headers: dict[str, str])
 
     try:
         if template.is_table(fmt):
-            text = template.render_table(fmt, [dict(r) for r in rows], headers)
+            text = str(template.render_table(fmt, [dict(r) for r in rows], headers))
         else:
-            text = template.render_lines(fmt, [dict(r) for r in rows])
+            text = str(template.render_lines(fmt, [dict(r) for r in rows]))
     except template.TemplateError as err:
         raise StatusError(1, f"template parsing error: {err}") from err
     return text if not text or text.endswith("\n") else text + "\n"
@@ -110,7 +113,20 @@ def render_one(fmt: str, data: Any) -> str:
     from berth.cli import template
 
     try:
-        text = template.Template(fmt).render(data)
+        text = str(template.Template(fmt).render(data))
     except template.TemplateError as err:
         raise StatusError(1, f"template parsing error: {err}") from err
     return text + "\n"
+
+
+def show_progress(ctx: Context, stream: Iterable[Progress], exit_code: int = 1) -> None:
+    """Print a JSON-lines progress stream as docker's ``DisplayJSONMessagesStream`` does
+    without a terminal: one line per message; an error message ends it."""
+    for progress in stream:
+        if progress.error:
+            raise StatusError(exit_code, progress.error)
+        text = progress.stream or " ".join(x for x in (progress.status, progress.progress) if x)
+        if progress.id and not progress.stream:
+            text = f"{progress.id}: {text}"
+        if text:
+            ctx.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator
 from typing import IO, Any
@@ -25,17 +26,19 @@ class ImagesAPI:
         return doc
 
     def remove(self, name: str, force: bool = False,
-               prune: bool = True) -> list[dict[str, str]]:
+               prune: bool = True) -> builtins.list[dict[str, str]]:
         """The ``Untagged``/``Deleted`` records, in the daemon's order."""
         params = {"force": force or None, "noprune": None if prune else True}
-        docs: list[dict[str, str]] = self._t.json("DELETE", f"/images/{quote_id(name)}",
+        docs: builtins.list[dict[str, str]] = self._t.json("DELETE", f"/images/{quote_id(name)}",
                                                   params) or []
         return docs
 
-    def import_tar(self, source: IO[bytes], opts: ImportOptions,
+    def import_tar(self, source: IO[bytes] | None, opts: ImportOptions,
                    size: int | None = None) -> Iterator[Progress]:
-        """Stream ``source`` as the body (never read whole) and yield the progress."""
-        params = {"fromSrc": "-", "repo": opts.repo or None, "tag": opts.tag or None,
+        """Stream ``source`` as the body (never read whole) and yield the progress; with
+        no source the daemon fetches ``opts.source``, a URL."""
+        params = {"fromSrc": opts.source if source is None else "-",
+                  "repo": opts.repo or None, "tag": opts.tag or None,
                   "changes": opts.changes or None, "message": opts.message or None,
                   "platform": opts.platform or None}
         headers = {"Content-Type": "application/x-tar"}

@@ -130,7 +130,8 @@ class ContainerSpec:
         doc: dict[str, Any] = {
             "Image": self.image, "Env": list(self.env), "WorkingDir": self.working_dir,
             "User": self.user, "Hostname": self.hostname, "Labels": self.labels,
-            "Tty": self.tty, "OpenStdin": self.open_stdin, "StdinOnce": self.open_stdin and self.attach_stdin,
+            "Tty": self.tty, "OpenStdin": self.open_stdin,
+            "StdinOnce": self.open_stdin and self.attach_stdin,
             "AttachStdin": self.attach_stdin, "AttachStdout": self.attach_stdout,
             "AttachStderr": self.attach_stderr, "HostConfig": host,
         }
@@ -189,6 +190,7 @@ class LogOptions:
 
 @dataclass(frozen=True)
 class ImportOptions:
+    source: str = "-"  # "-" for the request body, or a URL the daemon fetches
     repo: str = ""
     tag: str = ""
     changes: tuple[str, ...] = ()

@@ -145,7 +145,7 @@ def error_message(raw: bytes, fallback: str) -> str:
     except ValueError:
         return raw.decode(errors="replace").strip() or fallback
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-        return doc["message"]
+        return str(doc["message"])
     return raw.decode(errors="replace").strip() or fallback
 
 

@@ -32,7 +32,7 @@ DEFAULT_DEVICES = [
     ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
 ]
 # Devices cgroup: deny all, then allow the defaults, the pty multiplexer and pty slaves.
-_EXTRA_ALLOWED = [(5, 2, "rwm"), (136, -1, "rwm"), (10, 200, "rwm")]
+_EXTRA_ALLOWED: list[tuple[int, int | None]] = [(5, 2), (136, None), (10, 200)]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,11 @@ def _resources(opts: SpecOptions) -> oci.Resources:
     devices: list[oci.DeviceCgroup] = [{"allow": False, "access": "rwm"}]
     devices += [{"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
                 for _, ma, mi in DEFAULT_DEVICES]
-    devices += [{"allow": True, "type": "c", "major": ma, "minor": mi, "access": acc}
-                for ma, mi, acc in _EXTRA_ALLOWED]
+    for major, minor in _EXTRA_ALLOWED:
+        rule: oci.DeviceCgroup = {"allow": True, "type": "c", "major": major, "access": "rwm"}
+        if minor is not None:  # an absent minor is the wildcard
+            rule["minor"] = minor
+        devices.append(rule)
     res: oci.Resources = {"devices": devices}
     if opts.memory or opts.memory_reservation:
         mem: oci.MemoryResources = {}

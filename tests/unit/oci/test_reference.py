@@ -39,7 +39,7 @@ def test_default_tag_and_string():
 
 def test_upper_case_repository_is_refused_with_dockers_words():
     with pytest.raises(InvalidArgument,
-                       match="^invalid reference format: repository name must be lowercase$"):
+                       match=r"^invalid reference format: repository name must be lowercase$"):
         parse("BusyBox")
     with pytest.raises(InvalidArgument, match="must be lowercase"):
         parse("localhost:5000/Foo:tag")
@@ -49,7 +49,7 @@ def test_upper_case_repository_is_refused_with_dockers_words():
 @pytest.mark.parametrize("text", ["", "busybox:", ":tag", "a//b", "-a", "a:b:c", "a@sha256:1",
                                   "busybox:" + "x" * 129, "a b"])
 def test_invalid_references(text):
-    with pytest.raises(InvalidArgument, match="^invalid reference format"):
+    with pytest.raises(InvalidArgument, match=r"^invalid reference format"):
         parse(text)
 
 

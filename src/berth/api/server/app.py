@@ -7,6 +7,7 @@ holds the one exception → status mapping (moby's ``FromError``): handlers rais
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -58,8 +59,15 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(500, str(err))
 
 
+def json_response(data: object, status: int = 200) -> web.Response:
+    """JSON with exactly ``Content-Type: application/json``: docker's client only decodes
+    error bodies with that exact type (a charset suffix makes it print the raw body)."""
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        content_type="application/json")
+
+
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+    return json_response({"message": message}, status=status)
 
 
 @web.middleware

@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from berth.api.server import container_json, params
-from berth.api.server.app import Router
+from berth.api.server.app import Router, json_response
 from berth.api.server.hijack import Hijacked, hijack
 from berth.engine import clock
 from berth.engine.containers import logs
@@ -41,7 +41,7 @@ class ContainerRoutes:
     async def create(self, request: web.Request) -> web.Response:
         spec = container_json.spec_from_create(await params.json_body(request))
         c = await self.service.create(request.query.get("name") or None, spec)
-        return web.json_response({"Id": c.id, "Warnings": []}, status=201)
+        return json_response({"Id": c.id, "Warnings": []}, status=201)
 
     async def list(self, request: web.Request) -> web.Response:
         show_all = params.boolean(request, "all")
@@ -50,11 +50,11 @@ class ContainerRoutes:
         out = [container_json.summary(c) for c in self.service.list()
                if (show_all or limit > 0 or c.state.running or "status" in filters)
                and container_json.matches(c, filters)]
-        return web.json_response(out[:limit] if limit > 0 else out)
+        return json_response(out[:limit] if limit > 0 else out)
 
     async def inspect(self, request: web.Request) -> web.Response:
         c = self.service.get(request.match_info["id"])
-        return web.json_response(container_json.inspect(c, self.data_root))
+        return json_response(container_json.inspect(c, self.data_root))
 
     async def start(self, request: web.Request) -> web.Response:
         await self.service.start(request.match_info["id"])

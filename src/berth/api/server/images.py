@@ -9,12 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from berth.api.server import params
-from berth.api.server.app import Router
+from berth.api.server.app import Router, json_response
 from berth.api.server.progress import ProgressStream
 from berth.engine import clock
 from berth.engine.containers.service import ContainerService
 from berth.engine.images.service import Image, ImageService
 from berth.errors import InvalidArgument, NotFound
+from berth.oci import reference
 
 
 def summary(img: Image) -> dict[str, Any]:
@@ -61,10 +62,10 @@ class ImageRoutes:
 
     async def list(self, request: web.Request) -> web.Response:
         images = await self.images.list(all=params.boolean(request, "all"))
-        return web.json_response([summary(i) for i in images])
+        return json_response([summary(i) for i in images])
 
     async def inspect(self, request: web.Request) -> web.Response:
-        return web.json_response(inspect(await self.images.get(request.match_info["name"])))
+        return json_response(inspect(await self.images.get(request.match_info["name"])))
 
     async def tag(self, request: web.Request) -> web.Response:
         repo = request.query.get("repo")
@@ -78,7 +79,7 @@ class ImageRoutes:
         items = await self.images.remove(request.match_info["name"],
                                          params.boolean(request, "force"),
                                          self.containers.image_users)
-        return web.json_response([{kind: value} for kind, value in items])
+        return json_response([{kind: value} for kind, value in items])
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         source = request.query.get("fromSrc")
@@ -89,7 +90,10 @@ class ImageRoutes:
         if source != "-":
             raise InvalidArgument("importing from a URL is not supported; send the tarball")
         repo, tag = request.query.get("repo") or "", request.query.get("tag") or ""
-        repo_tag = f"{repo}:{tag or 'latest'}" if repo else None
+        repo_tag = None
+        if repo:  # docker's client sends the whole reference in repo ("myimg:1")
+            ref = reference.parse(repo)
+            repo_tag = (ref.with_tag(tag) if tag else ref.with_default_tag()).familiar()
         async with ProgressStream(request) as progress:
             img = await self.images.import_image(
                 _body(request), repo_tag, request.query.getall("changes", []),

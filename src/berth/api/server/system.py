@@ -11,7 +11,7 @@ from aiohttp import web
 
 from berth import __version__
 from berth.api.server import params
-from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router
+from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router, json_response
 from berth.engine.containers.model import Status
 from berth.engine.containers.service import ContainerService
 from berth.engine.events import EventBus
@@ -56,7 +56,7 @@ class SystemRoutes:
             "GitCommit": "", "GoVersion": "python" + platform.python_version(), "Os": "linux",
             "Arch": _ARCH, "KernelVersion": platform.release(), "BuildTime": "",
         }
-        return web.json_response({
+        return json_response({
             "Platform": {"Name": "Berth Engine"},
             "Components": [{"Name": "Engine", "Version": __version__,
                             "Details": {k: v for k, v in engine.items() if k != "Version"}}],
@@ -70,7 +70,7 @@ class SystemRoutes:
         images = await self.images.list(all=True)
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         runtimes = {name: {"path": name} for name in ("native", "runc", "crun")}
-        return web.json_response({
+        return json_response({
             "ID": "", "Containers": len(all_containers),
             "ContainersRunning": count[Status.RUNNING], "ContainersPaused": count[Status.PAUSED],
             "ContainersStopped": len(all_containers) - count[Status.RUNNING]

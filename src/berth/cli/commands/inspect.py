@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from berth import errors
-from berth.cli.command import Command, Context, StatusError, daemon_message, \
-    reraise_unreachable
+from berth.cli.command import Command, Context, StatusError, daemon_message, reraise_unreachable
 from berth.cli.flags import Flag, Options
 from berth.cli.output import render_one
 

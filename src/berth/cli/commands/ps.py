@@ -8,8 +8,7 @@ from typing import Any
 
 from berth.cli.command import Command, Context, StatusError
 from berth.cli.flags import Flag, Options
-from berth.cli.output import ellipsis, go_time, human_size, pick_format, render, since, \
-    truncate_id
+from berth.cli.output import ellipsis, go_time, human_size, pick_format, render, since, truncate_id
 from berth.client.models import ContainerSummary, Port
 
 COMMAND = Command(

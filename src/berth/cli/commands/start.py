@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from berth import errors
 from berth.cli.attach import Session, run_attached
-from berth.cli.command import Command, Context, StatusError, daemon_message, \
-    reraise_unreachable, run_error
+from berth.cli.command import (
+    Command,
+    Context,
+    StatusError,
+    daemon_message,
+    reraise_unreachable,
+    run_error,
+)
 from berth.cli.flags import Flag, Options
 
 COMMAND = Command(

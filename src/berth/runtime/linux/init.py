@@ -158,8 +158,13 @@ def _wait_for_start(state_dir_fd: int) -> None:
 
 
 def _reset_signals() -> None:
-    # Python ignores SIGPIPE/SIGXFSZ and ignored dispositions survive execve; the user's
-    # process must start with the defaults and an empty mask, as after a plain fork+exec.
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
+    # Python ignores SIGPIPE/SIGXFSZ, the shim ignores SIGHUP, and ignored dispositions
+    # survive execve (a shell cannot even trap a signal ignored on entry); the user's
+    # process must start with every default and an empty mask, as runc's init does.
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                continue  # signals the kernel reserves (32, 33 for the C library)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from berth.errors import Conflict, RuntimeFailure, Unavailable
+from berth.errors import Conflict, InvalidArgument, RuntimeFailure, Unavailable
 from berth.runtime.shim import ExitStatus, ShimOptions
 from berth.runtime.shim.protocol import (
     ATTACH_SOCKET,
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ZYGOTE_SOCKET = "zygote.sock"
 _START_TIMEOUT = 30.0
+_MAX_SOCKET_PATH = 107  # sun_path
 
 
 class Shim:
@@ -178,6 +180,8 @@ class ShimManager:
         self.socket_path.unlink(missing_ok=True)
 
     async def create(self, opts: ShimOptions) -> Shim:
+        if len(os.fsencode(opts.state_dir / ATTACH_SOCKET)) > _MAX_SOCKET_PATH:
+            raise InvalidArgument(f"state dir {opts.state_dir} too long for a unix socket")
         try:
             reader, writer = await asyncio.open_unix_connection(self.socket_path)
         except OSError as err:

@@ -13,6 +13,7 @@ subreaper the shim also reaps orphans the container leaves behind.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -90,7 +91,7 @@ class Monitor:
         self.loop.add_reader(self._control.fileno(), self._accept_control)
         for fd in io.sources:
             os.set_blocking(fd, False)
-            self.loop.add_reader(fd, lambda fd=fd: self._on_output(fd))  # type: ignore[misc]
+            self.loop.add_reader(fd, functools.partial(self._on_output, fd))
 
     def run(self) -> int:
         """Serve until the container exited and every client drained; the exit code."""
@@ -146,7 +147,7 @@ class Monitor:
         elif self._paused and self.hub.relieved:
             self._paused = False
             for fd in self._sources_open:
-                self.loop.add_reader(fd, lambda fd=fd: self._on_output(fd))  # type: ignore[misc]
+                self.loop.add_reader(fd, functools.partial(self._on_output, fd))
         stdin = self.hub.stdin
         if stdin is not None:
             self.hub.throttle_input(stdin.pending > (1 << 20))

@@ -25,7 +25,7 @@ def open_runtime(name: str, exec_root: Path) -> ContainerRuntime:
     if name == "native":
         from berth.runtime.linux.runtime import NativeRuntime
 
-        return NativeRuntime(exec_root / "native")  # type: ignore[no-any-return]
+        return NativeRuntime(exec_root / "native")
     if os.path.isabs(name):
         binary: str | None = name
     elif name in OCI_CLI_NAMES:

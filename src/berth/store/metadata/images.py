@@ -172,7 +172,7 @@ class ImageStore:
         return _layer(rows[0]) if rows else None
 
     def unreferenced_layers(self) -> list[LayerRecord]:
-        """Layers no image stacks and no other layer sits on, topmost first."""
+        """Layers no image stacks, topmost first (so children go before their parents)."""
         rows = self.db.query(
             "SELECT * FROM layers l WHERE NOT EXISTS"
             " (SELECT 1 FROM image_layers il WHERE il.chain_id = l.chain_id)"

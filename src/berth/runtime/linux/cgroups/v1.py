@@ -161,14 +161,14 @@ class CgroupV1Manager:
 
     def destroy(self) -> None:
         dirs = self._dirs()
+        freezer = dirs.get("freezer")
+        if freezer is not None and _read_or_empty(freezer / "freezer.state") in (
+                "FROZEN", "FREEZING"):
+            self.thaw()  # a frozen task cannot act on SIGKILL
         for path in dirs.values():
             if path.is_dir():
                 fs.kill_all(path / "cgroup.procs")
                 break  # every hierarchy holds the same tasks
-        freezer = dirs.get("freezer")
-        if freezer is not None and freezer.is_dir() and fs.read(
-                freezer / "freezer.state") != "THAWED":
-            self.thaw()  # killed tasks cannot exit while frozen
         for path in dirs.values():
             fs.remove_tree(path)
 

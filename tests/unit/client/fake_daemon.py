@@ -1,0 +1,231 @@
+"""A tiny fake Engine API on a unix socket, for the client and CLI tests.
+
+It serves canned JSON for a handful of endpoints, a hijacked attach that sends stdcopy
+frames once the container is started, a wait whose headers go out at once and whose body
+follows the start, and it records every request (method, path, query, body) for asserts.
+"""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from berth.client.stdcopy import frame
+
+CID = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
+IMAGE_ID = "sha256:" + "ab" * 32
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class State:
+    requests: list[Request] = field(default_factory=list)
+    started: threading.Event = field(default_factory=threading.Event)
+    output_done: threading.Event = field(default_factory=threading.Event)
+    exit_code: int = 0
+    frames: list[tuple[int, bytes]] = field(default_factory=lambda: [(1, b"out\n"),
+                                                                      (2, b"err\n")])
+    start_error: str = ""
+    containers: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    missing_images: set[str] = field(default_factory=set)
+
+    def find(self, method: str, suffix: str) -> Request:
+        for req in self.requests:
+            if req.method == method and req.path.endswith(suffix):
+                return req
+        raise AssertionError(f"no {method} {suffix} in {[r.path for r in self.requests]}")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                chunk = self.rfile.read(size)
+                self.rfile.readline()
+                if size == 0:
+                    return data
+                data += chunk
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _reply(self, status: int, doc: Any = None, headers: dict[str, str] | None = None,
+               ) -> None:
+        body = b"" if doc is None else json.dumps(doc).encode()
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if doc is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _lines(self, docs: list[dict[str, Any]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for doc in docs:
+            line = json.dumps(doc).encode() + b"\r\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        req = Request(method, url.path, parse_qs(url.query), dict(self.headers), self._body())
+        state = self.server.state
+        state.requests.append(req)
+        path = url.path.removeprefix("/v1.45")
+        parts = path.strip("/").split("/")
+        handler = getattr(self, f"_{method.lower()}_{parts[0].lstrip('_')}", None)
+        if handler is None:
+            self._reply(404, {"message": f"page not found: {path}"})
+            return
+        handler(req, parts[1:], state)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- endpoints ----------------------------------------------------------------------
+    def _get_ping(self, req: Request, parts: list[str], state: State) -> None:
+        self.send_response(200)
+        self.send_header("Api-Version", "1.45")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def _get_containers(self, req: Request, parts: list[str], state: State) -> None:
+        if parts == ["json"]:
+            self._reply(200, state.containers)
+        elif parts[0] not in ("web", CID):
+            self._reply(404, {"message": f"No such container: {parts[0]}"})
+        elif parts[1] == "json":
+            self._reply(200, {"Id": CID, "Name": "/web", "Config": {"Tty": False},
+                              "State": {"Status": "running"}, "HostConfig": {}})
+        elif parts[1] == "logs":
+            self._lines_raw([frame(s, p) for s, p in state.frames])
+
+    def _lines_raw(self, chunks: list[bytes]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in chunks:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _post_containers(self, req: Request, parts: list[str], state: State) -> None:
+        if parts == ["create"]:
+            image = json.loads(req.body)["Image"]
+            if image in state.missing_images:
+                self._reply(404, {"message": f"No such image: {image}"})
+            else:
+                self._reply(201, {"Id": CID, "Warnings": []})
+            return
+        if parts[0] == "nosuch":
+            self._reply(404, {"message": "No such container: nosuch"})
+            return
+        action = parts[1]
+        if action == "start":
+            if state.start_error:
+                self._reply(500, {"message": state.start_error})
+                return
+            state.started.set()
+            self._reply(204)
+        elif action == "attach":
+            self._attach(state)
+        elif action == "wait":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            state.output_done.wait(5)
+            line = json.dumps({"StatusCode": state.exit_code}).encode()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(line), line))
+        else:
+            self._reply(204)
+
+    def _attach(self, state: State) -> None:
+        self.send_response(101, "UPGRADED")
+        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Upgrade", "tcp")
+        self.end_headers()
+        self.wfile.flush()
+        if state.started.wait(5):
+            for stream, payload in state.frames:
+                self.wfile.write(frame(stream, payload))
+            self.wfile.flush()
+        state.output_done.set()
+        self.close_connection = True
+
+    def _delete_containers(self, req: Request, parts: list[str], state: State) -> None:
+        if parts[0] == "running":
+            self._reply(409, {"message": "You cannot remove a running container"})
+        else:
+            self._reply(204)
+
+    def _get_images(self, req: Request, parts: list[str], state: State) -> None:
+        if parts == ["json"]:
+            self._reply(200, state.images)
+        elif parts[0] == "busybox":
+            self._reply(200, {"Id": IMAGE_ID, "RepoTags": ["busybox:latest"]})
+        else:
+            self._reply(404, {"message": f"No such image: {parts[0]}"})
+
+    def _post_images(self, req: Request, parts: list[str], state: State) -> None:
+        if parts == ["create"] and "fromImage" in req.query:
+            self._reply(500, {"message": "no registry configured"})
+        elif parts == ["create"]:
+            self._lines([{"status": IMAGE_ID}])
+        elif parts == ["bootstrap"]:
+            self._lines([{"status": "Creating busybox"}, {"status": "Done", "id": IMAGE_ID}])
+
+    def _delete_images(self, req: Request, parts: list[str], state: State) -> None:
+        self._reply(200, [{"Untagged": f"{parts[0]}:latest"}, {"Deleted": IMAGE_ID}])
+
+
+class FakeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, Handler)
+        self.state = State()
+
+
+def serve(path: str) -> tuple[FakeServer, threading.Thread]:
+    server = FakeServer(path)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    return server, thread
