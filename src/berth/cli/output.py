@@ -93,14 +93,17 @@ def pick_format(fmt: str, quiet: bool, default: str, quiet_format: str) -> str:
     return fmt
 
 
-def render(fmt: str, rows: Sequence[Mapping[str, Any]], headers: dict[str, str]) -> str:
+def render(fmt: str, rows: Sequence[Mapping[str, Any]], headers: Mapping[str, object],
+           ) -> str:
     """Render rows with a (possibly ``table``) template; a bad template is exit 1 with
     docker's "template parsing error" message."""
     from berth.cli import template
 
     try:
         if template.is_table(fmt):
-            text = str(template.render_table(fmt, [dict(r) for r in rows], headers))
+            # headers may hold callables too, as docker's HeaderContext has methods
+            text = str(template.render_table(fmt, [dict(r) for r in rows],
+                                             dict(headers)))  # type: ignore[arg-type]
         else:
             text = str(template.render_lines(fmt, [dict(r) for r in rows]))
     except template.TemplateError as err:

@@ -22,7 +22,6 @@ Nothing heavy is imported here (no re, json or typing): the CLI imports this on 
 
 from __future__ import annotations
 
-from berth.cli.tabwriter import align
 from berth.cli.template_exec import execute
 from berth.cli.template_funcs import FUNCTION_NAMES, FUNCTIONS, HEADER_FUNCTIONS, Function
 from berth.cli.template_lex import TemplateError
@@ -87,6 +86,8 @@ def render_table(fmt: str, rows: list[dict[str, object]], headers: dict[str, str
     template = Template(final_format(fmt))
     body = "".join(template.render(row) + "\n" for row in rows)
     header = template.render_partial(headers, HEADER_FUNCTIONS)
+    from berth.cli.tabwriter import align  # only tables need it; keep start-up short
+
     return align(header + "\n" + body)
 
 

@@ -212,7 +212,7 @@ class _State:
         self.node = node
         value = self.var_value(node.idents[0])
         if len(node.idents) == 1:
-            if args is not None and len(args) > 1 or final is not _NO_FINAL:
+            if (args is not None and len(args) > 1) or final is not _NO_FINAL:
                 self.error(f"can't give argument to non-function {node}")
             return value
         return self.eval_fields(dot, value, node.idents[1:], args, final)
@@ -246,7 +246,7 @@ class _State:
     ) -> object:
         if receiver is MISSING:
             return MISSING
-        has_args = args is not None and len(args) > 1 or final is not _NO_FINAL
+        has_args = (args is not None and len(args) > 1) or final is not _NO_FINAL
         if isinstance(receiver, dict):
             value = receiver.get(name, MISSING)
             if callable(value):

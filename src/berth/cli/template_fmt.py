@@ -201,7 +201,7 @@ def _json_float(f: float) -> str:
         body = "0"
     elif abs(f) < 1e-6 or abs(f) >= 1e21:
         body = _exp_form(digits, dp)
-        if body[-4:-2] == "-0":  # Go trims e-07 to e-7, not e+21
+        if body[-4:-1] == "e-0":  # Go trims e-07 to e-7 (and leaves e+21)
             body = body[:-2] + body[-1]
     else:
         body = _fixed_form(digits, dp)

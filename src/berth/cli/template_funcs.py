@@ -20,7 +20,6 @@ from berth.cli.template_fmt import (
     go_json,
     go_type,
 )
-from berth.cli.template_printf import sprintf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ def _sprint(args: list[object], always_space: bool) -> str:
     """``fmt.Sprint``: a space between operands when neither is a string."""
     out: list[str] = []
     for i, arg in enumerate(args):
-        if i and (always_space or not isinstance(arg, str) and not isinstance(args[i - 1], str)):
+        if i and (always_space or (not isinstance(arg, str) and not isinstance(args[i - 1], str))):
             out.append(" ")
         out.append(fmt_value(arg))
     return "".join(out)
@@ -103,7 +102,7 @@ def _lt(a: object, b: object) -> bool:
         raise CallError("invalid type for comparison")
     if k1 != k2:
         raise CallError("incompatible types for comparison")
-    return a < b  # type: ignore[operator]
+    return bool(a < b)  # type: ignore[operator]
 
 
 def _index(item: object, *indexes: object) -> object:
@@ -130,7 +129,7 @@ def _index(item: object, *indexes: object) -> object:
 def _slice(item: object, *indexes: object) -> object:
     if not isinstance(item, list | tuple | str):
         raise CallError(f"can't slice item of type {go_type(item)}")
-    if len(indexes) > 3 or isinstance(item, str) and len(indexes) > 2:
+    if len(indexes) > 3 or (isinstance(item, str) and len(indexes) > 2):
         raise CallError(f"too many slice indexes: {len(indexes)}")
     bounds = [i for i in indexes if isinstance(i, int) and not isinstance(i, bool)]
     if len(bounds) != len(indexes):
@@ -160,6 +159,12 @@ def _call(fn: object, *args: object) -> object:
     if not callable(fn):
         raise CallError(f"non-function of type {go_type(fn)}")
     return fn(*(None if a is MISSING else a for a in args))
+
+
+def _printf(fmt: str, *args: object) -> str:
+    from berth.cli.template_printf import sprintf  # off the start-up path: few use printf
+
+    return sprintf(fmt, list(args))
 
 
 def _html(*args: object) -> str:
@@ -235,7 +240,7 @@ BUILTINS: dict[str, Function] = {
     "call": Function(_call, ("value",), "value"),
     "print": Function(lambda *a: _sprint(list(a), False), (), "any"),
     "println": Function(lambda *a: _sprint(list(a), True) + "\n", (), "any"),
-    "printf": Function(lambda f, *a: sprintf(f, list(a)), ("str",), "any"),
+    "printf": Function(_printf, ("str",), "any"),
     "html": Function(_html, (), "any"),
     "urlquery": Function(_urlquery, (), "any"),
     "eq": Function(_eq, ("value",), "value"),

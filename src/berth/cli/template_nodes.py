@@ -6,8 +6,6 @@ Go's ``Node.String`` does: execution errors quote a node as ``at <.State.Pid>``.
 
 from __future__ import annotations
 
-from berth.cli.template_fmt import fmt_value
-
 
 class Node:
     __slots__ = ("pos",)
@@ -182,8 +180,3 @@ class LoopControlNode(Node):
 
     def __str__(self) -> str:
         return "{{" + self.keyword + "}}"
-
-
-def const_str(node: ConstNode) -> str:
-    """How a literal prints in a message: its value for %v."""
-    return fmt_value(node.value)

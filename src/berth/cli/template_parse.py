@@ -345,6 +345,7 @@ class _Parser:
             raise self.error(f"illegal number syntax: {go_quote(text)}")
         if as_int is None and as_float is not None and as_float.is_integer():
             as_int = int(as_float)
-        looks_float = not (hexadecimal and "p" not in body.lower()) and any(c in body for c in ".eEpP")
+        hex_int = hexadecimal and "p" not in body.lower()
+        looks_float = not hex_int and any(c in body for c in ".eEpP")
         value: object = as_float if looks_float or as_int is None else as_int
         return ConstNode(pos, text, value, as_int)

@@ -36,7 +36,7 @@ Getter = Callable[[str], dict[str, Any]]
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     kind = getattr(opts, "type", "") or _kind_of(ctx)
     if kind not in ("", "container", "image"):
-        raise StatusError(1, f'"{kind}" is not a valid value for --type')
+        raise StatusError(1, f'unknown type: "{kind}": must be one of "container", "image"')
     size = bool(getattr(opts, "size", False))
     getters: list[Getter] = []
     if kind in ("", "container"):

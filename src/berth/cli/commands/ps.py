@@ -27,11 +27,19 @@ COMMAND = Command(
 
 DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t" \
           "{{.Ports}}\t{{.Names}}"
-HEADERS = {
+
+
+def label_header(name: str) -> str:
+    """docker's ``HeaderContext.Label``: the last dotted part, "-"/"_" as spaces."""
+    return name.rsplit(".", 1)[-1].replace("-", " ").replace("_", " ")
+
+
+HEADERS: dict[str, object] = {
     "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
     "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
     "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS",
-    "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
+    "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM",
+    "Label": label_header,
 }
 
 
@@ -58,6 +66,10 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     if limit > 0:
         containers = containers[:limit]
     rows = [row(c, trunc=not opts.no_trunc) for c in containers]
+    if ".Label " not in fmt:
+        # docker's Label is a method, invisible to {{json .}}; offer it only when called
+        for r in rows:
+            del r["Label"]
     ctx.stdout.write(render(fmt, rows, HEADERS))
     return 0
 
@@ -67,7 +79,7 @@ def row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
     labels = c.labels
     label: Callable[[str], str] = lambda name: labels.get(name, "")  # noqa: E731
     command = ellipsis(c.command, 20) if trunc else c.command
-    return {
+    fields = {
         "ID": truncate_id(c.id) if trunc else c.id,
         "Image": _image(c, trunc),
         "Command": json.dumps(command, ensure_ascii=False),
@@ -84,7 +96,9 @@ def row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
                            for m in c.mounts),
         "Networks": ",".join(c.networks),
         "LocalVolumes": str(sum(1 for m in c.mounts if m.name)),
+        "Platform": None,  # docker's image platform; the API does not report one yet
     }
+    return dict(sorted(fields.items()))  # {{json .}} lists keys as Go's map encoding does
 
 
 def _image(c: ContainerSummary, trunc: bool) -> str:

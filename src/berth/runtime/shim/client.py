@@ -89,7 +89,8 @@ class Shim:
                      ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Once this returns, every later byte of output reaches the reader (framed with
         stdcopy unless the container has a tty); write stdin to the writer, ``write_eof``
-        to close the container's stdin when it was created with ``stdin_once``."""
+        to close the container's stdin when it was created with ``stdin_once``. Keep the
+        writer referenced: a collected StreamWriter closes the connection."""
         try:
             reader, writer = await asyncio.open_unix_connection(self.state_dir / ATTACH_SOCKET)
         except OSError as err:

@@ -88,6 +88,7 @@ def _detach(state_dir: Path) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # wakes the loop via wakeup fd
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+    Path("/proc/self/comm").write_text("berth-shim")  # what ps -o comm and top show
     state_dir.mkdir(parents=True, exist_ok=True)
     null = os.open(os.devnull, os.O_RDONLY)
     out = os.open(state_dir / SHIM_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
