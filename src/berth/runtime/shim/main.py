@@ -43,7 +43,7 @@ from berth.runtime.shim.protocol import (
     encode_line,
     write_atomic,
 )
-from berth.runtime.shim.runtimes import oom_kill_count, open_runtime
+from berth.runtime.shim.runtimes import ConsoleRuntime, oom_kill_count, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _create(opts: ShimOptions, runtime: ContainerRuntime) -> tuple[int, Containe
     """Create the container with its stdio; return its init pid and the shim's ends."""
     cid, bundle = opts.container_id, opts.bundle
     if opts.tty:
-        if isinstance(runtime, OciCliRuntime):
+        if isinstance(runtime, ConsoleRuntime):
             pid, master = runtime.create_with_console(cid, bundle)
         else:
             master, slave = os.openpty()

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from berth.errors import InvalidArgument, RuntimeFailure
 from berth.runtime import ContainerRuntime
@@ -19,6 +20,17 @@ from berth.runtime.oci_cli import OciCliRuntime
 log = logging.getLogger(__name__)
 
 OCI_CLI_NAMES = ("runc", "crun")
+
+
+@runtime_checkable
+class ConsoleRuntime(Protocol):
+    """A runtime that allocates the pty itself, inside the container (runc's
+    ``--console-socket``), so the container's ``tty`` names its own ``/dev/pts/N``. The shim
+    prefers this to handing the runtime a host pty slave."""
+
+    def create_with_console(self, container_id: str, bundle: Path) -> tuple[int, int]:
+        """Create with ``process.terminal``; return (init pid, pty master fd)."""
+        ...
 
 
 def open_runtime(name: str, exec_root: Path) -> ContainerRuntime:
