@@ -60,8 +60,7 @@ class Daemon:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.socket.exists():
-                with contextlib.suppress(subprocess.CalledProcessError):
-                    self.berth("version")
+                if self.berth("version", check=False).returncode == 0:
                     return
             if self.proc.poll() is not None:
                 break
