@@ -436,7 +436,7 @@ class Case:
         argv = self.argv(i)
         start = time.perf_counter()
         proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, env=self.env, timeout=120,
+                              stdin=subprocess.DEVNULL, env=self.env, timeout=60,
                               check=False)
         elapsed = (time.perf_counter() - start) * 1000
         if proc.returncode != 0:
@@ -733,8 +733,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print_profile(result["profile"])
             else:
                 result.update(benchmark(work, tag, args, berthd, dockerd, tar))
-    except BenchError as err:
+    except (BenchError, subprocess.TimeoutExpired) as err:
         print(f"run_bench: {err}", file=sys.stderr)
+        for name in ("berthd.log", "dockerd.log"):
+            if (work / name).exists():
+                print(f"--- last lines of {name}:\n{tail(work / name, 30)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("run_bench: interrupted, cleaning up", file=sys.stderr)

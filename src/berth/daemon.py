@@ -83,7 +83,9 @@ async def serve(config: DaemonConfig) -> None:
         ContainerRoutes(containers, str(config.data_root)).register,
         ImageRoutes(images, containers).register,
     ])
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    # Streams (logs -f, events, attach, wait) would hold shutdown for aiohttp's default 60 s;
+    # their clients see EOF, and the containers behind them keep running.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     sock = config.socket_path
     sock.parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ class Daemon:
         return {**os.environ, "BERTH_HOST": self.host, "DOCKER_HOST": self.host}
 
     def start(self, *extra: str) -> None:
-        log = open(self.root / "berthd.log", "ab")  # noqa: SIM115 - lives with the process
+        log = open(self.root / "berthd.log", "ab")
         self.proc = subprocess.Popen(
             [BERTHD, "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
              "-H", self.host, "--cgroup-parent", self.cgroup_parent, *extra],

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
-from berth.runtime import Stdio
 from berth.runtime.linux.capabilities import DOCKER_DEFAULT, mask
 from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.linux.seccomp import default_profile

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from berth.errors import BerthError, InvalidArgument, NotImplemented
+from berth.errors import BerthError, InvalidArgument
 from berth.runtime import Stdio
 from berth.runtime.linux.runtime import DEFAULT_STATE_ROOT, NativeRuntime
 
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _create_container(args: argparse.Namespace, subreaper: bool) -> tuple[NativeRuntime, int]:
     if args.console_socket:
-        raise NotImplemented("--console-socket: terminals are not supported by berth-runtime")
+        raise NotImplementedError("--console-socket: terminals are not supported by berth-runtime")
     runtime = NativeRuntime(state_root=args.root, subreaper=subreaper)
     pid = runtime.create(args.id, args.bundle.resolve(), Stdio(0, 1, 2))
     if args.pid_file:
