@@ -10,12 +10,15 @@ DEMO_EXEC ?= /run/berth
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(shell find src -name '*.py')
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	@# The environment may set PYTHONDONTWRITEBYTECODE; compiled once here, every berth start
+	@# and every shim fork reads bytecode instead of recompiling the sources.
+	$(PY) -m compileall -q src
 	touch $@
 
 demo: install

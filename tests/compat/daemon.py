@@ -121,7 +121,7 @@ def remove_cgroups(parent: str) -> None:
         base = top / parent
         if not base.is_dir():
             continue
-        for d in sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True) + [base]:
+        for d in [*sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True), base]:
             if not d.is_dir():
                 continue
             procs = d / "cgroup.procs"

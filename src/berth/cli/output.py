@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from berth.api.types.units import human_duration
 from berth.cli.command import Context, StatusError
 
 if TYPE_CHECKING:
@@ -27,34 +28,6 @@ def human_size(size: float, precision: int = 3) -> str:
         size /= 1000
         i += 1
     return f"{size:.{precision}g}{_DECIMAL[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: "Less than a second", "About a minute", "3 weeks"."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def since(timestamp: int, now: float | None = None) -> str:
@@ -97,15 +70,15 @@ def render(fmt: str, rows: Sequence[Mapping[str, Any]], headers: Mapping[str, ob
            ) -> str:
     """Render rows with a (possibly ``table``) template; a bad template is exit 1 with
     docker's "template parsing error" message."""
-    from berth.cli import template
+    from berth.cli import template, template_fmt
 
     try:
         if template.is_table(fmt):
             # headers may hold callables too, as docker's HeaderContext has methods
-            text = str(template.render_table(fmt, [dict(r) for r in rows],
+            text = str(template.render_table(fmt, [template_fmt.MarshalledRow(r) for r in rows],
                                              dict(headers)))  # type: ignore[arg-type]
         else:
-            text = str(template.render_lines(fmt, [dict(r) for r in rows]))
+            text = str(template.render_lines(fmt, [template_fmt.MarshalledRow(r) for r in rows]))
     except template.TemplateError as err:
         raise StatusError(1, f"template parsing error: {err}") from err
     return text if not text or text.endswith("\n") else text + "\n"

@@ -238,8 +238,19 @@ def _json_into(value: object, out: list[str]) -> None:
         raise JSONUnsupported(f"json: unsupported type: {go_type(value)}")
 
 
+class MarshalledRow(dict[str, object]):
+    """A row of ``ps``/``images``: docker's formatter contexts marshal themselves with
+    ``json.Marshal``, which escapes ``<``, ``>`` and ``&`` (so ``{{json .}}`` prints
+    ``\u003cnone\u003e``), unlike the ``json`` function on plain values."""
+
+
+_HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def go_json(value: object) -> str:
-    """docker's ``json`` template function: compact ``encoding/json``, HTML escaping off."""
+    """docker's ``json`` template function: compact ``encoding/json``, HTML escaping off
+    (on for a ``MarshalledRow``; outside string literals JSON has none of <, >, &)."""
     out: list[str] = []
     _json_into(value, out)
-    return "".join(out)
+    text = "".join(out)
+    return text.translate(_HTML_ESCAPES) if isinstance(value, MarshalledRow) else text

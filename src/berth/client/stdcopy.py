@@ -1,35 +1,20 @@
-"""Docker's stdcopy framing: how stdout and stderr share one stream without a tty.
-
-Each frame is an 8-byte header and a payload::
-
-    +--------+-----+-----+-----+------------------------+
-    | stream |  0  |  0  |  0  | size (uint32, big end) |  payload (size bytes)
-    +--------+-----+-----+-----+------------------------+
-      0 stdin (written to stdout), 1 stdout, 2 stderr, 3 system error from the daemon
-
-Used by attach (hijacked) and logs when the container has no tty; with a tty the stream is
-the terminal's raw bytes.
-"""
+"""Reading Docker's stdcopy streams from a blocking socket (the frame format itself is
+``berth.api.types.stdcopy``): attach and logs without a tty, and raw tty passthrough."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from typing import IO, Protocol
 
 from berth import errors
-
-STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
-HEADER = struct.Struct(">BxxxI")
+from berth.api.types.stdcopy import HEADER, STDERR, STDIN, STDOUT, SYSTEMERR, encode_frame
 
 
 class Reader(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-def frame(stream: int, payload: bytes) -> bytes:
-    """One encoded frame (the daemon's side; tests use it to fake a daemon)."""
-    return HEADER.pack(stream, len(payload)) + payload
+frame = encode_frame  # the daemon's side; tests use it to fake a daemon
 
 
 def _read_exact(reader: Reader, size: int) -> bytes:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
+from berth.runtime import Stdio
 from berth.runtime.linux.capabilities import DOCKER_DEFAULT, mask
 from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.linux.seccomp import default_profile
@@ -98,3 +100,35 @@ def test_seccomp_without_no_new_privs(runner, make_spec):
     result = runner.run(spec)
     assert result.stdout.split() == ["NoNewPrivs:", "0"]
     assert result.status != 0
+
+
+def test_devices_cgroup_denies_unlisted_devices(runner, make_spec):
+    spec = make_spec(["sh", "-c", "mknod /tmp/sda b 8 0 || echo denied; echo x > /dev/null"
+                                  " && echo null-ok"])
+    rules = [{"allow": False, "access": "rwm"}]
+    rules += [{"allow": True, "type": "c", "major": 1, "minor": m, "access": "rwm"}
+              for m in (3, 5, 7, 8, 9)]
+    rules += [{"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+              {"allow": True, "type": "c", "major": 136, "access": "rwm"}]
+    spec["linux"]["resources"] = {"devices": rules}
+    result = runner.run(spec)
+    assert result.stdout.split() == ["denied", "null-ok"]
+
+
+def test_terminal_makes_a_controlling_tty(runner, make_spec):
+    import pty
+
+    master, slave = pty.openpty()
+    spec = make_spec(["sh", "-c", "ps -o pid,tty 2>/dev/null | head -1; cat /proc/self/stat"])
+    spec["process"]["terminal"] = True
+    try:
+        cid, pid = runner.create(spec, Stdio(slave, slave, slave))
+        os.close(slave)
+        runner.runtime.start(cid)
+        os.waitpid(pid, 0)
+        out = os.read(master, 65536).decode()
+    finally:
+        os.close(master)
+    fields = out.strip().splitlines()[-1].rsplit(")", 1)[1].split()
+    session, tty_nr = int(fields[3]), int(fields[4])
+    assert session == 1 and tty_nr != 0  # PID 1 leads a session with a controlling tty

@@ -145,7 +145,7 @@ def test_exec_errors_are_runc_words(runner, make_spec, args, message):
 def test_missing_cwd_fails_clearly(runner, make_spec):
     spec = make_spec(["true"])
     spec["process"]["cwd"] = "/does/not/exist"
-    with pytest.raises(RuntimeFailure, match="cwd.*does/not/exist.*no such file"):
+    with pytest.raises(RuntimeFailure, match=r"cwd.*does/not/exist.*no such file"):
         runner.run(spec)
 
 
@@ -185,3 +185,22 @@ def test_create_start_is_fast(runner, make_spec):
     elapsed = time.perf_counter() - begin
     assert result.status == 0
     assert elapsed < 0.5, elapsed
+
+
+def test_failure_after_spawn_kills_init(runner, make_spec, monkeypatch):
+    from berth.runtime.linux import runtime as runtime_module
+
+    spawned: list[int] = []
+    real_start_time = runtime_module.process.start_time
+
+    def failing_start_time(pid):
+        spawned.append(pid)
+        real_start_time(pid)
+        raise FileNotFoundError("state dir vanished")
+
+    monkeypatch.setattr(runtime_module.process, "start_time", failing_start_time)
+    spec = make_spec(["true"])
+    with pytest.raises(RuntimeFailure, match="state dir vanished"):
+        runner.run(spec)
+    assert spawned and not runtime_module.process.is_alive(spawned[0])
+    assert not os.path.exists("/sys/fs/cgroup/memory" + spec["linux"]["cgroupsPath"])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from berth.api.types.stdcopy import FrameDecoder
 from berth.errors import RuntimeFailure
 from berth.runtime.shim.client import ShimManager, read_exit_status
-from berth.runtime.shim.stdcopy import FrameDecoder
 
 run = asyncio.run
 

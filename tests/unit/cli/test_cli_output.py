@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from berth.api.types.units import human_duration
 from berth.cli.commands import images, ps
-from berth.cli.output import ellipsis, human_duration, human_size, pick_format, truncate_id
+from berth.cli.output import ellipsis, human_size, pick_format, truncate_id
 from berth.client.models import ContainerSummary, ImageSummary, MountPoint, Port
 
 ID = "4f1c2d3e5a6b" + "0" * 52

@@ -13,11 +13,11 @@ from aiohttp import web
 from berth.api.server import container_json, params
 from berth.api.server.app import Router, json_response
 from berth.api.server.hijack import Hijacked, hijack
+from berth.api.types.stdcopy import encode_frame
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.service import AttachRequest, ContainerService
 from berth.errors import InvalidArgument
-from berth.runtime.shim.stdcopy import encode_frame
 
 
 @dataclass(frozen=True)

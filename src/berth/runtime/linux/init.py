@@ -16,17 +16,19 @@ It only reports through ``report`` and never returns: the caller ``os._exit``s.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import signal
 import stat
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from berth.oci import spec as oci
-from berth.runtime.linux import capabilities, rootfs
+from berth.runtime.linux import capabilities, rootfs, seccomp
 from berth.runtime.linux import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -42,7 +44,7 @@ class InitConfig:
     spec: oci.Spec
     bundle: Path
     state_dir_fd: int  # O_PATH fd of the state dir: exec.fifo stays reachable after pivot
-    seccomp_filter: Any | None  # a pyseccomp.SyscallFilter built by the parent
+    seccomp_program: bytes | None  # BPF compiled by the parent (seccomp.compile_program)
 
 
 def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoReturn:
@@ -61,8 +63,8 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
     no_new_privs = proc.get("noNewPrivileges", False)
     if caps is not None:
         capabilities.drop_bounding(caps)
-    if config.seccomp_filter is not None and not no_new_privs:
-        config.seccomp_filter.load()
+    if config.seccomp_program is not None and not no_new_privs:
+        seccomp.load_program(config.seccomp_program)
     _set_user(proc["user"], keep_caps=caps is not None)
     if caps is not None:
         capabilities.apply_sets(caps)
@@ -77,10 +79,12 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
     if no_new_privs:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
 
+    if proc.get("terminal"):
+        _take_terminal()
     report({"type": "ready"})
     _wait_for_start(config.state_dir_fd)
-    if config.seccomp_filter is not None and no_new_privs:
-        config.seccomp_filter.load()  # as late as possible: only execve follows
+    if config.seccomp_program is not None and no_new_privs:
+        seccomp.load_program(config.seccomp_program)  # as late as possible: only execve
     _reset_signals()
     os.execve(path, proc["args"], env)
     raise AssertionError("execve returned")  # pragma: no cover
@@ -155,6 +159,13 @@ def _wait_for_start(state_dir_fd: int) -> None:
     finally:
         os.close(fd)
     os.close(state_dir_fd)
+
+
+def _take_terminal() -> None:
+    """With ``process.terminal`` stdio is a pty slave: become a session leader and make it
+    the controlling terminal, so job control and ^C reach the container's processes."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _reset_signals() -> None:

@@ -79,10 +79,10 @@ def spawn_init(request: SpawnRequest) -> int:
                 init_pid = int(msg["pid"])  # type: ignore[call-overload]
                 msg = _next_message(sync)
     except BaseException:
-        _kill_and_reap(init_pid)
+        kill_and_reap(init_pid)
         raise
     if msg.get("type") != "ready":
-        _kill_and_reap(init_pid)
+        kill_and_reap(init_pid)
         raise RuntimeFailure(str(msg.get("message", "container init failed")))
     return init_pid
 
@@ -133,7 +133,7 @@ def _next_message(sync: Any) -> dict[str, object]:
     return result
 
 
-def _kill_and_reap(pid: int) -> None:
+def kill_and_reap(pid: int) -> None:
     if pid <= 0:
         return
     try:
@@ -191,7 +191,7 @@ def _prepare_fds(stdio: tuple[int, int, int], sync_fd: int, state_fd: int) -> No
 
 
 def _with_fds(config: init.InitConfig) -> init.InitConfig:
-    return init.InitConfig(config.spec, config.bundle, _STATE_DIR_FD, config.seccomp_filter)
+    return init.InitConfig(config.spec, config.bundle, _STATE_DIR_FD, config.seccomp_program)
 
 
 def _enter_namespaces(request: SpawnRequest) -> None:

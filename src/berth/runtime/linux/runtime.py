@@ -71,6 +71,7 @@ class NativeRuntime:
             raise Conflict(f"container {container_id} already exists")
         state_dir.mkdir(parents=True, mode=0o711)
         cgroup: CgroupManager | None = None
+        pid = 0
         try:
             os.mkfifo(state_dir / init.EXEC_FIFO, 0o622)
             if "cgroupsPath" in spec["linux"]:
@@ -78,20 +79,22 @@ class NativeRuntime:
                 cgroup.create()
                 cgroup.apply(spec["linux"].get("resources", {}))
             pid = self._spawn(spec, bundle, stdio, state_dir, cgroup)
+            state = ContainerState(
+                id=container_id, pid=pid, start_time=process.start_time(pid),
+                bundle=str(bundle), rootfs=rootfs.rootfs_path(spec, bundle),
+                cgroups_path=spec["linux"].get("cgroupsPath", ""),
+                created=datetime.datetime.now(datetime.UTC).isoformat(),
+            )
+            _write_atomic(state_dir / "state.json", json.dumps(asdict(state)))
         except BaseException as err:
+            # Nothing may outlive a failed create: not init, its cgroup or the state dir.
+            process.kill_and_reap(pid)
             if cgroup is not None:
                 cgroup.destroy()
             _remove_state_dir(state_dir)
             if isinstance(err, OSError | ValueError):
                 raise RuntimeFailure(f"create {container_id}: {err}") from err
             raise
-        state = ContainerState(
-            id=container_id, pid=pid, start_time=process.start_time(pid),
-            bundle=str(bundle), rootfs=rootfs.rootfs_path(spec, bundle),
-            cgroups_path=spec["linux"].get("cgroupsPath", ""),
-            created=datetime.datetime.now(datetime.UTC).isoformat(),
-        )
-        _write_atomic(state_dir / "state.json", json.dumps(asdict(state)))
         self._states[container_id] = state
         return pid
 
@@ -99,13 +102,13 @@ class NativeRuntime:
                cgroup: CgroupManager | None) -> int:
         if self._subreaper:
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        # Built here, loaded in init: fork copies the compiled filter.
-        flt = seccomp.build_filter(spec["linux"]["seccomp"]) if "seccomp" in spec[
+        # Compiled (and cached) here, installed in init.
+        program = seccomp.compile_program(spec["linux"]["seccomp"]) if "seccomp" in spec[
             "linux"] else None
         state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             request = process.SpawnRequest(
-                config=init.InitConfig(spec, bundle, state_fd, flt),
+                config=init.InitConfig(spec, bundle, state_fd, program),
                 stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
                 cgroup=cgroup,
             )
@@ -186,8 +189,9 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _remove_state_dir(state_dir: Path) -> None:
-    if not state_dir.exists():
-        return
-    for child in state_dir.iterdir():
-        child.unlink()
-    state_dir.rmdir()
+    try:
+        for child in state_dir.iterdir():
+            child.unlink()
+        state_dir.rmdir()
+    except FileNotFoundError:
+        pass

@@ -10,13 +10,16 @@ why init loads the filter while it still has CAP_SYS_ADMIN when no_new_privs is 
 from __future__ import annotations
 
 import copy
+import ctypes
 import errno
 import json
+import os
 from functools import cache
 from importlib import resources
 from typing import Any, cast
 
 from berth.oci import spec as oci
+from berth.runtime.linux import syscalls as sc
 
 _ARCHES = {
     "SCMP_ARCH_X86": "X86", "SCMP_ARCH_X86_64": "X86_64", "SCMP_ARCH_X32": "X32",
@@ -90,6 +93,45 @@ def _arg(raw: dict[str, Any]) -> Any:
 def load(profile: oci.Seccomp) -> None:
     """Install the filter on the calling thread; everything it execs inherits it."""
     build_filter(profile).load()
+
+
+def compile_program(profile: oci.Seccomp) -> bytes:
+    """The profile as a classic BPF program (``struct sock_filter[]``), cached per profile:
+    libseccomp's generation costs tens of ms, installing the bytes costs microseconds, and
+    every container of a daemon usually shares one profile."""
+    key = json.dumps(profile, sort_keys=True)
+    program = _PROGRAMS.get(key)
+    if program is None:
+        fd = os.memfd_create("berth-seccomp", os.MFD_CLOEXEC)
+        try:
+            with os.fdopen(os.dup(fd), "rb") as reader:
+                build_filter(profile).export_bpf(reader)  # only its fileno() is used
+            os.lseek(fd, 0, os.SEEK_SET)
+            program = b""
+            while chunk := os.read(fd, 65536):
+                program += chunk
+        finally:
+            os.close(fd)
+        _PROGRAMS[key] = program
+    return program
+
+
+def load_program(program: bytes) -> None:
+    """Install a compiled program with PR_SET_SECCOMP (needs no_new_privs or
+    CAP_SYS_ADMIN, exactly like seccomp_load)."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // _SOCK_FILTER_SIZE, ctypes.addressof(buf))
+    sc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SOCK_FILTER_SIZE = 8  # u16 code, u8 jt, u8 jf, u32 k
+_PROGRAMS: dict[str, bytes] = {}
 
 
 @cache

@@ -25,8 +25,8 @@ import os
 import socket
 from dataclasses import dataclass
 
+from berth.api.types.stdcopy import STDOUT, encode_frame
 from berth.runtime.shim.loop import Connection, Loop
-from berth.runtime.shim.stdcopy import STDOUT, encode_frame
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from berth.api.types.stdcopy import STDERR, STDOUT
 from berth.errors import BerthError
 from berth.runtime import ContainerRuntime
 from berth.runtime.shim import ExitStatus
@@ -34,7 +35,6 @@ from berth.runtime.shim.attach import AttachHub, StdinSink
 from berth.runtime.shim.jsonlog import JsonFileLog
 from berth.runtime.shim.loop import Connection, Loop
 from berth.runtime.shim.protocol import EXIT_FILE, encode_line, exit_to_json, write_atomic
-from berth.runtime.shim.stdcopy import STDERR, STDOUT
 
 log = logging.getLogger(__name__)
 

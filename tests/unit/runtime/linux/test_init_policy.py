@@ -102,3 +102,9 @@ def test_seccomp_actions():
                                               ("SIGHUP", int(signal.SIGHUP))])
 def test_parse_signal(text, number):
     assert parse_signal(text) == number
+
+
+def test_compiled_program_is_bpf_and_cached():
+    program = seccomp.compile_program(seccomp.default_profile())
+    assert len(program) % 8 == 0 and len(program) > 8 * 100
+    assert seccomp.compile_program(seccomp.default_profile()) is program

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.runtime.shim.stdcopy import STDERR, STDOUT, FrameDecoder, encode_frame
+from berth.api.types.stdcopy import STDERR, STDOUT, FrameDecoder, encode_frame
 
 
 def test_frame_layout_matches_docker() -> None:

@@ -1,7 +1,8 @@
 """Docker's stdcopy framing: how stdout and stderr share one byte stream.
 
-Attach connections of containers without a tty carry frames; with a tty the stream is raw
-(stdout only). The API server re-uses these helpers for hijacked attach/exec streams::
+Attach and logs streams of containers without a tty carry frames; with a tty the stream
+is raw. One definition for every side: the shim writes frames (so the daemon splices bytes
+without re-encoding), the API server frames logs, the client decodes::
 
     ┌────────┬───┬───┬───┬──────────────────────────┬───────────────────┐
     │ stream │ 0 │ 0 │ 0 │ length (uint32, big end) │ payload (length)  │
@@ -20,12 +21,12 @@ STDERR = 2
 SYSTEMERR = 3
 
 HEADER_SIZE = 8
-_HEADER = struct.Struct(">BxxxI")
+HEADER = struct.Struct(">BxxxI")
 
 
 def encode_frame(stream: int, payload: bytes) -> bytes:
     """One frame carrying ``payload`` on ``stream``."""
-    return _HEADER.pack(stream, len(payload)) + payload
+    return HEADER.pack(stream, len(payload)) + payload
 
 
 class FrameDecoder:
@@ -38,7 +39,7 @@ class FrameDecoder:
         self._buf += data
         frames: list[tuple[int, bytes]] = []
         while len(self._buf) >= HEADER_SIZE:
-            stream, length = _HEADER.unpack_from(self._buf)
+            stream, length = HEADER.unpack_from(self._buf)
             if stream > SYSTEMERR:
                 raise ValueError(f"stdcopy: invalid stream id {stream}")
             end = HEADER_SIZE + length
