@@ -74,18 +74,50 @@ class ContainerService:
     # ── daemon start and stop ──────────────────────────────────────────────────────────
 
     async def restore(self) -> None:
-        """Reconnect to the shims of running containers (live restore)."""
-        for c in await asyncio.to_thread(self.store.load):
-            if not c.state.running:
-                continue
-            shim = await self._shims.connect(self._state_dir(c.id))
-            if shim is not None:
-                log.info("restored container %s (pid %d)", c.id[:12], shim.init_pid)
-                self._watch(c.id, shim)
-                continue
-            status = read_exit_status(self._state_dir(c.id)) or ExitStatus(255, False,
-                                                                            time.time())
-            await self._record_exit(c.id, status)
+        """Take back what the last daemon left, whatever moment it died at.
+
+        Running containers get their shims back (live restore). A shim whose container was
+        never recorded as running (the daemon died inside ``start``) or whose record is gone
+        is told to kill its container, so no process runs that ``ps`` cannot show. A
+        removal cut short is finished, and rootfs snapshots and directories that no record
+        owns are deleted."""
+        containers = await asyncio.to_thread(self.store.load)
+        for c in containers:
+            if c.state.running:
+                await self._reattach(c)
+            else:
+                await self._reap_orphan_shim(self._state_dir(c.id))
+        known = {c.id for c in containers}
+        for state_dir in await asyncio.to_thread(_children, self._opts.exec_root / "containers"):
+            if state_dir.name not in known:
+                await self._reap_orphan_shim(state_dir)
+        for data_dir in await asyncio.to_thread(_children, self._opts.data_root / "containers"):
+            if data_dir.name not in known:
+                await asyncio.to_thread(shutil.rmtree, data_dir, True)
+        for c in containers:
+            if c.state.status == Status.REMOVING:
+                await self._finish_remove(c)
+        pruned = await self._images.prune_rootfs(known)
+        if pruned:
+            log.info("removed %d rootfs snapshots that no container owned", len(pruned))
+
+    async def _reattach(self, c: Container) -> None:
+        shim = await self._shims.connect(self._state_dir(c.id))
+        if shim is not None:
+            log.info("restored container %s (pid %d)", c.id[:12], shim.init_pid)
+            self._watch(c.id, shim)
+            return
+        status = read_exit_status(self._state_dir(c.id)) or ExitStatus(255, False, time.time())
+        await self._record_exit(c.id, status)
+
+    async def _reap_orphan_shim(self, state_dir: Path) -> None:
+        shim = await self._shims.connect(state_dir)
+        if shim is not None:
+            log.warning("killing container %s: its start was never recorded", state_dir.name)
+            await shim.kill(_signal.SIGKILL)
+            await shim.wait()
+            await shim.close()
+        await asyncio.to_thread(shutil.rmtree, state_dir, True)
 
     async def close(self) -> None:
         """Stop watching; the shims and their containers keep running."""
@@ -339,8 +371,13 @@ class ContainerService:
             await waiter
             c = self.get(c.id)
         if c.state.status == Status.REMOVING:
-            return
-        c = await self.store.save(replace(c, state=replace(c.state, status=Status.REMOVING)))
+            return  # another request is removing it
+        await self._finish_remove(
+            await self.store.save(replace(c, state=replace(c.state, status=Status.REMOVING))))
+
+    async def _finish_remove(self, c: Container) -> None:
+        """Delete what a container owns; every step is idempotent, so a removal cut short
+        by a crash is finished at the next start."""
         await self._images.remove_rootfs(c.id)
         await asyncio.to_thread(shutil.rmtree, self._opts.data_root / "containers" / c.id, True)
         await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
@@ -364,6 +401,13 @@ class ContainerService:
     def _publish(self, c: Container, action: str, **extra: str) -> None:
         attrs = {"name": c.name, "image": c.spec.image, **dict(c.labels), **extra}
         self._events.publish(Event("container", action, c.id, tuple(attrs.items())))
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if p.is_dir()]
+    except FileNotFoundError:
+        return []
 
 
 def _tuple(value: list[str] | None) -> tuple[str, ...] | None:

@@ -20,7 +20,7 @@ from berth.oci.reference import Reference, parse, parse_named, parse_repository,
 from berth.store.content import ContentStore, Info
 from berth.store.metadata.db import Database
 from berth.store.metadata.images import ImageRecord, ImageStore
-from berth.store.snapshots import Snapshotter
+from berth.store.snapshots import Kind, Snapshotter
 
 from . import bootstrap as bootstrap_mod
 from .changes import apply_changes
@@ -206,6 +206,20 @@ class ImageService:
     async def remove_rootfs(self, key: str) -> None:
         async with self._lock:
             await asyncio.to_thread(self._remove_rootfs, key)
+
+    async def prune_rootfs(self, keep: set[str]) -> list[str]:
+        """Remove writable snapshots that no container owns (a crash between preparing a
+        rootfs and recording its container), then directories no snapshot names."""
+        async with self._lock:
+            return await asyncio.to_thread(self._prune_rootfs, keep)
+
+    def _prune_rootfs(self, keep: set[str]) -> builtins.list[str]:
+        doomed = [i.key for i in self.snapshotter.walk()
+                  if i.kind is not Kind.COMMITTED and i.key not in keep]
+        for key in reversed(doomed):  # children before parents
+            self._remove_rootfs(key)
+        self.snapshotter.cleanup()
+        return doomed
 
     async def rootfs_usage(self, key: str) -> int:
         return await asyncio.to_thread(self.snapshotter.usage, key)

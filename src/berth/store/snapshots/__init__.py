@@ -59,6 +59,14 @@ class Snapshotter(Protocol):
         """Bytes used by the snapshot's own layer (not its parents)."""
         ...
 
+    def walk(self) -> list[Info]:
+        """Every snapshot, parents before children."""
+        ...
+
+    def cleanup(self) -> None:
+        """Remove what a crash left that no snapshot names."""
+        ...
+
     def writable_path(self, key: str) -> str:
         """Host directory that holds an active snapshot's own changes (apply a layer here
         before commit; diff it to make a layer)."""

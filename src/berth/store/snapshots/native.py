@@ -54,6 +54,9 @@ class NativeSnapshotter:
     def cleanup(self) -> None:
         self.storage.cleanup()
 
+    def walk(self) -> list[Info]:
+        return [r.info() for r in self.storage.walk()]
+
     def _populate(self, fs: Path, parent: Record | None) -> None:
         if parent is not None:
             copy_tree(str(self.storage.fs(parent)), str(fs))

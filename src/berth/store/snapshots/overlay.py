@@ -62,6 +62,9 @@ class OverlaySnapshotter:
     def cleanup(self) -> None:
         self.storage.cleanup()
 
+    def walk(self) -> list[Info]:
+        return [r.info() for r in self.storage.walk()]
+
     def _mounts(self, record: Record) -> list[Mount]:
         parents = self.storage.chain(record)
         own = str(self.storage.fs(record))
