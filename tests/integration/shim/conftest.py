@@ -150,9 +150,19 @@ def _kill_recorded(pid_file: Path) -> None:
     except ProcessLookupError:
         return
     for _ in range(200):
-        if not Path(f"/proc/{pid}").exists():
+        if not alive(pid):
             return
         time.sleep(0.01)
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie: an in-process NativeRuntime test makes pytest a child
+    subreaper, so a dead process may wait, unreaped, under this very process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _remove_cgroup(relative: str) -> None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.integration.shim.conftest import alive
 
 from berth.api.types.stdcopy import FrameDecoder
 from berth.errors import RuntimeFailure
@@ -248,9 +249,9 @@ def test_shim_survives_sigkill_of_the_daemon(harness) -> None:
         daemon.kill()
         daemon.wait()
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{zygote_pid}").exists() and time.monotonic() < deadline:
+    while alive(zygote_pid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not Path(f"/proc/{zygote_pid}").exists()  # the zygote dies with the daemon
+    assert not alive(zygote_pid)  # the zygote dies with the daemon
     os.kill(shim_pid, 0)  # the shim does not
 
     async def reconnect() -> tuple[bytes, int]:
@@ -265,3 +266,4 @@ def test_shim_survives_sigkill_of_the_daemon(harness) -> None:
     output, code = run(reconnect())  # type: ignore[misc]
     assert FrameDecoder().feed(output) == [(1, b"got hello\n")]
     assert code == 9
+
