@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from berth.api.types.units import human_duration
@@ -174,7 +175,7 @@ def summary(c: Container) -> dict[str, Any]:
 
 def matches(c: Container, filters: dict[str, list[str]]) -> bool:
     """docker ps filters: id, name, label, status, exited, ancestor."""
-    checks = {
+    checks: dict[str, Callable[[str], bool]] = {
         "id": lambda v: c.id.startswith(v),
         "name": lambda v: v.lstrip("/") in c.name,
         "status": lambda v: c.state.status.value == v,

@@ -41,7 +41,7 @@ class _HalfCloseHandler(RequestHandler):
 
     __slots__ = ()
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> bool:  # type: ignore[override]
         parser = self._payload_parser
         if parser is not None:
             parser.feed_eof()
@@ -67,7 +67,7 @@ class Hijacked:
             raise ConnectionResetError("client went away")
         self._transport.write(data)
         if self._transport.get_write_buffer_size() > 1 << 20:
-            await self._request.protocol._drain_helper()  # type: ignore[attr-defined]
+            await self._request.protocol._drain_helper()
 
     def close(self) -> None:
         if not self._transport.is_closing():

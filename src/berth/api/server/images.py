@@ -13,7 +13,8 @@ from berth.api.server.app import Router, json_response
 from berth.api.server.progress import ProgressStream
 from berth.engine import clock
 from berth.engine.containers.service import ContainerService
-from berth.engine.images.service import Image, ImageService
+from berth.engine.images.image import Image
+from berth.engine.images.service import ImageService
 from berth.errors import InvalidArgument, NotFound
 from berth.oci import reference
 

@@ -60,7 +60,7 @@ def _parse(raw: bytes, opts: LogOptions) -> LogLine | None:
 
 def _complete_lines(f: IO[bytes]) -> list[bytes]:
     """Whole lines from the current offset; a partial last line is left for later."""
-    out = []
+    out: list[bytes] = []
     while True:
         pos = f.tell()
         line = f.readline()

@@ -11,6 +11,7 @@ requests that arrive before a start are parked and served in start's critical wi
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import secrets
@@ -29,6 +30,7 @@ from berth.engine.containers.store import ContainerStore
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import Conflict, InvalidArgument, NotModified, RuntimeFailure
+from berth.oci.spec import Seccomp
 from berth.runtime import spec as runtime_spec
 from berth.runtime.shim import ExitStatus, ShimOptions
 from berth.runtime.shim.client import Shim, ShimManager, read_exit_status
@@ -179,10 +181,10 @@ class ContainerService:
     def get(self, ref: str) -> Container:
         return self.store.get(ref)
 
-    def list(self) -> list[Container]:
+    def list(self) -> builtins.list[Container]:
         return sorted(self.store.all(), key=lambda c: c.created, reverse=True)
 
-    def image_users(self, image_id: str) -> list[tuple[str, bool]]:
+    def image_users(self, image_id: str) -> builtins.list[tuple[str, bool]]:
         return [(c.id, c.state.running) for c in self.store.all() if c.image_id == image_id]
 
     # ── start and exit ────────────────────────────────────────────────────────────────
@@ -393,7 +395,8 @@ class ContainerService:
         return self._opts.exec_root / "containers" / cid
 
     @staticmethod
-    def _wake(table: dict[str, list[asyncio.Future[int]]], cid: str, code: int) -> None:
+    def _wake(table: dict[str, builtins.list[asyncio.Future[int]]], cid: str,
+              code: int) -> None:
         for fut in table.pop(cid, []):
             if not fut.done():
                 fut.set_result(code)
@@ -414,7 +417,7 @@ def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(value) if value is not None else None
 
 
-def _default_seccomp() -> runtime_spec.oci.Seccomp | None:
+def _default_seccomp() -> Seccomp | None:
     try:
         from berth.runtime.linux.seccomp import default_profile
     except ImportError:

@@ -207,7 +207,7 @@ class ImageService:
         async with self._lock:
             await asyncio.to_thread(self._remove_rootfs, key)
 
-    async def prune_rootfs(self, keep: set[str]) -> list[str]:
+    async def prune_rootfs(self, keep: set[str]) -> builtins.list[str]:
         """Remove writable snapshots that no container owns (a crash between preparing a
         rootfs and recording its container), then directories no snapshot names."""
         async with self._lock:
