@@ -14,8 +14,9 @@ from berth.api.server import params
 from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router, json_response
 from berth.engine.containers.model import Status
 from berth.engine.containers.service import ContainerService
-from berth.engine.events import EventBus
+from berth.engine.events import EventBus, EventFilter
 from berth.engine.images.service import ImageService
+from berth.errors import InvalidArgument
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
@@ -96,17 +97,39 @@ class SystemRoutes:
         })
 
     async def event_stream(self, request: web.Request) -> web.StreamResponse:
-        since = params.integer(request, "since")
+        since, until = _nano(request.query.get("since")), _nano(request.query.get("until"))
+        f = params.filters(request)
+        unknown = set(f) - {"type", "event", "container", "image", "label"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter '{sorted(unknown)[0]}'")
+        flt = EventFilter(types=frozenset(f.get("type", [])),
+                          actions=frozenset(f.get("event", [])),
+                          actors=frozenset(f.get("container", [])),
+                          images=frozenset(f.get("image", [])),
+                          labels=frozenset(f.get("label", [])))
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
-        async for ev in self.events.subscribe(since * 10**9 if since is not None else None):
+        async for ev in self.events.subscribe(since, until, flt):
             attrs = dict(ev.attributes)
             await response.write(json.dumps({
-                "Type": ev.type, "Action": ev.action, "status": ev.action, "id": ev.actor_id,
-                "from": attrs.get("image", ""), "Actor": {"ID": ev.actor_id, "Attributes": attrs},
+                "status": ev.action, "id": ev.actor_id, "from": attrs.get("image", ""),
+                "Type": ev.type, "Action": ev.action,
+                "Actor": {"ID": ev.actor_id, "Attributes": attrs},
                 "scope": "local", "time": ev.time_nano // 10**9, "timeNano": ev.time_nano,
             }).encode() + b"\n")
+        await response.write_eof()
         return response
+
+
+def _nano(value: str | None) -> int | None:
+    """docker's since/until: unix seconds, optionally with a fraction ("1700000000.5")."""
+    if not value:
+        return None
+    try:
+        seconds, _, frac = value.partition(".")
+        return int(seconds) * 10**9 + int((frac + "000000000")[:9])
+    except ValueError:
+        raise InvalidArgument(f"invalid timestamp {value!r}") from None
 
 
 def _os_name() -> str:

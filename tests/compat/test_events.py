@@ -1,0 +1,46 @@
+"""/events: history with since/until, filters, and live delivery, through the docker CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from tests.compat.daemon import Daemon
+
+
+def test_history_with_filters(daemon: Daemon) -> None:
+    start = time.time()
+    daemon.berth("run", "--rm", "--name", "evt1", "-l", "team=a", "busybox", "true")
+    daemon.berth("run", "--rm", "--name", "evt2", "busybox", "true")
+    until = str(time.time() + 0.5)
+    out = daemon.docker("events", "--since", str(start), "--until", until,
+                        "--filter", "container=evt1", "--format", "{{.Action}}").stdout
+    assert out.split() == ["create", "start", "die", "destroy"]
+    labelled = daemon.docker("events", "--since", str(start), "--until", until, "--filter",
+                             "label=team=a", "--filter", "event=die", "--format",
+                             "{{json .}}").stdout.splitlines()
+    assert len(labelled) == 1
+    ev = json.loads(labelled[0])
+    assert ev["Type"] == "container" and ev["Actor"]["Attributes"]["name"] == "evt1"
+    assert ev["Actor"]["Attributes"]["exitCode"] == "0"
+
+
+def test_live_events(daemon: Daemon) -> None:
+    watcher = subprocess.Popen(
+        ["docker", "-H", daemon.host, "events", "--filter", "event=start", "--format",
+         "{{.Actor.Attributes.name}}"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        daemon.berth("run", "--rm", "--name", "live1", "busybox", "true")
+        assert watcher.stdout is not None
+        assert watcher.stdout.readline().strip() == "live1"
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+
+
+def test_bad_filter_is_rejected(daemon: Daemon) -> None:
+    bad = daemon.docker("events", "--filter", "nonsense=1", "--until", str(time.time()),
+                        check=False)
+    assert bad.returncode != 0 and "invalid filter" in bad.stderr
