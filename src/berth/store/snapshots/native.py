@@ -15,48 +15,12 @@ import stat
 from pathlib import Path
 
 from berth.oci.mount import Mount
-from berth.store.snapshots import Info, Kind
-from berth.store.snapshots.storage import Record, SnapshotStorage, disk_usage
+from berth.store.snapshots import Kind
+from berth.store.snapshots.directory import DirectorySnapshotter
+from berth.store.snapshots.storage import Record
 
 
-class NativeSnapshotter:
-    def __init__(self, root: Path) -> None:
-        self.storage = SnapshotStorage(root, with_workdir=False)
-
-    def prepare(self, key: str, parent: str | None) -> list[Mount]:
-        return self._mounts(self.storage.create(key, parent, Kind.ACTIVE, self._populate))
-
-    def view(self, key: str, parent: str | None) -> list[Mount]:
-        return self._mounts(self.storage.create(key, parent, Kind.VIEW, self._populate))
-
-    def mounts(self, key: str) -> list[Mount]:
-        return self._mounts(self.storage.get(key))
-
-    def commit(self, name: str, key: str) -> None:
-        record = self.storage.get(key)
-        self.storage.commit(name, key, disk_usage(self.storage.fs(record)))
-
-    def remove(self, key: str) -> None:
-        self.storage.remove(key)
-
-    def stat(self, key: str) -> Info:
-        return self.storage.get(key).info()
-
-    def usage(self, key: str) -> int:
-        record = self.storage.get(key)
-        if record.kind is Kind.COMMITTED:
-            return record.size
-        return disk_usage(self.storage.fs(record))
-
-    def writable_path(self, key: str) -> str:
-        return str(self.storage.fs(self.storage.get(key)))
-
-    def cleanup(self) -> None:
-        self.storage.cleanup()
-
-    def walk(self) -> list[Info]:
-        return [r.info() for r in self.storage.walk()]
-
+class NativeSnapshotter(DirectorySnapshotter):
     def _populate(self, fs: Path, parent: Record | None) -> None:
         if parent is not None:
             copy_tree(str(self.storage.fs(parent)), str(fs))

@@ -17,53 +17,17 @@ relative lowerdirs mounted from inside the snapshots dir (not done yet).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from berth.errors import BerthError
 from berth.oci.mount import Mount
-from berth.store.snapshots import Info, Kind
-from berth.store.snapshots.storage import Record, SnapshotStorage, disk_usage
+from berth.store.snapshots import Kind
+from berth.store.snapshots.directory import DirectorySnapshotter
+from berth.store.snapshots.storage import Record, SnapshotStorage
 
 MOUNT_DATA_MAX = 4095
 
 
-class OverlaySnapshotter:
-    def __init__(self, root: Path) -> None:
-        self.storage = SnapshotStorage(root, with_workdir=True)
-
-    def prepare(self, key: str, parent: str | None) -> list[Mount]:
-        return self._mounts(self.storage.create(key, parent, Kind.ACTIVE))
-
-    def view(self, key: str, parent: str | None) -> list[Mount]:
-        return self._mounts(self.storage.create(key, parent, Kind.VIEW))
-
-    def mounts(self, key: str) -> list[Mount]:
-        return self._mounts(self.storage.get(key))
-
-    def commit(self, name: str, key: str) -> None:
-        record = self.storage.get(key)
-        self.storage.commit(name, key, disk_usage(self.storage.fs(record)))
-
-    def remove(self, key: str) -> None:
-        self.storage.remove(key)
-
-    def stat(self, key: str) -> Info:
-        return self.storage.get(key).info()
-
-    def usage(self, key: str) -> int:
-        record = self.storage.get(key)
-        if record.kind is Kind.COMMITTED:
-            return record.size
-        return disk_usage(self.storage.fs(record))
-
-    def writable_path(self, key: str) -> str:
-        return str(self.storage.fs(self.storage.get(key)))
-
-    def cleanup(self) -> None:
-        self.storage.cleanup()
-
-    def walk(self) -> list[Info]:
-        return [r.info() for r in self.storage.walk()]
+class OverlaySnapshotter(DirectorySnapshotter):
+    with_workdir = True
 
     def _mounts(self, record: Record) -> list[Mount]:
         parents = self.storage.chain(record)
