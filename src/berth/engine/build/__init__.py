@@ -1,0 +1,8 @@
+"""Groundwork for ``docker build``: pure functions over what the caller passes, no I/O.
+
+* :mod:`.dockerfile` — parse a Dockerfile into typed instructions (:mod:`.instructions`);
+* :mod:`.lex` — docker's ``$VAR`` substitution and word splitting;
+* :mod:`.stages` — split instructions into build stages, resolve ``--target`` and the
+  dependency graph between stages;
+* :mod:`.dockerignore` — ``.dockerignore`` pattern matching.
+"""
