@@ -9,26 +9,47 @@ output or its exit status, so both are claimed before it starts::
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-from collections.abc import Iterator
-from dataclasses import dataclass
-from types import FrameType
 
 from berth import errors
 from berth.cli.command import Context, StatusError, run_error
-from berth.client.hijack import HijackedStream
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal as _signal
+    from collections.abc import Callable
+    from types import FrameType
+    from typing import Any, Final
+
+    from berth.client.hijack import HijackedStream
+
+    Handler = Callable[[int, FrameType | None], Any] | int | _signal.Handlers | None
+else:
+    # The C half of ``signal``: the Python half only wraps numbers in enums, and importing
+    # ``enum`` would cost more than all of ``berth run``'s own modules.
+    import _signal
+
+_SIGNAL_NAMES: dict[int, str] = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM"}
 
 
-@dataclass(frozen=True)
 class Session:
-    ident: str
-    tty: bool = False
-    stdin: bool = False
-    stdout: bool = True
-    auto_remove: bool = False
-    sig_proxy: bool = True
+    __slots__ = ("auto_remove", "ident", "sig_proxy", "stdin", "stdout", "tty")
+    ident: Final[str]
+    tty: Final[bool]
+    stdin: Final[bool]
+    stdout: Final[bool]
+    auto_remove: Final[bool]
+    sig_proxy: Final[bool]
+
+    def __init__(self, ident: str, tty: bool = False, stdin: bool = False,
+                 stdout: bool = True, auto_remove: bool = False,
+                 sig_proxy: bool = True) -> None:
+        self.ident = ident
+        self.tty = tty
+        self.stdin = stdin
+        self.stdout = stdout
+        self.auto_remove = auto_remove
+        self.sig_proxy = sig_proxy
 
 
 def start_exit_code(err: errors.BerthError) -> int:
@@ -61,8 +82,10 @@ def run_attached(ctx: Context, session: Session) -> int:
             containers.start(session.ident)
         except errors.BerthError as err:
             if session.auto_remove:
-                with contextlib.suppress(errors.BerthError):
+                try:
                     pending.result()  # docker waits for the removal before reporting
+                except errors.BerthError:
+                    pass  # the start failure is what gets reported
             raise run_error(ctx.path, err, start_exit_code(err)) from err
         if stream is not None:
             _stream(ctx, session, stream)
@@ -76,12 +99,23 @@ def run_attached(ctx: Context, session: Session) -> int:
 
 
 def _stream(ctx: Context, session: Session, stream: HijackedStream) -> None:
-    with _raw_terminal(ctx, session), _proxy_signals(ctx, session):
+    saved_terminal: list[Any] | None = None
+    previous_handlers: dict[int, Handler] = {}
+    try:
+        saved_terminal = _raw_terminal(ctx, session)
+        previous_handlers = _proxy_signals(ctx, session)
         if session.stdin:
             stream.feed_stdin(ctx.stdin.fileno())
         if session.tty:
             _resize(ctx, session.ident)
         stream.copy_output(ctx.bout, ctx.berr, session.tty)
+    finally:
+        for signum, handler in previous_handlers.items():
+            _signal.signal(signum, handler)
+        if saved_terminal is not None:
+            import termios
+
+            termios.tcsetattr(ctx.stdin.fileno(), termios.TCSADRAIN, saved_terminal)
 
 
 def _resize(ctx: Context, ident: str) -> None:
@@ -89,42 +123,36 @@ def _resize(ctx: Context, ident: str) -> None:
         size = os.get_terminal_size(ctx.stdout.fileno())
     except (OSError, ValueError):
         return  # not a terminal: the container keeps its default size
-    with contextlib.suppress(errors.BerthError):
+    try:
         ctx.client.containers.resize(ident, size.lines, size.columns)
+    except errors.BerthError:
+        pass  # a failed resize leaves the default size; the session goes on
 
 
-@contextlib.contextmanager
-def _raw_terminal(ctx: Context, session: Session) -> Iterator[None]:
-    """With ``-it`` on a terminal, keystrokes go to the container unprocessed."""
+def _raw_terminal(ctx: Context, session: Session) -> list[Any] | None:
+    """With ``-it`` on a terminal, keystrokes go to the container unprocessed; returns
+    the settings to restore."""
     if not (session.tty and session.stdin and ctx.stdin.isatty()):
-        yield
-        return
+        return None
     import termios
     import tty
 
     fd = ctx.stdin.fileno()
     saved = termios.tcgetattr(fd)
     tty.setraw(fd)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    return saved
 
 
-@contextlib.contextmanager
-def _proxy_signals(ctx: Context, session: Session) -> Iterator[None]:
-    """Forward SIGINT/SIGTERM to the container (``--sig-proxy``; not with a tty)."""
+def _proxy_signals(ctx: Context, session: Session) -> dict[int, Handler]:
+    """Forward SIGINT/SIGTERM to the container (``--sig-proxy``; not with a tty); returns
+    the handlers to restore."""
     if session.tty or not session.sig_proxy:
-        yield
-        return
+        return {}
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        with contextlib.suppress(errors.BerthError):
-            ctx.client.containers.kill(session.ident, signal.Signals(signum).name)
+        try:
+            ctx.client.containers.kill(session.ident, _SIGNAL_NAMES[signum])
+        except errors.BerthError:
+            pass  # the container is already gone: nothing to forward to
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return {s: _signal.signal(s, forward) for s in (_signal.SIGINT, _signal.SIGTERM)}

@@ -7,15 +7,16 @@ A verb module (``berth.cli.commands.<verb>``) declares ``COMMAND`` (or several, 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import IO, TYPE_CHECKING, TextIO
 
 from berth import errors
-from berth.cli.flags import ArgCountError, Flag, FlagSet, Options, help_lines
+from berth.cli.flags import ArgCountError, FlagSet, help_lines
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import IO, Final, TextIO
+
+    from berth.cli.flags import Flag, Options
     from berth.client import Client
 
 PROG = "berth"
@@ -31,21 +32,51 @@ class StatusError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
 class Command:
-    name: str
-    usage: str
-    summary: str
-    flags: tuple[Flag, ...] = ()
-    min_args: int = 0
-    max_args: int | None = None
-    interspersed: bool = True
-    aliases: tuple[str, ...] = ()
-    kind: str = ""  # which variant a module serves, e.g. inspect's "image"
+    """A verb's declaration. Plain classes here and in ``flags``: ``dataclasses`` (with
+    ``inspect`` and ``typing``) would cost more at start-up than the whole dispatch."""
 
-    @cached_property
+    __slots__ = (
+        "_flagset",
+        "aliases",
+        "flags",
+        "interspersed",
+        "kind",
+        "max_args",
+        "min_args",
+        "name",
+        "summary",
+        "usage",
+    )
+    name: Final[str]
+    usage: Final[str]
+    summary: Final[str]
+    flags: Final[tuple[Flag, ...]]
+    min_args: Final[int]
+    max_args: Final[int | None]
+    interspersed: Final[bool]
+    aliases: Final[tuple[str, ...]]
+    kind: Final[str]  # which variant a module serves, e.g. inspect's "image"
+
+    def __init__(self, name: str, usage: str, summary: str, flags: tuple[Flag, ...] = (),
+                 min_args: int = 0, max_args: int | None = None, interspersed: bool = True,
+                 aliases: tuple[str, ...] = (), kind: str = "") -> None:
+        self.name = name
+        self.usage = usage
+        self.summary = summary
+        self.flags = flags
+        self.min_args = min_args
+        self.max_args = max_args
+        self.interspersed = interspersed
+        self.aliases = aliases
+        self.kind = kind
+        self._flagset: FlagSet | None = None
+
+    @property
     def flagset(self) -> FlagSet:
-        return FlagSet(self.flags, self.interspersed)
+        if self._flagset is None:
+            self._flagset = FlagSet(self.flags, self.interspersed)
+        return self._flagset
 
     def parse(self, path: str, argv: list[str]) -> tuple[Options, list[str]]:
         opts, args = self.flagset.parse(argv)
@@ -70,24 +101,29 @@ class Command:
         return "\n".join(lines)
 
 
-@dataclass
 class Context:
     """One invocation: where the daemon is and where output goes (tests swap the
     streams). The client is built on first use, so ``--help`` never touches it."""
 
-    host: str
-    api_version: str
-    path: str = PROG
-    env: Mapping[str, str] = field(default_factory=dict)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    def __init__(self, host: str, api_version: str, path: str = PROG,
+                 env: Mapping[str, str] | None = None, stdout: TextIO | None = None,
+                 stderr: TextIO | None = None, stdin: TextIO | None = None) -> None:
+        self.host = host
+        self.api_version = api_version
+        self.path = path
+        self.env: Mapping[str, str] = {} if env is None else env
+        self.stdout: TextIO = sys.stdout if stdout is None else stdout
+        self.stderr: TextIO = sys.stderr if stderr is None else stderr
+        self.stdin: TextIO = sys.stdin if stdin is None else stdin
+        self._client: Client | None = None
 
-    @cached_property
+    @property
     def client(self) -> Client:
-        from berth.client import Client
+        if self._client is None:
+            from berth.client import Client
 
-        return Client(self.host, self.api_version)
+            self._client = Client(self.host, self.api_version)
+        return self._client
 
     def out(self, text: str = "") -> None:
         self.stdout.write(text + "\n")

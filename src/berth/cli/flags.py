@@ -9,11 +9,12 @@ arguments raises ``ArgCountError`` (exit 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, Final
 
-Converter = Callable[[str], Any]
+    Converter = Callable[[str], Any]
 
 
 class UsageError(Exception):
@@ -28,18 +29,32 @@ class ArgCountError(UsageError):
     exit_code = 1
 
 
-@dataclass(frozen=True)
 class Flag:
-    """One flag. ``kind`` is ``bool``, ``str``, ``list`` (repeatable) or ``value``
-    (``convert`` turns the text into the value, raising ``ValueError`` with the reason)."""
+    """One flag. ``kind`` is ``bool``, ``str``, ``int``, ``list`` (repeatable) or ``value``
+    (``convert`` turns the text into the value, raising ``ValueError`` with the reason).
+    A plain class, not a dataclass: ``dataclasses`` costs milliseconds at every start."""
 
-    long: str
-    short: str = ""
-    kind: str = "str"
-    default: Any = None
-    help: str = ""
-    convert: Converter | None = None
-    metavar: str = ""
+    __slots__ = ("convert", "default", "help", "kind", "long", "metavar", "short")
+    long: Final[str]
+    short: Final[str]
+    kind: Final[str]
+    default: Final[Any]
+    help: Final[str]
+    convert: Final[Converter | None]
+    metavar: Final[str]
+
+    def __init__(self, long: str, short: str = "", kind: str = "str", default: Any = None,
+                 help: str = "", convert: Converter | None = None, metavar: str = "") -> None:
+        self.long = long
+        self.short = short
+        self.kind = kind
+        self.default = default
+        self.help = help
+        self.convert = convert
+        self.metavar = metavar
+
+    def __repr__(self) -> str:
+        return f"Flag({self.long!r}, {self.short!r}, {self.kind!r})"
 
     @property
     def dest(self) -> str:
@@ -70,10 +85,14 @@ class Options:
         def __getattr__(self, name: str) -> Any: ...
 
 
-@dataclass(frozen=True)
 class FlagSet:
-    flags: tuple[Flag, ...]
-    interspersed: bool = True
+    __slots__ = ("flags", "interspersed")
+    flags: Final[tuple[Flag, ...]]
+    interspersed: Final[bool]
+
+    def __init__(self, flags: tuple[Flag, ...], interspersed: bool = True) -> None:
+        self.flags = flags
+        self.interspersed = interspersed
 
     def _find_long(self, name: str) -> Flag:
         for flag in self.flags:

@@ -1,21 +1,27 @@
 """``berth``: global flags, verb dispatch, and the one place errors become exit codes.
 
 Start-up stays fast: this module imports only the flag parser; the verb's module (and the
-client behind it) is imported when the verb runs. ``berth run`` and ``berth container
-run`` name the same module. Only this module reads the environment (``BERTH_HOST``,
-``BERTH_API_VERSION``).
+client behind it) is imported when the verb runs, and neither pulls in heavy standard
+modules (``typing``, ``dataclasses``, ``re``, ``json``, ``http.client``...): every module
+costs every invocation; ``tests/unit/client/test_import_diet.py`` guards the list.
+``berth run`` and ``berth container run`` name the same module. Only this module reads
+the environment (``BERTH_HOST``, ``BERTH_API_VERSION``).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from collections.abc import Sequence
 
 from berth import errors
-from berth.cli.command import PROG, Command, Context, StatusError, daemon_message
+from berth.cli.command import PROG, Context, StatusError, daemon_message
 from berth.cli.flags import ArgCountError, HelpRequested, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from berth.cli.command import Command
 
 DEFAULT_HOST = "unix:///run/berth/berth.sock"
 DEFAULT_API_VERSION = "1.45"
@@ -115,7 +121,8 @@ def _resolve(words: list[str]) -> tuple[str, str, list[str]] | None:
 
 def _load(spec: str) -> tuple[Command, object]:
     module_name, _, attr = spec.partition(":")
-    module = importlib.import_module(f"berth.cli.commands.{module_name}")
+    # __import__, not importlib.import_module: ``importlib`` imports ``warnings``.
+    module = __import__(f"berth.cli.commands.{module_name}", fromlist=["run"])
     return getattr(module, attr or "COMMAND"), module.run
 
 

@@ -7,15 +7,17 @@ Templates are rendered by ``berth.cli.template``; this module only picks the tem
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from berth.api.types.units import human_duration
-from berth.cli.command import Context, StatusError
+from berth.cli.command import StatusError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
+
+    from berth.cli.command import Context
     from berth.client.models import Progress
 
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
@@ -38,8 +40,8 @@ def since(timestamp: int, now: float | None = None) -> str:
 
 def go_time(timestamp: int) -> str:
     """Go's ``time.Unix(ts, 0).String()`` in local time: "2024-01-02 15:04:05 +0000 UTC"."""
-    when = dt.datetime.fromtimestamp(timestamp).astimezone()
-    return when.strftime("%Y-%m-%d %H:%M:%S %z ") + (when.tzname() or "")
+    when = time.localtime(timestamp)  # not datetime: one more module at every ``ps``
+    return time.strftime("%Y-%m-%d %H:%M:%S %z ", when) + (when.tm_zone or "")
 
 
 def truncate_id(ident: str) -> str:

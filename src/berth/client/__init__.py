@@ -1,28 +1,17 @@
 """A typed client for the Docker Engine API over a unix socket (what ``berth`` uses).
 
-Standard library only (``http.client``), so the CLI starts fast::
+Standard library only, and only what start-up can afford: no ``http.client``, ``json``,
+``typing`` or ``dataclasses`` at import (see ``http1`` and ``jsoncodec``), and each part
+loads when first used, so ``berth version`` never reads the container or image modules::
 
     client = Client("unix:///run/berth/berth.sock")
     for c in client.containers.list(all=True): ...
+
+``tests/unit/client/test_import_diet.py`` guards which modules an import pulls in.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from berth.client.containers import ContainersAPI, PendingWait
-from berth.client.hijack import HijackedStream
-from berth.client.images import ImagesAPI
-from berth.client.models import (
-    ContainerSpec,
-    ContainerSummary,
-    Created,
-    ImageSummary,
-    ImportOptions,
-    LogOptions,
-    Progress,
-    WaitResult,
-)
 from berth.client.transport import (
     DEFAULT_API_VERSION,
     DEFAULT_HOST,
@@ -30,11 +19,46 @@ from berth.client.transport import (
     Transport,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.client.containers import ContainersAPI, PendingWait
+    from berth.client.hijack import HijackedStream
+    from berth.client.images import ImagesAPI
+    from berth.client.models import (
+        ContainerSpec,
+        ContainerSummary,
+        Created,
+        ImageSummary,
+        ImportOptions,
+        LogOptions,
+        Progress,
+        WaitResult,
+    )
+
 __all__ = [
     "DEFAULT_API_VERSION", "DEFAULT_HOST", "Client", "ContainerSpec", "ContainerSummary",
     "Created", "DaemonUnreachable", "HijackedStream", "ImageSummary", "ImportOptions",
     "LogOptions", "PendingWait", "Progress", "WaitResult",
 ]
+
+# The re-exported names that live in modules loaded on first use (PEP 562).
+_LAZY = {
+    "PendingWait": "containers", "HijackedStream": "hijack", "ContainerSpec": "models",
+    "ContainerSummary": "models", "Created": "models", "ImageSummary": "models",
+    "ImportOptions": "models", "LogOptions": "models", "Progress": "models",
+    "WaitResult": "models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
 
 
 class Client:
@@ -43,12 +67,28 @@ class Client:
     def __init__(self, host: str = DEFAULT_HOST,
                  api_version: str = DEFAULT_API_VERSION) -> None:
         self.transport = Transport(host, api_version)
-        self.containers = ContainersAPI(self.transport)
-        self.images = ImagesAPI(self.transport)
+        self._containers: ContainersAPI | None = None
+        self._images: ImagesAPI | None = None
 
     @property
     def host(self) -> str:
         return self.transport.host
+
+    @property
+    def containers(self) -> ContainersAPI:
+        if self._containers is None:
+            from berth.client.containers import ContainersAPI
+
+            self._containers = ContainersAPI(self.transport)
+        return self._containers
+
+    @property
+    def images(self) -> ImagesAPI:
+        if self._images is None:
+            from berth.client.images import ImagesAPI
+
+            self._images = ImagesAPI(self.transport)
+        return self._images
 
     def ping(self) -> str:
         """``GET /_ping``; returns the API version the daemon announces."""

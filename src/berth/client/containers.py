@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-from typing import Any
+from berth.client import jsoncodec
+from berth.client.models import ContainerSummary, Created, WaitResult
+from berth.client.transport import quote_id
 
-from berth.client.hijack import HijackedStream, hijack
-from berth.client.models import (
-    ContainerSpec,
-    ContainerSummary,
-    Created,
-    LogOptions,
-    WaitResult,
-)
-from berth.client.transport import Transport, quote_id
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.client.hijack import HijackedStream
+    from berth.client.http1 import Response
+    from berth.client.models import ContainerSpec, LogOptions
+    from berth.client.transport import Transport
 
 
 class PendingWait:
     """A ``/wait`` whose headers have arrived (so the daemon has registered it) and whose
     body, the exit status, comes when the container reaches the condition."""
 
-    def __init__(self, resp: http.client.HTTPResponse) -> None:
+    def __init__(self, resp: Response) -> None:
         self._resp = resp
 
     def result(self) -> WaitResult:
         with self._resp:
             raw = self._resp.read()
-        return parse_wait(json.loads(raw))
+        return parse_wait(jsoncodec.loads(raw))
 
     def close(self) -> None:
         self._resp.close()
@@ -45,7 +44,7 @@ class ContainersAPI:
     def list(self, all: bool = False, size: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[ContainerSummary]:
         params = {"all": all or None, "size": size or None,
-                  "filters": json.dumps(filters) if filters else None}
+                  "filters": jsoncodec.dumps(filters) if filters else None}
         docs = self._t.json("GET", "/containers/json", params)
         return [ContainerSummary.from_json(d) for d in docs or ()]
 
@@ -86,13 +85,15 @@ class ContainersAPI:
     def attach(self, ident: str, stdin: bool = False, logs: bool = False) -> HijackedStream:
         params = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin or None,
                   "logs": logs or None}
+        from berth.client.hijack import hijack  # only attached sessions need it
+
         return hijack(self._t, f"/containers/{quote_id(ident)}/attach", params)
 
     def resize(self, ident: str, height: int, width: int) -> None:
         self._t.json("POST", f"/containers/{quote_id(ident)}/resize",
                      {"h": height, "w": width})
 
-    def logs(self, ident: str, opts: LogOptions) -> http.client.HTTPResponse:
+    def logs(self, ident: str, opts: LogOptions) -> Response:
         """The open log stream: stdcopy frames without a tty, raw bytes with one."""
         params = {"stdout": opts.stdout, "stderr": opts.stderr,
                   "follow": opts.follow or None, "timestamps": opts.timestamps or None,

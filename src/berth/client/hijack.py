@@ -13,20 +13,24 @@ The client asks to upgrade, as moby's CLI does::
 
 After the blank line the socket carries the container's output (stdcopy frames without a
 tty, raw bytes with one) and takes its stdin; half-closing our write side is stdin's EOF.
-The response's buffered reader is kept for reading because it may already hold the first
-bytes of output that arrived with the headers.
+The bytes that arrived together with the headers are the start of the output, so the
+response hands them over with the socket (``Response.detach``).
 """
 
 from __future__ import annotations
 
-import http.client
+import _socket
 import os
-import socket
-import threading
-from typing import IO
 
 from berth.client import stdcopy
-from berth.client.transport import Params, Transport, UnixHTTPConnection
+from berth.client.http1 import RawStream
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from typing import IO
+
+    from berth.client.transport import Params, Transport
 
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 
@@ -34,14 +38,10 @@ MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 class HijackedStream:
     """The raw stream of one attach: read output, write stdin, half-close."""
 
-    def __init__(self, conn: UnixHTTPConnection, sock: socket.socket,
-                 resp: http.client.HTTPResponse) -> None:
-        self._conn = conn
+    def __init__(self, sock: _socket.socket, leftover: bytes, content_type: str) -> None:
         self._sock = sock
-        self._resp = resp
-        assert resp.fp is not None
-        self.reader: IO[bytes] = resp.fp
-        self.content_type = resp.getheader("Content-Type", "")
+        self.reader = RawStream(sock, leftover)
+        self.content_type = content_type
 
     def write(self, data: bytes) -> None:
         self._sock.sendall(data)
@@ -49,7 +49,7 @@ class HijackedStream:
     def close_write(self) -> None:
         """Signal EOF on the container's stdin, keeping its output flowing."""
         try:
-            self._sock.shutdown(socket.SHUT_WR)
+            self._sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass  # the daemon already closed the stream; nothing left to signal
 
@@ -62,6 +62,8 @@ class HijackedStream:
 
     def feed_stdin(self, fd: int) -> threading.Thread:
         """Copy ``fd`` to the container's stdin in a daemon thread, half-closing at EOF."""
+        import threading  # only interactive sessions need a second thread
+
         def pump() -> None:
             try:
                 while data := os.read(fd, 32 * 1024):
@@ -75,9 +77,7 @@ class HijackedStream:
         return thread
 
     def close(self) -> None:
-        self._resp.close()
         self._sock.close()
-        self._conn.close()
 
     def __enter__(self) -> HijackedStream:
         return self
@@ -89,10 +89,12 @@ class HijackedStream:
 def hijack(transport: Transport, path: str, params: Params) -> HijackedStream:
     """POST ``path`` asking for an upgrade and return the raw stream once granted."""
     conn = transport.connect()
-    transport.send(conn, "POST", path, params,
-                   headers={"Connection": "Upgrade", "Upgrade": "tcp"})
-    # Keep the socket: http.client drops it from a connection whose response will close.
-    sock = conn.sock
-    assert isinstance(sock, socket.socket)
-    resp = transport.check(conn.getresponse())
-    return HijackedStream(conn, sock, resp)
+    try:
+        resp = transport.exchange(conn, "POST", path, params,
+                                  headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+    except BaseException:
+        conn.close()
+        raise
+    transport.check(resp)  # an error status raises (and closes the connection)
+    sock, leftover = resp.detach()
+    return HijackedStream(sock, leftover, resp.getheader("Content-Type"))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import builtins
-import json
-from collections.abc import Iterator
-from typing import IO, Any
 
-from berth.client.models import ImageSummary, ImportOptions, Progress
-from berth.client.transport import Transport, json_lines, quote_id
+from berth.client import jsoncodec
+from berth.client.models import ImageSummary, Progress
+from berth.client.transport import json_lines, quote_id
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import IO, Any
+
+    from berth.client.models import ImportOptions
+    from berth.client.transport import Transport
 
 
 class ImagesAPI:
@@ -17,7 +23,7 @@ class ImagesAPI:
 
     def list(self, all: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[ImageSummary]:
-        params = {"all": all or None, "filters": json.dumps(filters) if filters else None}
+        params = {"all": all or None, "filters": jsoncodec.dumps(filters) if filters else None}
         docs = self._t.json("GET", "/images/json", params)
         return [ImageSummary.from_json(d) for d in docs or ()]
 

@@ -7,43 +7,126 @@ it is, so those stay ``dict``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 
-@dataclass(frozen=True)
-class Port:
-    private_port: int
-    type: str
-    public_port: int | None = None
-    ip: str = ""
+class Value:
+    """What ``@dataclass(frozen=True)`` gave these classes, without importing
+    ``dataclasses`` (and ``inspect``, ``typing``) at start-up: each subclass lists its
+    fields in ``__slots__`` and sets them once in ``__init__``; a second assignment raises,
+    and equality, hashing and ``repr`` go by the fields. ``Final`` tells mypy the same."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"cannot assign to field {name!r} of an immutable "
+                                 f"{type(self).__name__}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of an immutable "
+                             f"{type(self).__name__}")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Value)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(frozen=True)
-class MountPoint:
-    name: str
-    source: str
-    destination: str
+class Port(Value):
+    __slots__ = ("ip", "private_port", "public_port", "type")
+    private_port: Final[int]
+    type: Final[str]
+    public_port: Final[int | None]
+    ip: Final[str]
+
+    def __init__(self, private_port: int, type: str, public_port: int | None = None,
+                 ip: str = "") -> None:
+        self.private_port = private_port
+        self.type = type
+        self.public_port = public_port
+        self.ip = ip
 
 
-@dataclass(frozen=True)
-class ContainerSummary:
+class MountPoint(Value):
+    __slots__ = ("destination", "name", "source")
+    name: Final[str]
+    source: Final[str]
+    destination: Final[str]
+
+    def __init__(self, name: str, source: str, destination: str) -> None:
+        self.name = name
+        self.source = source
+        self.destination = destination
+
+
+class ContainerSummary(Value):
     """One row of ``GET /containers/json``."""
 
-    id: str
-    names: tuple[str, ...]
-    image: str
-    image_id: str
-    command: str
-    created: int
-    state: str
-    status: str
-    ports: tuple[Port, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
-    mounts: tuple[MountPoint, ...] = ()
-    networks: tuple[str, ...] = ()
-    size_rw: int | None = None
-    size_root_fs: int | None = None
+    __slots__ = (
+        "command",
+        "created",
+        "id",
+        "image",
+        "image_id",
+        "labels",
+        "mounts",
+        "names",
+        "networks",
+        "ports",
+        "size_root_fs",
+        "size_rw",
+        "state",
+        "status",
+    )
+    id: Final[str]
+    names: Final[tuple[str, ...]]
+    image: Final[str]
+    image_id: Final[str]
+    command: Final[str]
+    created: Final[int]
+    state: Final[str]
+    status: Final[str]
+    ports: Final[tuple[Port, ...]]
+    labels: Final[dict[str, str]]
+    mounts: Final[tuple[MountPoint, ...]]
+    networks: Final[tuple[str, ...]]
+    size_rw: Final[int | None]
+    size_root_fs: Final[int | None]
+
+    def __init__(self, id: str, names: tuple[str, ...], image: str, image_id: str,
+                 command: str, created: int, state: str, status: str,
+                 ports: tuple[Port, ...] = (), labels: dict[str, str] | None = None,
+                 mounts: tuple[MountPoint, ...] = (), networks: tuple[str, ...] = (),
+                 size_rw: int | None = None, size_root_fs: int | None = None) -> None:
+        self.id = id
+        self.names = names
+        self.image = image
+        self.image_id = image_id
+        self.command = command
+        self.created = created
+        self.state = state
+        self.status = status
+        self.ports = ports
+        self.labels = {} if labels is None else labels
+        self.mounts = mounts
+        self.networks = networks
+        self.size_rw = size_rw
+        self.size_root_fs = size_root_fs
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> ContainerSummary:
@@ -64,19 +147,42 @@ class ContainerSummary:
             size_rw=doc.get("SizeRw"), size_root_fs=doc.get("SizeRootFs"))
 
 
-@dataclass(frozen=True)
-class ImageSummary:
+class ImageSummary(Value):
     """One row of ``GET /images/json``."""
 
-    id: str
-    repo_tags: tuple[str, ...]
-    repo_digests: tuple[str, ...]
-    created: int
-    size: int
-    shared_size: int = -1
-    containers: int = -1
-    labels: dict[str, str] = field(default_factory=dict)
-    parent_id: str = ""
+    __slots__ = (
+        "containers",
+        "created",
+        "id",
+        "labels",
+        "parent_id",
+        "repo_digests",
+        "repo_tags",
+        "shared_size",
+        "size",
+    )
+    id: Final[str]
+    repo_tags: Final[tuple[str, ...]]
+    repo_digests: Final[tuple[str, ...]]
+    created: Final[int]
+    size: Final[int]
+    shared_size: Final[int]
+    containers: Final[int]
+    labels: Final[dict[str, str]]
+    parent_id: Final[str]
+
+    def __init__(self, id: str, repo_tags: tuple[str, ...], repo_digests: tuple[str, ...],
+                 created: int, size: int, shared_size: int = -1, containers: int = -1,
+                 labels: dict[str, str] | None = None, parent_id: str = "") -> None:
+        self.id = id
+        self.repo_tags = repo_tags
+        self.repo_digests = repo_digests
+        self.created = created
+        self.size = size
+        self.shared_size = shared_size
+        self.containers = containers
+        self.labels = {} if labels is None else labels
+        self.parent_id = parent_id
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> ImageSummary:
@@ -89,33 +195,91 @@ class ImageSummary:
             labels=dict(doc.get("Labels") or {}), parent_id=doc.get("ParentId", ""))
 
 
-@dataclass(frozen=True)
-class ContainerSpec:
+class ContainerSpec(Value):
     """What ``create``/``run`` ask for: the body of ``POST /containers/create``."""
 
-    image: str
-    cmd: tuple[str, ...] | None = None
-    entrypoint: tuple[str, ...] | None = None
-    env: tuple[str, ...] = ()
-    working_dir: str = ""
-    user: str = ""
-    hostname: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    tty: bool = False
-    open_stdin: bool = False
-    attach_stdin: bool = False
-    attach_stdout: bool = False
-    attach_stderr: bool = False
-    stop_signal: str = ""
-    stop_timeout: int | None = None
-    memory: int = 0
-    nano_cpus: int = 0
-    cpu_shares: int = 0
-    pids_limit: int | None = None
-    runtime: str = ""
-    auto_remove: bool = False
-    log_driver: str = ""
-    log_opts: dict[str, str] = field(default_factory=dict)
+    __slots__ = (
+        "attach_stderr",
+        "attach_stdin",
+        "attach_stdout",
+        "auto_remove",
+        "cmd",
+        "cpu_shares",
+        "entrypoint",
+        "env",
+        "hostname",
+        "image",
+        "labels",
+        "log_driver",
+        "log_opts",
+        "memory",
+        "nano_cpus",
+        "open_stdin",
+        "pids_limit",
+        "runtime",
+        "stop_signal",
+        "stop_timeout",
+        "tty",
+        "user",
+        "working_dir",
+    )
+    image: Final[str]
+    cmd: Final[tuple[str, ...] | None]
+    entrypoint: Final[tuple[str, ...] | None]
+    env: Final[tuple[str, ...]]
+    working_dir: Final[str]
+    user: Final[str]
+    hostname: Final[str]
+    labels: Final[dict[str, str]]
+    tty: Final[bool]
+    open_stdin: Final[bool]
+    attach_stdin: Final[bool]
+    attach_stdout: Final[bool]
+    attach_stderr: Final[bool]
+    stop_signal: Final[str]
+    stop_timeout: Final[int | None]
+    memory: Final[int]
+    nano_cpus: Final[int]
+    cpu_shares: Final[int]
+    pids_limit: Final[int | None]
+    runtime: Final[str]
+    auto_remove: Final[bool]
+    log_driver: Final[str]
+    log_opts: Final[dict[str, str]]
+
+    def __init__(self, image: str, cmd: tuple[str, ...] | None = None,
+                 entrypoint: tuple[str, ...] | None = None, env: tuple[str, ...] = (),
+                 working_dir: str = "", user: str = "", hostname: str = "",
+                 labels: dict[str, str] | None = None, tty: bool = False,
+                 open_stdin: bool = False, attach_stdin: bool = False,
+                 attach_stdout: bool = False, attach_stderr: bool = False,
+                 stop_signal: str = "", stop_timeout: int | None = None, memory: int = 0,
+                 nano_cpus: int = 0, cpu_shares: int = 0, pids_limit: int | None = None,
+                 runtime: str = "", auto_remove: bool = False, log_driver: str = "",
+                 log_opts: dict[str, str] | None = None) -> None:
+        self.image = image
+        self.cmd = cmd
+        self.entrypoint = entrypoint
+        self.env = env
+        self.working_dir = working_dir
+        self.user = user
+        self.hostname = hostname
+        self.labels = {} if labels is None else labels
+        self.tty = tty
+        self.open_stdin = open_stdin
+        self.attach_stdin = attach_stdin
+        self.attach_stdout = attach_stdout
+        self.attach_stderr = attach_stderr
+        self.stop_signal = stop_signal
+        self.stop_timeout = stop_timeout
+        self.memory = memory
+        self.nano_cpus = nano_cpus
+        self.cpu_shares = cpu_shares
+        self.pids_limit = pids_limit
+        self.runtime = runtime
+        self.auto_remove = auto_remove
+        self.log_driver = log_driver
+        self.log_opts = {} if log_opts is None else log_opts
 
     def to_json(self) -> dict[str, Any]:
         host: dict[str, Any] = {
@@ -146,27 +310,43 @@ class ContainerSpec:
         return doc
 
 
-@dataclass(frozen=True)
-class Created:
-    id: str
-    warnings: tuple[str, ...] = ()
+class Created(Value):
+    __slots__ = ("id", "warnings")
+    id: Final[str]
+    warnings: Final[tuple[str, ...]]
+
+    def __init__(self, id: str, warnings: tuple[str, ...] = ()) -> None:
+        self.id = id
+        self.warnings = warnings
 
 
-@dataclass(frozen=True)
-class WaitResult:
-    status_code: int
-    error: str = ""
+class WaitResult(Value):
+    __slots__ = ("error", "status_code")
+    status_code: Final[int]
+    error: Final[str]
+
+    def __init__(self, status_code: int, error: str = "") -> None:
+        self.status_code = status_code
+        self.error = error
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(Value):
     """One message of a JSON-lines progress stream (``/images/create``, bootstrap)."""
 
-    status: str = ""
-    id: str = ""
-    progress: str = ""
-    error: str = ""
-    stream: str = ""
+    __slots__ = ("error", "id", "progress", "status", "stream")
+    status: Final[str]
+    id: Final[str]
+    progress: Final[str]
+    error: Final[str]
+    stream: Final[str]
+
+    def __init__(self, status: str = "", id: str = "", progress: str = "", error: str = "",
+                 stream: str = "") -> None:
+        self.status = status
+        self.id = id
+        self.progress = progress
+        self.error = error
+        self.stream = stream
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Progress:
@@ -177,22 +357,42 @@ class Progress:
                    stream=doc.get("stream", ""))
 
 
-@dataclass(frozen=True)
-class LogOptions:
-    follow: bool = False
-    timestamps: bool = False
-    tail: str = "all"
-    since: str = ""
-    until: str = ""
-    stdout: bool = True
-    stderr: bool = True
+class LogOptions(Value):
+    __slots__ = ("follow", "since", "stderr", "stdout", "tail", "timestamps", "until")
+    follow: Final[bool]
+    timestamps: Final[bool]
+    tail: Final[str]
+    since: Final[str]
+    until: Final[str]
+    stdout: Final[bool]
+    stderr: Final[bool]
+
+    def __init__(self, follow: bool = False, timestamps: bool = False, tail: str = "all",
+                 since: str = "", until: str = "", stdout: bool = True,
+                 stderr: bool = True) -> None:
+        self.follow = follow
+        self.timestamps = timestamps
+        self.tail = tail
+        self.since = since
+        self.until = until
+        self.stdout = stdout
+        self.stderr = stderr
 
 
-@dataclass(frozen=True)
-class ImportOptions:
-    source: str = "-"  # "-" for the request body, or a URL the daemon fetches
-    repo: str = ""
-    tag: str = ""
-    changes: tuple[str, ...] = ()
-    message: str = ""
-    platform: str = ""
+class ImportOptions(Value):
+    __slots__ = ("changes", "message", "platform", "repo", "source", "tag")
+    source: Final[str]  # "-" for the request body, or a URL the daemon fetches
+    repo: Final[str]
+    tag: Final[str]
+    changes: Final[tuple[str, ...]]
+    message: Final[str]
+    platform: Final[str]
+
+    def __init__(self, source: str = "-", repo: str = "", tag: str = "",
+                 changes: tuple[str, ...] = (), message: str = "", platform: str = "") -> None:
+        self.source = source
+        self.repo = repo
+        self.tag = tag
+        self.changes = changes
+        self.message = message
+        self.platform = platform

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Protocol
-
 from berth import errors
 from berth.api.types.stdcopy import HEADER, STDERR, STDIN, STDOUT, SYSTEMERR, encode_frame
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import IO, Protocol
 
-class Reader(Protocol):
-    def read(self, size: int, /) -> bytes: ...
+    class Reader(Protocol):
+        def read(self, size: int, /) -> bytes: ...
 
 
 frame = encode_frame  # the daemon's side; tests use it to fake a daemon
@@ -57,7 +58,7 @@ def demux(reader: Reader, stdout: IO[bytes], stderr: IO[bytes]) -> None:
         out.flush()
 
 
-def copy_raw(reader: IO[bytes], out: IO[bytes]) -> None:
+def copy_raw(reader: Reader, out: IO[bytes]) -> None:
     """A tty stream: the terminal's bytes, passed through as they arrive."""
     read1 = getattr(reader, "read1", reader.read)
     while chunk := read1(32 * 1024):

@@ -1,28 +1,32 @@
-"""HTTP/1.1 over the daemon's unix socket, with the Engine API's error convention.
+"""The Engine API's conventions over ``berth.client.http1``.
 
 Every request goes through ``Transport.request``: it prefixes the API version
 (``/v1.45/containers/json``), sends the body (bytes, or a file streamed in chunks) and
 maps a failed status back to the ``berth.errors`` tree by status code, taking the message
 from the JSON body's ``message`` (moby's ``errdefs`` convention). Callers get the open
-``HTTPResponse`` and decide whether to read it whole or stream it.
+``Response`` and decide whether to read it whole or stream it.
+
+Like the rest of the client, this module imports only what start-up can afford (see
+``http1`` and ``jsoncodec`` for why neither ``http.client`` nor ``json`` is used).
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
-from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any
-from urllib.parse import quote, urlencode
-
 from berth import errors
+from berth.client import jsoncodec
+from berth.client.http1 import Connection, ProtocolError, Response, connect_unix
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+    from berth.client.http1 import Body
+
+    Params = Mapping[str, str | int | bool | tuple[str, ...] | None]
 
 DEFAULT_HOST = "unix:///run/berth/berth.sock"
 DEFAULT_API_VERSION = "1.45"
-
-Body = bytes | IO[bytes] | Iterable[bytes] | None
-Params = Mapping[str, str | int | bool | tuple[str, ...] | None]
 
 
 class DaemonUnreachable(errors.Unavailable):
@@ -41,36 +45,36 @@ def socket_path(host: str) -> str:
     return path
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """An ``HTTPConnection`` whose socket is AF_UNIX; the Host header stays ``localhost``."""
+# Percent-encoding as urllib.parse's quote (safe="") and quote_plus (for query strings) do:
+# letters, digits and "_.-~" stay, every other UTF-8 byte becomes %XX.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_ESCAPES = [chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in range(256)]
 
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+def quote(text: str, plus: bool = False) -> str:
+    """``text`` percent-encoded; with ``plus`` a space is "+" (form encoding)."""
+    data = text.encode()
+    if _UNRESERVED.issuperset(data):
+        return text
+    escaped = "".join([_ESCAPES[b] for b in data])
+    return escaped.replace("%20", "+") if plus else escaped
 
 
 def quote_id(ident: str) -> str:
     """A container or image reference as one path segment."""
-    return quote(ident, safe="")
+    return quote(ident)
 
 
 def query(params: Params | None) -> str:
     if not params:
         return ""
-    pairs: list[tuple[str, str]] = []
+    pairs: list[str] = []
     for key, value in params.items():
         if isinstance(value, tuple):  # a repeated parameter: changes=..&changes=..
-            pairs.extend((key, item) for item in value)
+            pairs.extend(f"{quote(key, True)}={quote(item, True)}" for item in value)
         elif value is not None:
-            pairs.append((key, _param(value)))
-    return "?" + urlencode(pairs) if pairs else ""
+            pairs.append(f"{quote(key, True)}={quote(_param(value), True)}")
+    return "?" + "&".join(pairs) if pairs else ""
 
 
 def _param(value: str | int | bool) -> str:
@@ -94,54 +98,65 @@ class Transport:
         prefix = "" if path == "/_ping" else f"/v{self.api_version}"
         return f"{prefix}{path}{query(params)}"
 
-    def connect(self) -> UnixHTTPConnection:
-        conn = UnixHTTPConnection(self._path, timeout=self.timeout)
+    def connect(self) -> Connection:
         try:
-            conn.connect()
+            return Connection(connect_unix(self._path, self.timeout))
         except OSError as err:
-            conn.close()
             raise DaemonUnreachable(self.host, err.strerror or str(err)) from err
-        return conn
 
-    def send(self, conn: UnixHTTPConnection, method: str, path: str,
-             params: Params | None = None, body: Body = None,
-             headers: Mapping[str, str] | None = None) -> None:
-        """Write one request on ``conn``; http.client sends an iterable or a file without a
-        Content-Length header chunked, reading it a block at a time."""
+    def exchange(self, conn: Connection, method: str, path: str,
+                 params: Params | None = None, body: Body = None,
+                 headers: Mapping[str, str] | None = None) -> Response:
+        """Write one request on ``conn`` and read its status line and headers.
+
+        If the daemon stops reading the body and answers early (an error), that answer is
+        what counts, not the broken pipe."""
+        send_error: OSError | None = None
         try:
-            conn.request(method, self.url(path, params), body=body, headers=dict(headers or {}))
+            conn.send(method, self.url(path, params), headers, body)
         except OSError as err:
-            raise DaemonUnreachable(self.host, err.strerror or str(err)) from err
+            send_error = err
+        try:
+            return conn.response(method)
+        except ProtocolError:
+            conn.close()
+            if send_error is not None:
+                raise DaemonUnreachable(self.host, send_error.strerror or str(send_error)
+                                        ) from send_error
+            raise
 
     def request(self, method: str, path: str, params: Params | None = None,
-                body: Body = None, headers: Mapping[str, str] | None = None,
-                ) -> http.client.HTTPResponse:
+                body: Body = None, headers: Mapping[str, str] | None = None) -> Response:
         """Send a request and return the response once its status is a success."""
         conn = self.connect()
-        self.send(conn, method, path, params, body, headers)
-        return self.check(conn.getresponse())
+        try:
+            resp = self.exchange(conn, method, path, params, body, headers)
+        except BaseException:
+            conn.close()
+            raise
+        return self.check(resp)
 
-    def check(self, resp: http.client.HTTPResponse) -> http.client.HTTPResponse:
+    def check(self, resp: Response) -> Response:
         if resp.status < 400:
             return resp
-        raw = resp.read()
-        resp.close()
+        with resp:
+            raw = resp.read()
         raise errors.from_status(resp.status, error_message(raw, resp.reason))
 
     def json(self, method: str, path: str, params: Params | None = None,
              payload: Any = None) -> Any:
         """A request with an optional JSON body whose answer is one JSON document."""
-        body = None if payload is None else json.dumps(payload).encode()
+        body = None if payload is None else jsoncodec.dumps(payload).encode()
         headers = {"Content-Type": "application/json"} if body is not None else {}
         with self.request(method, path, params, body, headers) as resp:
             raw = resp.read()
-        return json.loads(raw) if raw.strip() else None
+        return jsoncodec.loads(raw) if raw.strip() else None
 
 
 def error_message(raw: bytes, fallback: str) -> str:
     """The ``message`` of an Engine API error body, or the raw text if it is not JSON."""
     try:
-        doc = json.loads(raw)
+        doc = jsoncodec.loads(raw)
     except ValueError:
         return raw.decode(errors="replace").strip() or fallback
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
@@ -149,15 +164,15 @@ def error_message(raw: bytes, fallback: str) -> str:
     return raw.decode(errors="replace").strip() or fallback
 
 
-def json_lines(resp: http.client.HTTPResponse) -> Iterator[Any]:
+def json_lines(resp: Response) -> Iterator[Any]:
     """Decode a JSON-lines stream (progress, events) as documents arrive, until EOF."""
     with resp:
         for line in resp:
             if line.strip():
-                yield json.loads(line)
+                yield jsoncodec.loads(line)
 
 
-def raw_chunks(resp: http.client.HTTPResponse, size: int = 32 * 1024) -> Iterator[bytes]:
+def raw_chunks(resp: Response, size: int = 32 * 1024) -> Iterator[bytes]:
     """Bytes of a streamed body as they arrive (``read1`` does not wait to fill ``size``)."""
     with resp:
         while chunk := resp.read1(size):

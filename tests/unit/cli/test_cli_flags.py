@@ -89,3 +89,31 @@ def test_bool_flag_value():
     assert flags.parse(["--all=false"])[0].all is False
     with pytest.raises(UsageError, match="ParseBool"):
         flags.parse(["--all=maybe"])
+
+
+_GO_UNITS_SIZE = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"  # go-units' sizeRegex
+
+
+@pytest.mark.parametrize("text", [
+    "64m", "64M", "1g", "512", "1.5k", "10MB", "2MiB", "5 b", "5 mi", "5ib", "5i", "5 ",
+    "7 kib", "0", "1.2.3", "64m\n", "", " ", "m", "b", "5bb", "5m i", "-1", "5  m", "1.",
+    ".5", "5x", "5 kb ", "\u0665m", "\u00b2m", "1e3", "5K", "5p", "5kB\n\n",
+])
+def test_ram_in_bytes_accepts_what_go_units_regex_accepts(text):
+    import re
+
+    match = re.match(_GO_UNITS_SIZE, text)
+    try:
+        got: int | str = ram_in_bytes(text)
+    except ValueError as err:
+        got = str(err)
+    if match is None:
+        assert got == f"invalid size: '{text}'"
+        return
+    try:
+        factor = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+        want: int | str = int(float(match.group(1)) * factor.get(
+            (match.group(2) or "").lower(), 1))
+    except ValueError as err:
+        want = str(err)
+    assert got == want

@@ -124,6 +124,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"OK")
 
+    def _get_version(self, req: Request, parts: list[str], state: State) -> None:
+        self._reply(200, {"Version": "0.1.0", "ApiVersion": "1.45", "MinAPIVersion": "1.24",
+                          "Os": "linux", "Arch": "amd64", "Components": []})
+
     def _get_containers(self, req: Request, parts: list[str], state: State) -> None:
         if parts == ["json"]:
             self._reply(200, state.containers)

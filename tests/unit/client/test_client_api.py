@@ -125,3 +125,26 @@ def test_stdcopy_system_error_raises():
 
     with pytest.raises(errors.BerthError, match="oops"):
         demux(io.BytesIO(frame(3, b"oops")), io.BytesIO(), io.BytesIO())
+
+
+def test_models_are_immutable_values():
+    from berth.client.models import Port
+
+    spec = ContainerSpec(image="busybox", labels={"a": "b"})
+    assert spec == ContainerSpec(image="busybox", labels={"a": "b"})
+    assert spec != ContainerSpec(image="alpine") and spec.log_opts == {}
+    with pytest.raises(AttributeError, match="immutable"):
+        spec.image = "alpine"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del spec.tty
+    assert "image='busybox'" in repr(spec)
+    assert hash(Port(80, "tcp")) == hash(Port(80, "tcp"))
+    assert ContainerSpec(image="x").labels is not ContainerSpec(image="x").labels
+
+
+def test_client_reexports_load_on_first_use():
+    import berth.client
+
+    assert berth.client.WaitResult(3).status_code == 3
+    with pytest.raises(AttributeError):
+        _ = berth.client.NoSuchName  # type: ignore[attr-defined]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from berth.cli.command import Command, Context
+from berth.cli.command import Command
 from berth.cli.commands.ps import parse_filters
-from berth.cli.flags import Flag, Options
+from berth.cli.flags import Flag
 from berth.cli.output import go_time, human_size, pick_format, render, since, truncate_id
-from berth.client.models import ImageSummary
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.cli.command import Context
+    from berth.cli.flags import Options
+    from berth.client.models import ImageSummary
 
 COMMAND = Command(
     "images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images",

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 
-from berth.cli.command import Command, Context, StatusError
-from berth.cli.flags import Flag, Options
+from berth.cli.command import Command, StatusError
+from berth.cli.flags import Flag
 from berth.cli.output import show_progress
 from berth.client.models import ImportOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.cli.command import Context
+    from berth.cli.flags import Options
 
 COMMAND = Command(
     "import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
@@ -36,10 +40,11 @@ def split_reference(ref: str) -> tuple[str, str]:
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     source = args[0]
     repo, tag = split_reference(args[1]) if len(args) > 1 else ("", "")
-    import_opts = ImportOptions(repo=repo, tag=tag, changes=tuple(opts.change),
-                                message=opts.message, platform=opts.platform)
-    if source.startswith(("http://", "https://")):
-        import_opts = replace(import_opts, source=source)
+    url = source.startswith(("http://", "https://"))
+    import_opts = ImportOptions(source=source if url else "-", repo=repo, tag=tag,
+                                changes=tuple(opts.change), message=opts.message,
+                                platform=opts.platform)
+    if url:
         show_progress(ctx, ctx.client.images.import_tar(None, import_opts))
         return 0
     if source == "-":

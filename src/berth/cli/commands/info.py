@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from berth.cli.command import Command, Context
-from berth.cli.flags import Flag, Options
+from berth.cli.command import Command
+from berth.cli.flags import Flag
 from berth.cli.output import render_one
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.cli.command import Context
+    from berth.cli.flags import Options
 
 COMMAND = Command(
     "info", "[OPTIONS]", "Display system-wide information",

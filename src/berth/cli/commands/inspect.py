@@ -3,14 +3,17 @@ JSON, re-indented as docker prints it, or rendered through ``-f``."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
-
 from berth import errors
 from berth.cli.command import Command, Context, StatusError, daemon_message, reraise_unreachable
 from berth.cli.flags import Flag, Options
 from berth.cli.output import render_one
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Getter = Callable[[str], dict[str, Any]]
 
 _FORMAT = Flag("format", "f", "str", "", "Format output using a custom template")
 _SIZE = Flag("size", "s", "bool", help="Display total file sizes if the type is container")
@@ -29,9 +32,6 @@ IMAGE = Command(
     "inspect", "[OPTIONS] IMAGE [IMAGE...]",
     "Display detailed information on one or more images", (_FORMAT,), min_args=1,
     aliases=("image inspect",), kind="image")
-
-Getter = Callable[[str], dict[str, Any]]
-
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     kind = getattr(opts, "type", "") or _kind_of(ctx)
@@ -90,4 +90,6 @@ def indent(docs: list[dict[str, Any]]) -> str:
     """Go's ``json.Indent`` with four spaces and no HTML escaping, as ``docker inspect``."""
     if not docs:
         return "[]"
+    import json  # indenting is json's job; only this verb pays for the package
+
     return json.dumps(docs, indent=4, ensure_ascii=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import time
 
 from berth.cli.command import Command, Context, StatusError
@@ -22,10 +20,10 @@ COMMAND = Command(
           '"2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')),
     min_args=1, max_args=1, aliases=("container logs", "logs"))
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION = r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$"
+_PART = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_NUMBER = r"^\d+(\.\d+)?$"
 
 
 def timestamp(value: str, name: str, now: float | None = None) -> str:
@@ -33,10 +31,13 @@ def timestamp(value: str, name: str, now: float | None = None) -> str:
     a number passes through; the daemon takes "seconds.nanoseconds"."""
     if not value:
         return ""
-    if _NUMBER.match(value):
+    import datetime as dt  # only --since/--until pay for these imports
+    import re
+
+    if re.match(_NUMBER, value):
         return value
-    if _DURATION.match(value):
-        seconds = sum(float(n) * _UNIT[u] for n, u in _PART.findall(value))
+    if re.match(_DURATION, value):
+        seconds = sum(float(n) * _UNIT[u] for n, u in re.findall(_PART, value))
         return _seconds((time.time() if now is None else now) - seconds)
     try:
         when = dt.datetime.fromisoformat(value)

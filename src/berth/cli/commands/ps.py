@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
-
-from berth.cli.command import Command, Context, StatusError
-from berth.cli.flags import Flag, Options
+from berth.cli.command import Command, StatusError
+from berth.cli.flags import Flag
 from berth.cli.output import ellipsis, go_time, human_size, pick_format, render, since, truncate_id
-from berth.client.models import ContainerSummary, Port
+from berth.client import jsoncodec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from berth.cli.command import Context
+    from berth.cli.flags import Options
+    from berth.client.models import ContainerSummary, Port
 
 COMMAND = Command(
     "ps", "[OPTIONS]", "List containers",
@@ -82,7 +87,7 @@ def row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
     fields = {
         "ID": truncate_id(c.id) if trunc else c.id,
         "Image": _image(c, trunc),
-        "Command": json.dumps(command, ensure_ascii=False),
+        "Command": jsoncodec.dumps_str(command, ensure_ascii=False),
         "CreatedAt": go_time(c.created),
         "RunningFor": since(c.created),
         "Ports": ", ".join(_port(p) for p in c.ports),
