@@ -28,11 +28,13 @@ _LOCAL_NAMESERVER = re.compile(r"^\s*nameserver\s+(127\.\S*|::1)\s*$", re.MULTIL
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write and rename, so a container never sees half a file. No fsync: every file
+    written here is regenerated at each start, so one lost to a power cut is rewritten
+    before anything reads it again (and the exec root is a tmpfs)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)

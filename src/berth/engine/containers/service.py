@@ -30,6 +30,7 @@ from berth.engine.containers.store import ContainerStore
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import Conflict, InvalidArgument, NotModified, RuntimeFailure
+from berth.oci.mount import Mount
 from berth.oci.spec import Seccomp
 from berth.runtime import spec as runtime_spec
 from berth.runtime.shim import ExitStatus, ShimOptions
@@ -212,12 +213,22 @@ class ContainerService:
 
     async def _spawn(self, c: Container) -> Shim:
         mounts = await self._images.rootfs_mounts(c.id)
-        rootfs = process.Rootfs.from_mounts(mounts)
-        uid, gid, gids = await asyncio.to_thread(process.resolve_user, c.user, rootfs)
-        await asyncio.to_thread(rootfs.make_dir, c.working_dir)
         state_dir = self._state_dir(c.id)
-        binds = await asyncio.to_thread(
-            write_etc_files, self._opts.data_root / "containers" / c.id, c.hostname)
+        # All the blocking work in one hop: each to_thread is a thread handoff.
+        await asyncio.to_thread(self._write_bundle, c, mounts, state_dir)
+        return await self._shims.create(ShimOptions(
+            container_id=c.id, bundle=state_dir, rootfs_mounts=tuple(mounts),
+            state_dir=state_dir, log_path=Path(c.log_path) if c.log_path else None,
+            runtime=c.runtime, tty=c.spec.tty, open_stdin=c.spec.open_stdin,
+            stdin_once=c.spec.stdin_once))
+
+    def _write_bundle(self, c: Container, mounts: builtins.list[Mount], state_dir: Path
+                      ) -> None:
+        """Resolve the user in the image, write /etc files and config.json (in a thread)."""
+        rootfs = process.Rootfs.from_mounts(mounts)
+        uid, gid, gids = process.resolve_user(c.user, rootfs)
+        rootfs.make_dir(c.working_dir)
+        binds = write_etc_files(self._opts.data_root / "containers" / c.id, c.hostname)
         res = c.spec.resources
         spec = runtime_spec.build(runtime_spec.SpecOptions(
             rootfs=state_dir / "rootfs", args=(c.path, *c.args), env=c.env,
@@ -230,12 +241,7 @@ class ContainerService:
             readonly_rootfs=c.spec.readonly_rootfs, bind_files=tuple(binds),
             seccomp=_default_seccomp(),
         ))
-        await asyncio.to_thread(write_bundle, state_dir, spec)
-        return await self._shims.create(ShimOptions(
-            container_id=c.id, bundle=state_dir, rootfs_mounts=tuple(mounts),
-            state_dir=state_dir, log_path=Path(c.log_path) if c.log_path else None,
-            runtime=c.runtime, tty=c.spec.tty, open_stdin=c.spec.open_stdin,
-            stdin_once=c.spec.stdin_once))
+        write_bundle(state_dir, spec)
 
     async def _start_failed(self, c: Container, err: RuntimeFailure) -> None:
         msg = err.message

@@ -25,9 +25,10 @@ shim can ``waitpid`` it as runc's callers do.
     start(): open(exec.fifo, R) ─────────────────────────────────▶  write "0"; [seccomp];
      ◀──── reads "0" ──────────────────────────────────────────────  execve(args)
 
-Messages are JSON lines on one CLOEXEC pipe both children inherit; EOF before "ready" means
-a child died. The start handshake uses a FIFO in the state dir, not a pipe, so a created
-container survives the ``berth-runtime create`` process exiting (runc's exec.fifo).
+Messages are JSON lines on one CLOEXEC pipe both children inherit; "pid" and "ready" may
+arrive in either order (init can outrun child 1); EOF before both means a child died. The
+start handshake uses a FIFO in the state dir, not a pipe, so a created container survives
+the ``berth-runtime create`` process exiting (runc's exec.fifo).
 """
 
 from __future__ import annotations
@@ -71,17 +72,23 @@ def spawn_init(request: SpawnRequest) -> int:
         _child_main(request, write_fd)
     os.close(write_fd)
     init_pid = 0
+    ready = False
     try:
         with os.fdopen(read_fd, "rb") as sync:
-            msg = _next_message(sync)
-            os.waitpid(child1, 0)
-            if msg.get("type") == "pid":
-                init_pid = int(msg["pid"])  # type: ignore[call-overload]
+            # Init may say "ready" before child 1 gets to send its pid: take either order.
+            while not (init_pid and ready):
                 msg = _next_message(sync)
+                if msg.get("type") == "pid":
+                    init_pid = int(msg["pid"])  # type: ignore[call-overload]
+                elif msg.get("type") == "ready":
+                    ready = True
+                else:
+                    break  # an error, or EOF: a child died
+            os.waitpid(child1, 0)
     except BaseException:
         kill_and_reap(init_pid)
         raise
-    if msg.get("type") != "ready":
+    if not (init_pid and ready):
         kill_and_reap(init_pid)
         raise RuntimeFailure(str(msg.get("message", "container init failed")))
     return init_pid

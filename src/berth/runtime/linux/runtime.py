@@ -180,11 +180,11 @@ def _load_spec(bundle: Path) -> oci.Spec:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    # No fsync: the state root (/run, a tmpfs) describes live processes, which a power
+    # cut ends too; rename alone keeps a reader from seeing half a file.
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
     os.rename(tmp, path)
 
 

@@ -2,9 +2,9 @@
 
 berthd never forks. At start it launches one *zygote* (``python -m
 berth.runtime.shim.zygote``), a warm single-threaded process with the runtime already
-imported. To start a container berthd asks the zygote; the zygote double-forks and the
-grandchild becomes that container's shim (setsid, PR_SET_CHILD_SUBREAPER, reparented away
-from berthd), so a shim start costs a fork, not a Python start.
+imported. To start a container berthd asks the zygote; the zygote forks and the child
+becomes that container's shim (setsid, PR_SET_CHILD_SUBREAPER, never berthd's child), so a
+shim start costs a fork, not a Python start.
 
 The shim owns the container's stdio (pipes, or a pty with ``tty``), writes the json-file
 log, serves attach connections, records the exit status atomically in

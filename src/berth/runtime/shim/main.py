@@ -1,6 +1,6 @@
 """The shim process for one container: set up, create, report, then monitor.
 
-Runs in the zygote's grandchild (already ``setsid``), single-threaded::
+Runs in a child of the zygote (already ``setsid``), single-threaded::
 
     ignore SIGHUP/SIGPIPE, SIGCHLD wakes the loop, PR_SET_CHILD_SUBREAPER
     stdio → /dev/null and state_dir/shim.log; write shim.pid

@@ -4,14 +4,14 @@ On-disk layout of one container's state dir (``exec-root/containers/<id>``)::
 
     shim.sock     control: newline-delimited JSON, one reply per request, in order
     attach.sock   attach: one JSON line, "ok\\n", then raw bytes both ways
-    shim.pid      the shim's pid          ┐ written atomically (tmp, fsync, rename)
+    shim.pid      the shim's pid          ┐ written atomically (tmp, rename)
     init.pid      the container's init    │
     exit.json     {"exit_code", "oom_killed", "finished_at"} once the container exited
     shim.log      the shim's own diagnostics
 
 Spawning (berthd → zygote → shim; the reply comes from the shim itself)::
 
-    berthd ──{ShimOptions}\\n──▶ zygote ─fork─▶ child ─setsid, fork─▶ shim (conn fd inherited)
+    berthd ──{ShimOptions}\\n──▶ zygote ─fork─▶ shim (setsid; conn fd inherited)
     berthd ◀──{"shim_pid", "init_pid"} or {"shim_pid", "error"}\\n──────── shim
 
 Control requests and replies (``shim.sock``)::
@@ -83,14 +83,16 @@ def exit_from_json(data: dict[str, Any]) -> ExitStatus:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write, fsync, rename: a reader sees the old file or the whole new one."""
+    """Write, rename: a reader sees the old file or the whole new one, whenever the writer
+    dies. No fsync: these files describe live processes under the exec root (a tmpfs in
+    production), which a power cut ends along with the processes; only a process crash
+    can interrupt a write that matters, and rename covers that."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

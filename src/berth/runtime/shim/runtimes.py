@@ -51,11 +51,23 @@ def open_runtime(name: str, exec_root: Path) -> ContainerRuntime:
 
 
 def preload() -> None:
-    """Import what shims will need, so a forked shim starts warm."""
+    """Do once, in the zygote, what every forked shim would otherwise redo: import the
+    native runtime with the parts it loads lazily (the cgroup managers; pyseccomp, whose
+    import runs ``ldconfig -p`` twice to find libseccomp) and compile the default seccomp
+    profile (libseccomp takes tens of ms; ``compile_program`` caches by profile, and the
+    cache is inherited by every fork)."""
     try:
-        import berth.runtime.linux.runtime  # noqa: F401
+        import berth.runtime.linux.cgroups.v1
+        import berth.runtime.linux.cgroups.v2  # noqa: F401
+        from berth.runtime.linux import seccomp
+        from berth.runtime.linux.runtime import NativeRuntime  # noqa: F401
     except ImportError as err:
         log.info("native runtime unavailable: %s", err)
+        return
+    try:
+        seccomp.compile_program(seccomp.default_profile())
+    except (ImportError, OSError, ValueError) as err:  # no libseccomp: shims report it
+        log.warning("precompiling the default seccomp profile failed: %s", err)
 
 
 def oom_kill_count(cgroups_path: str) -> int:

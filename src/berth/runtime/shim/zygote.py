@@ -3,23 +3,25 @@
 berthd starts it once (``python -m berth.runtime.shim.zygote --socket PATH``); it dies with
 berthd (PR_SET_PDEATHSIG), the shims it forked do not::
 
-    berthd                zygote                   child                  shim (grandchild)
-    ──────                ──────                   ─────                  ─────────────────
+    berthd                zygote                          shim (child)
+    ──────                ──────                          ────────────
     connect, send ──────▶ accept, read line
-    {ShimOptions}\\n       fork ──────────────────▶ close listener
-                          close conn               setsid, fork ────────▶ run_shim(opts, conn)
-                          waitpid(child) ◀──────── _exit(0)               mounts, create …
-    read reply ◀─────────────────────────────────────────────────────── {"shim_pid",
-                                                                         "init_pid"|"error"}
+    {ShimOptions}\\n       fork ─────────────────────────▶ close listener, setsid
+                          close conn                      run_shim(opts, conn):
+                          prime the cgroup migration lock   mounts, create …
+    read reply ◀─────────────────────────────────────────── {"shim_pid", "init_pid"|"error"}
 
-The shim is reparented to init (or the nearest subreaper), never berthd's child, and is
-in its own session, so berthd dying or its terminal hanging up does not touch it. The
-zygote reaps only its direct children, which exit at once, so zombies never pile up.
+One fork, not two: the zygote ignores SIGCHLD, so the kernel reaps a shim that exits while
+the zygote lives, and when the zygote dies its shims are reparented to init (or the nearest
+subreaper) and keep running. A shim is in its own session, so berthd dying or its terminal
+hanging up does not touch it. Every fork of this heap costs milliseconds; the second one a
+double fork would add bought nothing once the zygote no longer has to wait for children.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -28,6 +30,7 @@ import socket
 import sys
 
 from berth.runtime.linux import syscalls
+from berth.runtime.linux.cgroups import prime_migration
 from berth.runtime.shim import ShimOptions
 from berth.runtime.shim import main as shim_main
 from berth.runtime.shim.protocol import encode_line, options_from_json
@@ -51,11 +54,12 @@ def serve(listener: socket.socket) -> None:
             log.warning("bad spawn request: %s", err)
             _reply_error(conn, f"bad spawn request: {err}")
             continue
-        child = os.fork()
-        if child == 0:
+        if os.fork() == 0:
             _become_shim(listener, conn, opts)  # never returns
         conn.close()
-        os.waitpid(child, 0)
+        # The new container's init joins its cgroup a few ms from now; pay the kernel's
+        # wait for that migration here, while the shim sets up (see prime_migration).
+        prime_migration()
 
 
 def _become_shim(listener: socket.socket, conn: socket.socket, opts: ShimOptions) -> None:
@@ -63,8 +67,6 @@ def _become_shim(listener: socket.socket, conn: socket.socket, opts: ShimOptions
     try:
         listener.close()
         os.setsid()
-        if os.fork() != 0:
-            os._exit(0)
         code = shim_main.run_shim(opts, conn)
     except BaseException:
         logging.getLogger(__name__).exception("shim failed")
@@ -102,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s zygote %(levelname)s %(name)s: %(message)s")
     preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps exited shims
+    # Everything allocated so far lives as long as the zygote: move it out of the GC's
+    # generations, so a shim's collections never walk (and so copy-on-write) these pages.
+    gc.freeze()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     path = args.socket
     if os.path.exists(path):

@@ -10,6 +10,7 @@ from berth.runtime.linux.cgroups import (
     cpu_shares_to_weight,
     memory_swap_v2,
     open_manager,
+    prime_migration,
 )
 from berth.runtime.linux.cgroups.v1 import CgroupV1Manager
 from berth.runtime.linux.cgroups.v2 import CgroupV2Manager
@@ -193,3 +194,24 @@ def test_memory_swap_v2():
         memory_swap_v2(None, 300)
     with pytest.raises(ValueError):
         memory_swap_v2(300, 100)
+
+
+def test_prime_migration_rejoins_own_v1_cgroup(v1_root: Path, tmp_path: Path) -> None:
+    membership = tmp_path / "self-cgroup"
+    membership.write_text("9:name=systemd:/\n4:memory:/svc/berthd\n1:cpu:/\n0::/\n")
+    (v1_root / "memory/svc/berthd").mkdir(parents=True)
+    (v1_root / "memory/svc/berthd/cgroup.procs").write_text("")
+    prime_migration(v1_root, membership)
+    assert _read(v1_root / "memory/svc/berthd/cgroup.procs") == "0"
+    assert _read(v1_root / "cpu/cgroup.procs") == ""  # one write is enough
+
+
+def test_prime_migration_v2_and_missing_paths(v2_root: Path, tmp_path: Path) -> None:
+    membership = tmp_path / "self-cgroup"
+    membership.write_text("0::/gone\n")
+    prime_migration(v2_root, membership)  # nothing to write to: no error
+    membership.write_text("0::/svc\n")
+    (v2_root / "svc").mkdir()
+    (v2_root / "svc/cgroup.procs").write_text("")
+    prime_migration(v2_root, membership)
+    assert _read(v2_root / "svc/cgroup.procs") == "0"

@@ -11,6 +11,7 @@ it is ignored, as runc does. ``cgroupsPath`` is always taken below the hierarchy
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -59,6 +60,43 @@ class CgroupManager(Protocol):
 
 def is_unified(root: Path = DEFAULT_ROOT) -> bool:
     return (root / "cgroup.controllers").exists()
+
+
+def prime_migration(root: Path = DEFAULT_ROOT,
+                    membership: Path = Path("/proc/self/cgroup")) -> None:
+    """Move the calling process into the cgroup it is already in: a no-op for the process
+    that takes the kernel's global migration lock (cgroup_threadgroup_rwsem) for writing.
+
+    Why: since Linux 6.0, unless the hierarchy is mounted with ``favordynmods``, the first
+    migration after an idle spell waits a whole RCU grace period (10-15 ms measured on a
+    2-core VM) to move that lock to its writer mode, and the kernel leaves it there for
+    one more grace period after each migration. A container start migrates exactly once,
+    when its init joins its cgroup; a caller that knows such a join is a few ms away (the
+    zygote, right after forking a shim) calls this first, so the wait overlaps the shim's
+    set-up instead of the container's start. Best effort: on older kernels it is a cheap
+    no-op, and any failure only costs the latency it tried to hide."""
+    try:
+        with open(membership) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    unified = is_unified(root)
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if unified != (controllers == "") or controllers.startswith("name="):
+            continue
+        procs = root / controllers / path.lstrip("/") / "cgroup.procs"
+        try:
+            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            continue  # not mounted under root by that name
+        try:
+            os.write(fd, b"0")  # 0: the writer itself
+            return
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
 
 
 def open_manager(cgroups_path: str, root: Path = DEFAULT_ROOT) -> CgroupManager:
