@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := busybox-static runc crun tmux iproute2 libseccomp2 procps
+APT_PACKAGES := busybox-static runc crun tmux iproute2 libseccomp2 procps skopeo docker-registry apache2-utils
 DEMO_ROOT ?= /var/lib/berth
 DEMO_EXEC ?= /run/berth
 
@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml $(shell find src -name '*.py')
 	@# The environment may set PYTHONDONTWRITEBYTECODE; compiled once here, every berth start
 	@# and every shim fork reads bytecode instead of recompiling the sources.
 	$(PY) -m compileall -q src
+	scripts/write-launcher
 	touch $@
 
 demo: install
