@@ -19,9 +19,12 @@ from aiohttp import web
 
 from berth.api.server.app import make_app
 from berth.api.server.containers import ContainerRoutes
+from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
 from berth.api.server.system import SystemInfo, SystemRoutes
 from berth.config import DaemonConfig, load
+from berth.engine.containers.admin import ContainerAdmin
+from berth.engine.containers.execs import ExecService
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
@@ -75,12 +78,16 @@ async def serve(config: DaemonConfig) -> None:
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent),
         ContainerStore(ContainerRecords(db)), images, shims, events)
     await containers.restore()
+    execs = ExecService(containers, images)
+    containers.health.set_prober(execs)  # health probes are execs
     info = SystemInfo(data_root=str(config.data_root), exec_root=str(config.exec_root),
                       default_runtime=config.runtime, snapshotter=config.snapshotter,
                       cgroup_version=_cgroup_version(), debug=config.debug)
     app = make_app([
         SystemRoutes(info, containers, images, events).register,
-        ContainerRoutes(containers, str(config.data_root)).register,
+        ContainerRoutes(containers, execs, ContainerAdmin(containers, images, events),
+                        str(config.data_root)).register,
+        ExecRoutes(execs).register,
         ImageRoutes(images, containers).register,
     ])
     # Streams (logs -f, events, attach, wait) would hold shutdown for aiohttp's default 60 s;
@@ -102,6 +109,7 @@ async def serve(config: DaemonConfig) -> None:
     await stop.wait()
     log.info("berthd shutting down; containers keep running")
     await runner.cleanup()
+    await execs.close()
     await containers.close()
     await shims.close()
     db.close()

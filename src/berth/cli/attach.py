@@ -1,29 +1,43 @@
-"""An attached session, as ``run`` (without ``-d``) and ``start -a`` drive it.
+"""Attached sessions: ``pump``, the one stdin/output copier every hijacked stream uses
+(``run``, ``start -a``, ``attach``, ``exec``), and the session ``run``/``start -a`` drive.
 
 The order is docker's and matters: a container that exits at once must not lose its
 output or its exit status, so both are claimed before it starts::
 
     attach (hijack) ──▶ POST /wait?condition=next-exit|removed ──▶ start
         ──▶ copy output until the daemon closes the stream ──▶ wait's StatusCode = exit code
+
+Typing the detach keys ends the copy early; ``run`` and ``start`` then exit 0 quietly
+and leave the container running, as docker's do.
 """
 
 from __future__ import annotations
 
-import os
+import time
 
 from berth import errors
 from berth.cli.command import Context, StatusError, run_error
+from berth.cli.terminal import (
+    DEFAULT_DETACH_KEYS,
+    EscapeProxy,
+    Terminal,
+    detach_key_bytes,
+)
+from berth.cli.terminal import size as terminal_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as _signal
     from collections.abc import Callable
     from types import FrameType
-    from typing import Any, Final
+    from typing import Any, Final, Protocol
 
     from berth.client.hijack import HijackedStream
 
     Handler = Callable[[int, FrameType | None], Any] | int | _signal.Handlers | None
+
+    class Resizer(Protocol):
+        def __call__(self, retries: int = 1) -> None: ...
 else:
     # The C half of ``signal``: the Python half only wraps numbers in enums, and importing
     # ``enum`` would cost more than all of ``berth run``'s own modules.
@@ -32,24 +46,47 @@ else:
 _SIGNAL_NAMES: dict[int, str] = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM"}
 
 
+class StreamIO:
+    """What one hijacked stream carries: a tty (raw bytes) or not (stdcopy frames),
+    whether our stdin feeds it, the detach keys, and where a terminal size goes."""
+
+    __slots__ = ("detach_keys", "resize", "stdin", "tty")
+    tty: Final[bool]
+    stdin: Final[bool]
+    detach_keys: Final[str]
+    resize: Final[Callable[[int, int], None] | None]
+
+    def __init__(self, tty: bool = False, stdin: bool = False, detach_keys: str = "",
+                 resize: Callable[[int, int], None] | None = None) -> None:
+        self.tty = tty
+        self.stdin = stdin
+        self.detach_keys = detach_keys
+        self.resize = resize
+
+
 class Session:
-    __slots__ = ("auto_remove", "ident", "sig_proxy", "stdin", "stdout", "tty")
+    """A container to attach to, as ``run`` and ``start -a`` start it."""
+
+    __slots__ = ("auto_remove", "detach_keys", "ident", "sig_proxy", "stdin", "stdout",
+                 "tty")
     ident: Final[str]
     tty: Final[bool]
     stdin: Final[bool]
     stdout: Final[bool]
     auto_remove: Final[bool]
     sig_proxy: Final[bool]
+    detach_keys: Final[str]
 
     def __init__(self, ident: str, tty: bool = False, stdin: bool = False,
                  stdout: bool = True, auto_remove: bool = False,
-                 sig_proxy: bool = True) -> None:
+                 sig_proxy: bool = True, detach_keys: str = "") -> None:
         self.ident = ident
         self.tty = tty
         self.stdin = stdin
         self.stdout = stdout
         self.auto_remove = auto_remove
         self.sig_proxy = sig_proxy
+        self.detach_keys = detach_keys
 
 
 def start_exit_code(err: errors.BerthError) -> int:
@@ -73,7 +110,8 @@ def start_detached(ctx: Context, ident: str) -> None:
 def run_attached(ctx: Context, session: Session) -> int:
     """Attach, register the wait, start, stream, and return the container's exit code."""
     containers = ctx.client.containers
-    stream = containers.attach(session.ident, stdin=session.stdin) if (
+    stream = containers.attach(session.ident, stdin=session.stdin,
+                               detach_keys=session.detach_keys) if (
         session.stdin or session.stdout) else None
     condition = "removed" if session.auto_remove else "next-exit"
     try:
@@ -88,7 +126,11 @@ def run_attached(ctx: Context, session: Session) -> int:
                     pass  # the start failure is what gets reported
             raise run_error(ctx.path, err, start_exit_code(err)) from err
         if stream is not None:
-            _stream(ctx, session, stream)
+            io = StreamIO(session.tty, session.stdin, session.detach_keys,
+                          lambda h, w: containers.resize(session.ident, h, w))
+            if stream_with_signals(ctx, stream, io, session.ident, session.sig_proxy):
+                pending.close()
+                return 0  # detached: docker's run and start say nothing and exit 0
         result = pending.result()
     finally:
         if stream is not None:
@@ -98,61 +140,75 @@ def run_attached(ctx: Context, session: Session) -> int:
     return result.status_code
 
 
-def _stream(ctx: Context, session: Session, stream: HijackedStream) -> None:
-    saved_terminal: list[Any] | None = None
-    previous_handlers: dict[int, Handler] = {}
+def pump(ctx: Context, stream: HijackedStream, io: StreamIO) -> bool:
+    """Copy our stdin to the stream and its output to ours until the output ends;
+    True if the user typed the detach keys instead. ``run``, ``start -a``, ``attach``
+    and ``exec`` all go through here (docker's ``hijackedIOStreamer``)::
+
+        stdin thread:  os.read(0) -> EscapeProxy (raw tty only) -> socket; EOF: SHUT_WR
+                                         detach keys: SHUT_RDWR, which ends ...
+        main thread:   socket -> stdout/stderr (demuxed unless tty) until EOF
+                       SIGWINCH -> io.resize(h, w)
+    """
+    stdin_fd = ctx.stdin.fileno() if io.stdin else -1
+    raw = io.tty and io.stdin and ctx.stdin.isatty()
+    resize = _resizer(ctx, io.resize) if io.tty and io.resize is not None else None
+    with Terminal(stdin_fd if raw else None, resize) as terminal:
+        if resize is not None:
+            resize(retries=5)
+        if io.stdin:
+            escape = None
+            if raw:
+                try:
+                    keys = detach_key_bytes(io.detach_keys or DEFAULT_DETACH_KEYS)
+                except ValueError:  # docker warns and falls back; the daemon refuses it
+                    keys = detach_key_bytes(DEFAULT_DETACH_KEYS)
+                escape = EscapeProxy(keys).feed
+            stream.feed_stdin(stdin_fd, escape)
+        stream.copy_output(ctx.bout, ctx.bout if io.tty else ctx.berr, io.tty)
+        terminal.restore()
+    return stream.detached
+
+
+def _resizer(ctx: Context, send: Callable[[int, int], None]) -> Resizer | None:
+    """Sends our terminal's size to the daemon (nothing if stdout is no terminal)."""
     try:
-        saved_terminal = _raw_terminal(ctx, session)
-        previous_handlers = _proxy_signals(ctx, session)
-        if session.stdin:
-            stream.feed_stdin(ctx.stdin.fileno())
-        if session.tty:
-            _resize(ctx, session.ident)
-        stream.copy_output(ctx.bout, ctx.berr, session.tty)
-    finally:
-        for signum, handler in previous_handlers.items():
-            _signal.signal(signum, handler)
-        if saved_terminal is not None:
-            import termios
-
-            termios.tcsetattr(ctx.stdin.fileno(), termios.TCSADRAIN, saved_terminal)
-
-
-def _resize(ctx: Context, ident: str) -> None:
-    try:
-        size = os.get_terminal_size(ctx.stdout.fileno())
+        fd = ctx.stdout.fileno()
     except (OSError, ValueError):
-        return  # not a terminal: the container keeps its default size
-    try:
-        ctx.client.containers.resize(ident, size.lines, size.columns)
-    except errors.BerthError:
-        pass  # a failed resize leaves the default size; the session goes on
-
-
-def _raw_terminal(ctx: Context, session: Session) -> list[Any] | None:
-    """With ``-it`` on a terminal, keystrokes go to the container unprocessed; returns
-    the settings to restore."""
-    if not (session.tty and session.stdin and ctx.stdin.isatty()):
         return None
-    import termios
-    import tty
+    if not ctx.stdout.isatty():
+        return None
 
-    fd = ctx.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
-    return saved
+    def resize(retries: int = 1) -> None:
+        for attempt in range(retries):
+            dims = terminal_size(fd)
+            if dims is None:
+                return
+            try:
+                send(*dims)
+                return
+            except errors.BerthError:
+                # At start the process may not be running yet: docker retries too.
+                time.sleep(0.01 * (attempt + 1))
+
+    return resize
 
 
-def _proxy_signals(ctx: Context, session: Session) -> dict[int, Handler]:
-    """Forward SIGINT/SIGTERM to the container (``--sig-proxy``; not with a tty); returns
-    the handlers to restore."""
-    if session.tty or not session.sig_proxy:
-        return {}
+def stream_with_signals(ctx: Context, stream: HijackedStream, io: StreamIO, ident: str,
+                        sig_proxy: bool) -> bool:
+    """``pump``, forwarding SIGINT/SIGTERM to the container meanwhile (``--sig-proxy``;
+    never with a tty, whose Ctrl-C is a byte for the container). True if detached."""
+    previous: dict[int, Handler] = {}
+    if sig_proxy and not io.tty:
+        def forward(signum: int, _frame: FrameType | None) -> None:
+            try:
+                ctx.client.containers.kill(ident, _SIGNAL_NAMES[signum])
+            except errors.BerthError:
+                pass  # the container is already gone: nothing to forward to
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        try:
-            ctx.client.containers.kill(session.ident, _SIGNAL_NAMES[signum])
-        except errors.BerthError:
-            pass  # the container is already gone: nothing to forward to
-
-    return {s: _signal.signal(s, forward) for s in (_signal.SIGINT, _signal.SIGTERM)}
+        previous = {s: _signal.signal(s, forward) for s in (_signal.SIGINT, _signal.SIGTERM)}
+    try:
+        return pump(ctx, stream, io)
+    finally:
+        for signum, handler in previous.items():
+            _signal.signal(signum, handler)

@@ -210,6 +210,13 @@ def parse_int(text: str) -> int:
         raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
 
 
+def filter_pair(text: str) -> str:
+    """A ``--filter`` value: docker's ``opts.FilterOpt`` wants ``name=value``."""
+    if "=" not in text:
+        raise ValueError("bad format of filter (expected name=value)")
+    return text
+
+
 def help_lines(flags: Sequence[Flag]) -> list[str]:
     """The ``Options:`` section of a command's help, aligned as cobra prints it."""
     left: list[str] = []

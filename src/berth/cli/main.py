@@ -31,19 +31,22 @@ TOP_LEVEL = {
     "run": "run", "create": "create", "start": "start", "ps": "ps", "logs": "logs",
     "inspect": "inspect", "stop": "stop", "kill": "kill", "wait": "wait", "rm": "rm",
     "images": "images", "rmi": "rmi", "import": "import_", "version": "version",
-    "info": "info",
+    "info": "info", "exec": "exec", "attach": "attach", "top": "top", "pause": "pause",
+    "unpause": "pause:UNPAUSE", "restart": "restart", "rename": "rename", "events": "events",
 }
 MANAGEMENT = {
     "container": {
         "run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps",
         "ps": "ps", "logs": "logs", "inspect": "inspect:CONTAINER", "stop": "stop",
-        "kill": "kill", "wait": "wait", "rm": "rm", "remove": "rm",
+        "kill": "kill", "wait": "wait", "rm": "rm", "remove": "rm", "exec": "exec",
+        "attach": "attach", "top": "top", "pause": "pause", "unpause": "pause:UNPAUSE",
+        "restart": "restart", "rename": "rename", "prune": "prune",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
         "inspect": "inspect:IMAGE", "import": "import_", "bootstrap": "bootstrap",
     },
-    "system": {"info": "info"},
+    "system": {"info": "info", "events": "events"},
 }
 
 USAGE = f"""
@@ -53,6 +56,7 @@ A Docker-compatible container engine
 
 Common Commands:
   run         Create and run a new container from an image
+  exec        Execute a command in a running container
   ps          List containers
   images      List images
   version     Show the Berth version information
@@ -64,15 +68,22 @@ Management Commands:
   system      Manage Berth
 
 Commands:
+  attach      Attach local standard input, output, and error streams to a running container
   create      Create a new container
+  events      Get real time events from the server
   import      Import the contents from a tarball to create a filesystem image
   inspect     Return low-level information on Berth objects
   kill        Kill one or more running containers
   logs        Fetch the logs of a container
+  pause       Pause all processes within one or more containers
+  rename      Rename a container
+  restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
   start       Start one or more stopped containers
   stop        Stop one or more running containers
+  top         Display the running processes of a container
+  unpause     Unpause all processes within one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
@@ -156,7 +167,13 @@ def dispatch(ctx: Context, words: list[str]) -> int:
         ctx.err(f"{err}\n\nUsage:  {path} {command.usage}\n\n"
                 f"{verb} '{path} --help' for more information")
         return err.exit_code
-    result: int = run(ctx, opts, args)  # type: ignore[operator]
+    try:
+        result: int = run(ctx, opts, args)  # type: ignore[operator]
+    except UsageError as err:
+        # A value only the verb can judge (docker's runconfig checks, e.g. --rm with
+        # --restart): docker's "docker: <reason>" form, without the usage line.
+        ctx.err(f"{PROG}: {err}\n\nRun '{path} --help' for more information")
+        return err.exit_code
     return result
 
 

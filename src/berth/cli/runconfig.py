@@ -7,8 +7,9 @@ docker's words: ``invalid argument "x" for "-m, --memory" flag: invalid size: 'x
 
 from __future__ import annotations
 
-from berth.cli.flags import Flag, UsageError
-from berth.client.models import ContainerSpec
+from berth.cli.durations import parse_duration
+from berth.cli.flags import Flag, UsageError, parse_int
+from berth.client.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,16 +63,34 @@ SHARED_FLAGS: tuple[Flag, ...] = (
          "image"),
     Flag("env", "e", "list", help="Set environment variables"),
     Flag("env-file", kind="list", help="Read in a file of environment variables"),
+    Flag("health-cmd", kind="str", default="", help="Command to run to check health"),
+    Flag("health-interval", kind="value", default=0, convert=parse_duration,
+         metavar="duration", help="Time between running the check (ms|s|m|h)"),
+    Flag("health-retries", kind="int", default=0, help="Consecutive failures needed to "
+         "report unhealthy"),
+    Flag("health-start-interval", kind="value", default=0, convert=parse_duration,
+         metavar="duration", help="Time between running the check during the start "
+         "period (ms|s|m|h)"),
+    Flag("health-start-period", kind="value", default=0, convert=parse_duration,
+         metavar="duration", help="Start period for the container to initialize before "
+         "starting health-retries countdown (ms|s|m|h)"),
+    Flag("health-timeout", kind="value", default=0, convert=parse_duration,
+         metavar="duration", help="Maximum time to allow one check to run (ms|s|m|h)"),
     Flag("hostname", "h", "str", "", "Container host name"),
+    Flag("init", kind="bool", help="Run an init inside the container that forwards signals "
+         "and reaps processes"),
     Flag("interactive", "i", "bool", help="Keep STDIN open even if not attached"),
     Flag("label", "l", "list", help="Set meta data on a container"),
     Flag("log-driver", kind="str", default="", help="Logging driver for the container"),
     Flag("log-opt", kind="list", help="Log driver options"),
     Flag("memory", "m", "value", 0, "Memory limit", convert=ram_in_bytes, metavar="bytes"),
     Flag("name", kind="str", default="", help="Assign a name to the container"),
+    Flag("no-healthcheck", kind="bool", help="Disable any container-specified HEALTHCHECK"),
     Flag("pids-limit", kind="int", help="Tune container pids limit (set -1 for unlimited)"),
     Flag("platform", kind="str", default="", help="Set platform if server is multi-platform "
          "capable"),
+    Flag("restart", kind="str", default="no", help="Restart policy to apply when a "
+         "container exits"),
     Flag("rm", kind="bool", help="Automatically remove the container and its associated "
          "anonymous volumes when it exits"),
     Flag("runtime", kind="str", default="", help="Runtime to use for this container"),
@@ -85,6 +104,8 @@ SHARED_FLAGS: tuple[Flag, ...] = (
 RUN_FLAGS: tuple[Flag, ...] = tuple(sorted(
     (*SHARED_FLAGS,
      Flag("detach", "d", "bool", help="Run container in background and print container ID"),
+     Flag("detach-keys", kind="str", default="", help="Override the key sequence for "
+          "detaching a container"),
      Flag("sig-proxy", kind="bool", default=True, help="Proxy received signals to the "
           "process")),
     key=lambda f: f.long))
@@ -153,6 +174,12 @@ def build_spec(opts: Options, args: list[str], env: Mapping[str, str],
     elif "entrypoint" in opts.given:
         entrypoint = ("",)  # --entrypoint= resets the image's entrypoint
     streams = _attach_streams(opts, detach)
+    restart = parse_restart_policy(opts.restart)
+    if opts.rm and not restart.is_none:
+        raise UsageError("conflicting options: cannot specify both --restart and --rm")
+    log_opts = _pairs(opts.log_opt)
+    if opts.log_driver == "none" and log_opts:
+        raise UsageError("invalid logging opts for driver none")
     return ContainerSpec(
         image=image, cmd=tuple(command) if command else None, entrypoint=entrypoint,
         env=tuple(env_list), working_dir=opts.workdir, user=opts.user,
@@ -162,7 +189,48 @@ def build_spec(opts: Options, args: list[str], env: Mapping[str, str],
         stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, memory=opts.memory,
         nano_cpus=opts.cpus, cpu_shares=opts.cpu_shares, pids_limit=opts.pids_limit,
         runtime=opts.runtime, auto_remove=opts.rm, log_driver=opts.log_driver,
-        log_opts=_pairs(opts.log_opt))
+        log_opts=log_opts, init=opts.init if "init" in opts.given else None,
+        restart_policy=restart, healthcheck=_healthcheck(opts))
+
+
+def parse_restart_policy(text: str) -> RestartPolicy:
+    """docker's ``opts.ParseRestartPolicy``: ``NAME[:MAX_RETRIES]``. Only the count's form
+    is checked here; the daemon judges the name and whether a count fits it."""
+    name, colon, count = text.partition(":")
+    if colon and not name:
+        raise UsageError("invalid restart policy format: no policy provided before colon")
+    retries = 0
+    if count:
+        try:
+            retries = parse_int(count)
+        except ValueError:
+            raise UsageError("invalid restart policy format: maximum retry count must be "
+                             "an integer") from None
+    return RestartPolicy(name, retries)
+
+
+_HEALTH_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
+
+
+def _healthcheck(opts: Options) -> Healthcheck | None:
+    """docker's healthcheck flags: any ``--health-*`` overrides the image's check,
+    ``--no-healthcheck`` disables it, neither leaves it alone (None)."""
+    given = bool(opts.health_cmd or opts.health_retries) or any(
+        getattr(opts, f"health_{name}") for name in _HEALTH_DURATIONS)
+    if opts.no_healthcheck:
+        if given:
+            raise UsageError("--no-healthcheck conflicts with --health-* options")
+        return Healthcheck(test=("NONE",))
+    if not given:
+        return None
+    for name in (*_HEALTH_DURATIONS[:2], "retries", *_HEALTH_DURATIONS[2:]):
+        if getattr(opts, f"health_{name}") < 0:
+            raise UsageError(f"--health-{name.replace('_', '-')} cannot be negative")
+    return Healthcheck(
+        test=("CMD-SHELL", opts.health_cmd) if opts.health_cmd else (),
+        interval=opts.health_interval, timeout=opts.health_timeout,
+        start_period=opts.health_start_period, start_interval=opts.health_start_interval,
+        retries=opts.health_retries)
 
 
 def familiar_tagged(image: str) -> str:

@@ -12,6 +12,7 @@ loads when first used, so ``berth version`` never reads the container or image m
 
 from __future__ import annotations
 
+from berth.client import jsoncodec
 from berth.client.transport import (
     DEFAULT_API_VERSION,
     DEFAULT_HOST,
@@ -21,13 +22,15 @@ from berth.client.transport import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from berth.client.containers import ContainersAPI, PendingWait
+    from berth.client.containerspec import ContainerSpec
+    from berth.client.execs import ExecAPI
     from berth.client.hijack import HijackedStream
     from berth.client.images import ImagesAPI
     from berth.client.models import (
-        ContainerSpec,
         ContainerSummary,
         Created,
         ImageSummary,
@@ -45,7 +48,7 @@ __all__ = [
 
 # The re-exported names that live in modules loaded on first use (PEP 562).
 _LAZY = {
-    "PendingWait": "containers", "HijackedStream": "hijack", "ContainerSpec": "models",
+    "PendingWait": "containers", "HijackedStream": "hijack", "ContainerSpec": "containerspec",
     "ContainerSummary": "models", "Created": "models", "ImageSummary": "models",
     "ImportOptions": "models", "LogOptions": "models", "Progress": "models",
     "WaitResult": "models",
@@ -69,6 +72,7 @@ class Client:
         self.transport = Transport(host, api_version)
         self._containers: ContainersAPI | None = None
         self._images: ImagesAPI | None = None
+        self._execs: ExecAPI | None = None
 
     @property
     def host(self) -> str:
@@ -89,6 +93,24 @@ class Client:
 
             self._images = ImagesAPI(self.transport)
         return self._images
+
+    @property
+    def execs(self) -> ExecAPI:
+        if self._execs is None:
+            from berth.client.execs import ExecAPI
+
+            self._execs = ExecAPI(self.transport)
+        return self._execs
+
+    def events(self, since: str = "", until: str = "",
+               filters: dict[str, list[str]] | None = None) -> Iterator[dict[str, Any]]:
+        """``GET /events``: each event as the daemon sends it, until ``until`` passes
+        (or forever)."""
+        from berth.client.transport import json_lines
+
+        params = {"since": since or None, "until": until or None,
+                  "filters": jsoncodec.dumps(filters) if filters else None}
+        return json_lines(self.transport.request("GET", "/events", params))
 
     def ping(self) -> str:
         """``GET /_ping``; returns the API version the daemon announces."""

@@ -10,10 +10,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from berth.client.containerspec import ContainerSpec
     from berth.client.hijack import HijackedStream
     from berth.client.http1 import Response
-    from berth.client.models import ContainerSpec, LogOptions
+    from berth.client.models import LogOptions
     from berth.client.transport import Transport
+
+    Filters = dict[str, list[str]]  # module scope: ``list`` is a method name in the class
 
 
 class PendingWait:
@@ -82,9 +85,10 @@ class ContainersAPI:
                                {"condition": condition or None})
         return PendingWait(resp)
 
-    def attach(self, ident: str, stdin: bool = False, logs: bool = False) -> HijackedStream:
+    def attach(self, ident: str, stdin: bool = False, logs: bool = False,
+               detach_keys: str = "") -> HijackedStream:
         params = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin or None,
-                  "logs": logs or None}
+                  "logs": logs or None, "detachKeys": detach_keys or None}
         from berth.client.hijack import hijack  # only attached sessions need it
 
         return hijack(self._t, f"/containers/{quote_id(ident)}/attach", params)
@@ -92,6 +96,36 @@ class ContainersAPI:
     def resize(self, ident: str, height: int, width: int) -> None:
         self._t.json("POST", f"/containers/{quote_id(ident)}/resize",
                      {"h": height, "w": width})
+
+    def restart(self, ident: str, timeout: int | None = None, signal: str = "") -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/restart",
+                     {"t": timeout, "signal": signal or None})
+
+    def pause(self, ident: str) -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/pause")
+
+    def unpause(self, ident: str) -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/unpause")
+
+    def rename(self, ident: str, name: str) -> None:
+        self._t.json("POST", f"/containers/{quote_id(ident)}/rename", {"name": name})
+
+    def top(self, ident: str, ps_args: str = "",
+            ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        """The titles and rows of ``ps`` run in the container's pid namespace."""
+        doc = self._t.json("GET", f"/containers/{quote_id(ident)}/top",
+                           {"ps_args": ps_args or None})
+        return (tuple(doc.get("Titles") or ()),
+                tuple(tuple(p) for p in doc.get("Processes") or ()))
+
+    def prune(self, filters: Filters | None = None,
+              ) -> tuple[tuple[str, ...], int]:
+        """The ids removed and the bytes reclaimed."""
+        doc = self._t.json("POST", "/containers/prune",
+                           {"filters": jsoncodec.dumps(filters) if filters else None})
+        doc = doc or {}
+        return (tuple(doc.get("ContainersDeleted") or ()),
+                int(doc.get("SpaceReclaimed") or 0))
 
     def logs(self, ident: str, opts: LogOptions) -> Response:
         """The open log stream: stdcopy frames without a tty, raw bytes with one."""

@@ -22,13 +22,14 @@ from __future__ import annotations
 import _socket
 import os
 
-from berth.client import stdcopy
+from berth.client import jsoncodec, stdcopy
 from berth.client.http1 import RawStream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
-    from typing import IO
+    from collections.abc import Callable
+    from typing import IO, Any
 
     from berth.client.transport import Params, Transport
 
@@ -42,6 +43,7 @@ class HijackedStream:
         self._sock = sock
         self.reader = RawStream(sock, leftover)
         self.content_type = content_type
+        self.detached = False  # set by the stdin pump when the detach keys were typed
 
     def write(self, data: bytes) -> None:
         self._sock.sendall(data)
@@ -60,14 +62,27 @@ class HijackedStream:
         else:
             stdcopy.demux(self.reader, stdout, stderr)
 
-    def feed_stdin(self, fd: int) -> threading.Thread:
-        """Copy ``fd`` to the container's stdin in a daemon thread, half-closing at EOF."""
+    def feed_stdin(self, fd: int, escape: Callable[[bytes], bytes | None] | None = None,
+                   ) -> threading.Thread:
+        """Copy ``fd`` to the container's stdin in a daemon thread, half-closing at EOF.
+
+        ``escape`` sees each read and returns what to send, or None when the user typed
+        the detach keys: the stream is then shut down both ways, which ends
+        ``copy_output`` in the main thread, and ``detached`` is set."""
         import threading  # only interactive sessions need a second thread
 
         def pump() -> None:
             try:
                 while data := os.read(fd, 32 * 1024):
-                    self.write(data)
+                    if escape is not None:
+                        sent = escape(data)
+                        if sent is None:
+                            self.detached = True
+                            self._sock.shutdown(_socket.SHUT_RDWR)
+                            return
+                        data = sent
+                    if data:
+                        self.write(data)
             except OSError:
                 return  # the stream closed under us: the container is gone
             self.close_write()
@@ -86,12 +101,18 @@ class HijackedStream:
         self.close()
 
 
-def hijack(transport: Transport, path: str, params: Params) -> HijackedStream:
-    """POST ``path`` asking for an upgrade and return the raw stream once granted."""
+def hijack(transport: Transport, path: str, params: Params | None = None,
+           payload: Any = None) -> HijackedStream:
+    """POST ``path`` (with an optional JSON body, as exec's start has) asking for an
+    upgrade and return the raw stream once granted."""
+    headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
+    body = None
+    if payload is not None:
+        body = jsoncodec.dumps(payload).encode()
+        headers["Content-Type"] = "application/json"
     conn = transport.connect()
     try:
-        resp = transport.exchange(conn, "POST", path, params,
-                                  headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+        resp = transport.exchange(conn, "POST", path, params, body, headers)
     except BaseException:
         conn.close()
         raise

@@ -11,6 +11,8 @@ container), never inside berthd. The life of one container::
     start(id) ──────────────────▶ release ────────────────────────▶ execve(args)
     waitpid(pid)  (the shim is PR_SET_CHILD_SUBREAPER, so init is its child even when
                    runc's intermediate processes have exited)
+    exec(id, exec_id, process,  ─▶ a new process in every namespace ─▶ execve(process.args)
+         stdio)               ◀── and the cgroup of init; host pid   (the shim's child too)
     kill(id, sig) ──────────────▶ signal init
     delete(id) ─────────────────▶ remove cgroup and runtime state
 
@@ -23,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from berth.oci import spec as oci
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,15 @@ class ContainerRuntime(Protocol):
 
     def start(self, container_id: str) -> None:
         """Let the created init exec the user's process."""
+        ...
+
+    def exec(self, container_id: str, exec_id: str, process: oci.Process,
+             stdio: Stdio) -> int:
+        """Run ``process`` in the running container (its namespaces, cgroup, seccomp
+        profile; the process's own user, env, cwd, capabilities, rlimits); return its host
+        pid once it has exec'd. The caller reaps it (it is a subreaper). Raise
+        ``errors.RuntimeFailure`` with runc's words ('exec: "x": executable file not
+        found in $PATH'), ``errors.Conflict`` if the container is not running."""
         ...
 
     def kill(self, container_id: str, signal: int) -> None: ...

@@ -7,9 +7,12 @@ The one module that runs such a binary; always argv lists, never a shell::
     <bin> --root R start ID
     <bin> --root R kill ID SIG
     <bin> --root R delete --force ID
+    <bin> --root R --log T/log.json --log-format json exec --process T/process.json --detach
+          --pid-file T/exec.pid ID      (T: a temporary dir per exec; stdio as for create)
 
 With a terminal the binary allocates the pty itself and hands the master back over
-``--console-socket`` (SCM_RIGHTS), so ``create_with_console`` returns it next to the pid.
+``--console-socket`` (SCM_RIGHTS), so ``create_with_console`` and ``exec_with_console``
+return it next to the pid.
 
 Errors keep the runtime's words, as docker's CLI maps "executable file not found" to 127;
 crun's different wording for that one case is translated to runc's.
@@ -17,17 +20,20 @@ crun's different wording for that one case is translated to runc's.
 
 from __future__ import annotations
 
-import array
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from berth.errors import RuntimeFailure
+from berth.oci import spec as oci
 from berth.runtime import Stdio
+from berth.runtime.linux import console
 
 _CRUN_NOT_FOUND = re.compile(r"executable file `(.*)` not found in \$PATH(: .*)?$")
 _GONE = ("does not exist", "not found", "No such file")
@@ -46,6 +52,23 @@ class OciCliRuntime:
     def create_with_console(self, container_id: str, bundle: Path) -> tuple[int, int]:
         """Create a container whose spec has ``process.terminal``: return its init pid and
         the pty master the runtime allocated."""
+        return self._with_console(
+            lambda stdio, extra: self._create(container_id, bundle, stdio, extra),
+            lambda pid: self.delete(container_id))
+
+    def exec(self, container_id: str, exec_id: str, process: oci.Process,
+             stdio: Stdio) -> int:
+        return self._exec(container_id, exec_id, process, stdio, [])
+
+    def exec_with_console(self, container_id: str, exec_id: str,
+                          process: oci.Process) -> tuple[int, int]:
+        return self._with_console(
+            lambda stdio, extra: self._exec(container_id, exec_id, process, stdio, extra),
+            _kill)
+
+    def _with_console(self, spawn: Callable[[Stdio, list[str]], int],
+                      undo: Callable[[int], None]) -> tuple[int, int]:
+        """Run ``spawn`` with ``--console-socket``; return its pid and the received master."""
         with tempfile.TemporaryDirectory(prefix="console-", dir=self.root) as tmp:
             path = os.path.join(tmp, "console.sock")
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
@@ -53,14 +76,16 @@ class OciCliRuntime:
                 listener.listen(1)
                 null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
                 try:
-                    pid = self._create(container_id, bundle, Stdio(null, null, null),
-                                       ["--console-socket", path])
+                    pid = spawn(Stdio(null, null, null), ["--console-socket", path])
                 finally:
                     os.close(null)
                 try:
-                    return pid, _receive_fd(listener)
+                    listener.settimeout(console.RECEIVE_TIMEOUT)
+                    conn, _ = listener.accept()
+                    with conn:
+                        return pid, console.receive_fd(conn)
                 except OSError as err:
-                    self.delete(container_id)
+                    undo(pid)
                     raise RuntimeFailure(f"{self.name}: no console received: {err}") from err
 
     def start(self, container_id: str) -> None:
@@ -91,6 +116,26 @@ class OciCliRuntime:
             raise RuntimeFailure(self._translate(_last_error(log) or
                                  f"{self.name} create exited with status {proc.returncode}"))
         return int(pid_file.read_text())
+
+    def _exec(self, container_id: str, exec_id: str, process: oci.Process, stdio: Stdio,
+              extra: list[str]) -> int:
+        with tempfile.TemporaryDirectory(prefix=f"exec-{exec_id[:12]}-", dir=self.root) as tmp:
+            process_file = os.path.join(tmp, "process.json")
+            pid_file = os.path.join(tmp, "exec.pid")
+            log = Path(tmp) / "log.json"
+            with open(process_file, "w") as f:
+                json.dump(process, f)
+            # --detach: the runtime exits once the process runs; it is reparented to the
+            # caller (the shim, a subreaper), which reaps it.
+            argv = [self.binary, "--root", str(self.root), "--log", str(log),
+                    "--log-format", "json", "exec", "--process", process_file, "--detach",
+                    "--pid-file", pid_file, *extra, container_id]
+            proc = subprocess.run(argv, stdin=stdio.stdin, stdout=stdio.stdout,
+                                  stderr=stdio.stderr, check=False)
+            if proc.returncode != 0:
+                raise RuntimeFailure(self._translate(_last_error(log) or
+                                     f"{self.name} exec exited with status {proc.returncode}"))
+            return int(Path(pid_file).read_text())
 
     def _run(self, *args: str) -> None:
         argv = [self.binary, "--root", str(self.root), *args]
@@ -125,17 +170,8 @@ def _last_error(log: Path) -> str | None:
     return message
 
 
-def _receive_fd(listener: socket.socket) -> int:
-    """Accept the runtime's connection on the console socket and take the fd it sends."""
-    listener.settimeout(10)
-    conn, _ = listener.accept()
-    with conn:
-        fds = array.array("i")
-        _, ancdata, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
-        for level, kind, data in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-        if not fds:
-            raise OSError("no fd in console message")
-        os.set_inheritable(fds[0], False)
-        return fds[0]
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

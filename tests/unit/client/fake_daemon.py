@@ -19,6 +19,7 @@ from berth.client.stdcopy import frame
 
 CID = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
 IMAGE_ID = "sha256:" + "ab" * 32
+EXEC_ID = "e" * 64
 
 
 @dataclass
@@ -42,6 +43,15 @@ class State:
     containers: list[dict[str, Any]] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
     missing_images: set[str] = field(default_factory=set)
+    exec_exit_code: int = 0
+    echo_stdin: bool = False  # attach/exec: read stdin to its EOF, then echo it as output
+    state: dict[str, Any] = field(default_factory=lambda: {"Status": "running",
+                                                           "Running": True})
+    tty: bool = False
+    top: dict[str, Any] = field(default_factory=lambda: {
+        "Titles": ["PID", "COMMAND"], "Processes": [["1", "sh"], ["12345", "sleep 100"]]})
+    pruned: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def find(self, method: str, suffix: str) -> Request:
         for req in self.requests:
@@ -134,8 +144,11 @@ class Handler(BaseHTTPRequestHandler):
         elif parts[0] not in ("web", CID):
             self._reply(404, {"message": f"No such container: {parts[0]}"})
         elif parts[1] == "json":
-            self._reply(200, {"Id": CID, "Name": "/web", "Config": {"Tty": False},
-                              "State": {"Status": "running"}, "HostConfig": {}})
+            self._reply(200, {"Id": CID, "Name": "/web",
+                              "Config": {"Tty": state.tty, "OpenStdin": True},
+                              "State": state.state, "HostConfig": {}})
+        elif parts[1] == "top":
+            self._reply(200, state.top)
         elif parts[1] == "logs":
             self._lines_raw([frame(s, p) for s, p in state.frames])
 
@@ -156,6 +169,10 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(201, {"Id": CID, "Warnings": []})
             return
+        if parts == ["prune"]:
+            self._reply(200, {"ContainersDeleted": state.pruned,
+                              "SpaceReclaimed": 2048 * len(state.pruned)})
+            return
         if parts[0] == "nosuch":
             self._reply(404, {"message": "No such container: nosuch"})
             return
@@ -167,7 +184,9 @@ class Handler(BaseHTTPRequestHandler):
             state.started.set()
             self._reply(204)
         elif action == "attach":
-            self._attach(state)
+            self._attach(req, state)
+        elif action == "exec":
+            self._reply(201, {"Id": EXEC_ID})
         elif action == "wait":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -180,19 +199,57 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._reply(204)
 
-    def _attach(self, state: State) -> None:
+    def _upgrade(self, tty: bool) -> None:
         self.send_response(101, "UPGRADED")
-        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
+        self.send_header("Content-Type", "application/vnd.docker.raw-stream" if tty else
+                         "application/vnd.docker.multiplexed-stream")
         self.send_header("Connection", "Upgrade")
         self.send_header("Upgrade", "tcp")
         self.end_headers()
         self.wfile.flush()
-        if state.started.wait(5):
-            for stream, payload in state.frames:
-                self.wfile.write(frame(stream, payload))
-            self.wfile.flush()
-        state.output_done.set()
         self.close_connection = True
+
+    def _stdin(self) -> bytes:
+        """What the client sends until it half-closes (its stdin's EOF)."""
+        data = b""
+        while chunk := self.rfile.read1(65536):
+            data += chunk
+        return data
+
+    def _send_output(self, frames: list[tuple[int, bytes]], echoed: bytes, tty: bool) -> None:
+        if echoed:
+            frames = [*frames, (1, echoed)]
+        for stream, payload in frames:
+            self.wfile.write(payload if tty else frame(stream, payload))
+        self.wfile.flush()
+
+    def _attach(self, req: Request, state: State) -> None:
+        """Output once the container is started; with ``echo_stdin``, what the client
+        sent (until its half-close) is echoed back after it, as ``cat`` would."""
+        self._upgrade(state.tty)
+        if state.started.wait(5):
+            echoed = self._stdin() if state.echo_stdin else b""
+            self._send_output(state.frames, echoed, state.tty)
+        state.output_done.set()
+
+    def _post_exec(self, req: Request, parts: list[str], state: State) -> None:
+        if parts[1] == "resize":
+            self._reply(200)
+            return
+        body = json.loads(req.body)
+        if body.get("Detach"):
+            self._reply(200)
+            return
+        self._upgrade(body.get("Tty", False))
+        create = json.loads(state.find("POST", "/exec").body)
+        echoed = self._stdin() if create.get("AttachStdin") and state.echo_stdin else b""
+        self._send_output(state.frames, echoed, body.get("Tty", False))
+
+    def _get_exec(self, req: Request, parts: list[str], state: State) -> None:
+        self._reply(200, {"ID": parts[0], "Running": False, "ExitCode": state.exec_exit_code})
+
+    def _get_events(self, req: Request, parts: list[str], state: State) -> None:
+        self._lines(state.events)
 
     def _delete_containers(self, req: Request, parts: list[str], state: State) -> None:
         if parts[0] == "running":
@@ -226,6 +283,13 @@ class FakeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def __init__(self, path: str) -> None:
         super().__init__(path, Handler)
         self.state = State()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up (a closed pending wait): not the fake's failure
+        super().handle_error(request, client_address)
 
 
 def serve(path: str) -> tuple[FakeServer, threading.Thread]:

@@ -51,6 +51,8 @@ def test_the_diet_test_sees_imports(interpreter_modules):
     "berth.cli.main, berth.client",
     "berth.cli.main, berth.client.containers, berth.client.images, berth.client.hijack, "
     "berth.cli.commands.run, berth.cli.commands.ps, berth.cli.commands.version",
+    "berth.cli.main, berth.client.execs, berth.cli.terminal, berth.cli.commands.exec, "
+    "berth.cli.commands.attach, berth.cli.commands.events, berth.cli.commands.top",
 ])
 def test_importing_cli_and_client_stays_light(interpreter_modules, modules):
     loaded = loaded_modules(f"import {modules}") - interpreter_modules
@@ -62,6 +64,7 @@ def test_importing_cli_and_client_stays_light(interpreter_modules, modules):
     (["version"], "berth.cli.commands.version"),
     (["ps", "-a"], "berth.cli.template"),
     (["run", "--rm", "busybox", "true"], "berth.client.hijack"),
+    (["exec", "web", "true"], "berth.client.execs"),
 ])
 def test_running_hot_verbs_stays_light(interpreter_modules, daemon, host, argv, module):
     """The whole invocation, request and output included, against the fake daemon."""

@@ -16,9 +16,12 @@ from berth.engine import clock
 from berth.engine.containers.model import (
     Container,
     ContainerSpec,
+    Health,
+    Healthcheck,
     LogConfig,
     Resources,
     RestartPolicy,
+    State,
     Status,
 )
 from berth.errors import InvalidArgument
@@ -91,7 +94,45 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
                                      maximum_retry_count=restart.get("MaximumRetryCount") or 0),
         readonly_rootfs=bool(host.get("ReadonlyRootfs")),
         network_mode=host.get("NetworkMode") or "none",
+        healthcheck=_healthcheck(body.get("Healthcheck")),
+        init=bool(host.get("Init")),
     )
+
+
+def _healthcheck(value: Any) -> Healthcheck | None:
+    """Config.Healthcheck (docker run --health-*; durations in nanoseconds)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidArgument("invalid Healthcheck: expected an object")
+    test = value.get("Test") or []
+    if not isinstance(test, list) or not all(isinstance(t, str) for t in test):
+        raise InvalidArgument("invalid Healthcheck.Test: expected a list of strings")
+    fields = {}
+    for key in ("Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):
+        number = value.get(key) or 0
+        if not isinstance(number, int):
+            raise InvalidArgument(f"invalid Healthcheck.{key}: {number!r}")
+        fields[key] = number
+    return Healthcheck(test=tuple(test), interval=fields["Interval"],
+                       timeout=fields["Timeout"], start_period=fields["StartPeriod"],
+                       start_interval=fields["StartInterval"], retries=fields["Retries"])
+
+
+def _healthcheck_json(hc: Healthcheck) -> dict[str, Any]:
+    out: dict[str, Any] = {"Test": list(hc.test)}
+    for key, value in (("Interval", hc.interval), ("Timeout", hc.timeout),
+                       ("StartPeriod", hc.start_period),
+                       ("StartInterval", hc.start_interval), ("Retries", hc.retries)):
+        if value:  # omitempty, as docker's HealthConfig
+            out[key] = value
+    return out
+
+
+def _health_json(h: Health) -> dict[str, Any]:
+    return {"Status": h.status, "FailingStreak": h.failing_streak,
+            "Log": [{"Start": p.start, "End": p.end, "ExitCode": p.exit_code,
+                     "Output": p.output} for p in h.log]}
 
 
 def _host_config(c: Container) -> dict[str, Any]:
@@ -106,11 +147,13 @@ def _host_config(c: Container) -> dict[str, Any]:
         "RestartPolicy": {"Name": s.restart_policy.name,
                           "MaximumRetryCount": s.restart_policy.maximum_retry_count},
         "Binds": None, "PortBindings": {}, "Privileged": False, "CapAdd": None,
-        "CapDrop": None, "Init": None, "ShmSize": 67108864, "ConsoleSize": [0, 0],
+        "CapDrop": None, "Init": True if s.init else None, "ShmSize": 67108864,
+        "ConsoleSize": [0, 0],
     }
 
 
-def inspect(c: Container, data_root: str) -> dict[str, Any]:
+def inspect(c: Container, data_root: str, exec_ids: list[str] | None = None
+            ) -> dict[str, Any]:
     st = c.state
     base = f"{data_root}/containers/{c.id}"
     config: dict[str, Any] = {
@@ -123,6 +166,8 @@ def inspect(c: Container, data_root: str) -> dict[str, Any]:
         "Entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
         "OnBuild": None, "Labels": dict(c.labels),
     }
+    if c.spec.healthcheck is not None:
+        config["Healthcheck"] = _healthcheck_json(c.spec.healthcheck)
     if c.spec.stop_signal:
         config["StopSignal"] = c.spec.stop_signal
     if c.spec.stop_timeout is not None:
@@ -130,17 +175,19 @@ def inspect(c: Container, data_root: str) -> dict[str, Any]:
     return {
         "Id": c.id, "Created": c.created, "Path": c.path, "Args": list(c.args),
         "State": {
-            "Status": st.status.value, "Running": st.running,
+            "Status": st.status.value,
+            "Running": st.running or st.status == Status.RESTARTING,  # as docker's
             "Paused": st.status == Status.PAUSED, "Restarting": st.status == Status.RESTARTING,
             "OOMKilled": st.oom_killed, "Dead": st.status == Status.DEAD, "Pid": st.pid,
             "ExitCode": st.exit_code, "Error": st.error, "StartedAt": st.started_at,
             "FinishedAt": st.finished_at,
+            **({"Health": _health_json(st.health)} if st.health is not None else {}),
         },
         "Image": c.image_id, "ResolvConfPath": f"{base}/resolv.conf",
         "HostnamePath": f"{base}/hostname", "HostsPath": f"{base}/hosts",
         "LogPath": c.log_path, "Name": "/" + c.name, "RestartCount": c.restart_count,
         "Driver": "overlay", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
-        "AppArmorProfile": "", "ExecIDs": None, "HostConfig": _host_config(c),
+        "AppArmorProfile": "", "ExecIDs": exec_ids or None, "HostConfig": _host_config(c),
         "GraphDriver": {"Name": "overlay", "Data": None}, "Mounts": [], "Config": config,
         "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
                             "Networks": {}},
@@ -151,7 +198,10 @@ def status_text(c: Container) -> str:
     st = c.state
     now = time.time()
     if st.status == Status.RUNNING:
-        return f"Up {human_duration(now - clock.parse(st.started_at))}"
+        return f"Up {human_duration(now - clock.parse(st.started_at))}{_health_suffix(st)}"
+    if st.status == Status.RESTARTING:
+        return (f"Restarting ({st.exit_code}) "
+                f"{human_duration(now - clock.parse(st.finished_at))} ago")
     if st.status == Status.PAUSED:
         return f"Up {human_duration(now - clock.parse(st.started_at))} (Paused)"
     if st.status == Status.EXITED:
@@ -161,6 +211,15 @@ def status_text(c: Container) -> str:
     if st.status == Status.DEAD:
         return "Dead"
     return "Created"
+
+
+def _health_suffix(st: State) -> str:
+    """docker ps: " (healthy)", " (unhealthy)", " (health: starting)"."""
+    if st.health is None:
+        return ""
+    if st.health.status == "starting":
+        return " (health: starting)"
+    return f" ({st.health.status})"
 
 
 def summary(c: Container) -> dict[str, Any]:

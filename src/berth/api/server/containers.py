@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
@@ -12,10 +11,13 @@ from aiohttp import web
 
 from berth.api.server import container_json, params
 from berth.api.server.app import Router, json_response
-from berth.api.server.hijack import Hijacked, hijack
+from berth.api.server.hijack import hijack
+from berth.api.server.relay import parse_detach_keys, splice
 from berth.api.types.stdcopy import encode_frame
 from berth.engine import clock
 from berth.engine.containers import logs
+from berth.engine.containers.admin import ContainerAdmin, PruneFilters, parse_until
+from berth.engine.containers.execs import ExecService
 from berth.engine.containers.service import AttachRequest, ContainerService
 from berth.errors import InvalidArgument
 
@@ -23,6 +25,8 @@ from berth.errors import InvalidArgument
 @dataclass(frozen=True)
 class ContainerRoutes:
     service: ContainerService
+    execs: ExecService
+    admin: ContainerAdmin
     data_root: str
 
     def register(self, r: Router) -> None:
@@ -37,6 +41,12 @@ class ContainerRoutes:
         r.add("DELETE", "/containers/{id}", self.remove)
         r.add("GET", "/containers/{id}/logs", self.logs)
         r.add("POST", "/containers/{id}/attach", self.attach)
+        r.add("POST", "/containers/{id}/resize", self.resize)
+        r.add("POST", "/containers/{id}/pause", self.pause)
+        r.add("POST", "/containers/{id}/unpause", self.unpause)
+        r.add("GET", "/containers/{id}/top", self.top)
+        r.add("POST", "/containers/{id}/rename", self.rename)
+        r.add("POST", "/containers/prune", self.prune)
 
     async def create(self, request: web.Request) -> web.Response:
         spec = container_json.spec_from_create(await params.json_body(request))
@@ -54,7 +64,8 @@ class ContainerRoutes:
 
     async def inspect(self, request: web.Request) -> web.Response:
         c = self.service.get(request.match_info["id"])
-        return json_response(container_json.inspect(c, self.data_root))
+        return json_response(container_json.inspect(c, self.data_root,
+                                                     self.execs.ids_for(c.id)))
 
     async def start(self, request: web.Request) -> web.Response:
         await self.service.start(request.match_info["id"])
@@ -99,7 +110,8 @@ class ContainerRoutes:
             stdout=params.boolean(request, "stdout"), stderr=params.boolean(request, "stderr"),
             follow=params.boolean(request, "follow"), tail=_tail(request.query.get("tail")),
             since=_time(request.query.get("since")), until=_time(request.query.get("until")),
-            timestamps=params.boolean(request, "timestamps"))
+            timestamps=params.boolean(request, "timestamps"),
+            details=params.boolean(request, "details"), attrs=logs.extra_attributes(c))
         if not (opts.stdout or opts.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         if c.spec.log_config.type == "none":
@@ -127,40 +139,53 @@ class ContainerRoutes:
                             stderr=params.boolean(request, "stderr"))
         if not params.boolean(request, "stream", True):
             raise InvalidArgument("attach without stream is not supported")
+        keys_spec = request.query.get("detachKeys", "")
+        try:
+            keys = parse_detach_keys(keys_spec)
+        except ValueError:
+            raise InvalidArgument(f"Invalid detach keys ({keys_spec}) provided") from None
         response, conn = await hijack(request, multiplexed=not c.spec.tty)
         try:
             reader, writer = await self.service.attach(c.id, req)
-        except Exception:
+            if await splice(conn, reader, writer, req.stdin, keys if c.spec.tty else None):
+                self.service.publish(c, "detach")
+        finally:
             conn.close()
-            raise
-        await _splice(conn, reader, writer, req.stdin)
         return response
 
+    async def resize(self, request: web.Request) -> web.Response:
+        await self.service.resize(request.match_info["id"], params.integer(request, "h", 0) or 0,
+                                  params.integer(request, "w", 0) or 0)
+        return web.Response(status=200)
 
-async def _splice(conn: Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                  stdin: bool) -> None:
-    """Copy shim output to the client and client input to the shim until output ends."""
+    async def pause(self, request: web.Request) -> web.Response:
+        await self.service.pause(request.match_info["id"])
+        return web.Response(status=204)
 
-    async def pump_in() -> None:
-        while data := await conn.reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
+    async def unpause(self, request: web.Request) -> web.Response:
+        await self.service.unpause(request.match_info["id"])
+        return web.Response(status=204)
 
-    pump = asyncio.create_task(pump_in()) if stdin else None
-    try:
-        while data := await reader.read(65536):
-            await conn.write(data)
-    except ConnectionError:
-        pass  # the client went away; the container keeps running
-    finally:
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await pump
-        writer.close()
-        conn.close()
+    async def top(self, request: web.Request) -> web.Response:
+        table = await self.admin.top(request.match_info["id"], request.query.get("ps_args", ""))
+        return json_response({"Titles": list(table.titles),
+                              "Processes": [list(p) for p in table.processes]})
+
+    async def rename(self, request: web.Request) -> web.Response:
+        await self.admin.rename(request.match_info["id"], request.query.get("name", ""))
+        return web.Response(status=204)
+
+    async def prune(self, request: web.Request) -> web.Response:
+        filters = params.filters(request)
+        unknown = set(filters) - {"until", "label", "label!"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter '{sorted(unknown)[0]}'")
+        until = [parse_until(v) for v in filters.get("until", [])]
+        report = await self.admin.prune(PruneFilters(
+            until=min(until) if until else None, labels=tuple(filters.get("label", [])),
+            not_labels=tuple(filters.get("label!", []))))
+        return json_response({"ContainersDeleted": list(report.deleted) or None,
+                              "SpaceReclaimed": report.space_reclaimed})
 
 
 def _tail(value: str | None) -> int:

@@ -6,7 +6,8 @@ from berth import errors
 from berth.cli.command import PROG, Command, Context, StatusError, run_error
 from berth.cli.flags import Options
 from berth.cli.runconfig import SHARED_FLAGS, USAGE, build_spec, familiar_tagged
-from berth.client.models import ContainerSpec, Created
+from berth.client.containerspec import ContainerSpec
+from berth.client.models import Created
 
 COMMAND = Command("create", USAGE, "Create a new container", SHARED_FLAGS, min_args=1,
                   interspersed=False, aliases=("container create", "create"))
@@ -47,6 +48,8 @@ def create_container(ctx: Context, spec: ContainerSpec, name: str,
             pull(ctx, spec.image)
             created = ctx.client.containers.create(spec, name, platform)
     except errors.BerthError as err:
+        if ctx.path.endswith(" create"):
+            raise  # docker's create prints the daemon's error as is and exits 1
         raise run_error(ctx.path, err) from err
     for warning in created.warnings:
         ctx.err(f"WARNING: {warning}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from berth.cli.command import Command, StatusError
-from berth.cli.flags import Flag
+from berth.cli.command import Command
+from berth.cli.flags import Flag, filter_pair
 from berth.cli.output import ellipsis, go_time, human_size, pick_format, render, since, truncate_id
 from berth.client import jsoncodec
 
@@ -20,7 +20,7 @@ COMMAND = Command(
     "ps", "[OPTIONS]", "List containers",
     (Flag("all", "a", "bool", help="Show all containers (default shows just running)"),
      Flag("filter", "f", "list", help="Filter output based on conditions provided",
-          metavar="filter"),
+          convert=filter_pair, metavar="filter"),
      Flag("format", kind="str", default="", help="Format output using a custom template"),
      Flag("last", "n", "int", -1, "Show n last created containers (includes all states)"),
      Flag("latest", "l", "bool", help="Show the latest created container (includes all "
@@ -49,12 +49,10 @@ HEADERS: dict[str, object] = {
 
 
 def parse_filters(entries: list[str]) -> dict[str, list[str]]:
+    """``--filter k=v`` values (checked by ``filter_pair``) as the API's filters."""
     filters: dict[str, list[str]] = {}
     for entry in entries:
-        key, sep, value = entry.partition("=")
-        if not sep:
-            raise StatusError(125, f'invalid argument "{entry}" for "-f, --filter" flag: '
-                                   "bad format of filter (expected name=value)")
+        key, _, value = entry.partition("=")
         filters.setdefault(key.strip().lower(), []).append(value)
     return filters
 

@@ -14,7 +14,12 @@ import os
 import re
 from pathlib import Path
 
+from berth.errors import RuntimeFailure
 from berth.oci.spec import Spec
+
+# --init: docker's docker-init is a static tini, bind-mounted read-only at this path.
+DOCKER_INIT = "/sbin/docker-init"
+INIT_BINARY = Path("/usr/bin/tini-static")
 
 HOSTS = """127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -62,3 +67,19 @@ def write_etc_files(container_dir: Path, hostname: str) -> list[tuple[str, str]]
 def write_bundle(state_dir: Path, spec: Spec) -> None:
     (state_dir / "rootfs").mkdir(parents=True, exist_ok=True)
     write_atomic(state_dir / "config.json", json.dumps(spec).encode())
+
+
+def read_spec(state_dir: Path) -> Spec:
+    """The ``config.json`` a running container was started from (an exec's base)."""
+    spec: Spec = json.loads((state_dir / "config.json").read_bytes())
+    return spec
+
+
+def add_init(spec: Spec) -> None:
+    """Run the container's argv under docker-init, which reaps zombies and forwards
+    signals (``docker run --init``): ``/sbin/docker-init -- argv...``."""
+    if not INIT_BINARY.is_file():
+        raise RuntimeFailure('exec: "docker-init": executable file not found in $PATH')
+    spec["process"]["args"] = [DOCKER_INIT, "--", *spec["process"]["args"]]
+    spec["mounts"].append({"destination": DOCKER_INIT, "type": "bind",
+                           "source": str(INIT_BINARY), "options": ["bind", "ro"]})

@@ -51,6 +51,18 @@ class RestartPolicy:
 
 
 @dataclass(frozen=True)
+class Healthcheck:
+    """docker's HealthConfig; durations in nanoseconds, 0 meaning "the default"."""
+
+    test: tuple[str, ...] = ()  # ("CMD", ...), ("CMD-SHELL", cmd), ("NONE",); (): inherit
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     image: str
     cmd: tuple[str, ...] | None = None
@@ -76,6 +88,23 @@ class ContainerSpec:
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     readonly_rootfs: bool = False
     network_mode: str = "none"
+    init: bool = False  # HostConfig.Init: docker-init (tini) runs as PID 1
+    healthcheck: Healthcheck | None = None  # after create: merged with the image's
+
+
+@dataclass(frozen=True)
+class HealthProbe:
+    start: str  # RFC 3339
+    end: str
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str = "starting"  # "starting" | "healthy" | "unhealthy"
+    failing_streak: int = 0
+    log: tuple[HealthProbe, ...] = ()  # the last few probes, oldest first
 
 
 @dataclass(frozen=True)
@@ -87,6 +116,7 @@ class State:
     oom_killed: bool = False
     started_at: str = "0001-01-01T00:00:00Z"
     finished_at: str = "0001-01-01T00:00:00Z"
+    health: Health | None = None  # only for containers with a healthcheck
 
     @property
     def running(self) -> bool:
@@ -113,6 +143,9 @@ class Container:
     log_path: str
     state: State = field(default_factory=State)
     restart_count: int = 0
+    # docker's HasBeenManuallyStopped: set by stop/kill, cleared by start; an
+    # unless-stopped container is not restarted (even at daemon start) while it is set.
+    manually_stopped: bool = False
 
     def with_state(self, **changes: Any) -> Container:
         return dataclasses.replace(self, state=dataclasses.replace(self.state, **changes))

@@ -23,13 +23,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from berth.engine import clock
-from berth.engine.containers import names, process, signals
-from berth.engine.containers.bundle import write_bundle, write_etc_files
-from berth.engine.containers.model import Container, ContainerSpec, Status
+from berth.engine.containers import health, logs, names, process, restart, signals
+from berth.engine.containers.bundle import add_init, write_bundle, write_etc_files
+from berth.engine.containers.model import Container, ContainerSpec, Health, Status
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
-from berth.errors import Conflict, InvalidArgument, NotModified, RuntimeFailure
+from berth.errors import (
+    BerthError,
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    NotModified,
+    RuntimeFailure,
+)
 from berth.oci.mount import Mount
 from berth.oci.spec import Seccomp
 from berth.runtime import spec as runtime_spec
@@ -73,6 +80,9 @@ class ContainerService:
         self._attach_waiters: dict[str, list[tuple[AttachRequest, asyncio.Future[Streams]]]] = (
             defaultdict(list))
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._restarts = restart.RestartSupervisor(self._auto_restart)
+        self._exit_on_next: set[str] = set()  # stopped/killed via the API: no restart
+        self.health = health.HealthChecks(self._health_changed)
 
     # ── daemon start and stop ──────────────────────────────────────────────────────────
 
@@ -103,12 +113,18 @@ class ContainerService:
         pruned = await self._images.prune_rootfs(known)
         if pruned:
             log.info("removed %d rootfs snapshots that no container owned", len(pruned))
+        for c in self.store.all():
+            if restart.start_at_daemon_start(c) and not self._restarts.pending(c.id):
+                log.info("starting container %s (restart policy %s)", c.id[:12],
+                         c.spec.restart_policy.name)
+                await self._auto_restart(c.id)
 
     async def _reattach(self, c: Container) -> None:
         shim = await self._shims.connect(self._state_dir(c.id))
         if shim is not None:
             log.info("restored container %s (pid %d)", c.id[:12], shim.init_pid)
             self._watch(c.id, shim)
+            self.health.start(c)
             return
         status = read_exit_status(self._state_dir(c.id)) or ExitStatus(255, False, time.time())
         await self._record_exit(c.id, status)
@@ -124,6 +140,8 @@ class ContainerService:
 
     async def close(self) -> None:
         """Stop watching; the shims and their containers keep running."""
+        await self._restarts.close()
+        await self.health.close()
         for task in self._monitors.values():
             task.cancel()
         for task in list(self._monitors.values()):
@@ -143,8 +161,13 @@ class ContainerService:
             raise InvalidArgument("Minimum memory limit allowed is 6MB")
         if spec.stop_signal:
             signals.parse(spec.stop_signal)
+        restart.validate(spec.restart_policy, spec.auto_remove)
+        logs.validate_config(spec.log_config)
+        health.validate(spec.healthcheck)
         image = await self._images.get(spec.image)
         cfg = image.config.get("config", {})
+        spec = replace(spec, healthcheck=health.merge(
+            spec.healthcheck, health.from_image(cfg.get("Healthcheck"))))
         argv = process.command(spec.entrypoint, spec.cmd, cfg)
         cid = secrets.token_hex(32)
         hostname = spec.hostname or cid[:12]
@@ -180,22 +203,29 @@ class ContainerService:
                 return candidate
 
     def get(self, ref: str) -> Container:
-        return self.store.get(ref)
+        return self.health.overlay(self.store.get(ref))
 
     def list(self) -> builtins.list[Container]:
-        return sorted(self.store.all(), key=lambda c: c.created, reverse=True)
+        return sorted(map(self.health.overlay, self.store.all()), key=lambda c: c.created,
+                      reverse=True)
 
     def image_users(self, image_id: str) -> builtins.list[tuple[str, bool]]:
         return [(c.id, c.state.running) for c in self.store.all() if c.image_id == image_id]
 
     # ── start and exit ────────────────────────────────────────────────────────────────
 
-    async def start(self, ref: str) -> None:
+    async def start(self, ref: str, *, manual: bool = True) -> None:
+        """Start ``ref``; ``manual`` (an API start, not a restart policy's) also resets
+        RestartCount, the backoff and the manual stop, as docker's start does."""
         c = self.get(ref)
         async with self._locks[c.id]:
             c = self.get(c.id)
             if c.state.running:
                 raise NotModified("container already started")
+            if manual:
+                self._restarts.forget(c.id)
+                c = replace(c, restart_count=0, manually_stopped=False)
+            self._exit_on_next.discard(c.id)
             if c.state.status in (Status.REMOVING, Status.DEAD):
                 raise Conflict(f"cannot start container {c.id}: it is being removed")
             try:
@@ -209,6 +239,7 @@ class ContainerService:
                              oom_killed=False, started_at=clock.rfc3339())
             await self.store.save(c)
             self._watch(c.id, shim)
+            self.health.start(c)
         self._publish(c, "start")
 
     async def _spawn(self, c: Container) -> Shim:
@@ -220,7 +251,7 @@ class ContainerService:
             container_id=c.id, bundle=state_dir, rootfs_mounts=tuple(mounts),
             state_dir=state_dir, log_path=Path(c.log_path) if c.log_path else None,
             runtime=c.runtime, tty=c.spec.tty, open_stdin=c.spec.open_stdin,
-            stdin_once=c.spec.stdin_once))
+            stdin_once=c.spec.stdin_once, log_options=c.spec.log_config.options))
 
     def _write_bundle(self, c: Container, mounts: builtins.list[Mount], state_dir: Path
                       ) -> None:
@@ -233,7 +264,7 @@ class ContainerService:
         spec = runtime_spec.build(runtime_spec.SpecOptions(
             rootfs=state_dir / "rootfs", args=(c.path, *c.args), env=c.env,
             cwd=c.working_dir, uid=uid, gid=gid, additional_gids=gids, hostname=c.hostname,
-            terminal=c.spec.tty, cgroups_path=f"/{self._opts.cgroup_parent}/{c.id}",
+            terminal=c.spec.tty, cgroups_path=self.cgroups_path(c.id),
             memory=res.memory, memory_swap=res.memory_swap,
             memory_reservation=res.memory_reservation, cpu_shares=res.cpu_shares,
             cpu_quota=res.cpu_quota or res.nano_cpus * 100_000 // 1_000_000_000,
@@ -241,6 +272,8 @@ class ContainerService:
             readonly_rootfs=c.spec.readonly_rootfs, bind_files=tuple(binds),
             seccomp=_default_seccomp(),
         ))
+        if c.spec.init:
+            add_init(spec)
         write_bundle(state_dir, spec)
 
     async def _start_failed(self, c: Container, err: RuntimeFailure) -> None:
@@ -274,17 +307,52 @@ class ContainerService:
         await self._record_exit(cid, status)
 
     async def _record_exit(self, cid: str, status: ExitStatus) -> None:
-        c = self.get(cid).with_state(status=Status.EXITED, pid=0, exit_code=status.exit_code,
-                                     oom_killed=status.oom_killed,
-                                     finished_at=clock.rfc3339(status.finished_at))
+        self.health.stop(cid)
+        c = self.get(cid)
+        again = cid not in self._exit_on_next and restart.should_restart(
+            c.spec.restart_policy, status.exit_code, c.manually_stopped, c.restart_count)
+        self._exit_on_next.discard(cid)
+        c = c.with_state(status=Status.RESTARTING if again else Status.EXITED, pid=0,
+                         exit_code=status.exit_code, oom_killed=status.oom_killed,
+                         finished_at=clock.rfc3339(status.finished_at))
+        if again:
+            c = replace(c, restart_count=c.restart_count + 1)
         await self.store.save(c)
         await asyncio.to_thread(shutil.rmtree, self._state_dir(cid), True)
         if status.oom_killed:
             self._publish(c, "oom")
         self._publish(c, "die", exitCode=str(status.exit_code))
         self._wake(self._exit_waiters, cid, status.exit_code)
-        if c.spec.auto_remove:
+        if again:
+            ran_for = status.finished_at - clock.parse(c.state.started_at)
+            self._restarts.schedule(cid, self._restarts.next_delay(cid, ran_for))
+        elif c.spec.auto_remove:
             await self.remove(cid, force=True)
+
+    async def _auto_restart(self, cid: str) -> None:
+        """A restart policy's start (after the backoff, or at daemon start). If it fails
+        the container stays exited, as docker leaves it."""
+        try:
+            await self.start(cid, manual=False)
+        except (NotModified, NotFound):
+            return  # started by hand meanwhile, or removed
+        except BerthError as err:
+            log.warning("restart of container %s failed: %s", cid[:12], err.message)
+        with contextlib.suppress(NotFound):
+            c = self.get(cid)
+            if c.state.status == Status.RESTARTING:
+                await self.store.save(c.with_state(status=Status.EXITED))
+
+    def _cancel_restart(self, c: Container) -> Container | None:
+        """Stop/kill of a container in its backoff: no restart; the exited record."""
+        if c.state.status != Status.RESTARTING:
+            return None
+        self._restarts.cancel(c.id)
+        return replace(c.with_state(status=Status.EXITED), manually_stopped=True)
+
+    def _health_changed(self, cid: str, h: Health) -> None:
+        with contextlib.suppress(NotFound):
+            self._publish(self.get(cid), f"health_status: {h.status}")
 
     # ── signals ───────────────────────────────────────────────────────────────────────
 
@@ -292,24 +360,34 @@ class ContainerService:
         number = signals.parse(sig or "SIGKILL")
         c = self.get(ref)
         shim = self._live.get(c.id)
+        if (stopped := self._cancel_restart(c)) is not None:
+            await self.store.save(stopped)
+            self._publish(c, "kill", signal=str(number))
+            return
         if shim is None:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
-        await shim.kill(number)
+        if number in (_signal.SIGKILL, await self._stop_signal(c)):
+            self._exit_on_next.add(c.id)
+        await self.store.save(replace(self.store.get(c.id), manually_stopped=True))
+        await self._signal(c.id, shim, number)
         self._publish(c, "kill", signal=str(number))
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
         c = self.get(ref)
         shim = self._live.get(c.id)
+        if (stopped := self._cancel_restart(c)) is not None:
+            await self.store.save(stopped)
+            self._publish(c, "stop")
+            return
         if shim is None:
             raise NotModified("container already stopped")
-        image = await self._images.get(c.image_id)
-        stop_signal = signals.parse(sig or c.spec.stop_signal
-                                    or image.config.get("config", {}).get("StopSignal")
-                                    or "SIGTERM")
+        stop_signal = signals.parse(sig) if sig else await self._stop_signal(c)
+        self._exit_on_next.add(c.id)
+        await self.store.save(replace(self.store.get(c.id), manually_stopped=True))
         grace = timeout if timeout is not None else (
             c.spec.stop_timeout if c.spec.stop_timeout is not None else 10)
         waiter = self._exit_future(c.id)
-        await shim.kill(stop_signal)
+        await self._signal(c.id, shim, stop_signal)
         if grace < 0:
             await waiter
         else:
@@ -319,6 +397,62 @@ class ContainerService:
                 await shim.kill(_signal.SIGKILL)
                 await waiter
         self._publish(c, "stop")
+
+    async def _stop_signal(self, c: Container) -> int:
+        image = await self._images.get(c.image_id)
+        return signals.parse(c.spec.stop_signal
+                             or image.config.get("config", {}).get("StopSignal") or "SIGTERM")
+
+    async def _signal(self, cid: str, shim: Shim, number: int) -> None:
+        """Signal init; a paused container is thawed after the signal is queued, as moby
+        does, since a frozen process acts on no signal (not even SIGKILL on cgroup v1)."""
+        await shim.kill(number)
+        if self.get(cid).state.status == Status.PAUSED:
+            await self._resume(cid, shim)
+
+    # ── pause, resize ────────────────────────────────────────────────────────────────
+
+    def running_shim(self, ref: str) -> tuple[Container, Shim]:
+        """The container and its shim, or docker's 409 when it is not running."""
+        c = self.get(ref)
+        shim = self._live.get(c.id)
+        if shim is None or not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        return c, shim
+
+    async def pause(self, ref: str) -> None:
+        c, shim = self.running_shim(ref)
+        async with self._locks[c.id]:
+            c, shim = self.running_shim(c.id)
+            if c.state.status == Status.PAUSED:
+                raise Conflict(f"Container {c.id} is already paused")
+            await shim.pause()
+            c = self.get(c.id)
+            if c.state.status == Status.RUNNING:  # it may have exited meanwhile
+                c = await self.store.save(c.with_state(status=Status.PAUSED))
+        self._publish(c, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        async with self._locks[c.id]:
+            c = self.get(c.id)
+            if c.state.status != Status.PAUSED:
+                raise Conflict(f"Container {c.id} is not paused")
+            await self._resume(c.id, self.running_shim(c.id)[1])
+
+    async def _resume(self, cid: str, shim: Shim) -> None:
+        # Conflict: the shim thawed it already (it does for SIGKILL) or has exited.
+        with contextlib.suppress(Conflict):
+            await shim.resume()
+        c = self.get(cid)
+        if c.state.status == Status.PAUSED:
+            c = await self.store.save(c.with_state(status=Status.RUNNING))
+            self._publish(c, "unpause")
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        c, shim = self.running_shim(ref)
+        await shim.resize(height, width)
+        self._publish(c, "resize", height=str(height), width=str(width))
 
     # ── wait, attach ─────────────────────────────────────────────────────────────────
 
@@ -369,13 +503,18 @@ class ContainerService:
 
     async def remove(self, ref: str, force: bool = False) -> None:
         c = self.get(ref)
+        if c.state.status == Status.RESTARTING and not force:
+            raise Conflict(
+                f'cannot remove container "/{c.name}": container is restarting: stop the '
+                "container before removing or force remove")
+        self._restarts.forget(c.id)
         if c.state.running:
             if not force:
                 raise Conflict(
                     f'cannot remove container "/{c.name}": container is running: stop the '
                     "container before removing or force remove")
             waiter = self._exit_future(c.id)
-            await self._live[c.id].kill(_signal.SIGKILL)
+            await self._signal(c.id, self._live[c.id], _signal.SIGKILL)
             await waiter
             c = self.get(c.id)
         if c.state.status == Status.REMOVING:
@@ -390,6 +529,7 @@ class ContainerService:
         await asyncio.to_thread(shutil.rmtree, self._opts.data_root / "containers" / c.id, True)
         await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
         await self.store.delete(c.id)
+        self.health.forget(c.id)
         self._locks.pop(c.id, None)
         self._publish(c, "destroy")
         self._wake(self._remove_waiters, c.id, c.state.exit_code)
@@ -399,6 +539,13 @@ class ContainerService:
 
     def _state_dir(self, cid: str) -> Path:
         return self._opts.exec_root / "containers" / cid
+
+    def cgroups_path(self, cid: str) -> str:
+        return f"/{self._opts.cgroup_parent}/{cid}"
+
+    def publish(self, c: Container, action: str, **extra: str) -> None:
+        """A container event with docker's attributes (name, image, labels)."""
+        self._publish(c, action, **extra)
 
     @staticmethod
     def _wake(table: dict[str, builtins.list[asyncio.Future[int]]], cid: str,

@@ -8,6 +8,7 @@ visible here, so a crash never leaves memory ahead of disk.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from berth.engine.containers.model import Container
 from berth.errors import Conflict, InvalidArgument, NotFound
@@ -63,6 +64,15 @@ class ContainerStore:
         await asyncio.to_thread(self._records.update, c.id, c.name, c.to_json())
         self._by_id[c.id] = c
         return c
+
+    async def rename(self, c: Container, name: str) -> Container:
+        owner = self.name_owner(name)
+        if owner is not None:
+            raise _name_conflict(name, owner.id)
+        try:
+            return await self.save(dataclasses.replace(c, name=name))
+        except Conflict as err:  # the UNIQUE name column: a create won the race
+            raise _name_conflict(name, "") from err
 
     async def delete(self, container_id: str) -> None:
         await asyncio.to_thread(self._records.delete, container_id)

@@ -5,30 +5,31 @@ PID namespace, already inside every namespace of the spec and in the container's
 Order (each step needs what the previous one gave, or must happen before a privilege is
 dropped)::
 
-    sethostname → prepare_rootfs (mounts, devices, pivot_root) → sysctl → finalize_rootfs
+    sethostname → prepare_rootfs (mounts, devices, pivot_root) → [terminal: pty from the
+    container's devpts, master to the console socket] → sysctl → finalize_rootfs
     (readonly/masked paths, ro root) → rlimits, oom_score_adj, umask → drop bounding caps
     → [seccomp if no_new_privs is off: loading needs CAP_SYS_ADMIN] → setgroups/setgid/
     setuid with KEEPCAPS → capset → chdir(cwd) → resolve args[0] on $PATH → no_new_privs
-    → report "ready" → block on exec.fifo → [seccomp if no_new_privs] → execve
+    → [terminal: setsid, TIOCSCTTY] → report "ready" → block on exec.fifo
+    → [seccomp if no_new_privs] → execve
 
+From rlimits to the controlling terminal is ``prepare_process``, which ``exec`` shares.
 It only reports through ``report`` and never returns: the caller ``os._exit``s.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import resource
 import signal
 import stat
-import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 from berth.oci import spec as oci
-from berth.runtime.linux import capabilities, rootfs, seccomp
+from berth.runtime.linux import capabilities, console, rootfs, seccomp
 from berth.runtime.linux import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -45,6 +46,7 @@ class InitConfig:
     bundle: Path
     state_dir_fd: int  # O_PATH fd of the state dir: exec.fifo stays reachable after pivot
     seccomp_program: bytes | None  # BPF compiled by the parent (seccomp.compile_program)
+    console_socket: int | None = None  # with process.terminal: where the pty master goes
 
 
 def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoReturn:
@@ -54,17 +56,29 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
     if "hostname" in spec and "uts" in namespaces:
         sc.sethostname(spec["hostname"])
     rootfs.prepare_rootfs(spec, config.bundle)
+    if proc.get("terminal") and config.console_socket is not None:
+        # Right after pivot_root: /dev/ptmx is now the container's devpts.
+        console.setup_in_container(config.console_socket, console_size(proc))
     for key, value in spec["linux"].get("sysctl", {}).items():
         _write_proc("/proc/sys/" + key.replace(".", "/"), value)
     rootfs.finalize_rootfs(spec)
-    _set_limits(proc)
+    path, env = prepare_process(proc, config.seccomp_program)
+    report({"type": "ready"})
+    _wait_for_start(config.state_dir_fd)
+    execute(path, proc, env, config.seccomp_program)
 
+
+def prepare_process(proc: oci.Process, seccomp_program: bytes | None
+                    ) -> tuple[str, dict[str, str]]:
+    """Everything from rlimits to no_new_privs, shared by init and ``exec``; returns the
+    resolved executable and the environment. Must run in the container's mount namespace."""
+    _set_limits(proc)
     caps = proc.get("capabilities")
     no_new_privs = proc.get("noNewPrivileges", False)
     if caps is not None:
         capabilities.drop_bounding(caps)
-    if config.seccomp_program is not None and not no_new_privs:
-        seccomp.load_program(config.seccomp_program)
+    if seccomp_program is not None and not no_new_privs:
+        seccomp.load_program(seccomp_program)
     _set_user(proc["user"], keep_caps=caps is not None)
     if caps is not None:
         capabilities.apply_sets(caps)
@@ -78,16 +92,25 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
     path = resolve_executable(proc["args"][0], env.get("PATH", DEFAULT_PATH))
     if no_new_privs:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-
     if proc.get("terminal"):
-        _take_terminal()
-    report({"type": "ready"})
-    _wait_for_start(config.state_dir_fd)
-    if config.seccomp_program is not None and no_new_privs:
-        seccomp.load_program(config.seccomp_program)  # as late as possible: only execve
+        console.take_controlling_terminal()
+    return path, env
+
+
+def execute(path: str, proc: oci.Process, env: dict[str, str],
+            seccomp_program: bytes | None) -> NoReturn:
+    """The last steps before the user's process: the filter when no_new_privs allows it
+    to be this late (then it only has to permit execve), default signals, execve."""
+    if seccomp_program is not None and proc.get("noNewPrivileges", False):
+        seccomp.load_program(seccomp_program)
     _reset_signals()
     os.execve(path, proc["args"], env)
     raise AssertionError("execve returned")  # pragma: no cover
+
+
+def console_size(proc: oci.Process) -> tuple[int, int] | None:
+    size = proc.get("consoleSize")
+    return None if size is None else (size["height"], size["width"])
 
 
 def resolve_executable(name: str, search_path: str) -> str:
@@ -159,13 +182,6 @@ def _wait_for_start(state_dir_fd: int) -> None:
     finally:
         os.close(fd)
     os.close(state_dir_fd)
-
-
-def _take_terminal() -> None:
-    """With ``process.terminal`` stdio is a pty slave: become a session leader and make it
-    the controlling terminal, so job control and ^C reach the container's processes."""
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _reset_signals() -> None:

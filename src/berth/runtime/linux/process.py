@@ -29,29 +29,51 @@ Messages are JSON lines on one CLOEXEC pipe both children inherit; "pid" and "re
 arrive in either order (init can outrun child 1); EOF before both means a child died. The
 start handshake uses a FIFO in the state dir, not a pipe, so a created container survives
 the ``berth-runtime create`` process exiting (runc's exec.fifo).
+
+``spawn`` is the shared half: ``exec.spawn_exec`` uses the same two children and pipe,
+joining the namespaces of a running init instead of unsharing, and stops at EOF (the
+pipe is CLOEXEC, so execve closes it) instead of at "ready".
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import select
 import signal
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 from berth.errors import RuntimeFailure
 from berth.runtime.linux import init
 from berth.runtime.linux import syscalls as sc
 from berth.runtime.linux.cgroups import CgroupManager
 
-# After the stdio shuffle, the only fds init keeps besides 0, 1, 2.
+# After the stdio shuffle the children keep only 0, 1, 2, the sync pipe and the caller's
+# ``keep`` fds, renumbered from KEEP_FDS in order.
 _SYNC_FD = 3
-_STATE_DIR_FD = 4
+KEEP_FDS = 4
 _START_POLL_MS = 100
+
+Report = Callable[[dict[str, object]], None]
+
+
+@dataclass(frozen=True)
+class ForkPlan:
+    """What both children of one spawn do (create and exec share the protocol)."""
+
+    stdio: tuple[int, int, int]
+    keep: Sequence[int]  # become KEEP_FDS, KEEP_FDS + 1, ... (close-on-exec) in the children
+    enter: Callable[[], None]  # child 1: join the cgroup, setns/unshare
+    body: Callable[[Report], NoReturn]  # child 2: set up the process and execve
+    # create: init says "ready" and then blocks, so stop there; exec: the pipe is CLOEXEC,
+    # so EOF after the pid (and no error) means child 2 reached execve.
+    until_exec: bool
 
 
 @dataclass(frozen=True)
@@ -65,33 +87,55 @@ def spawn_init(request: SpawnRequest) -> int:
     """Fork init; return its host pid once it is blocked before exec.
 
     Raises ``RuntimeFailure`` with init's message (after killing what was started)."""
+    config = request.config
+    keep = [config.state_dir_fd]
+    if config.console_socket is not None:
+        keep.append(config.console_socket)
+    inner = init.InitConfig(config.spec, config.bundle, KEEP_FDS, config.seccomp_program,
+                            None if config.console_socket is None else KEEP_FDS + 1)
+    return spawn(ForkPlan(
+        stdio=request.stdio, keep=keep,
+        enter=lambda: _enter_namespaces(request),
+        body=lambda report: init.run(inner, report),
+        until_exec=False,
+    ))
+
+
+def spawn(plan: ForkPlan) -> int:
+    """Fork child 1, which enters the namespaces and forks child 2; return child 2's host
+    pid once it reported "ready" (or reached execve, with ``until_exec``)."""
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     child1 = os.fork()
     if child1 == 0:  # pragma: no cover - runs in the child, reported through the pipe
         os.close(read_fd)
-        _child_main(request, write_fd)
+        _child_main(plan, write_fd)
     os.close(write_fd)
-    init_pid = 0
+    pid = 0
     ready = False
+    error: str | None = None
     try:
         with os.fdopen(read_fd, "rb") as sync:
-            # Init may say "ready" before child 1 gets to send its pid: take either order.
-            while not (init_pid and ready):
-                msg = _next_message(sync)
+            # Child 2 may report before child 1 gets to send its pid: take either order.
+            while not (pid and ready and not plan.until_exec):
+                line = sync.readline()
+                if not line:
+                    break  # EOF: child 2 exec'd (CLOEXEC), or a child died
+                msg = json.loads(line)
                 if msg.get("type") == "pid":
-                    init_pid = int(msg["pid"])  # type: ignore[call-overload]
+                    pid = int(msg["pid"])
                 elif msg.get("type") == "ready":
                     ready = True
                 else:
-                    break  # an error, or EOF: a child died
+                    error = str(msg.get("message", "container process failed"))
+                    break
             os.waitpid(child1, 0)
     except BaseException:
-        kill_and_reap(init_pid)
+        kill_and_reap(pid)
         raise
-    if not (init_pid and ready):
-        kill_and_reap(init_pid)
-        raise RuntimeFailure(str(msg.get("message", "container init failed")))
-    return init_pid
+    if error is not None or not pid or not (ready or plan.until_exec):
+        kill_and_reap(pid)
+        raise RuntimeFailure(error or "container process exited without reporting")
+    return pid
 
 
 def release_init(state_dir: Path, pid: int) -> None:
@@ -132,14 +176,6 @@ def start_time(pid: int) -> int:
     return int(stat[stat.rindex(b")") + 2:].split()[19])
 
 
-def _next_message(sync: Any) -> dict[str, object]:
-    line = sync.readline()
-    if not line:
-        return {"type": "error", "message": "container init exited without reporting"}
-    result: dict[str, object] = json.loads(line)
-    return result
-
-
 def kill_and_reap(pid: int) -> None:
     if pid <= 0:
         return
@@ -153,16 +189,20 @@ def kill_and_reap(pid: int) -> None:
         pass
 
 
-def _child_main(request: SpawnRequest, sync_fd: int) -> None:  # pragma: no cover
+def _child_main(plan: ForkPlan, sync_fd: int) -> NoReturn:  # pragma: no cover
     """Both children run this; it never returns (an exception must not unwind into the
     caller's stack, e.g. the shim's loop or pytest)."""
     code = 1
     try:
-        _prepare_fds(request.stdio, sync_fd, request.config.state_dir_fd)
-        _enter_namespaces(request)
+        # The caller's signal wakeup fd number is about to be closed and reused (maybe by
+        # a pty master): a signal must not write a byte into it.
+        with contextlib.suppress(ValueError):  # only possible from the main thread
+            signal.set_wakeup_fd(-1)
+        _prepare_fds(plan.stdio, sync_fd, plan.keep)
+        plan.enter()
         pid = os.fork()
         if pid == 0:
-            init.run(_with_fds(request.config), lambda msg: _send(_SYNC_FD, msg))
+            plan.body(lambda msg: _send(_SYNC_FD, msg))
         _send(_SYNC_FD, {"type": "pid", "pid": pid})
         code = 0
     except init.ExecError as err:
@@ -186,19 +226,15 @@ def _send(fd: int, msg: dict[str, object]) -> None:
         pass  # the parent is gone; nothing left to tell
 
 
-def _prepare_fds(stdio: tuple[int, int, int], sync_fd: int, state_fd: int) -> None:
-    """stdio becomes 0/1/2, sync → 3, state dir → 4; every other fd is closed. Everything
-    is first duplicated above 10 because the sources may overlap the targets."""
-    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (*stdio, sync_fd, state_fd)]
+def _prepare_fds(stdio: tuple[int, int, int], sync_fd: int, keep: Sequence[int]) -> None:
+    """stdio becomes 0/1/2, sync → 3, ``keep`` → 4, 5, ...; every other fd is closed.
+    Everything is first duplicated above 10 because the sources may overlap the targets."""
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (*stdio, sync_fd, *keep)]
     for target, fd in enumerate(moved[:3]):
         os.dup2(fd, target, inheritable=True)
-    os.dup2(moved[3], _SYNC_FD, inheritable=False)
-    os.dup2(moved[4], _STATE_DIR_FD, inheritable=False)
-    os.closerange(_STATE_DIR_FD + 1, os.sysconf("SC_OPEN_MAX"))
-
-
-def _with_fds(config: init.InitConfig) -> init.InitConfig:
-    return init.InitConfig(config.spec, config.bundle, _STATE_DIR_FD, config.seccomp_program)
+    for target, fd in enumerate(moved[3:], start=_SYNC_FD):
+        os.dup2(fd, target, inheritable=False)
+    os.closerange(_SYNC_FD + 1 + len(keep), os.sysconf("SC_OPEN_MAX"))
 
 
 def _enter_namespaces(request: SpawnRequest) -> None:

@@ -13,6 +13,8 @@ import datetime
 import json
 import os
 import re
+import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from signal import SIGKILL
@@ -21,9 +23,11 @@ from typing import cast
 from berth.errors import Conflict, InvalidArgument, NotFound, RuntimeFailure
 from berth.oci import spec as oci
 from berth.runtime import Stdio
-from berth.runtime.linux import init, process, rootfs, seccomp
+from berth.runtime.linux import console, init, process, rootfs, seccomp
 from berth.runtime.linux import syscalls as sc
 from berth.runtime.linux.cgroups import DEFAULT_ROOT, CgroupManager, open_manager
+from berth.runtime.linux.exec import ExecRequest, spawn_exec
+from berth.runtime.linux.process import kill_and_reap
 
 DEFAULT_STATE_ROOT = Path("/run/berth-runtime")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -65,6 +69,29 @@ class NativeRuntime:
         self._states: dict[str, ContainerState] = {}
 
     def create(self, container_id: str, bundle: Path, stdio: Stdio) -> int:
+        return self._create(container_id, bundle, stdio, None)
+
+    def create_with_console(self, container_id: str, bundle: Path) -> tuple[int, int]:
+        """Create with ``process.terminal``: init allocates the pty in the container's
+        devpts; return (init pid, pty master)."""
+        return _with_console(
+            lambda sock, null: self._create(container_id, bundle, Stdio(null, null, null), sock),
+            lambda pid: self.delete(container_id))
+
+    def exec(self, container_id: str, exec_id: str, process: oci.Process,
+             stdio: Stdio) -> int:
+        return self._exec(container_id, process, (stdio.stdin, stdio.stdout, stdio.stderr),
+                          None)
+
+    def exec_with_console(self, container_id: str, exec_id: str,
+                          process: oci.Process) -> tuple[int, int]:
+        """Exec with ``process.terminal``: the pty comes from the container's devpts."""
+        return _with_console(
+            lambda sock, null: self._exec(container_id, process, (null, null, null), sock),
+            kill_and_reap)
+
+    def _create(self, container_id: str, bundle: Path, stdio: Stdio,
+                console_socket: int | None) -> int:
         state_dir = self._state_dir(container_id)
         spec = _load_spec(bundle)
         if state_dir.exists():
@@ -78,7 +105,7 @@ class NativeRuntime:
                 cgroup = open_manager(spec["linux"]["cgroupsPath"], self._cgroup_root)
                 cgroup.create()
                 cgroup.apply(spec["linux"].get("resources", {}))
-            pid = self._spawn(spec, bundle, stdio, state_dir, cgroup)
+            pid = self._spawn(spec, bundle, stdio, state_dir, cgroup, console_socket)
             state = ContainerState(
                 id=container_id, pid=pid, start_time=process.start_time(pid),
                 bundle=str(bundle), rootfs=rootfs.rootfs_path(spec, bundle),
@@ -99,22 +126,40 @@ class NativeRuntime:
         return pid
 
     def _spawn(self, spec: oci.Spec, bundle: Path, stdio: Stdio, state_dir: Path,
-               cgroup: CgroupManager | None) -> int:
-        if self._subreaper:
-            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        # Compiled (and cached) here, installed in init.
-        program = seccomp.compile_program(spec["linux"]["seccomp"]) if "seccomp" in spec[
-            "linux"] else None
+               cgroup: CgroupManager | None, console_socket: int | None) -> int:
+        self._become_subreaper()
+        program = _seccomp_program(spec)
         state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             request = process.SpawnRequest(
-                config=init.InitConfig(spec, bundle, state_fd, program),
+                config=init.InitConfig(spec, bundle, state_fd, program, console_socket),
                 stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
                 cgroup=cgroup,
             )
             return process.spawn_init(request)
         finally:
             os.close(state_fd)
+
+    def _exec(self, container_id: str, proc: oci.Process, stdio: tuple[int, int, int],
+              console_socket: int | None) -> int:
+        state = self.state(container_id)
+        if state.status(self._state_dir(container_id)) != "running":
+            raise Conflict(f"container {container_id} is not running")
+        spec = _load_spec(Path(state.bundle))
+        self._become_subreaper()
+        cgroup = (open_manager(state.cgroups_path, self._cgroup_root)
+                  if state.cgroups_path else None)
+        try:
+            request = ExecRequest(init_pid=state.pid, spec=spec, process=proc, stdio=stdio,
+                                  cgroup=cgroup, seccomp_program=_seccomp_program(spec),
+                                  console_socket=console_socket)
+            return spawn_exec(request)
+        except (OSError, ValueError) as err:
+            raise RuntimeFailure(f"exec in {container_id}: {err}") from err
+
+    def _become_subreaper(self) -> None:
+        if self._subreaper:
+            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
 
     def start(self, container_id: str) -> None:
         state = self.state(container_id)
@@ -177,6 +222,33 @@ def _load_spec(bundle: Path) -> oci.Spec:
         # Without its own mount namespace pivot_root would pivot the caller's.
         raise InvalidArgument("the spec must create a new mount namespace")
     return spec
+
+
+def _seccomp_program(spec: oci.Spec) -> bytes | None:
+    """Compiled (and cached by profile) in the caller, installed by the child."""
+    profile = spec["linux"].get("seccomp")
+    return None if profile is None else seccomp.compile_program(profile)
+
+
+def _with_console(spawn: Callable[[int, int], int],
+                  undo: Callable[[int], None]) -> tuple[int, int]:
+    """Run ``spawn(console_socket_fd, devnull_fd)`` and take the pty master its child sends
+    back (console.py); ``undo(pid)`` if none arrives."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with theirs:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                pid = spawn(theirs.fileno(), null)
+            finally:
+                os.close(null)
+        try:
+            return pid, console.receive_fd(ours)
+        except OSError as err:
+            undo(pid)
+            raise RuntimeFailure(f"no console received: {err}") from err
+    finally:
+        ours.close()
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -32,6 +32,7 @@ class ShimOptions:
     tty: bool = False
     open_stdin: bool = False
     stdin_once: bool = False
+    log_options: tuple[tuple[str, str], ...] = ()  # LogConfig.Config: max-size, max-file
 
 
 @dataclass(frozen=True)

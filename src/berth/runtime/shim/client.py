@@ -3,10 +3,15 @@
     ShimManager.start()   launch the zygote, wait until its socket accepts
     ShimManager.create()  zygote → shim → {"shim_pid", "init_pid"}: a ``Shim``
     ShimManager.connect() live restore: a ``Shim`` for a running shim, or None
-    Shim.start/kill/resize/close_stdin   one control connection, one request at a time
-    Shim.wait()           its own connection per call, so any number may wait at once;
-                          if the shim is already gone, exit.json answers
+    Shim.start/kill/resize/close_stdin/pause/resume/state/exec_create/exec_start/
+        exec_resize/exec_close_stdin   one control connection, one request at a time
+    Shim.wait(), Shim.exec_wait()   their own connection per call, so any number may wait
+                          at once; if the shim is already gone, exit.json answers wait()
     Shim.attach()         a fresh attach.sock connection, registered before it returns
+                          (with exec_id: that exec's streams, connectable before exec_start)
+
+Errors come back as the exception the shim raised (``kind``: Conflict, NotFound, ...),
+RuntimeFailure when it names none.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from berth import errors
 from berth.errors import Conflict, InvalidArgument, RuntimeFailure, Unavailable
+from berth.oci.spec import Process
 from berth.runtime.shim import ExitStatus, ShimOptions
 from berth.runtime.shim.protocol import (
     ATTACH_SOCKET,
@@ -62,40 +69,84 @@ class Shim:
         await self._request({"op": "close_stdin"}, gone_ok=True)
 
     async def state(self) -> dict[str, Any]:
+        """{"pid", "status": created|running|stopped, "paused": bool}"""
         return await self._request({"op": "state"}, gone_ok=False)
 
+    async def pause(self) -> None:
+        """Freeze the container's cgroup; returns once every task is frozen."""
+        await self._request({"op": "pause"}, gone_ok=False)
+
+    async def resume(self) -> None:
+        await self._request({"op": "resume"}, gone_ok=False)
+
+    async def exec_create(self, exec_id: str, process: Process, tty: bool,
+                          open_stdin: bool) -> None:
+        """Register an exec (nothing runs yet); attach to it now to miss no output."""
+        await self._request({"op": "exec_create", "exec_id": exec_id, "process": process,
+                             "tty": tty, "open_stdin": open_stdin}, gone_ok=False)
+
+    async def exec_start(self, exec_id: str) -> int:
+        """Run the exec; its host pid. RuntimeFailure with runc's words if it cannot
+        start; Conflict if the container is paused or not running."""
+        reply = await self._request({"op": "exec_start", "exec_id": exec_id}, gone_ok=False)
+        return int(reply["pid"])
+
+    async def exec_wait(self, exec_id: str) -> int:
+        """The exec's exit code (128+signal) once it exited and its output drained."""
+        reply = await self._deferred({"op": "exec_wait", "exec_id": exec_id})
+        if reply is None:
+            raise Conflict("container is not running (its shim has exited)")
+        return int(reply["exit_code"])
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        await self._request({"op": "exec_resize", "exec_id": exec_id, "height": height,
+                             "width": width}, gone_ok=True)
+
+    async def exec_close_stdin(self, exec_id: str) -> None:
+        await self._request({"op": "exec_close_stdin", "exec_id": exec_id}, gone_ok=True)
+
     async def wait(self) -> ExitStatus:
+        reply = await self._deferred({"op": "wait"})
+        if reply is None:  # the shim is gone, or exited between connecting and answering
+            return self._recorded_exit()
+        return exit_from_json(reply)
+
+    async def _deferred(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """A request the shim answers later: its own connection, so waits do not queue
+        behind each other or block other requests. None if the shim is gone."""
         try:
             reader, writer = await asyncio.open_unix_connection(
                 self.state_dir / CONTROL_SOCKET)
         except OSError:
-            return self._recorded_exit()
+            return None
         try:
-            writer.write(encode_line({"op": "wait"}))
+            writer.write(encode_line(message))
             await writer.drain()
             line = await reader.readline()
         except OSError:
             line = b""
         finally:
             writer.close()
-        if not line:  # the shim exited between connecting and answering
-            return self._recorded_exit()
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise RuntimeFailure(str(reply.get("error")))
-        return exit_from_json(reply)
+        if not line:
+            return None
+        return _check(json.loads(line))
 
-    async def attach(self, stdin: bool, stdout: bool, stderr: bool
+    async def attach(self, stdin: bool, stdout: bool, stderr: bool,
+                     exec_id: str | None = None
                      ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Once this returns, every later byte of output reaches the reader (framed with
-        stdcopy unless the container has a tty); write stdin to the writer, ``write_eof``
-        to close the container's stdin when it was created with ``stdin_once``. Keep the
-        writer referenced: a collected StreamWriter closes the connection."""
+        stdcopy unless the container, or the exec, has a tty); write stdin to the writer,
+        ``write_eof`` to close stdin (the container's when it was created with
+        ``stdin_once``; an exec's always). Keep the writer referenced: a collected
+        StreamWriter closes the connection."""
         try:
             reader, writer = await asyncio.open_unix_connection(self.state_dir / ATTACH_SOCKET)
         except OSError as err:
             raise Conflict("container is not running") from err
-        writer.write(encode_line({"stdin": stdin, "stdout": stdout, "stderr": stderr}))
+        request: dict[str, Any] = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+        if exec_id is not None:
+            request["exec_id"] = exec_id
+        writer.write(encode_line(request))
         await writer.drain()
         reply = await reader.readline()
         if reply != b"ok\n":
@@ -131,16 +182,25 @@ class Shim:
                     if gone_ok:
                         return {"ok": True}
                     raise Conflict("container is not running (its shim has exited)")
-        reply: dict[str, Any] = json.loads(line)
-        if not reply.get("ok"):
-            raise RuntimeFailure(str(reply.get("error")))
-        return reply
+        return _check(json.loads(line))
 
     def _recorded_exit(self) -> ExitStatus:
         status = read_exit_status(self.state_dir)
         if status is None:
             raise RuntimeFailure(f"shim {self.shim_pid} exited without recording an exit status")
         return status
+
+
+_KINDS: dict[str, type[errors.BerthError]] = {
+    cls.__name__: cls for cls in (errors.NotFound, errors.Conflict, errors.InvalidArgument,
+                                  errors.NotImplemented, errors.Unavailable, RuntimeFailure)
+}
+
+
+def _check(reply: dict[str, Any]) -> dict[str, Any]:
+    if not reply.get("ok"):
+        raise _KINDS.get(str(reply.get("kind")), RuntimeFailure)(str(reply.get("error")))
+    return reply
 
 
 class ShimManager:

@@ -9,9 +9,11 @@ never loses bytes and never blocks the loop (the owner applies back-pressure by 
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import selectors
 import socket
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,17 @@ class Loop:
         self._selector = selectors.DefaultSelector()
         self._readers: dict[int, Callback] = {}
         self._writers: dict[int, Callback] = {}
+        self._timers: dict[int, tuple[float, Callback]] = {}
+        self._timer_ids = itertools.count(1)
+
+    def call_later(self, delay: float, callback: Callback) -> int:
+        """Run ``callback`` once, ``delay`` seconds from now; returns a handle for cancel."""
+        handle = next(self._timer_ids)
+        self._timers[handle] = (time.monotonic() + delay, callback)
+        return handle
+
+    def cancel(self, handle: int) -> None:
+        self._timers.pop(handle, None)
 
     def add_reader(self, fd: int, callback: Callback) -> None:
         self._readers[fd] = callback
@@ -42,12 +55,19 @@ class Loop:
             self._sync(fd)
 
     def run_once(self, timeout: float | None) -> None:
+        if self._timers:
+            until_timer = min(when for when, _ in self._timers.values()) - time.monotonic()
+            timeout = max(0.0, until_timer if timeout is None else min(timeout, until_timer))
         for key, events in self._selector.select(timeout):
             fd = key.fd
             if events & selectors.EVENT_READ and fd in self._readers:
                 self._readers[fd]()
             if events & selectors.EVENT_WRITE and fd in self._writers:
                 self._writers[fd]()
+        now = time.monotonic()
+        for handle, (when, callback) in list(self._timers.items()):
+            if when <= now and self._timers.pop(handle, None) is not None:
+                callback()
 
     def _sync(self, fd: int) -> None:
         events = ((selectors.EVENT_READ if fd in self._readers else 0)
@@ -83,6 +103,12 @@ class Connection:
     @property
     def pending(self) -> int:
         return len(self._out)
+
+    def rebind(self, on_data: Callable[[Connection, bytes], None],
+               on_close: Callable[[Connection], None]) -> None:
+        """Hand the connection to a new owner (after an attach handshake names its target)."""
+        self._on_data = on_data
+        self._on_close = on_close
 
     def pause_reading(self) -> None:
         self.loop.remove_reader(self.fd)

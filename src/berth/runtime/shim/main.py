@@ -27,11 +27,11 @@ from pathlib import Path
 
 from berth.errors import BerthError
 from berth.oci.mount import Mount
-from berth.runtime import ContainerRuntime, Stdio
+from berth.runtime import ContainerRuntime
 from berth.runtime.linux import syscalls
 from berth.runtime.oci_cli import OciCliRuntime
 from berth.runtime.shim import ShimOptions
-from berth.runtime.shim.jsonlog import JsonFileLog
+from berth.runtime.shim.jsonlog import JsonFileLog, rotation
 from berth.runtime.shim.monitor import ContainerIO, Monitor, Sockets
 from berth.runtime.shim.protocol import (
     ATTACH_SOCKET,
@@ -43,7 +43,8 @@ from berth.runtime.shim.protocol import (
     encode_line,
     write_atomic,
 )
-from berth.runtime.shim.runtimes import ConsoleRuntime, oom_kill_count, open_runtime
+from berth.runtime.shim.runtimes import ConsoleRuntime, ContainerCgroup, open_runtime
+from berth.runtime.shim.streams import open_stdio
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,13 @@ def run_shim(opts: ShimOptions, report: socket.socket) -> int:
         log.error("create failed: %s", message)
         _report(report, {"shim_pid": os.getpid(), "error": message})
         return 1
-    json_log = None if opts.log_path is None else JsonFileLog(opts.log_path)
+    json_log = None if opts.log_path is None else JsonFileLog(
+        opts.log_path, rotation(dict(opts.log_options)))
     control = _listen(opts.state_dir / CONTROL_SOCKET)
     attach = _listen(opts.state_dir / ATTACH_SOCKET)
-    cgroups_path = _cgroups_path(opts.bundle)
+    cgroup = ContainerCgroup(_cgroups_path(opts.bundle))
     monitor = Monitor(opts.container_id, runtime, init_pid, io, Sockets(control, attach),
-                      json_log, lambda: oom_kill_count(cgroups_path), opts.state_dir,
-                      opts.stdin_once)
+                      json_log, cgroup, opts.state_dir, opts.stdin_once)
     _report(report, {"shim_pid": os.getpid(), "init_pid": init_pid})
     try:
         return monitor.run()
@@ -134,31 +135,14 @@ def _setup(opts: ShimOptions) -> tuple[ContainerRuntime, int, ContainerIO]:
 def _create(opts: ShimOptions, runtime: ContainerRuntime) -> tuple[int, ContainerIO]:
     """Create the container with its stdio; return its init pid and the shim's ends."""
     cid, bundle = opts.container_id, opts.bundle
-    if opts.tty:
-        if isinstance(runtime, ConsoleRuntime):
-            pid, master = runtime.create_with_console(cid, bundle)
-        else:
-            master, slave = os.openpty()
-            try:
-                pid = runtime.create(cid, bundle, Stdio(slave, slave, slave))
-            finally:
-                os.close(slave)
-        return pid, ContainerIO({master: "stdout"}, master if opts.open_stdin else None, master)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    in_r, in_w = os.pipe() if opts.open_stdin else (os.open(os.devnull, os.O_RDONLY), -1)
-    try:
-        pid = runtime.create(cid, bundle, Stdio(in_r, out_w, err_w))
-    except BaseException:
-        for fd in (out_r, err_r, in_w):
-            if fd >= 0:
-                os.close(fd)
-        raise
-    finally:
-        for fd in (in_r, out_w, err_w):
-            os.close(fd)
-    return pid, ContainerIO({out_r: "stdout", err_r: "stderr"}, in_w if in_w >= 0 else None,
-                            None)
+    with_console = None
+    if isinstance(runtime, ConsoleRuntime):
+        console_runtime = runtime
+
+        def with_console() -> tuple[int, int]:
+            return console_runtime.create_with_console(cid, bundle)
+    return open_stdio(opts.tty, opts.open_stdin,
+                      lambda stdio: runtime.create(cid, bundle, stdio), with_console)
 
 
 def _mount(mount: Mount, target: str) -> None:

@@ -20,10 +20,24 @@ Control requests and replies (``shim.sock``)::
     {"op": "kill", "signal": 15}           → {"ok": true}
     {"op": "resize", "height": 24, "width": 80} → {"ok": true}
     {"op": "close_stdin"}                  → {"ok": true}
-    {"op": "state"}                        → {"ok": true, "pid": 123, "status": "running"}
+    {"op": "state"}                        → {"ok": true, "pid": 123, "status": "running",
+                                              "paused": false}
     {"op": "wait"}                         → (once the container exited and its output
                                               drained) {"ok": true, "exit_code": 3,
                                               "oom_killed": false, "finished_at": 1.7e9}
+    {"op": "pause"} / {"op": "resume"}     → {"ok": true} once the freezer settled
+    {"op": "exec_create", "exec_id": "e1", → {"ok": true}   (registered; attach.sock now
+     "process": {OCI process}, "tty": false,                 accepts {"exec_id": "e1", ...})
+     "open_stdin": true}
+    {"op": "exec_start", "exec_id": "e1"}  → {"ok": true, "pid": 4242}
+    {"op": "exec_wait", "exec_id": "e1"}   → (once it exited and drained; at once after)
+                                              {"ok": true, "exit_code": 0}
+    {"op": "exec_resize", "exec_id", "height", "width"} → {"ok": true}
+    {"op": "exec_close_stdin", "exec_id": "e1"}          → {"ok": true}
+
+A failure is {"ok": false, "error": "...", "kind": "Conflict"} (the errors.py class, so
+the client raises the same; no kind: RuntimeFailure). A deferred reply (wait, exec_wait)
+holds back the connection's later requests, so clients wait on a connection of their own.
 """
 
 from __future__ import annotations
@@ -51,7 +65,7 @@ def options_to_json(opts: ShimOptions) -> dict[str, Any]:
         "state_dir": str(opts.state_dir),
         "log_path": None if opts.log_path is None else str(opts.log_path),
         "runtime": opts.runtime, "tty": opts.tty, "open_stdin": opts.open_stdin,
-        "stdin_once": opts.stdin_once,
+        "stdin_once": opts.stdin_once, "log_options": [list(kv) for kv in opts.log_options],
     }
 
 
@@ -65,6 +79,7 @@ def options_from_json(data: dict[str, Any]) -> ShimOptions:
         runtime=str(data["runtime"]), tty=bool(data.get("tty", False)),
         open_stdin=bool(data.get("open_stdin", False)),
         stdin_once=bool(data.get("stdin_once", False)),
+        log_options=tuple((str(k), str(v)) for k, v in data.get("log_options", ())),
     )
 
 

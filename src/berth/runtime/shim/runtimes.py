@@ -10,12 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from berth.errors import InvalidArgument, RuntimeFailure
+from berth.errors import Conflict, InvalidArgument, RuntimeFailure
+from berth.oci import spec as oci
 from berth.runtime import ContainerRuntime
 from berth.runtime.oci_cli import OciCliRuntime
+
+if TYPE_CHECKING:
+    from berth.runtime.linux.cgroups import CgroupManager
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,11 @@ class ConsoleRuntime(Protocol):
 
     def create_with_console(self, container_id: str, bundle: Path) -> tuple[int, int]:
         """Create with ``process.terminal``; return (init pid, pty master fd)."""
+        ...
+
+    def exec_with_console(self, container_id: str, exec_id: str,
+                          process: oci.Process) -> tuple[int, int]:
+        """Exec a process with ``terminal``; return (host pid, pty master fd)."""
         ...
 
 
@@ -70,10 +80,27 @@ def preload() -> None:
         log.warning("precompiling the default seccomp profile failed: %s", err)
 
 
-def oom_kill_count(cgroups_path: str) -> int:
-    """OOM kills recorded in the container's memory cgroup (0 without a cgroups path)."""
-    if not cgroups_path:
-        return 0
-    from berth.runtime.linux.cgroups import open_manager
+@dataclass(frozen=True)
+class ContainerCgroup:
+    """What the shim itself does to the container's cgroup, whatever the runtime: read its
+    OOM kills, freeze and thaw it (runc's pause is the same freezer write)."""
 
-    return int(open_manager(cgroups_path).oom_kill_count())
+    cgroups_path: str
+
+    def oom_kill_count(self) -> int:
+        """OOM kills recorded in the memory cgroup (0 without a cgroups path)."""
+        return int(self._manager().oom_kill_count()) if self.cgroups_path else 0
+
+    def freeze(self) -> None:
+        """Returns once every task is frozen (v1 FROZEN, v2 cgroup.events frozen 1)."""
+        self._manager().freeze()
+
+    def thaw(self) -> None:
+        self._manager().thaw()
+
+    def _manager(self) -> CgroupManager:
+        if not self.cgroups_path:
+            raise Conflict("the container has no cgroup")
+        from berth.runtime.linux.cgroups import open_manager
+
+        return open_manager(self.cgroups_path)

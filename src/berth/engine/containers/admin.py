@@ -1,0 +1,129 @@
+"""Operations on recorded containers outside their start/exit life cycle: rename, prune,
+and top (moby's ``daemon/rename.go``, ``prune.go``, ``top_unix.go``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from berth.engine import clock
+from berth.engine.containers import names, process, top
+from berth.engine.containers.service import ContainerService
+from berth.engine.events import Event, EventBus
+from berth.engine.images.service import ImageService
+from berth.errors import InvalidArgument, NotFound
+from berth.runtime.linux.cgroups import open_manager
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                 "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class PruneFilters:
+    until: float | None = None  # unix seconds: only containers created before
+    labels: tuple[str, ...] = ()  # "k" or "k=v": must match
+    not_labels: tuple[str, ...] = ()  # "label!=k[=v]": must not match
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    deleted: tuple[str, ...]
+    space_reclaimed: int
+
+
+class ContainerAdmin:
+    def __init__(self, containers: ContainerService, images: ImageService,
+                 events: EventBus) -> None:
+        self._containers = containers
+        self._images = images
+        self._events = events
+
+    async def rename(self, ref: str, new_name: str) -> None:
+        if not ref or not new_name:
+            raise InvalidArgument("Neither old nor new names may be empty")
+        c = self._containers.get(ref)
+        name = names.validate(new_name)
+        if name == c.name:
+            raise InvalidArgument("Renaming a container with the same name as its current name")
+        old = c.name
+        c = await self._containers.store.rename(c, name)
+        self._containers.publish(c, "rename", oldName="/" + old)
+
+    async def top(self, ref: str, ps_args: str) -> top.ProcessTable:
+        c, _ = self._containers.running_shim(ref)
+        manager = open_manager(self._containers.cgroups_path(c.id))
+        try:
+            pids = await asyncio.to_thread(manager.pids)
+        except OSError as err:
+            raise NotFound(f"cgroup of container {c.id} is gone: {err}") from err
+        table = await top.top(pids, ps_args)
+        self._containers.publish(c, "top")
+        return table
+
+    async def prune(self, filters: PruneFilters) -> PruneReport:
+        deleted: list[str] = []
+        reclaimed = 0
+        for c in self._containers.list():
+            if c.state.running or not _matches(c.labels, c.created, filters):
+                continue
+            size = await self._rw_size(c.id)
+            try:
+                await self._containers.remove(c.id)
+            except NotFound:
+                continue  # removed meanwhile by someone else
+            deleted.append(c.id)
+            reclaimed += size
+        self._events.publish(Event("container", "prune", "",
+                                   (("reclaimed", str(reclaimed)),)))
+        return PruneReport(tuple(deleted), reclaimed)
+
+    async def _rw_size(self, cid: str) -> int:
+        """Bytes in the container's writable layer (docker's SizeRw)."""
+        try:
+            rootfs = process.Rootfs.from_mounts(await self._images.rootfs_mounts(cid))
+        except (InvalidArgument, NotFound, OSError):
+            return 0
+        return await asyncio.to_thread(_tree_size, str(rootfs.writable))
+
+
+def _matches(labels: tuple[tuple[str, str], ...], created: str, f: PruneFilters) -> bool:
+    have = dict(labels)
+
+    def has(label: str) -> bool:
+        key, eq, value = label.partition("=")
+        return key in have and (not eq or have[key] == value)
+
+    if f.until is not None and clock.parse(created) >= f.until:
+        return False
+    return all(has(x) for x in f.labels) and not any(has(x) for x in f.not_labels)
+
+
+def parse_until(value: str) -> float:
+    """docker's timestamp filter: a Go duration before now ("24h", "1h30m"), unix seconds,
+    or an RFC 3339 time."""
+    if value and _DURATION.sub("", value) == "":
+        return time.time() - sum(float(n) * _UNIT_SECONDS[u]
+                                 for n, u in _DURATION.findall(value))
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return clock.parse(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for until: {value!r}") from None
+
+
+def _tree_size(root: str) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue  # deleted while we walk: it no longer takes space
+    return total
