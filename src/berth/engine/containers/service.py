@@ -218,6 +218,7 @@ class ContainerService:
         """Start ``ref``; ``manual`` (an API start, not a restart policy's) also resets
         RestartCount, the backoff and the manual stop, as docker's start does."""
         c = self.get(ref)
+        failure: RuntimeFailure | None = None
         async with self._locks[c.id]:
             c = self.get(c.id)
             if c.state.running:
@@ -232,14 +233,19 @@ class ContainerService:
                 shim = await self._spawn(c)
             except RuntimeFailure as err:
                 await self._start_failed(c, err)
-                raise
-            await self._connect_attaches(c.id, shim)
-            await shim.start()
-            c = c.with_state(status=Status.RUNNING, pid=shim.init_pid, exit_code=0, error="",
-                             oom_killed=False, started_at=clock.rfc3339())
-            await self.store.save(c)
-            self._watch(c.id, shim)
-            self.health.start(c)
+                failure = err
+            else:
+                await self._connect_attaches(c.id, shim)
+                await shim.start()
+                c = c.with_state(status=Status.RUNNING, pid=shim.init_pid, exit_code=0,
+                                 error="", oom_killed=False, started_at=clock.rfc3339())
+                await self.store.save(c)
+                self._watch(c.id, shim)
+                self.health.start(c)
+        if failure is not None:  # outside the lock: remove() takes it
+            if c.spec.auto_remove:
+                await self.remove(c.id, force=True)
+            raise failure
         self._publish(c, "start")
 
     async def _spawn(self, c: Container) -> Shim:
@@ -291,8 +297,6 @@ class ContainerService:
             if not fut.done():
                 fut.set_exception(Conflict(f"container {c.id} failed to start: {msg}"))
         await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
-        if c.spec.auto_remove:
-            await self.remove(c.id, force=True)
 
     def _watch(self, cid: str, shim: Shim) -> None:
         self._live[cid] = shim
@@ -317,8 +321,11 @@ class ContainerService:
                          finished_at=clock.rfc3339(status.finished_at))
         if again:
             c = replace(c, restart_count=c.restart_count + 1)
-        await self.store.save(c)
-        await asyncio.to_thread(shutil.rmtree, self._state_dir(cid), True)
+        if c.spec.auto_remove and not again:
+            self.store.hold(c)  # deleted right below: a crash before that just re-exits it
+        else:
+            await self.store.save(c)
+            await asyncio.to_thread(shutil.rmtree, self._state_dir(cid), True)
         if status.oom_killed:
             self._publish(c, "oom")
         self._publish(c, "die", exitCode=str(status.exit_code))
@@ -343,12 +350,21 @@ class ContainerService:
             if c.state.status == Status.RESTARTING:
                 await self.store.save(c.with_state(status=Status.EXITED))
 
-    def _cancel_restart(self, c: Container) -> Container | None:
-        """Stop/kill of a container in its backoff: no restart; the exited record."""
-        if c.state.status != Status.RESTARTING:
-            return None
-        self._restarts.cancel(c.id)
-        return replace(c.with_state(status=Status.EXITED), manually_stopped=True)
+    async def _cancel_restart(self, ref: str) -> bool:
+        """Stop/kill of a container in its restart backoff: cancel the restart and record
+        it as exited and manually stopped (True). Under the container's lock, so a restart
+        that is already starting it finishes first; then it is running and the caller
+        signals it like any other (False)."""
+        if self.get(ref).state.status != Status.RESTARTING:
+            return False
+        async with self._locks[self.get(ref).id]:
+            c = self.get(ref)
+            if c.state.status != Status.RESTARTING:
+                return False
+            self._restarts.cancel(c.id)
+            await self.store.save(
+                replace(c.with_state(status=Status.EXITED), manually_stopped=True))
+            return True
 
     def _health_changed(self, cid: str, h: Health) -> None:
         with contextlib.suppress(NotFound):
@@ -358,12 +374,11 @@ class ContainerService:
 
     async def kill(self, ref: str, sig: str = "SIGKILL") -> None:
         number = signals.parse(sig or "SIGKILL")
+        if await self._cancel_restart(ref):
+            self._publish(self.get(ref), "kill", signal=str(number))
+            return
         c = self.get(ref)
         shim = self._live.get(c.id)
-        if (stopped := self._cancel_restart(c)) is not None:
-            await self.store.save(stopped)
-            self._publish(c, "kill", signal=str(number))
-            return
         if shim is None:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         if number in (_signal.SIGKILL, await self._stop_signal(c)):
@@ -373,12 +388,11 @@ class ContainerService:
         self._publish(c, "kill", signal=str(number))
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
+        if await self._cancel_restart(ref):
+            self._publish(self.get(ref), "stop")
+            return
         c = self.get(ref)
         shim = self._live.get(c.id)
-        if (stopped := self._cancel_restart(c)) is not None:
-            await self.store.save(stopped)
-            self._publish(c, "stop")
-            return
         if shim is None:
             raise NotModified("container already stopped")
         stop_signal = signals.parse(sig) if sig else await self._stop_signal(c)
@@ -508,32 +522,39 @@ class ContainerService:
                 f'cannot remove container "/{c.name}": container is restarting: stop the '
                 "container before removing or force remove")
         self._restarts.forget(c.id)
-        if c.state.running:
-            if not force:
-                raise Conflict(
-                    f'cannot remove container "/{c.name}": container is running: stop the '
-                    "container before removing or force remove")
-            waiter = self._exit_future(c.id)
-            await self._signal(c.id, self._live[c.id], _signal.SIGKILL)
-            await waiter
+        while True:
             c = self.get(c.id)
-        if c.state.status == Status.REMOVING:
-            return  # another request is removing it
-        await self._finish_remove(
-            await self.store.save(replace(c, state=replace(c.state, status=Status.REMOVING))))
+            if c.state.running:
+                if not force:
+                    raise Conflict(
+                        f'cannot remove container "/{c.name}": container is running: stop '
+                        "the container before removing or force remove")
+                waiter = self._exit_future(c.id)
+                await self._signal(c.id, self._live[c.id], _signal.SIGKILL)
+                await waiter
+                continue
+            async with self._locks[c.id]:  # a restart policy's start may hold it
+                c = self.get(c.id)
+                if c.state.running:
+                    continue  # that restart won the race: kill it first
+                if c.state.status == Status.REMOVING:
+                    return  # another request is removing it
+                await self._finish_remove(self.store.hold(c.with_state(status=Status.REMOVING)))
+                return
 
     async def _finish_remove(self, c: Container) -> None:
-        """Delete what a container owns; every step is idempotent, so a removal cut short
-        by a crash is finished at the next start."""
-        await self._images.remove_rootfs(c.id)
-        await asyncio.to_thread(shutil.rmtree, self._opts.data_root / "containers" / c.id, True)
-        await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
+        """Delete the record first: that is the commit point, and waiters (``docker run
+        --rm`` waits for it) are answered then. The files go after; a crash in between
+        leaves only files that no record owns, which ``restore`` prunes at the next start."""
         await self.store.delete(c.id)
         self.health.forget(c.id)
         self._locks.pop(c.id, None)
         self._publish(c, "destroy")
         self._wake(self._remove_waiters, c.id, c.state.exit_code)
         self._wake(self._exit_waiters, c.id, c.state.exit_code)
+        await self._images.remove_rootfs(c.id)
+        await asyncio.to_thread(_remove_dirs, self._opts.data_root / "containers" / c.id,
+                                self._state_dir(c.id))
 
     # ── helpers ──────────────────────────────────────────────────────────────────────
 
@@ -557,6 +578,11 @@ class ContainerService:
     def _publish(self, c: Container, action: str, **extra: str) -> None:
         attrs = {"name": c.name, "image": c.spec.image, **dict(c.labels), **extra}
         self._events.publish(Event("container", action, c.id, tuple(attrs.items())))
+
+
+def _remove_dirs(*dirs: Path) -> None:
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _children(directory: Path) -> list[Path]:

@@ -74,6 +74,14 @@ class ContainerStore:
         except Conflict as err:  # the UNIQUE name column: a create won the race
             raise _name_conflict(name, "") from err
 
+    def hold(self, c: Container) -> Container:
+        """Update the in-memory view only, for a state that is never worth a disk write:
+        a container about to be deleted (the deletion itself is the commit point)."""
+        if c.id not in self._by_id:
+            raise NotFound(f"No such container: {c.id}")
+        self._by_id[c.id] = c
+        return c
+
     async def delete(self, container_id: str) -> None:
         await asyncio.to_thread(self._records.delete, container_id)
         self._by_id.pop(container_id, None)
