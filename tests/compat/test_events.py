@@ -16,7 +16,7 @@ def test_history_with_filters(daemon: Daemon) -> None:
     until = str(time.time() + 0.5)
     out = daemon.docker("events", "--since", str(start), "--until", until,
                         "--filter", "container=evt1", "--format", "{{.Action}}").stdout
-    assert out.split() == ["create", "start", "die", "destroy"]
+    assert out.split() == ["create", "attach", "start", "die", "destroy"]
     labelled = daemon.docker("events", "--since", str(start), "--until", until, "--filter",
                              "label=team=a", "--filter", "event=die", "--format",
                              "{{json .}}").stdout.splitlines()
@@ -44,3 +44,17 @@ def test_bad_filter_is_rejected(daemon: Daemon) -> None:
     bad = daemon.docker("events", "--filter", "nonsense=1", "--until", str(time.time()),
                         check=False)
     assert bad.returncode != 0 and "invalid filter" in bad.stderr
+
+
+def test_docker_py_events_generator(daemon: Daemon) -> None:
+    import docker
+
+    client = docker.DockerClient(base_url=daemon.host, version="1.45")
+    try:
+        since = time.time()
+        daemon.berth("run", "--rm", "--name", "pyev", "busybox", "true")
+        events = client.events(since=since, until=time.time() + 0.5, decode=True,
+                               filters={"container": "pyev"})
+        assert [e["Action"] for e in events] == ["create", "attach", "start", "die", "destroy"]
+    finally:
+        client.close()

@@ -178,3 +178,12 @@ def test_exec_detach_keys_end_the_connection(client: docker.DockerClient,
         pass  # the daemon closes the connection at the detach sequence
     raw.close()
     assert api.exec_inspect(exec_id)["Running"] is True, "detaching stopped the exec"
+
+
+def test_resize_of_a_non_tty_exec_is_refused(client: docker.DockerClient, sleeper: str) -> None:
+    api = client.api
+    exec_id = api.exec_create(sleeper, ["sleep", "2"], tty=False)["Id"]
+    api.exec_start(exec_id, detach=True)
+    with pytest.raises(docker.errors.APIError) as info:
+        api.exec_resize(exec_id, height=10, width=10)
+    assert info.value.status_code == 409 and "has no TTY" in str(info.value)

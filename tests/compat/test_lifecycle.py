@@ -179,7 +179,9 @@ def test_resize_reaches_the_containers_tty(client: docker.DockerClient) -> None:
         c.resize(height=31, width=101)
         _wait_for(lambda: b"31 101" in c.logs(), "the resize did not reach the tty")
         plain = client.containers.run("busybox", ["sleep", "600"], detach=True)
-        plain.resize(height=10, width=10)  # no tty: accepted and ignored, as containerd does
+        with pytest.raises(docker.errors.APIError) as no_tty:
+            plain.resize(height=10, width=10)  # no tty: a clear error, nothing changed
+        assert no_tty.value.status_code == 409 and "has no TTY" in str(no_tty.value)
         plain.remove(force=True)
         c.kill()
         c.wait(timeout=30)

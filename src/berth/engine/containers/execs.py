@@ -222,6 +222,9 @@ class ExecService:
 
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         rec = self.get(exec_id)
+        if not rec.spec.tty:
+            raise Conflict(f"exec {exec_id} has no TTY: only an exec created with a TTY (-t) "
+                           "can be resized")
         try:
             await asyncio.wait_for(self._started[exec_id].wait(), _RESIZE_WAIT)
         except TimeoutError:

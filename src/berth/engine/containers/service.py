@@ -465,6 +465,9 @@ class ContainerService:
 
     async def resize(self, ref: str, height: int, width: int) -> None:
         c, shim = self.running_shim(ref)
+        if not c.spec.tty:
+            raise Conflict(f"Container {c.id} has no TTY: only a container created with a "
+                           "TTY (-t) can be resized")
         await shim.resize(height, width)
         self._publish(c, "resize", height=str(height), width=str(width))
 
@@ -493,6 +496,7 @@ class ContainerService:
 
     async def attach(self, ref: str, req: AttachRequest) -> Streams:
         c = self.get(ref)
+        self._publish(c, "attach")
         shim = self._live.get(c.id)
         if shim is not None:
             return await shim.attach(req.stdin, req.stdout, req.stderr)
