@@ -198,14 +198,10 @@ def _tail(value: str | None) -> int:
 
 
 def _time(value: str | None) -> float:
-    """docker's since/until: unix seconds with optional fraction, or RFC 3339."""
+    """logs' since/until; 0 when absent."""
     if not value:
         return 0.0
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return clock.parse(value)
+        return clock.parse_point(value)
     except ValueError:
         raise InvalidArgument(f"invalid time value: {value!r}") from None

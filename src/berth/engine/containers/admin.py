@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import time
 from dataclasses import dataclass
 
 from berth.engine import clock
@@ -16,10 +14,6 @@ from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import InvalidArgument, NotFound
 from berth.runtime.linux.cgroups import open_manager
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-                 "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -103,17 +97,8 @@ def _matches(labels: tuple[tuple[str, str], ...], created: str, f: PruneFilters)
 
 
 def parse_until(value: str) -> float:
-    """docker's timestamp filter: a Go duration before now ("24h", "1h30m"), unix seconds,
-    or an RFC 3339 time."""
-    if value and _DURATION.sub("", value) == "":
-        return time.time() - sum(float(n) * _UNIT_SECONDS[u]
-                                 for n, u in _DURATION.findall(value))
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return clock.parse(value)
+        return clock.parse_point(value)
     except ValueError:
         raise InvalidArgument(f"invalid value for until: {value!r}") from None
 
