@@ -18,7 +18,8 @@ from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import ContainerAdmin, PruneFilters, parse_until
 from berth.engine.containers.execs import ExecService
-from berth.engine.containers.service import AttachRequest, ContainerService
+from berth.engine.containers.service import ContainerService
+from berth.engine.containers.waiters import AttachRequest
 from berth.errors import InvalidArgument
 
 

@@ -28,7 +28,8 @@ from berth.api.types.stdcopy import FrameDecoder
 from berth.engine.containers import process
 from berth.engine.containers.bundle import read_spec
 from berth.engine.containers.model import Container, Status
-from berth.engine.containers.service import ContainerService, Streams
+from berth.engine.containers.service import ContainerService
+from berth.engine.containers.waiters import Streams
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from berth.oci import spec as oci

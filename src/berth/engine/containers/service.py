@@ -27,6 +27,7 @@ from berth.engine.containers import health, logs, names, process, restart, signa
 from berth.engine.containers.bundle import add_init, write_bundle, write_etc_files
 from berth.engine.containers.model import Container, ContainerSpec, Health, Status
 from berth.engine.containers.store import ContainerStore
+from berth.engine.containers.waiters import AttachRequest, Streams, Waiters
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import (
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("native", "runc", "crun")
 MIN_MEMORY = 6 * 1024 * 1024
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,6 @@ class ServiceOptions:
     exec_root: Path
     default_runtime: str = "native"
     cgroup_parent: str = "berth"
-
-
-@dataclass(frozen=True)
-class AttachRequest:
-    stdin: bool
-    stdout: bool
-    stderr: bool
 
 
 class ContainerService:
@@ -75,10 +68,7 @@ class ContainerService:
         self._events = events
         self._live: dict[str, Shim] = {}
         self._monitors: dict[str, asyncio.Task[None]] = {}
-        self._exit_waiters: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
-        self._remove_waiters: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
-        self._attach_waiters: dict[str, list[tuple[AttachRequest, asyncio.Future[Streams]]]] = (
-            defaultdict(list))
+        self._waiters = Waiters()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._restarts = restart.RestartSupervisor(self._auto_restart)
         self._exit_on_next: set[str] = set()  # stopped/killed via the API: no restart
@@ -235,7 +225,7 @@ class ContainerService:
                 await self._start_failed(c, err)
                 failure = err
             else:
-                await self._connect_attaches(c.id, shim)
+                await self._waiters.connect(c.id, shim)
                 await shim.start()
                 c = c.with_state(status=Status.RUNNING, pid=shim.init_pid, exit_code=0,
                                  error="", oom_killed=False, started_at=clock.rfc3339())
@@ -292,10 +282,8 @@ class ContainerService:
         c = c.with_state(exit_code=code, error=msg)
         await self.store.save(c)
         self._publish(c, "die", exitCode=str(code))
-        self._wake(self._exit_waiters, c.id, code)
-        for _, fut in self._attach_waiters.pop(c.id, []):
-            if not fut.done():
-                fut.set_exception(Conflict(f"container {c.id} failed to start: {msg}"))
+        self._waiters.exited(c.id, code)
+        self._waiters.fail(c.id, Conflict(f"container {c.id} failed to start: {msg}"))
         await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
 
     def _watch(self, cid: str, shim: Shim) -> None:
@@ -329,7 +317,7 @@ class ContainerService:
         if status.oom_killed:
             self._publish(c, "oom")
         self._publish(c, "die", exitCode=str(status.exit_code))
-        self._wake(self._exit_waiters, cid, status.exit_code)
+        self._waiters.exited(cid, status.exit_code)
         if again:
             ran_for = status.finished_at - clock.parse(c.state.started_at)
             self._restarts.schedule(cid, self._restarts.next_delay(cid, ran_for))
@@ -400,7 +388,7 @@ class ContainerService:
         await self.store.save(replace(self.store.get(c.id), manually_stopped=True))
         grace = timeout if timeout is not None else (
             c.spec.stop_timeout if c.spec.stop_timeout is not None else 10)
-        waiter = self._exit_future(c.id)
+        waiter = self._waiters.on_exit(c.id)
         await self._signal(c.id, shim, stop_signal)
         if grace < 0:
             await waiter
@@ -473,11 +461,6 @@ class ContainerService:
 
     # ── wait, attach ─────────────────────────────────────────────────────────────────
 
-    def _exit_future(self, cid: str) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._exit_waiters[cid].append(fut)
-        return fut
-
     def waiter(self, ref: str, condition: str = "not-running") -> asyncio.Future[int]:
         """A future for the exit code; created now so no exit between this call and the
         await is missed (docker's CLI registers its wait before it starts a container)."""
@@ -485,14 +468,12 @@ class ContainerService:
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidArgument(f"invalid condition: {condition!r}")
         if condition == "removed":
-            fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            self._remove_waiters[c.id].append(fut)
-            return fut
+            return self._waiters.on_removal(c.id)
         if condition == "not-running" and not c.state.running:
             done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             done.set_result(c.state.exit_code)
             return done
-        return self._exit_future(c.id)
+        return self._waiters.on_exit(c.id)
 
     async def attach(self, ref: str, req: AttachRequest) -> Streams:
         c = self.get(ref)
@@ -500,22 +481,7 @@ class ContainerService:
         shim = self._live.get(c.id)
         if shim is not None:
             return await shim.attach(req.stdin, req.stdout, req.stderr)
-        fut: asyncio.Future[Streams] = asyncio.get_running_loop().create_future()
-        self._attach_waiters[c.id].append((req, fut))
-        try:
-            return await fut
-        finally:
-            with contextlib.suppress(ValueError):
-                self._attach_waiters[c.id].remove((req, fut))
-
-    async def _connect_attaches(self, cid: str, shim: Shim) -> None:
-        for req, fut in self._attach_waiters.pop(cid, []):
-            if fut.done():
-                continue
-            try:
-                fut.set_result(await shim.attach(req.stdin, req.stdout, req.stderr))
-            except OSError as err:
-                fut.set_exception(err)
+        return await self._waiters.attach_after_start(c.id, req)
 
     # ── remove ───────────────────────────────────────────────────────────────────────
 
@@ -533,7 +499,7 @@ class ContainerService:
                     raise Conflict(
                         f'cannot remove container "/{c.name}": container is running: stop '
                         "the container before removing or force remove")
-                waiter = self._exit_future(c.id)
+                waiter = self._waiters.on_exit(c.id)
                 await self._signal(c.id, self._live[c.id], _signal.SIGKILL)
                 await waiter
                 continue
@@ -554,8 +520,7 @@ class ContainerService:
         self.health.forget(c.id)
         self._locks.pop(c.id, None)
         self._publish(c, "destroy")
-        self._wake(self._remove_waiters, c.id, c.state.exit_code)
-        self._wake(self._exit_waiters, c.id, c.state.exit_code)
+        self._waiters.removed(c.id, c.state.exit_code)
         await self._images.remove_rootfs(c.id)
         await asyncio.to_thread(_remove_dirs, self._opts.data_root / "containers" / c.id,
                                 self._state_dir(c.id))
@@ -571,13 +536,6 @@ class ContainerService:
     def publish(self, c: Container, action: str, **extra: str) -> None:
         """A container event with docker's attributes (name, image, labels)."""
         self._publish(c, action, **extra)
-
-    @staticmethod
-    def _wake(table: dict[str, builtins.list[asyncio.Future[int]]], cid: str,
-              code: int) -> None:
-        for fut in table.pop(cid, []):
-            if not fut.done():
-                fut.set_result(code)
 
     def _publish(self, c: Container, action: str, **extra: str) -> None:
         attrs = {"name": c.name, "image": c.spec.image, **dict(c.labels), **extra}
