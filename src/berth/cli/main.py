@@ -65,6 +65,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  registry    Run a registry server (serve, garbage-collect)
   system      Manage Berth
 
 Commands:
@@ -137,6 +138,17 @@ def _load(spec: str) -> tuple[Command, object]:
     return getattr(module, attr or "COMMAND"), module.run
 
 
+def _registry(ctx: Context, words: list[str]) -> int:
+    """``berth registry serve|garbage-collect ...`` is the registry server, a program of its
+    own (the CLI carries no server code): hand the words to ``berth-registry`` beside us."""
+    program = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "berth-registry")
+    if not os.access(program, os.X_OK):
+        ctx.err(f"{PROG}: registry: {program} is not installed")
+        return 1
+    ctx.stdout.flush()
+    os.execv(program, [program, *words])
+
+
 def dispatch(ctx: Context, words: list[str]) -> int:
     if not words:
         ctx.stdout.write(USAGE)
@@ -146,6 +158,8 @@ def dispatch(ctx: Context, words: list[str]) -> int:
 
         ctx.out(f"Berth version {version or '0.1.0'}")
         return 0
+    if words[0] == "registry":
+        return _registry(ctx, words[1:])
     found = _resolve(words)
     if found is None:
         if words[0] in MANAGEMENT:
