@@ -8,10 +8,11 @@ Runs in a child of the zygote (already ``setsid``), single-threaded::
     mount rootfs_mounts at bundle/rootfs          vanishes with the shim and cannot leak
     (crun) detach /sys/fs/cgroup/unified          crun 1.8 refuses a hybrid layout
     allocate stdio: pipes, or a pty               the runtime gets the container's ends
+    claim the id (claim.py: waits for a previous shim's delete)
     runtime.create → init pid; write init.pid
     bind shim.sock and attach.sock
     report {"shim_pid", "init_pid"} | {"shim_pid", "error"} on the spawner's connection
-    Monitor.run() until the container exited and drained
+    Monitor.run() until the container exited and drained; runtime.delete, release claim
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from berth.runtime import ContainerRuntime
 from berth.runtime.linux import syscalls
 from berth.runtime.oci_cli import OciCliRuntime
 from berth.runtime.shim import ShimOptions
+from berth.runtime.shim.claim import Claim, acquire
 from berth.runtime.shim.jsonlog import JsonFileLog, rotation
 from berth.runtime.shim.monitor import ContainerIO, Monitor, Sockets
 from berth.runtime.shim.protocol import (
@@ -61,7 +63,7 @@ def run_shim(opts: ShimOptions, report: socket.socket) -> int:
     """Be the shim for ``opts``; return the shim's exit code (the container's, or 1)."""
     _detach(opts.state_dir)
     try:
-        runtime, init_pid, io = _setup(opts)
+        claim, init_pid, io = _setup(opts)
     except (BerthError, OSError) as err:
         message = err.message if isinstance(err, BerthError) else f"shim: {err}"
         log.error("create failed: %s", message)
@@ -72,14 +74,13 @@ def run_shim(opts: ShimOptions, report: socket.socket) -> int:
     control = _listen(opts.state_dir / CONTROL_SOCKET)
     attach = _listen(opts.state_dir / ATTACH_SOCKET)
     cgroup = ContainerCgroup(_cgroups_path(opts.bundle))
-    monitor = Monitor(opts.container_id, runtime, init_pid, io, Sockets(control, attach),
-                      json_log, cgroup, opts.state_dir, opts.stdin_once)
+    monitor = Monitor(claim, init_pid, io, Sockets(control, attach), json_log, cgroup,
+                      opts.state_dir, opts.stdin_once)
     _report(report, {"shim_pid": os.getpid(), "init_pid": init_pid})
     try:
         return monitor.run()
     finally:
-        for path in (CONTROL_SOCKET, ATTACH_SOCKET):
-            (opts.state_dir / path).unlink(missing_ok=True)
+        monitor.retire()
         control.close()
 
 
@@ -110,26 +111,25 @@ def _detach(state_dir: Path) -> None:
     write_atomic(state_dir / SHIM_PID, str(os.getpid()).encode())
 
 
-def _setup(opts: ShimOptions) -> tuple[ContainerRuntime, int, ContainerIO]:
-    runtime = open_runtime(opts.runtime, opts.state_dir.parent.parent)
-    syscalls.unshare(syscalls.CLONE_NEWNS)
-    syscalls.mount("none", "/", "", syscalls.MS_REC | syscalls.MS_PRIVATE)
-    rootfs = opts.bundle / "rootfs"
-    rootfs.mkdir(exist_ok=True)
-    for mount in opts.rootfs_mounts:
-        _mount(mount, str(rootfs))
-    if isinstance(runtime, OciCliRuntime) and runtime.name == "crun":
-        _hide_cgroup2()
+def _setup(opts: ShimOptions) -> tuple[Claim, int, ContainerIO]:
+    exec_root = opts.state_dir.parent.parent
+    runtime = open_runtime(opts.runtime, exec_root)
+    claim = acquire(exec_root, opts.container_id, opts.runtime, runtime)
     try:
+        syscalls.unshare(syscalls.CLONE_NEWNS)
+        syscalls.mount("none", "/", "", syscalls.MS_REC | syscalls.MS_PRIVATE)
+        rootfs = opts.bundle / "rootfs"
+        rootfs.mkdir(exist_ok=True)
+        for mount in opts.rootfs_mounts:
+            _mount(mount, str(rootfs))
+        if isinstance(runtime, OciCliRuntime) and runtime.name == "crun":
+            _hide_cgroup2()
         init_pid, io = _create(opts, runtime)
-    except BerthError:
-        try:
-            runtime.delete(opts.container_id)
-        except BerthError as err:
-            log.warning("cleanup after a failed create: %s", err)
+    except BaseException:
+        claim.delete()  # nothing of a failed create may outlive the shim
         raise
     write_atomic(opts.state_dir / INIT_PID, str(init_pid).encode())
-    return runtime, init_pid, io
+    return claim, init_pid, io
 
 
 def _create(opts: ShimOptions, runtime: ContainerRuntime) -> tuple[int, ContainerIO]:

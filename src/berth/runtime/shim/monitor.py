@@ -2,9 +2,10 @@
 
     created ──start──▶ running ⇄ paused (freezer) ──init reaped──▶ exited: drain output
        (execs run only while running)                 (EOF or DRAIN_GRACE); oom count
-                                                      read before delete
+                                                      read at init's exit
                                                         ▼
-             runtime.delete, exit.json, answer waits, flush attach clients ──▶ shim exits
+        exit.json, answer waits, close attach clients; after they are flushed,
+        runtime.delete (cgroup, runtime state) and release the claim ──▶ shim exits
 
 Reaping happens only here, between loop iterations (SIGCHLD only wakes the selector), so
 it never races ``subprocess`` calls to runc, which wait for their own pid. As the
@@ -25,14 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from berth.errors import BerthError, Conflict
-from berth.runtime import ContainerRuntime
 from berth.runtime.linux.console import set_size
 from berth.runtime.shim import ExitStatus
 from berth.runtime.shim.attach import AttachHub, AttachListener, StdinSink
+from berth.runtime.shim.claim import Claim
 from berth.runtime.shim.execs import ExecSet
 from berth.runtime.shim.jsonlog import JsonFileLog
 from berth.runtime.shim.loop import Connection, Loop
-from berth.runtime.shim.protocol import EXIT_FILE, encode_line, exit_to_json, write_atomic
+from berth.runtime.shim.protocol import (
+    ATTACH_SOCKET,
+    CONTROL_SOCKET,
+    EXIT_FILE,
+    encode_line,
+    exit_to_json,
+    write_atomic,
+)
 from berth.runtime.shim.runtimes import ContainerCgroup
 from berth.runtime.shim.streams import OutputPump, ProcessIO
 
@@ -51,11 +59,12 @@ class Sockets:
 
 
 class Monitor:
-    def __init__(self, container_id: str, runtime: ContainerRuntime, init_pid: int,
-                 io: ProcessIO, sockets: Sockets, json_log: JsonFileLog | None,
-                 cgroup: ContainerCgroup, state_dir: Path, stdin_once: bool) -> None:
-        self.container_id = container_id
-        self.runtime = runtime
+    def __init__(self, claim: Claim, init_pid: int, io: ProcessIO, sockets: Sockets,
+                 json_log: JsonFileLog | None, cgroup: ContainerCgroup, state_dir: Path,
+                 stdin_once: bool) -> None:
+        self.claim = claim
+        self.container_id = container_id = claim.container_id
+        self.runtime = runtime = claim.runtime
         self.init_pid = init_pid
         self.io = io
         self.json_log = json_log
@@ -66,6 +75,7 @@ class Monitor:
         self.exit: ExitStatus | None = None
         self.loop = Loop()
         self._raw_exit: tuple[int, bool, float] | None = None
+        self._retired = False
         self._deadline: float | None = None
         self._control_in: dict[Connection, bytearray] = {}
         self._waiting: set[Connection] = set()  # a deferred reply blocks its next request
@@ -100,6 +110,7 @@ class Monitor:
                 else:
                     break  # attached clients that do not read are left behind
         signal.set_wakeup_fd(-1)
+        self.retire()  # if the loop ended before the timer from _finish ran
         return self.exit.exit_code if self.exit else 255
 
     @property
@@ -157,15 +168,17 @@ class Monitor:
             self._finish()
 
     def _finish(self) -> None:
-        """Output drained (or given up on): record the exit and release everyone."""
+        """Output drained (or given up on): record the exit and release everyone, then
+        delete the container from the runtime.
+
+        The delete (cgroup rmdirs, runtime state: ms) comes last, so berthd hears the exit
+        and clients their EOF without waiting for it; the OOM count it would destroy was
+        read at init's exit. exit.json comes first: live restore reads it once the shim is
+        gone. A shim killed before its delete leaves a stale claim (see claim.py)."""
         assert self._raw_exit is not None
         self.pump.close()
         if self.json_log is not None:
             self.json_log.close()
-        try:
-            self.runtime.delete(self.container_id)
-        except BerthError as err:
-            log.warning("runtime delete failed: %s", err)
         self.exit = ExitStatus(*self._raw_exit)
         write_atomic(self.state_dir / EXIT_FILE, json.dumps(exit_to_json(self.exit)).encode())
         for conn in list(self._exit_waiters):
@@ -174,6 +187,23 @@ class Monitor:
         self.hub.finish()
         self.attach.close()
         self._deadline = time.monotonic() + CLIENT_GRACE
+        # A timer runs after the next select, which writes what was just queued first.
+        self.loop.call_later(0, self.retire)
+
+    def retire(self) -> None:
+        """Give the container id up: unlink our sockets (a later ``wait`` reads exit.json),
+        then delete from the runtime and release the claim. In this order because the
+        next shim of this id binds the same socket paths as soon as it holds the claim;
+        and only once: after that the paths may be the next shim's. Before the exit is
+        recorded (the shim is failing) the claim is left to go stale with the process,
+        so the container's remains are deleted by the next shim, not under a live one."""
+        if self._retired:
+            return
+        self._retired = True
+        for name in (CONTROL_SOCKET, ATTACH_SOCKET):
+            (self.state_dir / name).unlink(missing_ok=True)
+        if self.exit is not None:
+            self.claim.delete()
 
     # -- control connections --------------------------------------------------------------
 
