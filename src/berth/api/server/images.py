@@ -14,8 +14,9 @@ from berth.api.server.progress import ProgressStream
 from berth.engine import clock
 from berth.engine.containers.service import ContainerService
 from berth.engine.images.image import Image
+from berth.engine.images.pull import PullProgress, Step
 from berth.engine.images.service import ImageService
-from berth.errors import InvalidArgument, NotFound
+from berth.errors import InvalidArgument
 from berth.oci import reference
 
 
@@ -46,6 +47,28 @@ def inspect(img: Image) -> dict[str, Any]:
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
     async for chunk in request.content.iter_chunked(1 << 20):
         yield chunk
+
+
+@dataclass
+class PullRenderer:
+    """``PullProgress`` events as docker's JSON progress messages."""
+
+    progress: ProgressStream
+    name: str
+
+    async def send(self, event: PullProgress) -> None:
+        if event.step is Step.RESOLVED:
+            ref = reference.parse(self.name)
+            await self.progress.send(status=f"Pulling from {ref.path}",
+                                     id=ref.tag or ref.digest or "latest")
+            return
+        short = event.digest.removeprefix("sha256:")[:12]
+        if event.step is Step.DOWNLOADING:
+            await self.progress.send(
+                status=event.step.value, id=short,
+                progressDetail={"current": event.current, "total": event.total})
+        else:
+            await self.progress.send(status=event.step.value, progressDetail={}, id=short)
 
 
 @dataclass(frozen=True)
@@ -85,9 +108,7 @@ class ImageRoutes:
     async def create(self, request: web.Request) -> web.StreamResponse:
         source = request.query.get("fromSrc")
         if source is None:
-            name = request.query.get("fromImage", "")
-            raise NotFound(f"pull access denied for {name}, repository does not exist or may "
-                           "require 'docker login': no registry is configured")
+            return await self.pull(request)
         if source != "-":
             raise InvalidArgument("importing from a URL is not supported; send the tarball")
         repo, tag = request.query.get("repo") or "", request.query.get("tag") or ""
@@ -100,6 +121,21 @@ class ImageRoutes:
                 _body(request), repo_tag, request.query.getall("changes", []),
                 request.query.get("message", ""))
             await progress.send(status=img.id)
+        return progress.response
+
+    async def pull(self, request: web.Request) -> web.StreamResponse:
+        name, tag = request.query.get("fromImage", ""), request.query.get("tag", "")
+        if not name:
+            raise InvalidArgument("fromImage is required")
+        if tag:  # docker's client sends the tag (or a digest) apart from the name
+            name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
+        async with ProgressStream(request, lazy=True) as progress:
+            renderer = PullRenderer(progress, name)
+            result = await self.images.pull(name, renderer.send)
+            await progress.send(status=f"Digest: {result.digest}")
+            verdict = "Downloaded newer image for" if result.updated \
+                else "Image is up to date for"
+            await progress.send(status=f"Status: {verdict} {result.reference.familiar()}")
         return progress.response
 
     async def bootstrap(self, request: web.Request) -> web.StreamResponse:

@@ -9,27 +9,39 @@ import builtins
 import json
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-from berth.errors import InvalidArgument, NotFound
+from berth.errors import BerthError, InvalidArgument, NotFound, Unavailable
 from berth.oci.image import ContainerConfig, ImageConfig
 from berth.oci.mount import Mount
 from berth.oci.reference import Reference, parse, parse_named, parse_repository, validate_tag
+from berth.registry.client.session import RegistrySession, SessionOptions
 from berth.store.content import ContentStore, Info
 from berth.store.metadata.db import Database
 from berth.store.metadata.images import ImageRecord, ImageStore
 from berth.store.snapshots import Kind, Snapshotter
 
 from . import bootstrap as bootstrap_mod
+from . import pull as pull_mod
 from .changes import apply_changes
 from .delete import DeleteRequest, ImageDeleter, Users
 from .image import Image
+from .pull import PullCallback, PullProgress, Step
 from .writer import ImageWriter
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 _SPOOL_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class PullResult:
+    image: Image
+    reference: Reference  # what was pulled, tagged (``:latest`` by default) or by digest
+    digest: str  # the top-level manifest (or index) the registry served
+    updated: bool  # False: the reference already named this image
 
 
 class ImageService:
@@ -177,6 +189,53 @@ class ImageService:
         bootstrap_mod.check_supported(ref)
         async with self._lock:
             return await asyncio.to_thread(self._bootstrap, ref)
+
+    # registries
+
+    async def pull(self, name: str, progress: PullCallback | None = None,
+                   insecure: frozenset[str] = frozenset()) -> PullResult:
+        """Pull ``name`` (``busybox``, ``localhost:5000/x:1``, ``x@sha256:...``).
+
+        Registry errors before the first progress event (no such manifest, an unreachable
+        registry) are raised before ``progress`` is ever called."""
+        ref = parse_named(name).with_default_tag()
+        relay = pull_mod.Relay(progress)
+        try:
+            async with RegistrySession(SessionOptions(insecure=insecure)) as session, relay:
+                fetched = await pull_mod.fetch(session, ref, self.content, relay)
+                async with self._lock:
+                    await pull_mod.refetch_missing(session, ref, self.content, fetched)
+                    return await self._install(ref, fetched, relay)
+        except Unavailable as err:  # docker answers 500 with the connection error
+            raise BerthError(err.message) from err
+
+    async def _install(self, ref: Reference, fetched: pull_mod.Fetched,
+                       relay: pull_mod.Relay) -> PullResult:
+        diff_ids = await asyncio.to_thread(pull_mod.diff_ids, self.content, fetched)
+        parent = None
+        layers = []
+        for blob, diff_id in zip(fetched.layers, diff_ids, strict=True):
+            parent = await asyncio.to_thread(self.writer.unpack, blob.digest, parent, diff_id)
+            layers.append(parent)
+            if blob.digest in fetched.downloaded:
+                relay.emit(PullProgress(Step.COMPLETE, blob.digest, blob.size, blob.size))
+        tags = [ref, replace(ref, tag=None, digest=fetched.top.digest)]
+        if ref.digest is not None:
+            tags = [ref]
+        shown = tags[0].string()
+        before = await asyncio.to_thread(self.store.resolve_tag, shown)
+
+        def record() -> Image:
+            config = cast(ImageConfig, json.loads(self.content.read(fetched.config.digest)))
+            blobs = [b.digest for b in fetched.layers]
+            if fetched.top.digest != fetched.manifest.digest:
+                blobs.append(fetched.top.digest)
+            return self._image(self.writer.record_image(
+                fetched.config.digest, fetched.manifest.digest, config.get("created", ""),
+                layers, blobs, tags))
+
+        image = await asyncio.to_thread(record)
+        return PullResult(image, ref, fetched.top.digest, before != image.id)
 
     # container root filesystems
 

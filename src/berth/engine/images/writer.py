@@ -120,11 +120,20 @@ class ImageWriter:
             "layers": blobs,
         }
         man = self.content.write_blob(canonical_json(manifest))
-        record = ImageRecord(id=cfg.digest, config_digest=cfg.digest,
-                             manifest_digest=man.digest, created=config.get("created", ""),
+        return self.record_image(cfg.digest, man.digest, config.get("created", ""), layers,
+                                 [d["digest"] for d in blobs], tags)
+
+    def record_image(self, config_digest: str, manifest_digest: str, created: str,
+                     layers: list[LayerRecord], blobs: Iterable[str],
+                     tags: Iterable[Reference]) -> ImageRecord:
+        """Record an image whose config and manifest are already stored as they are (a
+        pull keeps the registry's bytes, so its digests and image ID stay the registry's);
+        ``blobs`` are the other blobs it keeps alive (layers, an index)."""
+        record = ImageRecord(id=config_digest, config_digest=config_digest,
+                             manifest_digest=manifest_digest, created=created,
                              size=sum(layer.size for layer in layers), parent="")
         self.images.put_image(record, [layer.chain_id for layer in layers],
-                              [cfg.digest, man.digest, *(d["digest"] for d in blobs)])
+                              [config_digest, manifest_digest, *blobs])
         for tag in tags:
             self.images.set_tag(tag.string(), record.id)
         return self.images.get_image(record.id) or record
