@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from berth.errors import InvalidArgument
+from berth.runtime.linux.securejoin import secure_join
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 _OVERLAY_XATTR_PREFIX = "trusted.overlay."
 _PAX_XATTR = "SCHILY.xattr."
 _CHUNK = 1 << 20
-_MAX_SYMLINK_HOPS = 255
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -144,36 +144,13 @@ def clean_name(name: str) -> str:
 
 
 def resolve_in_root(root: str, rel: str) -> str:
-    """``rel`` under ``root`` with every symlink followed as if ``root`` were ``/``.
-
-    Missing components are taken literally, so the result is always inside ``root``.
-    """
-    pending = [p for p in rel.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            resolved.append(part)
-            continue
-        hops += 1
-        if hops > _MAX_SYMLINK_HOPS:
-            raise InvalidArgument(f"too many levels of symbolic links resolving {rel!r}")
-        link = os.readlink(candidate)
-        if link.startswith("/"):
-            resolved = []
-        pending = [p for p in link.split("/") if p not in ("", ".")] + pending
-    return os.path.join(root, *resolved)
+    """``rel`` under ``root`` with every symlink followed as if ``root`` were ``/``: the
+    runtime's ``secure_join`` (one implementation of safe path resolution), with a symlink
+    loop reported as a bad layer."""
+    try:
+        return secure_join(root, rel)
+    except OSError as err:
+        raise InvalidArgument(f"too many levels of symbolic links resolving {rel!r}") from err
 
 
 def remove_path(path: str) -> None:
