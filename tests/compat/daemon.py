@@ -14,9 +14,12 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,3 +146,32 @@ def inspect(d: Daemon, ref: str) -> dict[str, object]:
     data = json.loads(out)
     assert isinstance(data, list)
     return data[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def registry_server(root: Path) -> Iterator[str]:
+    """A ``berth registry serve`` on a free loopback port, stopped afterwards; yields
+    ``host:port`` once /v2/ answers."""
+    port = free_port()
+    server = subprocess.Popen([BERTH, "registry", "serve", "--addr", f"127.0.0.1:{port}",
+                               "--root", str(root)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "berth registry serve never answered"
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -8,16 +8,11 @@ second is a new gzip layer (downloaded: "Pull complete")."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import hashlib
 import io
 import json
-import socket
-import subprocess
 import tarfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -32,34 +27,7 @@ from berth.oci.image import (
 )
 from berth.oci.reference import parse_named
 from berth.registry.client import Descriptor, RegistrySession, push
-from tests.compat.daemon import BERTH, Daemon, inspect
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _registry(root: Path) -> Iterator[str]:
-    port = _free_port()
-    server = subprocess.Popen([BERTH, "registry", "serve", "--addr", f"127.0.0.1:{port}",
-                               "--root", str(root)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "berth registry serve never answered"
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
+from tests.compat.daemon import Daemon, free_port, inspect, registry_server
 
 
 class _Blobs:
@@ -123,7 +91,7 @@ def _seed(daemon: Daemon, registry: str, repo_tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def registry(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with _registry(tmp_path_factory.mktemp("registry")) as address:
+    with registry_server(tmp_path_factory.mktemp("registry")) as address:
         yield address
 
 
@@ -152,7 +120,7 @@ def test_pull_missing_tag(daemon: Daemon, registry: str) -> None:
     assert missing.returncode == 1
     assert f"manifest for {registry}/pulltest/y:9 not found: manifest unknown" \
         in missing.stderr, missing.stderr
-    unreachable = daemon.docker("pull", f"127.0.0.1:{_free_port()}/x:1", check=False)
+    unreachable = daemon.docker("pull", f"127.0.0.1:{free_port()}/x:1", check=False)
     assert unreachable.returncode == 1 and "Error response from daemon" in unreachable.stderr
 
 
