@@ -169,8 +169,8 @@ class BranchNode(Node):
         return text + "{{end}}"
 
 
-class LoopControlNode(Node):
-    """``{{break}}`` or ``{{continue}}``."""
+class KeywordNode(Node):
+    """An action that is a bare keyword: ``{{break}}``, ``{{end}}``..."""
 
     __slots__ = ("keyword",)
 
@@ -180,3 +180,9 @@ class LoopControlNode(Node):
 
     def __str__(self) -> str:
         return "{{" + self.keyword + "}}"
+
+
+class LoopControlNode(KeywordNode):
+    """``{{break}}`` or ``{{continue}}``."""
+
+    __slots__ = ()

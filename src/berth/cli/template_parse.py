@@ -17,6 +17,7 @@ from berth.cli.template_nodes import (
     DotNode,
     FieldNode,
     IdentifierNode,
+    KeywordNode,
     LoopControlNode,
     NilNode,
     Node,
@@ -33,17 +34,10 @@ _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v
             "\\": "\\", "'": "'", '"': '"'}
 
 
-class _Marker(Node):
+class _Marker(KeywordNode):
     """``{{end}}`` or ``{{else}}``: closes an item list, never kept in the tree."""
 
-    __slots__ = ("keyword",)
-
-    def __init__(self, pos: int, keyword: str) -> None:
-        super().__init__(pos)
-        self.keyword = keyword
-
-    def __str__(self) -> str:
-        return "{{" + self.keyword + "}}"
+    __slots__ = ()
 
 
 def parse(text: str, functions: frozenset[str]) -> list[Node]:
