@@ -38,29 +38,16 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import shutil
-import signal
-import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from breakdown import print_profile, profile
 from daemons import VENV_BIN, Berthd, Dockerd, cli_version, newest_docker_cli
-from host import (
-    BenchError,
-    log,
-    processes_mentioning,
-    remove_cgroups,
-    run_checked,
-    stop_pid,
-    tail,
-    unmount_under,
-)
+from harness import Stoppers, run_privately
+from host import BenchError, log, run_checked
 from measure import Case, print_table, ratio, round_robin, stats
 
 # --- crun and runc --------------------------------------------------------------------
@@ -101,42 +88,6 @@ def crun_argv(bundle: Path, state: Path) -> tuple[Callable[[int], list[str]], st
 
 
 # --- main -----------------------------------------------------------------------------
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def cleanup(work: Path, tag: str, stoppers: list[Callable[[], None]]) -> None:
-    # the cleanup itself must not be cut short by a second Ctrl-C
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        for stop in reversed(stoppers):
-            try:
-                stop()
-            except (OSError, BenchError, subprocess.SubprocessError) as err:
-                log(f"cleanup: {err}")
-        for pid in processes_mentioning(str(work)):
-            stop_pid(pid, "leftover", str(work), 5)
-        still = unmount_under(work)
-        for problem in remove_cgroups(f"berth-bench-{tag}"):
-            log(f"cleanup: cgroup left: {problem}")
-        if still:
-            log(f"cleanup: still mounted, NOT removing {work}: {still}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-            if work.exists():
-                log(f"cleanup: could not remove all of {work}")
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -239,42 +190,21 @@ def versions(dockerd: Dockerd | None) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("run_bench.py needs root (daemons, mounts, cgroups)", file=sys.stderr)
-        return 2
-    tag = secrets.token_hex(4)
-    work = Path(f"/tmp/bb-{tag}")
-    work.mkdir(mode=0o700)
-    stoppers: list[Callable[[], None]] = []
-    result: dict[str, Any] = {"runs": args.runs, "warmup": args.warmup,
-                              "mode": "profile" if args.profile else "compare"}
-    try:
-        with ExitStack() as stack:
-            stack.enter_context(sigterm_as_interrupt())
-            berthd, dockerd, tar = setup(work, tag, args, stoppers)
-            result["versions"] = versions(dockerd)
-            if args.profile:
-                result["profile"] = profile(berthd, dockerd, args.runs, args.warmup,
-                                            VENV_BIN / "python")
-                print_profile(result["profile"])
-            else:
-                result.update(benchmark(work, tag, args, berthd, dockerd, tar))
-    except (BenchError, subprocess.TimeoutExpired) as err:
-        print(f"run_bench: {err}", file=sys.stderr)
-        for name in ("berthd.log", "dockerd.log"):
-            if (work / name).exists():
-                print(f"--- last lines of {name}:\n{tail(work / name, 30)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("run_bench: interrupted, cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        log("cleaning up")
-        cleanup(work, tag, stoppers)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-        log(f"wrote {args.json}")
-    return 0
+
+    def body(work: Path, tag: str, stoppers: Stoppers) -> dict[str, Any]:
+        result: dict[str, Any] = {"runs": args.runs, "warmup": args.warmup,
+                                  "mode": "profile" if args.profile else "compare"}
+        berthd, dockerd, tar = setup(work, tag, args, stoppers)
+        result["versions"] = versions(dockerd)
+        if args.profile:
+            result["profile"] = profile(berthd, dockerd, args.runs, args.warmup,
+                                        VENV_BIN / "python")
+            print_profile(result["profile"])
+        else:
+            result.update(benchmark(work, tag, args, berthd, dockerd, tar))
+        return result
+
+    return run_privately("run_bench", args.json, body)
 
 
 if __name__ == "__main__":
