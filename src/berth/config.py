@@ -6,8 +6,10 @@ Flags win over the file. Only this module and ``cli/main.py`` read the environme
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import tomllib
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from berth.errors import InvalidArgument
@@ -15,6 +17,8 @@ from berth.errors import InvalidArgument
 DEFAULT_DATA_ROOT = Path("/var/lib/berth")
 DEFAULT_EXEC_ROOT = Path("/run/berth")
 RUNTIMES = ("native", "runc", "crun")
+DOCKER_HUB = "docker.io"
+_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,11 @@ class DaemonConfig:
     snapshotter: str = "overlay"
     cgroup_parent: str = "berth"
     debug: bool = False
+    # Registries (docs/design/registry.md): registry host → mirror endpoints tried in order
+    # before it; hosts or CIDRs reached over plain HTTP; what an unqualified name resolves to.
+    registry_mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    insecure_registries: tuple[str, ...] = ()
+    default_registry: str = DOCKER_HUB
 
     @property
     def socket_path(self) -> Path:
@@ -46,7 +55,76 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshotter", default=None, choices=("overlay", "native"))
     p.add_argument("--cgroup-parent", default=None)
     p.add_argument("-D", "--debug", action="store_true", default=None)
+    p.add_argument("--registry-mirror", action="append", default=[], metavar="URL",
+                   help="a mirror of docker.io, tried before it (repeatable)")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST|CIDR",
+                   help="a registry reached over plain HTTP (repeatable)")
+    p.add_argument("--default-registry", default=None, metavar="HOST",
+                   help="the registry unqualified names (busybox) come from")
     return p
+
+
+def registry_host(text: str) -> str:
+    """``https://index.docker.io/v1/`` → ``docker.io``; ``H:5000/`` → ``h:5000``."""
+    host = text.split("://", 1)[-1].split("/", 1)[0].lower()
+    if not host:
+        raise InvalidArgument(f"invalid registry host {text!r}")
+    return DOCKER_HUB if host in _HUB_ALIASES else host
+
+
+def _mirror(url: object) -> str:
+    """A mirror endpoint as ``scheme://host[:port]`` (docker's ValidateMirror)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidArgument(f"invalid mirror {url!r}: it must start with http:// or https://")
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    if not host or path.strip("/") not in ("", "v2"):
+        raise InvalidArgument(f"invalid mirror {url!r}: a mirror is scheme://host[:port]")
+    return f"{scheme}://{host.lower()}"
+
+
+def _mirrors(raw: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise InvalidArgument("registry_mirrors must be a table of host = [mirror URLs]")
+    out: dict[str, tuple[str, ...]] = {}
+    for host, urls in raw.items():
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list):
+            raise InvalidArgument(f"registry_mirrors.{host}: expected a list of URLs")
+        out[registry_host(host)] = tuple(_mirror(u) for u in urls)
+    return out
+
+
+def _insecure(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise InvalidArgument("insecure_registries must be a list of host[:port] or CIDR")
+    out = []
+    for entry in raw:
+        if "/" in entry and "://" not in entry:
+            try:
+                out.append(str(ipaddress.ip_network(entry, strict=False)))
+                continue
+            except ValueError as err:
+                raise InvalidArgument(f"insecure registry {entry!r}: {err}") from err
+        out.append(registry_host(entry))
+    return tuple(out)
+
+
+def _registry_values(values: dict[str, object], args: argparse.Namespace) -> None:
+    """Validate and normalise the registry keys of ``values``; the flags add to the file
+    (``--registry-mirror`` names docker.io's mirrors, as dockerd's does)."""
+    mirrors = _mirrors(values.get("registry_mirrors", {}))
+    if args.registry_mirror:
+        hub = tuple(_mirror(u) for u in args.registry_mirror)
+        mirrors[DOCKER_HUB] = (*hub, *(m for m in mirrors.get(DOCKER_HUB, ()) if m not in hub))
+    values["registry_mirrors"] = mirrors
+    from_file = _insecure(values.get("insecure_registries", []))
+    values["insecure_registries"] = (*from_file, *_insecure(args.insecure_registry))
+    default = args.default_registry or values.get("default_registry", DOCKER_HUB)
+    if not isinstance(default, str):
+        raise InvalidArgument("default_registry must be a host[:port]")
+    values["default_registry"] = registry_host(default)
 
 
 def load(argv: list[str]) -> DaemonConfig:
@@ -65,8 +143,9 @@ def load(argv: list[str]) -> DaemonConfig:
             values[name] = Path(value) if name in ("data_root", "exec_root") else value
     for f in fields(DaemonConfig):
         flag = getattr(args, f.name, None)
-        if flag is not None:
+        if flag is not None and not f.name.endswith("_registry"):
             values[f.name] = flag
+    _registry_values(values, args)
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     config.socket_path  # noqa: B018 - validates the host early
     return config

@@ -31,7 +31,7 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -55,12 +55,14 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 class WhiteoutMode(enum.Enum):
     OVERLAY = "overlay"  # the target is an overlay upper dir: write whiteout markers
     DELETE = "delete"  # the target is a full copy: delete for real
+    NONE = "none"  # a plain archive (build context, ADD): ``.wh.`` names are ordinary files
 
 
 @dataclass(frozen=True)
 class ApplyOptions:
     whiteouts: WhiteoutMode = WhiteoutMode.DELETE
     allow_devices: bool = False
+    exclude: Callable[[str], bool] | None = None  # skip entries whose cleaned name it matches
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,11 @@ class _Applier:
             if member.isdir():
                 self.dirs.append((self.root, member))
             return
+        if self.options.exclude is not None and self.options.exclude(rel):
+            return
         parent_rel, _, base = rel.rpartition("/")
         parent = resolve_in_root(self.root, parent_rel)
-        if base.startswith(WHITEOUT_PREFIX):
+        if base.startswith(WHITEOUT_PREFIX) and self.options.whiteouts is not WhiteoutMode.NONE:
             self._whiteout(parent, base)
             return
         os.makedirs(parent, mode=0o755, exist_ok=True)

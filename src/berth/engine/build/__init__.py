@@ -4,5 +4,7 @@
 * :mod:`.lex` — docker's ``$VAR`` substitution and word splitting;
 * :mod:`.stages` — split instructions into build stages, resolve ``--target`` and the
   dependency graph between stages;
-* :mod:`.dockerignore` — ``.dockerignore`` pattern matching.
+* :mod:`.context` — receive the build context; :mod:`.copy` — COPY/ADD semantics
+  (``.dockerignore`` matching lives in :mod:`berth.api.types.dockerignore`, shared with
+  the CLI).
 """

@@ -19,6 +19,7 @@ import enum
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from berth.errors import InvalidArgument
 from berth.oci.reference import Reference
@@ -54,20 +55,24 @@ _STEPS = {State.EXISTS: Step.EXISTS, State.DOWNLOADING: Step.DOWNLOADING,
           State.DOWNLOADED: Step.DOWNLOADED}
 
 
-class Relay:
-    """Orders events from synchronous callbacks onto one async callback, in a task of its
-    own so a download never waits for the client reading the progress."""
+Event = TypeVar("Event")
 
-    def __init__(self, callback: PullCallback | None) -> None:
+
+class Relay(Generic[Event]):
+    """Orders events from synchronous callbacks onto one async callback, in a task of its
+    own so a download (or an upload: ``push.py``) never waits for the client reading the
+    progress."""
+
+    def __init__(self, callback: Callable[[Event], Awaitable[None]] | None) -> None:
         self._callback = callback
-        self._queue: asyncio.Queue[PullProgress | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    def emit(self, event: PullProgress) -> None:
+    def emit(self, event: Event) -> None:
         if self._callback is not None:
             self._queue.put_nowait(event)
 
-    async def __aenter__(self) -> Relay:
+    async def __aenter__(self) -> Relay[Event]:
         if self._callback is not None:
             self._task = asyncio.create_task(self._run())
         return self
@@ -99,7 +104,7 @@ class Fetched:
 
 
 async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
-                relay: Relay) -> Fetched:
+                relay: Relay[PullProgress]) -> Fetched:
     resolver = Resolver(session)
     fetcher = Fetcher(session)
     top = await resolver.resolve(ref)

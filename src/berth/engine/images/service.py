@@ -210,7 +210,7 @@ class ImageService:
             raise BerthError(err.message) from err
 
     async def _install(self, ref: Reference, fetched: pull_mod.Fetched,
-                       relay: pull_mod.Relay) -> PullResult:
+                       relay: pull_mod.Relay[PullProgress]) -> PullResult:
         diff_ids = await asyncio.to_thread(pull_mod.diff_ids, self.content, fetched)
         parent = None
         layers = []

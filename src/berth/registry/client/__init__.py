@@ -17,7 +17,7 @@ from a ``BlobSource``, two small protocols the content store happens to satisfy.
 
 from berth.registry.client.auth import Credentials, CredentialStore, DockerConfig
 from berth.registry.client.descriptor import Descriptor, Platform
-from berth.registry.client.fetcher import BlobSink, BlobWriter, Fetcher
+from berth.registry.client.fetcher import BlobSink, BlobWriter, Fetcher, ResumableWriter
 from berth.registry.client.progress import Progress, ProgressCallback, State
 from berth.registry.client.pusher import BlobSource, Pusher, PushResult
 from berth.registry.client.resolver import Resolver
@@ -27,6 +27,7 @@ from berth.registry.client.transfer import PulledImage, pull, push
 __all__ = [
     "BlobSink", "BlobSource", "BlobWriter", "CredentialStore", "Credentials", "Descriptor",
     "DockerConfig", "Fetcher", "Platform", "Progress", "ProgressCallback", "PulledImage",
-    "PushResult", "Pusher", "RegistrySession", "Resolver", "SessionOptions", "State",
+    "PushResult", "Pusher", "RegistrySession", "Resolver", "ResumableWriter",
+    "SessionOptions", "State",
     "pull", "push",
 ]

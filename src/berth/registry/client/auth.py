@@ -45,6 +45,9 @@ DEFAULT_TOKEN_LIFETIME = 60.0  # seconds; the token spec's default for a missing
 class Credentials:
     username: str
     password: str = field(repr=False)
+    # An OAuth2 refresh token (docker's ``identitytoken``): traded at the token server by
+    # ``POST grant_type=refresh_token`` instead of sending a password.
+    identity_token: str = field(default="", repr=False)
 
     def basic(self) -> str:
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
@@ -200,9 +203,15 @@ class Authorizer:
         query = [("service", bearer.service)] if bearer.service else []
         url = URL(bearer.realm).extend_query([*query, *(("scope", s) for s in scopes)])
         creds = self._credentials(host)
-        headers = {"Authorization": creds.basic()} if creds is not None else {}
+        if creds is not None and creds.identity_token:
+            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
+                    "client_id": "berth", "scope": " ".join(scopes), **dict(query)}
+            request = self._http.post(URL(bearer.realm), data=form)
+        else:
+            headers = {"Authorization": creds.basic()} if creds is not None else {}
+            request = self._http.get(url, headers=headers)
         try:
-            async with self._http.get(url, headers=headers) as resp:
+            async with request as resp:
                 body = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as err:

@@ -2,9 +2,11 @@
 
 Every registry request goes through ``RegistrySession.request``, so the rules live once:
 
-- scheme: ``https``, except hosts the caller calls insecure and loopback ones (``localhost``,
-  ``127.0.0.0/8``, ``::1``), which are plain HTTP as docker treats them;
-- ``docker.io`` is served by ``registry-1.docker.io``;
+- scheme: ``https``, except hosts the caller calls insecure (``host[:port]``, or a CIDR
+  holding the host's address literal) and loopback ones (``localhost``, ``127.0.0.0/8``,
+  ``::1``), which are plain HTTP as docker treats them;
+- ``docker.io`` is served by ``registry-1.docker.io``; ``served_by`` sends a host's requests
+  elsewhere (a mirror, the daemon's default registry), authenticating against that host;
 - a 401 is answered once (``auth.Authorizer``), a body is re-created for the retry;
 - a status the caller did not expect becomes a ``berth.errors`` exception chosen by the
   status alone, its message the registry's own (``{"errors": [{"message": ...}]}``);
@@ -36,21 +38,45 @@ DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
 
 @dataclass(frozen=True)
 class SessionOptions:
-    insecure: frozenset[str] = frozenset()  # ``host[:port]`` reached over plain HTTP
+    insecure: frozenset[str] = frozenset()  # ``host[:port]`` or CIDRs over plain HTTP
+    # registry host → the endpoint that serves it: ``host[:port]`` or ``scheme://host[:port]``
+    served_by: Mapping[str, str] = field(default_factory=dict)
     credentials: CredentialStore | None = None
     user_agent: str = "berth"
     connect_timeout: float = 30.0
     read_timeout: float = 300.0  # between two reads of a body, not for the whole body
 
 
-def is_loopback(host: str) -> bool:
-    name = URL(f"//{host}").host or host
-    if name == "localhost":
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(URL(f"//{host}").host or host)
     except ValueError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    if (URL(f"//{host}").host or host) == "localhost":
+        return True
+    address = _address(host)
+    return address is not None and address.is_loopback
+
+
+def is_insecure(host: str, insecure: frozenset[str]) -> bool:
+    """Plain HTTP for ``host``: loopback, listed by name, or inside a listed CIDR (only an
+    address literal is matched: no name is resolved to decide)."""
+    if host in insecure or is_loopback(host):
+        return True
+    address = _address(host)
+    if address is None:
         return False
+    for entry in insecure:
+        if "/" in entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 @dataclass(frozen=True)
@@ -113,9 +139,18 @@ class RegistrySession:
 
     def endpoint(self, ref: Reference) -> Endpoint:
         host = ref.domain
-        plain = host in self.options.insecure or is_loopback(host)
-        served_by = DOCKER_HUB_ENDPOINT if host == "docker.io" else host
-        return Endpoint(host, URL(f"{'http' if plain else 'https'}://{served_by}/v2/"), ref.path)
+        target = self.options.served_by.get(host)
+        if target is None:
+            target = DOCKER_HUB_ENDPOINT if host == "docker.io" else host
+            plain = is_insecure(host, self.options.insecure)
+        else:
+            scheme, sep, rest = target.partition("://")
+            if sep:
+                plain, target = scheme == "http", rest
+            else:
+                plain = is_insecure(target, self.options.insecure)
+            host = target  # credentials and tokens belong to the endpoint that answers
+        return Endpoint(host, URL(f"{'http' if plain else 'https'}://{target}/v2/"), ref.path)
 
     @contextlib.asynccontextmanager
     async def request(self, endpoint: Endpoint, req: Request
