@@ -12,7 +12,8 @@ Builders: ``berth build`` on a private berthd; ``DOCKER_BUILDKIT=0 docker build`
 docker CLI) and ``DOCKER_BUILDKIT=1`` with dockerd's own 20.10 CLI (the one CLI here that
 speaks BuildKit without the buildx plugin) on a private dockerd. busybox on dockerd is
 ``docker import`` of berth's own busybox layer, as in run_bench.py. Rounds rotate which builder
-goes first. Not part of the test suite: see README.md.
+goes first. Every build runs with ``--network none`` (berth's RUN containers have only
+loopback; the private dockerd has no bridge). Not part of the test suite: see README.md.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class Builder:
 
     def case(self, kind: str, *flags: str) -> Case:
         return Case(f"{self.name}:{kind}", self.label,
-                    lambda i: [*self.argv, *flags, "-q", "-t", f"bench-build:{self.name}",
+                    lambda i: [*self.argv, *flags, "-q", "--network", "none",
+                               "-t", f"bench-build:{self.name}",
                                str(self.context)], self.env)
 
     def round(self, n: int) -> None:

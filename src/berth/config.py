@@ -35,6 +35,9 @@ class DaemonConfig:
     registry_mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     insecure_registries: tuple[str, ...] = ()
     default_registry: str = DOCKER_HUB
+    # ``image bootstrap debian``'s Debian mirror; empty: the host's apt source, else
+    # deb.debian.org (engine/images/apt_sources.py)
+    bootstrap_mirror: str = ""
 
     @property
     def socket_path(self) -> Path:
@@ -61,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a registry reached over plain HTTP (repeatable)")
     p.add_argument("--default-registry", default=None, metavar="HOST",
                    help="the registry unqualified names (busybox) come from")
+    p.add_argument("--bootstrap-mirror", default=None, metavar="URL",
+                   help="the Debian mirror `image bootstrap debian` uses")
     return p
 
 

@@ -18,16 +18,19 @@ from pathlib import Path
 from aiohttp import web
 
 from berth.api.server.app import make_app
+from berth.api.server.build import BuildRoutes
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
 from berth.api.server.system import SystemInfo, SystemRoutes
 from berth.config import DaemonConfig, load
+from berth.engine.build.builder import Builder
 from berth.engine.containers.admin import ContainerAdmin
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
+from berth.engine.images.registries import RegistryOptions
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError
 from berth.runtime.shim.client import ShimManager
@@ -69,7 +72,8 @@ async def serve(config: DaemonConfig) -> None:
     db = Database(config.data_root / "metadata.db")
     snapshot_root = config.data_root / "snapshots" / config.snapshotter
     snapshotter = SNAPSHOTTERS[config.snapshotter](snapshot_root)
-    images = ImageService(config.data_root, db, snapshotter)
+    images = ImageService(config.data_root, db, snapshotter,
+                          RegistryOptions.from_config(config), config.bootstrap_mirror)
     shims = ShimManager(config.exec_root)
     await shims.start()
     events = EventBus()
@@ -89,6 +93,7 @@ async def serve(config: DaemonConfig) -> None:
                         str(config.data_root)).register,
         ExecRoutes(execs).register,
         ImageRoutes(images, containers).register,
+        BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
     ])
     # Streams (logs -f, events, attach, wait) would hold shutdown for aiohttp's default 60 s;
     # their clients see EOF, and the containers behind them keep running.

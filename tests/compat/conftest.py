@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import secrets
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +47,41 @@ def fresh_daemon() -> Iterator[Daemon]:
     """A berthd of a test's own, for tests that kill or restart the daemon."""
     with _running_daemon() as d:
         yield d
+
+
+def _bench_module(name: str) -> Any:
+    """A module of ``bench/`` (a script directory, not a package: its modules import each
+    other by bare name), so tests drive dockerd exactly as the benchmarks do."""
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.append(bench)
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="session")
+def real_dockerd(daemon: Daemon) -> Iterator[Any]:
+    """A private dockerd (Debian ``docker.io``: bench's ``Dockerd``, with its own roots,
+    socket and containerd) holding ``busybox:latest``, imported from the berth daemon's
+    busybox layer. ``.cli`` is the docker argv prefix and ``.env`` its environment."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not (shutil.which("dockerd") or Path("/usr/sbin/dockerd").exists()):
+        pytest.skip("dockerd is not installed (apt-get install docker.io)")
+    daemons = _bench_module("daemons")
+    work = Path(tempfile.mkdtemp(prefix="dk", dir="/tmp"))  # short: containerd's sockets
+    dockerd = daemons.Dockerd(work, f"berth-test-docker-{secrets.token_hex(4)}",
+                              daemons.newest_docker_cli())
+    try:
+        dockerd.start()
+        busybox = daemon.berth("image", "inspect", "--format",
+                               "{{index .RootFS.Layers 0}}", "busybox").stdout.strip()
+        layer = daemon.data_root / "content/blobs/sha256" / busybox.split(":")[1]
+        dockerd.import_image(layer)
+        yield dockerd
+    finally:
+        dockerd.stop()
+        host = _bench_module("host")
+        host.unmount_under(work)  # overlay mounts a killed dockerd may leave
+        host.remove_cgroups(dockerd.cgroup_parent)
+        shutil.rmtree(work, ignore_errors=True)
+

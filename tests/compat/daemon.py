@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -155,12 +156,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def registry_server(root: Path) -> Iterator[str]:
-    """A ``berth registry serve`` on a free loopback port, stopped afterwards; yields
-    ``host:port`` once /v2/ answers."""
+def registry_server(root: Path, *extra: str) -> Iterator[str]:
+    """A ``berth registry serve`` on a free loopback port (``extra``: more flags, e.g.
+    ``--htpasswd FILE``), stopped afterwards; yields ``host:port`` once /v2/ answers."""
     port = free_port()
     server = subprocess.Popen([BERTH, "registry", "serve", "--addr", f"127.0.0.1:{port}",
-                               "--root", str(root)], stdout=subprocess.DEVNULL,
+                               "--root", str(root), *extra], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
@@ -168,6 +169,8 @@ def registry_server(root: Path) -> Iterator[str]:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
                     break
+            except urllib.error.HTTPError:
+                break  # answering, if only with 401
             except OSError:
                 assert time.monotonic() < deadline, "berth registry serve never answered"
                 time.sleep(0.1)

@@ -33,6 +33,9 @@ TOP_LEVEL = {
     "images": "images", "rmi": "rmi", "import": "import_", "version": "version",
     "info": "info", "exec": "exec", "attach": "attach", "top": "top", "pause": "pause",
     "unpause": "pause:UNPAUSE", "restart": "restart", "rename": "rename", "events": "events",
+    "pull": "pull", "push": "push", "tag": "tag", "login": "login", "logout": "logout",
+    "save": "save", "load": "load", "export": "export", "history": "history",
+    "build": "build",
 }
 MANAGEMENT = {
     "container": {
@@ -40,11 +43,14 @@ MANAGEMENT = {
         "ps": "ps", "logs": "logs", "inspect": "inspect:CONTAINER", "stop": "stop",
         "kill": "kill", "wait": "wait", "rm": "rm", "remove": "rm", "exec": "exec",
         "attach": "attach", "top": "top", "pause": "pause", "unpause": "pause:UNPAUSE",
-        "restart": "restart", "rename": "rename", "prune": "prune",
+        "restart": "restart", "rename": "rename", "prune": "prune", "export": "export",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
         "inspect": "inspect:IMAGE", "import": "import_", "bootstrap": "bootstrap",
+        "pull": "pull", "push": "push", "tag": "tag",
+        "save": "save", "load": "load", "history": "history", "prune": "image_prune",
+        "build": "build",
     },
     "system": {"info": "info", "events": "events"},
 }
@@ -58,7 +64,12 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  build       Build an image from a Dockerfile
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   images      List images
+  login       Authenticate to a registry
+  logout      Log out from a registry
   version     Show the Berth version information
   info        Display system-wide information
 
@@ -72,17 +83,22 @@ Commands:
   attach      Attach local standard input, output, and error streams to a running container
   create      Create a new container
   events      Get real time events from the server
+  export      Export a container's filesystem as a tar archive
+  history     Show the history of an image
   import      Import the contents from a tarball to create a filesystem image
   inspect     Return low-level information on Berth objects
   kill        Kill one or more running containers
+  load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
   rename      Rename a container
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   stop        Stop one or more running containers
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
   wait        Block until one or more containers stop, then print their exit codes

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from berth.client import jsoncodec
 from berth.client.models import ContainerSummary, Created, WaitResult
-from berth.client.transport import quote_id
+from berth.client.transport import quote_id, raw_chunks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from berth.client.containerspec import ContainerSpec
@@ -126,6 +127,10 @@ class ContainersAPI:
         doc = doc or {}
         return (tuple(doc.get("ContainersDeleted") or ()),
                 int(doc.get("SpaceReclaimed") or 0))
+
+    def export(self, ident: str) -> Iterator[bytes]:
+        """The container's root filesystem as a tar, as it arrives."""
+        return raw_chunks(self._t.request("GET", f"/containers/{quote_id(ident)}/export"))
 
     def logs(self, ident: str, opts: LogOptions) -> Response:
         """The open log stream: stdcopy frames without a tty, raw bytes with one."""

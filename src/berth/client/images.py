@@ -6,7 +6,7 @@ import builtins
 
 from berth.client import jsoncodec
 from berth.client.models import ImageSummary, Progress
-from berth.client.transport import json_lines, quote_id
+from berth.client.transport import json_lines, quote_id, raw_chunks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,14 +53,71 @@ class ImagesAPI:
         resp = self._t.request("POST", "/images/create", params, source, headers)
         return _progress(json_lines(resp))
 
-    def pull(self, image: str, tag: str) -> Iterator[Progress]:
-        resp = self._t.request("POST", "/images/create", {"fromImage": image, "tag": tag})
+    def pull(self, image: str, tag: str, auth: str | None = None,
+             platform: str = "") -> Iterator[Progress]:
+        """``auth``: the ``X-Registry-Auth`` value (``berth.cli.credentials``)."""
+        resp = self._t.request("POST", "/images/create",
+                               {"fromImage": image, "tag": tag, "platform": platform or None},
+                               headers=_auth_header(auth))
         return _progress(json_lines(resp))
 
-    def bootstrap(self, name: str) -> Iterator[Progress]:
-        """Berth's extension: build a base image (``busybox``) from the host."""
-        resp = self._t.request("POST", "/images/bootstrap", {"name": name})
+    def push(self, name: str, tag: str = "", auth: str | None = None) -> Iterator[Progress]:
+        """Push ``name`` with ``tag`` (every tag of the repository if empty)."""
+        resp = self._t.request("POST", f"/images/{quote_id(name)}/push",
+                               {"tag": tag or None}, headers=_auth_header(auth))
         return _progress(json_lines(resp))
+
+    def tag(self, source: str, repo: str, tag: str = "") -> None:
+        with self._t.request("POST", f"/images/{quote_id(source)}/tag",
+                             {"repo": repo, "tag": tag or None}) as resp:
+            resp.read()
+
+    def login(self, username: str, password: str, server: str) -> dict[str, Any]:
+        """``POST /auth``: the daemon checks the credentials against the registry."""
+        doc: dict[str, Any] = self._t.json("POST", "/auth", None, {
+            "username": username, "password": password, "serveraddress": server}) or {}
+        return doc
+
+    def bootstrap(self, name: str, mirror: str = "") -> Iterator[Progress]:
+        """Berth's extension: build a base image (``busybox``, ``debian:bookworm`` from
+        the Debian ``mirror``, by default the daemon's) on the daemon's host."""
+        params = {"name": name, **({"mirror": mirror} if mirror else {})}
+        resp = self._t.request("POST", "/images/bootstrap", params)
+        return _progress(json_lines(resp))
+
+    def save(self, names: builtins.list[str]) -> Iterator[bytes]:
+        """The archive of ``names`` (``docker save``), as it arrives."""
+        if len(names) == 1:
+            resp = self._t.request("GET", f"/images/{quote_id(names[0])}/get")
+        else:
+            resp = self._t.request("GET", "/images/get", {"names": tuple(names)})
+        return raw_chunks(resp)
+
+    def load(self, source: IO[bytes], quiet: bool = False,
+             size: int | None = None) -> Iterator[Progress]:
+        """Stream an image archive as the body (never read whole); yield the progress."""
+        headers = {"Content-Type": "application/x-tar"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        resp = self._t.request("POST", "/images/load", {"quiet": quiet or None}, source,
+                               headers)
+        return _progress(json_lines(resp))
+
+    def history(self, name: str) -> builtins.list[dict[str, Any]]:
+        docs: builtins.list[dict[str, Any]] = self._t.json(
+            "GET", f"/images/{quote_id(name)}/history") or []
+        return docs
+
+    def prune(self, filters: dict[str, builtins.list[str]] | None = None,
+              ) -> tuple[builtins.list[dict[str, str]], int]:
+        """The ``Untagged``/``Deleted`` records and the bytes reclaimed."""
+        doc = self._t.json("POST", "/images/prune",
+                           {"filters": jsoncodec.dumps(filters) if filters else None}) or {}
+        return list(doc.get("ImagesDeleted") or ()), int(doc.get("SpaceReclaimed") or 0)
+
+
+def _auth_header(auth: str | None) -> dict[str, str] | None:
+    return {"X-Registry-Auth": auth} if auth else None
 
 
 def _progress(docs: Iterator[Any]) -> Iterator[Progress]:

@@ -20,6 +20,23 @@ MEDIA_TYPE_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+js
 MEDIA_TYPE_DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MEDIA_TYPE_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 MEDIA_TYPE_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MEDIA_TYPE_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+MEDIA_TYPE_DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"
+
+# Every layer media type an image may use, with the compression it declares ("" for a
+# plain tar). The nondistributable and foreign types are the same tars with a different
+# licence to redistribute.
+LAYER_COMPRESSION: dict[str, str] = {
+    MEDIA_TYPE_OCI_LAYER: "", MEDIA_TYPE_OCI_LAYER_GZIP: "gzip",
+    MEDIA_TYPE_OCI_LAYER_ZSTD: "zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar": "",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": "gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": "zstd",
+    MEDIA_TYPE_DOCKER_LAYER: "", MEDIA_TYPE_DOCKER_LAYER_GZIP: "gzip",
+    MEDIA_TYPE_DOCKER_LAYER_ZSTD: "zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "gzip",
+}
+CONFIG_TYPES = (MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_DOCKER_CONFIG)
 
 
 class ContainerConfig(TypedDict, total=False):

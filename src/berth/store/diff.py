@@ -1,11 +1,14 @@
 """Apply a tar layer to a directory, and turn an overlay upper dir back into a layer.
 
-A layer is a tar stream (plain, gzip, or zstd when the ``zstandard`` module is installed)
+A layer is a tar stream (plain, gzip or zstd, told apart by their first bytes)
 whose OCI whiteouts are translated for the target::
 
     layer entry              WhiteoutMode.OVERLAY (upper dir)     WhiteoutMode.DELETE (copy)
     dir/.wh.name             char device 0/0 at dir/name          rm -rf dir/name
     dir/.wh..wh..opq         xattr trusted.overlay.opaque=y       rm -rf earlier dir/*
+
+``WhiteoutMode.NONE`` unpacks a plain archive (a build context, ADD): ``.wh.`` names are
+ordinary files; ``ApplyOptions.exclude`` skips entries by name (``.dockerignore``).
 
 Safety invariants, kept for every entry of a hostile stream:
   * a name with a ``..`` component is refused; a leading ``/`` is stripped;
@@ -34,9 +37,12 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
+
+import zstandard
 
 from berth.errors import InvalidArgument
+from berth.oci.image import LAYER_COMPRESSION
 from berth.runtime.linux.securejoin import secure_join
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,7 @@ _PAX_XATTR = "SCHILY.xattr."
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_SKIPPABLE_TAIL = b"\x2a\x4d\x18"
 
 
 class WhiteoutMode(enum.Enum):
@@ -102,32 +109,54 @@ class _HashingReader:
             pass
 
 
-def decompressed(stream: BinaryIO) -> _Readable:
-    """The uncompressed tar stream of a layer, whatever its compression."""
+def compression_of(head: bytes) -> str:
+    """The compression of a layer by its first bytes: "gzip", "zstd" or "" (a plain tar)."""
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    # a zstd frame, or a skippable frame (magic 0x184D2A5?) that zstd:chunked starts with
+    if head.startswith(_ZSTD_MAGIC) or (len(head) == 4 and head[0] & 0xF0 == 0x50
+                                        and head[1:] == _ZSTD_SKIPPABLE_TAIL):
+        return "zstd"
+    return ""
+
+
+def decompressed(stream: BinaryIO, media_type: str | None = None) -> _Readable:
+    """The uncompressed tar stream of a layer, whatever its compression.
+
+    The bytes decide, as in moby and containerd (``DecompressStream``): registries and
+    tools do label plain tars as gzip. A media type that says otherwise is logged; one
+    that names no layer type is refused."""
     head = stream.read(4)
     raw = _HashingReader(stream, head)  # only used to push the sniffed bytes back
-    if head.startswith(_GZIP_MAGIC):
+    found = compression_of(head)
+    if media_type is not None:
+        declared = LAYER_COMPRESSION.get(media_type)
+        if declared is None:
+            raise InvalidArgument(f"unsupported media type {media_type} for a layer")
+        if declared != found:
+            log.warning("layer declared as %s is %s", media_type,
+                        f"{found}-compressed" if found else "an uncompressed tar")
+    if found == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
-    if head.startswith(_ZSTD_MAGIC):
-        try:
-            import zstandard  # type: ignore[import-not-found]  # optional
-        except ImportError as err:
-            raise InvalidArgument("zstd-compressed layer, but zstandard is not installed") \
-                from err
-        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(raw)
+    if found == "zstd":
+        source = cast(BinaryIO, raw)  # stream_reader only calls read()
+        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(
+            source, read_across_frames=True)  # zstd:chunked layers are many frames
         return reader
     return raw
 
 
-def apply_layer(stream: BinaryIO, target: Path, options: ApplyOptions) -> ApplyResult:
-    """Unpack the layer ``stream`` into ``target``; return its diff_id."""
-    reader = _HashingReader(decompressed(stream))
+def apply_layer(stream: BinaryIO, target: Path, options: ApplyOptions,
+                media_type: str | None = None) -> ApplyResult:
+    """Unpack the layer ``stream`` (of ``media_type``, if known) into ``target``; return
+    its diff_id."""
+    reader = _HashingReader(decompressed(stream, media_type))
     applier = _Applier(str(target), options)
     try:
         with tarfile.open(fileobj=reader, mode="r|") as tf:  # type: ignore[call-overload]
             for member in tf:
                 applier.apply(tf, member)
-    except (tarfile.TarError, EOFError, OSError) as err:
+    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError) as err:
         if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile) \
                 and err.errno is not None:
             raise
@@ -347,6 +376,12 @@ def _marker(name: str, mtime: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode, info.mtime, info.size = 0o644, mtime, 0
     return info
+
+
+def add_path(tf: tarfile.TarFile, path: str, rel: str) -> None:
+    """Add the file at ``path`` as ``rel`` the way a layer carries it: xattrs (not
+    overlay's own), no owner names, a hardlink for an inode ``tf`` already holds."""
+    _add_entry(tf, path, rel, os.lstat(path))
 
 
 def _add_entry(tf: tarfile.TarFile, path: str, rel: str, st: os.stat_result) -> None:

@@ -85,3 +85,48 @@ def test_cleanup_removes_crash_leftovers(store):
 def test_malformed_digest_is_invalid(store):
     with pytest.raises(InvalidArgument):
         store.read("sha256:../../etc/passwd")
+
+
+BLOB = os.urandom(10_000)
+
+
+def test_resume_carries_on_after_a_closed_writer(store):
+    first = store.resume(digest(BLOB), len(BLOB))
+    assert first.offset == 0
+    first.write(BLOB[:4000])
+    first.close()  # as if the download was cut: the prefix stays
+    assert os.listdir(store.ingest_dir) == [digest(BLOB)[7:]]
+    second = store.resume(digest(BLOB), len(BLOB))
+    assert second.offset == 4000 and second.written == 4000
+    second.write(BLOB[4000:])
+    assert second.digest() == digest(BLOB)  # the resumed prefix is hashed too
+    second.commit()
+    assert store.read(digest(BLOB)) == BLOB and os.listdir(store.ingest_dir) == []
+
+
+def test_resume_of_a_held_ingest_gets_a_writer_of_its_own(store):
+    held = store.resume(digest(BLOB), len(BLOB))
+    held.write(BLOB[:100])
+    other = store.resume(digest(BLOB), len(BLOB))
+    assert other.offset == 0
+    other.write(BLOB)
+    other.commit()
+    held.abort()
+    assert store.read(digest(BLOB)) == BLOB and os.listdir(store.ingest_dir) == []
+
+
+def test_a_wrong_resumed_blob_is_discarded(store):
+    w = store.resume(digest(BLOB), len(BLOB))
+    w.write(b"x" * len(BLOB))
+    with pytest.raises(InvalidArgument, match="unexpected commit digest"):
+        w.commit()
+    assert os.listdir(store.ingest_dir) == []
+
+
+def test_cleanup_keeps_fresh_resumable_ingests_only(store):
+    keep, old, done = digest(b"keep")[7:], digest(b"old")[7:], store.write_blob(b"done")
+    for name in (keep, old, done.digest[7:], "tmp-123"):
+        (store.ingest_dir / name).write_bytes(b"pa")
+    os.utime(store.ingest_dir / old, (1, 1))
+    store.cleanup()
+    assert os.listdir(store.ingest_dir) == [keep]

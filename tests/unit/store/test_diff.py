@@ -6,6 +6,7 @@ import stat
 import tarfile
 
 import pytest
+import zstandard
 from layers import entry, make_tar
 
 from berth.errors import InvalidArgument
@@ -75,6 +76,44 @@ def test_gzip_layer_diff_id_is_of_the_uncompressed_tar(target):
     result = apply(gzip.compress(layer), target)
     assert result.diff_id == "sha256:" + hashlib.sha256(layer).hexdigest()
     assert (target / "a").read_bytes() == b"1"
+
+
+def _zstd_frames(data: bytes, parts: int) -> bytes:
+    step = -(-len(data) // parts)
+    c = zstandard.ZstdCompressor()
+    return b"".join(c.compress(data[i:i + step]) for i in range(0, len(data), step))
+
+
+SKIPPABLE = b"\x50\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"meta"
+
+
+@pytest.mark.parametrize(("compress", "media_type"), [
+    (lambda t: t, "application/vnd.oci.image.layer.v1.tar"),
+    (lambda t: t, "application/vnd.docker.image.rootfs.diff.tar"),
+    (gzip.compress, "application/vnd.oci.image.layer.v1.tar+gzip"),
+    (gzip.compress, "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+    (zstandard.ZstdCompressor().compress, "application/vnd.oci.image.layer.v1.tar+zstd"),
+    (lambda t: _zstd_frames(t, 3), "application/vnd.oci.image.layer.v1.tar+zstd"),
+    (lambda t: SKIPPABLE + _zstd_frames(t, 2), "application/vnd.oci.image.layer.v1.tar+zstd"),
+    (gzip.compress, "application/vnd.oci.image.layer.v1.tar"),  # mislabelled: bytes win
+    (lambda t: t, "application/vnd.oci.image.layer.v1.tar+gzip"),
+])
+def test_every_layer_type_unpacks_to_the_same_diff_id(target, compress, media_type):
+    layer = make_tar(entry("a", data=b"1" * 3000), entry("b/c", data=os.urandom(5000)))
+    result = apply_layer(io.BytesIO(compress(layer)), target, DELETE, media_type)
+    assert result.diff_id == "sha256:" + hashlib.sha256(layer).hexdigest()
+    assert (target / "a").read_bytes() == b"1" * 3000 and (target / "b/c").stat().st_size == 5000
+
+
+def test_an_unknown_layer_media_type_is_refused(target):
+    with pytest.raises(InvalidArgument, match="unsupported media type application/x-rar"):
+        apply_layer(io.BytesIO(make_tar(entry("a"))), target, DELETE, "application/x-rar")
+    assert os.listdir(target) == []
+
+
+def test_bad_zstd_is_invalid(target):
+    with pytest.raises(InvalidArgument, match="invalid tar layer"):
+        apply(b"\x28\xb5\x2f\xfdnot zstd", target)
 
 
 def test_garbage_is_invalid(target):

@@ -12,6 +12,7 @@ from aiohttp import web
 from berth.api.server import container_json, params
 from berth.api.server.app import Router, json_response
 from berth.api.server.hijack import hijack
+from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
 from berth.api.types.stdcopy import encode_frame
 from berth.engine import clock
@@ -48,6 +49,7 @@ class ContainerRoutes:
         r.add("GET", "/containers/{id}/top", self.top)
         r.add("POST", "/containers/{id}/rename", self.rename)
         r.add("POST", "/containers/prune", self.prune)
+        r.add("GET", "/containers/{id}/export", self.export)
 
     async def create(self, request: web.Request) -> web.Response:
         spec = container_json.spec_from_create(await params.json_body(request))
@@ -175,6 +177,9 @@ class ContainerRoutes:
     async def rename(self, request: web.Request) -> web.Response:
         await self.admin.rename(request.match_info["id"], request.query.get("name", ""))
         return web.Response(status=204)
+
+    async def export(self, request: web.Request) -> web.StreamResponse:
+        return await stream_tar(request, await self.admin.export(request.match_info["id"]))
 
     async def prune(self, request: web.Request) -> web.Response:
         filters = params.filters(request)

@@ -10,9 +10,17 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
+from berth.api.server.distribution import (
+    PushRenderer,
+    auth_config,
+    progress_bar,
+    registry_auth,
+)
+from berth.api.server.image_archives import ImageArchiveRoutes
 from berth.api.server.progress import ProgressStream
 from berth.engine import clock
 from berth.engine.containers.service import ContainerService
+from berth.engine.images.filters import parse_filters
 from berth.engine.images.image import Image
 from berth.engine.images.pull import PullProgress, Step
 from berth.engine.images.service import ImageService
@@ -66,7 +74,8 @@ class PullRenderer:
         if event.step is Step.DOWNLOADING:
             await self.progress.send(
                 status=event.step.value, id=short,
-                progressDetail={"current": event.current, "total": event.total})
+                progressDetail={"current": event.current, "total": event.total},
+                progress=progress_bar(event.current, event.total))
         else:
             await self.progress.send(status=event.step.value, progressDetail={}, id=short)
 
@@ -78,14 +87,18 @@ class ImageRoutes:
 
     def register(self, r: Router) -> None:
         r.add("GET", "/images/json", self.list)
+        ImageArchiveRoutes(self.images, self.containers).register(r)
         r.add("POST", "/images/create", self.create)
         r.add("POST", "/images/bootstrap", self.bootstrap)
         r.add("GET", "/images/{name:.+}/json", self.inspect)
         r.add("POST", "/images/{name:.+}/tag", self.tag)
+        r.add("POST", "/images/{name:.+}/push", self.push)
+        r.add("POST", "/auth", self.auth)
         r.add("DELETE", "/images/{name:.+}", self.remove)
 
     async def list(self, request: web.Request) -> web.Response:
-        images = await self.images.list(all=params.boolean(request, "all"))
+        images = await self.images.list(all=params.boolean(request, "all"),
+                                        filters=parse_filters(params.filters(request)))
         return json_response([summary(i) for i in images])
 
     async def inspect(self, request: web.Request) -> web.Response:
@@ -131,19 +144,41 @@ class ImageRoutes:
             name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
         async with ProgressStream(request, lazy=True) as progress:
             renderer = PullRenderer(progress, name)
-            result = await self.images.pull(name, renderer.send)
+            result = await self.images.pull(name, renderer.send, registry_auth(request),
+                                            request.query.get("platform", ""))
             await progress.send(status=f"Digest: {result.digest}")
             verdict = "Downloaded newer image for" if result.updated \
                 else "Image is up to date for"
             await progress.send(status=f"Status: {verdict} {result.reference.familiar()}")
         return progress.response
 
+    async def push(self, request: web.Request) -> web.StreamResponse:
+        auth = registry_auth(request)
+        async with ProgressStream(request, lazy=True) as progress:
+            await self.images.push(request.match_info["name"], request.query.get("tag", ""),
+                                   PushRenderer(progress).send, auth)
+        return progress.response
+
+    async def auth(self, request: web.Request) -> web.Response:
+        try:
+            doc = await request.json()
+        except ValueError as err:
+            raise InvalidArgument(f"invalid login request: {err}") from err
+        auth = auth_config(doc)
+        if auth is None:
+            raise InvalidArgument("login needs a username and password, or an identity token")
+        await self.images.login(auth)
+        return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
+
     async def bootstrap(self, request: web.Request) -> web.StreamResponse:
         name = request.query.get("name") or request.query.get("fromImage") or ""
         if not name:
             raise InvalidArgument("bootstrap needs an image name, e.g. busybox")
-        async with ProgressStream(request) as progress:
-            await progress.send(status=f"Bootstrapping {name} from the host's packages")
-            img = await self.images.bootstrap(name)
+        # lazy: bad input (an unknown suite, no debootstrap) gets its own status
+        async with ProgressStream(request, lazy=True) as progress:
+            async def status(line: str) -> None:
+                await progress.send(status=line)
+
+            img = await self.images.bootstrap(name, request.query.get("mirror", ""), status)
             await progress.send(status=f"Bootstrapped {', '.join(img.repo_tags)}", id=img.id)
         return progress.response

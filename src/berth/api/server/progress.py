@@ -43,10 +43,13 @@ class ProgressStream:
             if exc is not None:
                 return False  # nothing sent yet: the error gets its own status
             await self.start()
-        if isinstance(exc, BerthError):
-            await self.send(error=exc.message, errorDetail={"message": exc.message})
-        await self._response.write_eof()
-        return isinstance(exc, BerthError)
+        try:
+            if isinstance(exc, BerthError):
+                await self.send(error=exc.message, errorDetail={"message": exc.message})
+            await self._response.write_eof()
+        except ConnectionError:
+            return True  # the client went away: there is nobody left to tell
+        return isinstance(exc, BerthError | ConnectionError)
 
     @property
     def response(self) -> web.StreamResponse:

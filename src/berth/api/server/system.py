@@ -12,6 +12,7 @@ from aiohttp import web
 from berth import __version__
 from berth.api.server import params
 from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router, json_response
+from berth.api.server.distribution import registry_config
 from berth.engine.containers.model import Status
 from berth.engine.containers.service import ContainerService
 from berth.engine.events import EventBus, EventFilter
@@ -86,7 +87,8 @@ class SystemRoutes:
             "CgroupDriver": "cgroupfs", "CgroupVersion": s.cgroup_version, "NEventsListener": 0,
             "KernelVersion": platform.release(), "OperatingSystem": _os_name(), "OSType": "linux",
             "OSVersion": "", "Architecture": platform.machine(), "NCPU": os.cpu_count() or 1,
-            "MemTotal": mem, "IndexServerAddress": "", "RegistryConfig": None,
+            "MemTotal": mem, "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": registry_config(self.images.registries),
             "DockerRootDir": s.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": platform.node(), "Labels": [], "ExperimentalBuild": False,
             "ServerVersion": __version__, "Runtimes": runtimes,

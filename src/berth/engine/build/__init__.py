@@ -1,4 +1,4 @@
-"""Groundwork for ``docker build``: pure functions over what the caller passes, no I/O.
+"""``docker build``. The parsing modules are pure functions over what the caller passes:
 
 * :mod:`.dockerfile` — parse a Dockerfile into typed instructions (:mod:`.instructions`);
 * :mod:`.lex` — docker's ``$VAR`` substitution and word splitting;

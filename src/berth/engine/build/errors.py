@@ -9,7 +9,7 @@ instruction: RUNN (did you mean RUN?)``.
 
 from __future__ import annotations
 
-from berth.errors import InvalidArgument
+from berth.errors import BerthError, InvalidArgument
 
 
 class DockerfileError(InvalidArgument):
@@ -23,3 +23,12 @@ class DockerfileError(InvalidArgument):
 def parse_error(reason: str, line: int) -> DockerfileError:
     """The error for one bad instruction, worded as buildkit's ``parseError``."""
     return DockerfileError(f"dockerfile parse error on line {line}: {reason}", line)
+
+
+class CommandFailed(BerthError):
+    """A RUN whose command exited non-zero; ``code`` is its exit code (docker's
+    ``errorDetail.code``)."""
+
+    def __init__(self, command: str, code: int) -> None:
+        super().__init__(f"The command '{command}' returned a non-zero code: {code}")
+        self.code = code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from berth.engine import clock
@@ -57,6 +58,14 @@ class ContainerAdmin:
         table = await top.top(pids, ps_args)
         self._containers.publish(c, "top")
         return table
+
+    async def export(self, ref: str) -> AsyncGenerator[bytes, None]:
+        """``docker export``: the container's root filesystem (image layers and its own
+        changes, merged) as a tar, running or not."""
+        c = self._containers.get(ref)
+        chunks = await self._images.export_rootfs(c.id)
+        self._containers.publish(c, "export")
+        return chunks
 
     async def prune(self, filters: PruneFilters) -> PruneReport:
         deleted: list[str] = []

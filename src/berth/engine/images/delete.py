@@ -47,7 +47,7 @@ class DeleteRequest:
 
 
 class ImageDeleter:
-    def __init__(self, store: ImageStore, collect: Callable[[], None]) -> None:
+    def __init__(self, store: ImageStore, collect: Callable[[], object]) -> None:
         self.store = store
         self.collect = collect
 

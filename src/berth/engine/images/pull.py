@@ -24,7 +24,13 @@ from typing import Generic, TypeVar
 from berth.errors import InvalidArgument
 from berth.oci.reference import Reference
 from berth.registry.client import platforms
-from berth.registry.client.descriptor import Descriptor, parse_index, parse_manifest
+from berth.registry.client.descriptor import (
+    Descriptor,
+    Platform,
+    parse_index,
+    parse_manifest,
+    require_image,
+)
 from berth.registry.client.fetcher import Fetcher
 from berth.registry.client.progress import Progress, State
 from berth.registry.client.resolver import Resolver
@@ -84,6 +90,12 @@ class Relay(Generic[Event]):
         if exc is None:
             self._queue.put_nowait(None)
             await self._task
+        elif isinstance(exc, Exception) and not self._task.done():
+            # a failed transfer: what happened before the error still reaches the client
+            self._queue.put_nowait(None)
+            await asyncio.wait([self._task])
+            if not self._task.cancelled():
+                self._task.exception()  # retrieved: the transfer's error is the one raised
         else:
             self._task.cancel()
 
@@ -104,7 +116,9 @@ class Fetched:
 
 
 async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
-                relay: Relay[PullProgress]) -> Fetched:
+                relay: Relay[PullProgress], platform: Platform | None = None) -> Fetched:
+    """Everything the image needs into ``content``; refused before any blob is fetched if
+    it is not an image Berth can run (unknown media types, no entry for ``platform``)."""
     resolver = Resolver(session)
     fetcher = Fetcher(session)
     top = await resolver.resolve(ref)
@@ -112,9 +126,13 @@ async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
     manifest_desc = top
     if top.is_index:
         documents[top.digest] = await resolver.fetch_manifest(ref, top)
-        manifest_desc = platforms.select(parse_index(documents[top.digest]))
+        manifest_desc = platforms.select(parse_index(documents[top.digest]), platform)
+    if not manifest_desc.is_manifest:
+        raise InvalidArgument(f"unsupported media type {manifest_desc.media_type} for the "
+                              f"manifest of {ref}")
     documents[manifest_desc.digest] = await resolver.fetch_manifest(ref, manifest_desc)
     manifest = parse_manifest(documents[manifest_desc.digest])
+    require_image(manifest)
     fetched = Fetched(top, manifest_desc, documents, manifest.config, manifest.layers)
     relay.emit(PullProgress(Step.RESOLVED, top.digest))
     for layer in manifest.layers:

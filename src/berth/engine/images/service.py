@@ -8,32 +8,44 @@ import asyncio
 import builtins
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
+from berth.engine import streams
 from berth.errors import BerthError, InvalidArgument, NotFound, Unavailable
 from berth.oci.image import ContainerConfig, ImageConfig
 from berth.oci.mount import Mount
 from berth.oci.reference import Reference, parse, parse_named, parse_repository, validate_tag
-from berth.registry.client.session import RegistrySession, SessionOptions
+from berth.registry.client import platforms
+from berth.store import merged
 from berth.store.content import ContentStore, Info
+from berth.store.metadata.blob_sources import BlobSources
 from berth.store.metadata.db import Database
 from berth.store.metadata.images import ImageRecord, ImageStore
 from berth.store.snapshots import Kind, Snapshotter
 
 from . import bootstrap as bootstrap_mod
+from . import history as history_mod
+from . import load as load_mod
 from . import pull as pull_mod
+from . import push as push_mod
 from .changes import apply_changes
 from .delete import DeleteRequest, ImageDeleter, Users
+from .filters import ImageFilters, select
 from .image import Image
+from .prune import ImagePruner, PruneFilters, PruneReport
 from .pull import PullCallback, PullProgress, Step
+from .push import PushCallback, PushedTag, PushProgress, PushStep
+from .registries import AuthConfig, RegistryOptions
+from .save import SavePlan, SaveSources, plan_save, write_archive
 from .writer import ImageWriter
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 _SPOOL_CHUNK = 1 << 20
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,15 @@ class PullResult:
 
 
 class ImageService:
-    def __init__(self, root: Path, db: Database, snapshotter: Snapshotter) -> None:
+    def __init__(self, root: Path, db: Database, snapshotter: Snapshotter,
+                 registries: RegistryOptions | None = None, bootstrap_mirror: str = "") -> None:
+        self.registries = registries or RegistryOptions()
+        self.bootstrap_options = bootstrap_mod.BootstrapOptions(
+            workdir=root / "bootstrap", mirror=bootstrap_mirror)
+        bootstrap_mod.remove_scratch(self.bootstrap_options)  # a daemon killed mid-bootstrap
+        self.sources = BlobSources(db)  # where blobs were seen, for cross-repository mounts
         self.content = ContentStore(root)
+        self.content.cleanup()  # before any writer: keeps only resumable downloads
         self.store = ImageStore(db)
         self.snapshotter = snapshotter
         self.writer = ImageWriter(self.content, self.store, snapshotter)
@@ -103,15 +122,18 @@ class ImageService:
     async def get(self, ref_or_id: str) -> Image:
         return await asyncio.to_thread(self._get, ref_or_id)
 
-    def _list(self, all: bool) -> list[Image]:
+    def _list(self, all: bool, filters: ImageFilters | None = None) -> list[Image]:
         images = [self._image(r) for r in self.store.list_images()]
+        if filters is not None:
+            return select(images, filters, all, lambda ref: self._get(ref).created)
         if all:
             return images
         parents = {i.parent for i in images if i.parent}
         return [i for i in images if i.repo_tags or i.repo_digests or i.id not in parents]
 
-    async def list(self, all: bool = False) -> builtins.list[Image]:
-        return await asyncio.to_thread(self._list, all)
+    async def list(self, all: bool = False, filters: ImageFilters | None = None
+                   ) -> builtins.list[Image]:
+        return await asyncio.to_thread(self._list, all, filters)
 
     # changes
 
@@ -175,39 +197,89 @@ class ImageService:
             finally:
                 await asyncio.to_thread(self.writer.collect_garbage)
 
-    def _bootstrap(self, ref: Reference) -> Image:
+    def _bootstrap(self, ref: Reference, source: bootstrap_mod.LayerSource) -> Image:
         with self.content.writer() as w:
-            mtime = bootstrap_mod.write_busybox_layer(w)
+            base = source.write(w)
             blob = w.commit()
         layer = self.writer.unpack(blob.digest, None, expected_diff_id=blob.digest)
-        config = bootstrap_mod.busybox_config(layer.diff_id, mtime)
+        config = bootstrap_mod.image_config(layer.diff_id, base)
         descriptor = self.writer.layer_descriptor(blob.digest)
         return self._image(self.writer.create_image(config, [descriptor], [layer], [ref]))
 
-    async def bootstrap(self, name: str) -> Image:
+    async def bootstrap(self, name: str, mirror: str = "",
+                        progress: bootstrap_mod.BootstrapProgress | None = None) -> Image:
+        """Build ``name`` (``busybox``, ``debian:bookworm``) on the host; ``mirror`` overrides
+        the daemon's Debian mirror. Bad input raises before ``progress`` is first called."""
         ref = parse_named(name)
-        bootstrap_mod.check_supported(ref)
+        options = replace(self.bootstrap_options, mirror=mirror) if mirror \
+            else self.bootstrap_options
+        recipe = bootstrap_mod.recipe(ref, options)
+        async with recipe.build(progress or bootstrap_mod.no_progress) as source, self._lock:
+            return await asyncio.to_thread(self._bootstrap, ref, source)
+
+    async def locked(self, change: Callable[[], T]) -> T:
+        """Run blocking store work (``writer`` calls) in a thread under the write lock,
+        so garbage collection never sees its half-made layers and images (the builder)."""
         async with self._lock:
-            return await asyncio.to_thread(self._bootstrap, ref)
+            return await asyncio.to_thread(change)
 
     # registries
 
     async def pull(self, name: str, progress: PullCallback | None = None,
-                   insecure: frozenset[str] = frozenset()) -> PullResult:
-        """Pull ``name`` (``busybox``, ``localhost:5000/x:1``, ``x@sha256:...``).
+                   auth: AuthConfig | None = None, platform: str = "") -> PullResult:
+        """Pull ``name`` (``busybox``, ``localhost:5000/x:1``, ``x@sha256:...``) from the
+        first of its registry's mirrors that has it, else the registry itself; from an
+        index, the entry for ``platform`` (``os/arch[/variant]``; default: this host's).
 
         Registry errors before the first progress event (no such manifest, an unreachable
         registry) are raised before ``progress`` is ever called."""
         ref = parse_named(name).with_default_tag()
+        wanted = platforms.parse(platform) if platform else None
         relay = pull_mod.Relay(progress)
         try:
-            async with RegistrySession(SessionOptions(insecure=insecure)) as session, relay:
-                fetched = await pull_mod.fetch(session, ref, self.content, relay)
+            async with self.registries.pull_session(ref, auth) as session, relay:
+                fetched = await pull_mod.fetch(session, ref, self.content, relay, wanted)
                 async with self._lock:
                     await pull_mod.refetch_missing(session, ref, self.content, fetched)
-                    return await self._install(ref, fetched, relay)
+                    result = await self._install(ref, fetched, relay)
         except Unavailable as err:  # docker answers 500 with the connection error
             raise BerthError(err.message) from err
+        blobs = [fetched.config.digest, *(layer.digest for layer in fetched.layers)]
+        await asyncio.to_thread(self.sources.add, ref.domain, ref.path, blobs)
+        return result
+
+    async def push(self, name: str, tag: str = "", progress: PushCallback | None = None,
+                   auth: AuthConfig | None = None) -> builtins.list[PushedTag]:
+        """Push ``name`` (with ``tag``, or every tag of the repository) to its registry.
+        A missing image raises before ``progress`` is ever called."""
+        targets = await asyncio.to_thread(push_mod.targets, self.store, name, tag)
+        relay = pull_mod.Relay(progress)
+        pushed = []
+        async with relay:
+            relay.emit(PushProgress(PushStep.STARTED, detail=targets[0][0].name))
+            async with self.registries.session(targets[0][0], auth) as session:
+                for ref, record in targets:
+                    assert record.manifest_digest is not None  # targets() checks
+                    image = await asyncio.to_thread(push_mod.load, self.content,
+                                                    record.manifest_digest)
+                    blobs = [image.config.digest, *(layer.digest for layer in image.layers)]
+                    mounts = await asyncio.to_thread(self.sources.holding, ref.domain, blobs)
+                    done = await push_mod.push(session, ref, image, self.content, mounts,
+                                               relay)
+                    await asyncio.to_thread(self._pushed, ref, record.id, blobs, done)
+                    pushed.append(done)
+        return pushed
+
+    def _pushed(self, ref: Reference, image_id: str, blobs: builtins.list[str],
+                done: PushedTag) -> None:
+        """Remember the blobs as present in ``ref``'s repository, and name the image by
+        the pushed digest (``RepoDigests``), as dockerd does."""
+        self.sources.add(ref.domain, ref.path, blobs)
+        if self.store.get_image(image_id) is not None:
+            self.store.set_tag(replace(ref, tag=None, digest=done.digest).string(), image_id)
+
+    async def login(self, auth: AuthConfig) -> None:
+        await self.registries.login(auth)
 
     async def _install(self, ref: Reference, fetched: pull_mod.Fetched,
                        relay: pull_mod.Relay[PullProgress]) -> PullResult:
@@ -215,7 +287,8 @@ class ImageService:
         parent = None
         layers = []
         for blob, diff_id in zip(fetched.layers, diff_ids, strict=True):
-            parent = await asyncio.to_thread(self.writer.unpack, blob.digest, parent, diff_id)
+            parent = await asyncio.to_thread(self.writer.unpack, blob.digest, parent, diff_id,
+                                             blob.media_type)
             layers.append(parent)
             if blob.digest in fetched.downloaded:
                 relay.emit(PullProgress(Step.COMPLETE, blob.digest, blob.size, blob.size))
@@ -282,3 +355,61 @@ class ImageService:
 
     async def rootfs_usage(self, key: str) -> int:
         return await asyncio.to_thread(self.snapshotter.usage, key)
+
+    # archives (save/load), history, prune, export
+
+    async def save(self, names: builtins.list[str]) -> AsyncGenerator[bytes, None]:
+        """``docker save``: the archive's chunks; a missing name raises before the first."""
+        sources = SaveSources(self.store, self.content, self._resolve, self.content.ingest_dir)
+        async with self._lock:  # the blobs are open before rmi could collect them
+            plan = await asyncio.to_thread(plan_save, sources, names)
+        return self._stream_archive(plan)
+
+    async def _stream_archive(self, plan: SavePlan) -> AsyncGenerator[bytes, None]:
+        try:
+            async for chunk in streams.from_thread(lambda out: write_archive(plan, out)):
+                yield chunk
+        finally:
+            plan.close()
+
+    async def load(self, body: AsyncIterator[bytes], emit: load_mod.LoadCallback) -> None:
+        """``docker load``: all the archive's images, or (a bad archive) none of them."""
+        archive = await load_mod.spool(body, self.content.ingest_dir)
+        try:
+            async with self._lock:
+                try:
+                    await load_mod.ImageLoader(self.writer, emit).load(archive)
+                finally:
+                    await asyncio.to_thread(self.writer.collect_garbage)
+        finally:
+            archive.close()
+
+    def _history(self, name: str) -> builtins.list[history_mod.HistoryItem]:
+        def size(chain_id: str) -> int:
+            layer = self.store.get_layer(chain_id)
+            return layer.size if layer is not None else 0
+
+        def parent_of(image_id: str) -> Image | None:
+            record = self.store.get_image(image_id)
+            return self._image(record) if record is not None else None
+
+        return history_mod.history(self._get(name), size, parent_of)
+
+    async def history(self, name: str) -> builtins.list[history_mod.HistoryItem]:
+        return await asyncio.to_thread(self._history, name)
+
+    async def prune(self, filters: PruneFilters, users: Callable[[str], Users]) -> PruneReport:
+        """``docker image prune``; ``users`` is asked in the event loop, up front."""
+        pruner = ImagePruner(self.store, self._labels, self.writer.collect_garbage)
+        async with self._lock:
+            records = await asyncio.to_thread(self.store.list_images)
+            table = {r.id: users(r.id) for r in records}
+            return await asyncio.to_thread(pruner.prune, filters, lambda i: table.get(i, []))
+
+    def _labels(self, record: ImageRecord) -> dict[str, str]:
+        return dict(self._image(record).config.get("config", {}).get("Labels") or {})
+
+    async def export_rootfs(self, key: str) -> AsyncGenerator[bytes, None]:
+        """``docker export``: the merged root filesystem of snapshot ``key`` as a tar."""
+        mounts = await asyncio.to_thread(self.snapshotter.mounts, key)
+        return streams.from_thread(lambda out: merged.export_tar(mounts, out))

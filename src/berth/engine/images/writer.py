@@ -66,8 +66,10 @@ class ImageWriter:
                 "size": self.content.info(digest).size}
 
     def unpack(self, blob: str, parent: LayerRecord | None,
-               expected_diff_id: str | None = None) -> LayerRecord:
-        """Apply layer ``blob`` on ``parent``; returns the (possibly existing) layer."""
+               expected_diff_id: str | None = None, media_type: str | None = None
+               ) -> LayerRecord:
+        """Apply layer ``blob`` (of ``media_type``, if a manifest says) on ``parent``;
+        returns the (possibly existing) layer."""
         if expected_diff_id is not None:
             existing = self.images.get_layer(
                 next_chain_id(parent.chain_id if parent else None, expected_diff_id))
@@ -79,7 +81,7 @@ class ImageWriter:
         try:
             with self.content.open(blob) as f:
                 result = apply_layer(f, Path(self.snapshotter.writable_path(key)),
-                                     ApplyOptions(whiteouts=mode))
+                                     ApplyOptions(whiteouts=mode), media_type)
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise InvalidArgument(
                     f"layer {blob} has diff_id {result.diff_id}, expected {expected_diff_id}")
@@ -109,8 +111,10 @@ class ImageWriter:
             pass
 
     def create_image(self, config: ImageConfig, blobs: list[Descriptor],
-                     layers: list[LayerRecord], tags: Iterable[Reference]) -> ImageRecord:
-        """Store config and manifest, record the image and point ``tags`` at it."""
+                     layers: list[LayerRecord], tags: Iterable[Reference],
+                     parent: str = "") -> ImageRecord:
+        """Store config and manifest, record the image and point ``tags`` at it;
+        ``parent`` is the image a build step made it from (``docker images -a``)."""
         cfg = self.content.write_blob(canonical_json(config))
         manifest: Manifest = {
             "schemaVersion": 2,
@@ -121,27 +125,28 @@ class ImageWriter:
         }
         man = self.content.write_blob(canonical_json(manifest))
         return self.record_image(cfg.digest, man.digest, config.get("created", ""), layers,
-                                 [d["digest"] for d in blobs], tags)
+                                 [d["digest"] for d in blobs], tags, parent)
 
     def record_image(self, config_digest: str, manifest_digest: str, created: str,
                      layers: list[LayerRecord], blobs: Iterable[str],
-                     tags: Iterable[Reference]) -> ImageRecord:
+                     tags: Iterable[Reference], parent: str = "") -> ImageRecord:
         """Record an image whose config and manifest are already stored as they are (a
         pull keeps the registry's bytes, so its digests and image ID stay the registry's);
         ``blobs`` are the other blobs it keeps alive (layers, an index)."""
         record = ImageRecord(id=config_digest, config_digest=config_digest,
                              manifest_digest=manifest_digest, created=created,
-                             size=sum(layer.size for layer in layers), parent="")
+                             size=sum(layer.size for layer in layers), parent=parent)
         self.images.put_image(record, [layer.chain_id for layer in layers],
                               [config_digest, manifest_digest, *blobs])
         for tag in tags:
             self.images.set_tag(tag.string(), record.id)
         return self.images.get_image(record.id) or record
 
-    def collect_garbage(self) -> None:
+    def collect_garbage(self) -> int:
         """Remove layers no image stacks (unless a container still sits on them) and blobs
-        no image references. Callers hold the service's write lock, so no ingest that is
-        about to become an image can be collected."""
+        no image references; return the bytes freed. Callers hold the service's write
+        lock, so no ingest that is about to become an image can be collected."""
+        freed = 0
         for layer in self.images.unreferenced_layers():
             try:
                 self.snapshotter.remove(layer.snapshot)
@@ -151,7 +156,10 @@ class ImageWriter:
                 log.info("keeping layer %s: a snapshot still uses it", layer.chain_id)
                 continue
             self.images.delete_layer(layer.chain_id)
+            freed += layer.size
         keep = self.images.referenced_blobs()
         for blob in list(self.content.walk()):
             if blob.digest not in keep:
                 self.content.delete(blob.digest)
+                freed += blob.size
+        return freed

@@ -99,6 +99,18 @@ def parse_manifest(data: bytes) -> ImageManifest:
                          tuple(parse_descriptor(layer) for layer in layers))
 
 
+def require_image(manifest: ImageManifest) -> None:
+    """Refuse a manifest that is not a container image Berth can unpack (a Helm chart, an
+    artifact, a layer compressed some unknown way) before any of its blobs is fetched."""
+    if manifest.config.media_type not in image.CONFIG_TYPES:
+        raise InvalidArgument(f"unsupported media type {manifest.config.media_type} for "
+                              f"the image config {manifest.config.digest}")
+    for layer in manifest.layers:
+        if layer.media_type not in image.LAYER_COMPRESSION:
+            raise InvalidArgument(f"unsupported media type {layer.media_type} for layer "
+                                  f"{layer.digest}")
+
+
 def parse_index(data: bytes) -> tuple[Descriptor, ...]:
     manifests = _document(data).get("manifests")
     if not isinstance(manifests, list):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import platform as host
 from collections.abc import Iterable
 
-from berth.errors import NotFound
+from berth.errors import InvalidArgument, NotFound
 from berth.registry.client.descriptor import Descriptor, Platform
 
 _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
@@ -32,6 +32,27 @@ def normalize(p: Platform) -> Platform:
     return Platform(p.os.lower(), arch, variant)
 
 
+def parse(text: str) -> Platform:
+    """``os/arch[/variant]`` as docker's ``--platform`` takes it (``linux/arm64/v8``,
+    ``linux/amd64``; a bare ``arm64`` means linux)."""
+    parts = text.strip().split("/")
+    if len(parts) == 1:
+        parts = ["linux", *parts]
+    if not 2 <= len(parts) <= 3 or not all(p and p.isascii() and p.replace("_", "").isalnum()
+                                           for p in parts):
+        raise InvalidArgument(f"invalid platform {text!r}: expected os/arch[/variant]")
+    return normalize(Platform(*parts))
+
+
+def display(p: Platform) -> str:
+    """A platform as docker's messages show it: the default variant left out, but for arm
+    (containerd's ``platforms.Format`` of a normalised platform)."""
+    p = normalize(p)
+    if p.architecture != "arm" and p.variant == _DEFAULT_VARIANT.get(p.architecture):
+        p = Platform(p.os, p.architecture)
+    return str(p)
+
+
 def host_platform() -> Platform:
     return normalize(Platform("linux", host.machine()))
 
@@ -45,4 +66,4 @@ def select(manifests: Iterable[Descriptor], want: Platform | None = None) -> Des
             assert entry.platform is not None
             if normalize(entry.platform) == candidate:
                 return entry
-    raise NotFound(f"no matching manifest for {want} in the manifest list entries")
+    raise NotFound(f"no matching manifest for {display(want)} in the manifest list entries")

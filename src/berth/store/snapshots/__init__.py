@@ -33,6 +33,10 @@ class Info:
 
 
 class Snapshotter(Protocol):
+    # True when ``writable_path`` holds only an active snapshot's own changes (overlay's
+    # upper dir), so its tar is a layer; False when it is the whole tree (native copies).
+    changes_only: bool
+
     def prepare(self, key: str, parent: str | None) -> list[Mount]:
         """A new writable snapshot on top of committed ``parent`` (or empty)."""
         ...

@@ -13,6 +13,7 @@ from berth.store.snapshots.storage import Record, SnapshotStorage, disk_usage
 
 class DirectorySnapshotter:
     with_workdir = False
+    changes_only = False
 
     def __init__(self, root: Path) -> None:
         self.storage = SnapshotStorage(root, with_workdir=self.with_workdir)

@@ -28,6 +28,7 @@ MOUNT_DATA_MAX = 4095
 
 class OverlaySnapshotter(DirectorySnapshotter):
     with_workdir = True
+    changes_only = True
 
     def _mounts(self, record: Record) -> list[Mount]:
         parents = self.storage.chain(record)

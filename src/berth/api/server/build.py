@@ -1,0 +1,119 @@
+"""``POST /build``: docker's classic builder endpoint (``DOCKER_BUILDKIT=0 docker build``,
+docker-py ``images.build``, compose).
+
+The body is the context tar (plain or compressed), streamed to the builder. The answer
+is JSON lines as the build goes: ``{"stream": ...}`` text, ``{"aux": {"ID": ...}}`` with
+the image built, and a failure as ``{"errorDetail": {"code": N, "message": ...},
+"error": ...}``. An error before anything was sent (a bad Dockerfile, a bad tag) is an
+ordinary error response instead, as moby answers it. With ``q`` the text is held back and
+only the image ID is sent (or, on failure, the text with the error).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from berth.api.server import params
+from berth.api.server.app import Router
+from berth.api.server.progress import ProgressStream
+from berth.engine.build.builder import Builder
+from berth.engine.build.errors import CommandFailed
+from berth.engine.build.options import BuildOptions
+from berth.errors import BerthError, InvalidArgument
+
+
+def _json_map(request: web.Request, name: str) -> dict[str, str]:
+    raw = request.query.get(name)
+    if not raw:
+        return {}
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"invalid {name} value {raw!r}: not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"invalid {name} value {raw!r}: not a JSON object")
+    # a null value ("--build-arg X" with X unset) means "not given", as in moby
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def _list(request: web.Request, name: str) -> tuple[str, ...]:
+    raw = request.query.get(name)
+    if not raw:
+        return ()
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"invalid {name} value {raw!r}: not JSON") from None
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def options(request: web.Request) -> BuildOptions:
+    q = request.query
+    return BuildOptions(
+        tags=tuple(t for t in q.getall("t", []) if t),
+        dockerfile=q.get("dockerfile") or "Dockerfile",
+        build_args=tuple(sorted(_json_map(request, "buildargs").items())),
+        target=q.get("target", ""),
+        no_cache=params.boolean(request, "nocache"),
+        pull=params.boolean(request, "pull"),
+        labels=tuple(sorted(_json_map(request, "labels").items())),
+        remove=params.boolean(request, "rm", default=True),
+        force_remove=params.boolean(request, "forcerm"),
+        network_mode=q.get("networkmode", ""),
+        cache_from=_list(request, "cachefrom"),
+        platform=q.get("platform", ""),
+    )
+
+
+@dataclass
+class _Output:
+    progress: ProgressStream
+    quiet: bool
+    held: list[str]
+
+    async def stream(self, text: str) -> None:
+        if self.quiet:
+            self.held.append(text)
+        else:
+            await self.progress.send(stream=text)
+
+    async def aux(self, image_id: str) -> None:
+        if self.quiet:
+            await self.progress.send(stream=image_id + "\n")
+        else:
+            await self.progress.send(aux={"ID": image_id})
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(1 << 20):
+        yield chunk
+
+
+@dataclass(frozen=True)
+class BuildRoutes:
+    builder: Builder
+
+    def register(self, r: Router) -> None:
+        r.add("POST", "/build", self.build)
+
+    async def build(self, request: web.Request) -> web.StreamResponse:
+        opts = options(request)
+        async with ProgressStream(request, lazy=True) as progress:
+            output = _Output(progress, params.boolean(request, "q"), [])
+            try:
+                await self.builder.build(_body(request), opts, output)
+            except BerthError as err:
+                if not progress.started and not output.held:
+                    raise  # nothing sent yet: an ordinary error response
+                for text in output.held:
+                    await progress.send(stream=text)
+                detail: dict[str, Any] = {"message": err.message}
+                if isinstance(err, CommandFailed):
+                    detail["code"] = err.code
+                await progress.send(errorDetail=detail, error=err.message)
+        return progress.response

@@ -1,0 +1,132 @@
+"""Registry credentials on the wire and push progress as docker's JSON messages.
+
+``X-Registry-Auth`` (pull, push) is base64url JSON, padded or not (docker's
+``registry.DecodeAuthConfig``)::
+
+    {"username": "u", "password": "p", "serveraddress": "localhost:5000"}
+    {"identitytoken": "<refresh token>", "serveraddress": "..."}
+
+``POST /auth`` carries the same document as its body. Push progress, as dockerd writes it::
+
+    {"status":"The push refers to repository [localhost:5000/x]"}
+    {"status":"Preparing","progressDetail":{},"id":"3d2c5a9e1f04"}
+    {"status":"Pushing","progressDetail":{"current":512,"total":1024},
+     "progress":"[=========================>                         ]     512B/1.024kB",
+     "id":"3d2c5a9e1f04"}
+    {"status":"Pushed","progressDetail":{},"id":"3d2c5a9e1f04"}
+    {"status":"1: digest: sha256:... size: 527"}
+    {"progressDetail":{},"aux":{"Tag":"1","Digest":"sha256:...","Size":527}}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from berth.api.server.progress import ProgressStream
+from berth.config import DOCKER_HUB
+from berth.engine.images.push import PushProgress, PushStep
+from berth.engine.images.registries import AuthConfig, RegistryOptions
+from berth.errors import InvalidArgument
+
+AUTH_HEADER = "X-Registry-Auth"
+_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+def auth_config(doc: object) -> AuthConfig | None:
+    """docker's ``AuthConfig`` document; None when it names no credentials."""
+    if not isinstance(doc, dict):
+        raise InvalidArgument("invalid registry credentials: not a JSON object")
+    fields = {key: doc.get(key) or "" for key in
+              ("username", "password", "serveraddress", "identitytoken")}
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise InvalidArgument("invalid registry credentials: fields must be strings")
+    if not fields["username"] and not fields["identitytoken"]:
+        return None
+    return AuthConfig(str(fields["username"]), str(fields["password"]),
+                      str(fields["serveraddress"]), str(fields["identitytoken"]))
+
+
+def registry_auth(request: web.Request) -> AuthConfig | None:
+    """The credentials of ``X-Registry-Auth``, if the client sent any."""
+    encoded = request.headers.get(AUTH_HEADER, "").strip()
+    if not encoded:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        doc = json.loads(raw)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidArgument(f"invalid {AUTH_HEADER} header: {err}") from err
+    return auth_config(doc)
+
+
+def human_size(size: float) -> str:
+    """go-units ``HumanSize``: decimal units, four significant digits ("1.024kB")."""
+    unit = 0
+    while size >= 1000 and unit < len(_DECIMAL_UNITS) - 1:
+        size /= 1000
+        unit += 1
+    return f"{size:.4g}{_DECIMAL_UNITS[unit]}"
+
+
+def progress_bar(current: int, total: int) -> str:
+    """jsonmessage's ``JSONProgress.String()`` as dockerd renders it (bar, then bytes)."""
+    if total <= 0:
+        return f"{human_size(current):>8}"
+    filled = min(int(current / total * 100) // 2, 50)
+    numbers = f"{human_size(current):>8}/{human_size(total)}" if current <= total \
+        else f"{human_size(current):>8}"
+    return f"[{'=' * filled}>{' ' * (50 - filled)}] {numbers}"
+
+
+@dataclass
+class PushRenderer:
+    """``PushProgress`` events as dockerd's push messages."""
+
+    progress: ProgressStream
+
+    async def send(self, event: PushProgress) -> None:
+        if event.step is PushStep.STARTED:
+            await self.progress.send(status=f"The push refers to repository [{event.detail}]")
+            return
+        if event.step is PushStep.TAGGED:
+            await self.progress.send(
+                status=f"{event.detail}: digest: {event.layer} size: {event.total}")
+            await self.progress.send(progressDetail={}, aux={
+                "Tag": event.detail, "Digest": event.layer, "Size": event.total})
+            return
+        short = event.layer.removeprefix("sha256:")[:12]
+        if event.step is PushStep.PUSHING:
+            await self.progress.send(
+                status=event.step.value, id=short,
+                progressDetail={"current": event.current, "total": event.total},
+                progress=progress_bar(event.current, event.total))
+        elif event.step is PushStep.MOUNTED:
+            await self.progress.send(status=f"Mounted from {event.detail}", progressDetail={},
+                                     id=short)
+        else:
+            await self.progress.send(status=event.step.value, progressDetail={}, id=short)
+
+
+def registry_config(options: RegistryOptions) -> dict[str, Any]:
+    """``/info``'s ``RegistryConfig`` as dockerd reports it: the CIDRs served over plain
+    HTTP (loopback always), one ``IndexConfigs`` entry per configured registry, and
+    docker.io's mirrors as ``Mirrors``."""
+    cidrs = ["::1/128", "127.0.0.0/8", *(e for e in options.insecure if "/" in e)]
+    names = {*options.index_configs(), *(e for e in options.insecure if "/" not in e)}
+    indexes = {
+        name: {"Name": name, "Mirrors": [f"{m}/" for m in options.mirrors.get(name, ())],
+               "Secure": options.secure(name), "Official": name == DOCKER_HUB}
+        for name in sorted(names)}
+    return {
+        "AllowNondistributableArtifactsCIDRs": None,
+        "AllowNondistributableArtifactsHostnames": None,
+        "InsecureRegistryCIDRs": cidrs, "IndexConfigs": indexes,
+        "Mirrors": [f"{m}/" for m in options.mirrors.get(DOCKER_HUB, ())],
+        "DefaultRegistry": options.default_registry,
+    }

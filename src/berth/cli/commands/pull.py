@@ -1,0 +1,36 @@
+"""``berth pull [-q] [--platform P] NAME[:TAG|@DIGEST]`` / ``berth image pull``."""
+
+from __future__ import annotations
+
+from berth.cli import credentials
+from berth.cli.command import Command
+from berth.cli.flags import Flag
+from berth.cli.jsonmessage import canonical, display, split_tag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.cli.command import Context
+    from berth.cli.flags import Options
+
+COMMAND = Command(
+    "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+    (Flag("all-tags", "a", "bool", help="Download all tagged images in the repository"),
+     Flag("platform", kind="str", default="", help="Set platform if server is multi-platform "
+          "capable"),
+     Flag("quiet", "q", "bool", help="Suppress verbose output")),
+    min_args=1, max_args=1, aliases=("image pull", "pull"))
+
+
+def run(ctx: Context, opts: Options, args: list[str]) -> int:
+    name, tag = split_tag(args[0])
+    if opts.all_tags:
+        ctx.err("berth: --all-tags is not supported yet")
+        return 1
+    if not tag:
+        tag = "latest"
+        if not opts.quiet:
+            ctx.out("Using default tag: latest")
+    auth = credentials.header(ctx.env, name)
+    display(ctx, ctx.client.images.pull(name, tag, auth, opts.platform), opts.quiet)
+    ctx.out(canonical(name) + ("@" if tag.startswith("sha256:") else ":") + tag)
+    return 0

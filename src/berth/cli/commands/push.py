@@ -1,0 +1,35 @@
+"""``berth push [-a] [-q] NAME[:TAG]`` / ``berth image push``."""
+
+from __future__ import annotations
+
+from berth.cli import credentials
+from berth.cli.command import Command
+from berth.cli.flags import Flag
+from berth.cli.jsonmessage import canonical, display, split_tag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.cli.command import Context
+    from berth.cli.flags import Options
+
+COMMAND = Command(
+    "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry",
+    (Flag("all-tags", "a", "bool", help="Push all tags of an image to the repository"),
+     Flag("quiet", "q", "bool", help="Suppress verbose output")),
+    min_args=1, max_args=1, aliases=("image push", "push"))
+
+
+def run(ctx: Context, opts: Options, args: list[str]) -> int:
+    name, tag = split_tag(args[0])
+    if opts.all_tags and tag:
+        ctx.err("berth: tag can't be used with --all-tags/-a")
+        return 1
+    if not tag and not opts.all_tags:
+        tag = "latest"
+        if not opts.quiet:
+            ctx.out("Using default tag: latest")
+    auth = credentials.header(ctx.env, name)
+    display(ctx, ctx.client.images.push(name, tag, auth), opts.quiet)
+    if opts.quiet:
+        ctx.out(canonical(name) + (f":{tag}" if tag else ""))
+    return 0

@@ -1,0 +1,124 @@
+"""``POST /build``: the classic builder's endpoint. The context tar is the request body,
+sent chunked as it is produced; the answer is JSON lines read as they arrive."""
+
+from __future__ import annotations
+
+from berth.client import jsoncodec
+from berth.client.models import Value
+from berth.client.transport import json_lines
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Final
+
+    from berth.client.http1 import Body
+    from berth.client.transport import Transport
+
+
+class BuildOptions(Value):
+    """The query of ``POST /build`` (docker's ``ImageBuildOptions``, classic subset).
+
+    ``build_args`` values may be None: "declared on the command line, not set" (sent as
+    JSON null, as the docker CLI does for ``--build-arg K`` with K not in its
+    environment). ``secrets`` (id, absolute source path) is Berth's extension: the daemon
+    runs on the same host and reads the file itself."""
+
+    __slots__ = ("build_args", "dockerfile", "force_remove", "labels", "network", "no_cache",
+                 "pull", "quiet", "remove", "secrets", "tags", "target")
+    tags: Final[tuple[str, ...]]
+    dockerfile: Final[str]
+    build_args: Final[tuple[tuple[str, str | None], ...]]
+    target: Final[str]
+    no_cache: Final[bool]
+    pull: Final[bool]
+    labels: Final[tuple[tuple[str, str], ...]]
+    quiet: Final[bool]
+    network: Final[str]
+    remove: Final[bool]
+    force_remove: Final[bool]
+    secrets: Final[tuple[tuple[str, str], ...]]
+
+    def __init__(self, tags: tuple[str, ...] = (), dockerfile: str = "",
+                 build_args: tuple[tuple[str, str | None], ...] = (), target: str = "",
+                 no_cache: bool = False, pull: bool = False,
+                 labels: tuple[tuple[str, str], ...] = (), quiet: bool = False,
+                 network: str = "", remove: bool = True, force_remove: bool = False,
+                 secrets: tuple[tuple[str, str], ...] = ()) -> None:
+        self.tags = tags
+        self.dockerfile = dockerfile
+        self.build_args = build_args
+        self.target = target
+        self.no_cache = no_cache
+        self.pull = pull
+        self.labels = labels
+        self.quiet = quiet
+        self.network = network
+        self.remove = remove
+        self.force_remove = force_remove
+        self.secrets = secrets
+
+    def params(self) -> dict[str, str | bool | tuple[str, ...] | None]:
+        return {
+            "t": self.tags or None,
+            "dockerfile": self.dockerfile or None,
+            "buildargs": jsoncodec.dumps(dict(self.build_args)) if self.build_args else None,
+            "target": self.target or None,
+            "nocache": self.no_cache or None,
+            "pull": self.pull or None,
+            "labels": jsoncodec.dumps(dict(self.labels)) if self.labels else None,
+            "q": self.quiet or None,
+            "networkmode": self.network or None,
+            "rm": self.remove,
+            "forcerm": self.force_remove or None,
+            "secrets": jsoncodec.dumps([{"id": i, "src": s} for i, s in self.secrets])
+            if self.secrets else None,
+        }
+
+
+class BuildMessage(Value):
+    """One line of the build's JSON stream."""
+
+    __slots__ = ("aux_id", "code", "error", "id", "progress", "status", "stream")
+    stream: Final[str]
+    error: Final[str]
+    code: Final[int]
+    aux_id: Final[str]
+    status: Final[str]
+    id: Final[str]
+    progress: Final[str]
+
+    def __init__(self, stream: str = "", error: str = "", code: int = 0, aux_id: str = "",
+                 status: str = "", id: str = "", progress: str = "") -> None:
+        self.stream = stream
+        self.error = error
+        self.code = code
+        self.aux_id = aux_id
+        self.status = status
+        self.id = id
+        self.progress = progress
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BuildMessage:
+        detail = doc.get("errorDetail") or {}
+        aux = doc.get("aux")
+        code = detail.get("code") if isinstance(detail, dict) else 0
+        return cls(
+            stream=str(doc.get("stream") or ""),
+            error=str(doc.get("error") or (detail.get("message") if detail else "") or ""),
+            code=code if isinstance(code, int) else 0,
+            aux_id=str(aux.get("ID") or "") if isinstance(aux, dict) else "",
+            status=str(doc.get("status") or ""),
+            id=str(doc.get("id") or ""),
+            progress=str(doc.get("progress") or ""),
+        )
+
+
+def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[BuildMessage]:
+    """Send ``context`` (a tar: bytes, a file, or an iterable of chunks, streamed) and
+    yield the build's messages as they come."""
+    resp = transport.request("POST", "/build", opts.params(), context,
+                             {"Content-Type": "application/x-tar"})
+    for doc in json_lines(resp):
+        if isinstance(doc, dict):
+            yield BuildMessage.from_json(doc)

@@ -1,0 +1,209 @@
+"""``docker build`` with the classic builder's API and output: receive the context, parse
+the Dockerfile, plan the stages the target needs, run them, tag the result.
+
+Stages of one level of the plan (:attr:`.stages.BuildPlan.levels`) need nothing from each
+other and run concurrently; a stage the target does not need is never run. Steps are
+numbered over the stages that run, as ``Step n/N``, in stage order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any
+
+from berth import errors
+from berth.engine.build import instructions as ins
+from berth.engine.build import stages
+from berth.engine.build.args import ArgUsage, StageArgs
+from berth.engine.build.commit import Committer
+from berth.engine.build.context import receive_context
+from berth.engine.build.dispatcher import StageContext, StageRunner, short_id
+from berth.engine.build.dockerfile import Dockerfile, parse
+from berth.engine.build.errors import DockerfileError
+from berth.engine.build.executor import RunExecutor
+from berth.engine.build.lex import go_quote
+from berth.engine.build.options import BuildOptions, BuildOutput, BuildResult
+from berth.engine.build.state import BaseImage, StageState, scratch
+from berth.engine.containers.service import ContainerService
+from berth.engine.images.service import ImageService
+from berth.errors import BerthError, NotFound
+from berth.oci.reference import parse_named
+
+log = logging.getLogger(__name__)
+
+
+class Builder:
+    def __init__(self, images: ImageService, containers: ContainerService,
+                 work_root: Path) -> None:
+        self.images = images
+        self.work_root = work_root  # build contexts are unpacked under here
+        self.committer = Committer(images)
+        self.executor = RunExecutor(containers, images, self.committer)
+
+    async def build(self, body: AsyncIterator[bytes], options: BuildOptions,
+                    output: BuildOutput) -> BuildResult:
+        """Build from the context tar ``body``; raises BerthError (DockerfileError,
+        CommandFailed, ...) for a build that fails."""
+        if not self.images.snapshotter.changes_only:
+            raise errors.NotImplemented("berth build needs the overlay snapshotter "
+                                 "(berthd --snapshotter overlay): a native snapshot holds "
+                                 "the whole tree, not a step's changes")
+        refs = [parse_named(tag).with_default_tag() for tag in options.tags]
+        workdir = self.work_root / f"context-{secrets.token_hex(8)}"
+        try:
+            context = await receive_context(body, workdir, options.dockerfile)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            raise
+        try:
+            dockerfile = parse(context.dockerfile(options.dockerfile))
+            run = _Build(self, dockerfile, options, output, context.root)
+            image = await run.run()
+        finally:
+            await asyncio.to_thread(context.cleanup)
+        await output.aux(image.id)
+        await output.stream(f"Successfully built {short_id(image.id)}\n")
+        if refs:
+            store = self.images.store
+
+            def tag() -> None:
+                for ref in refs:
+                    store.set_tag(ref.string(), image.id)
+
+            await self.images.locked(tag)
+            for ref in refs:
+                await output.stream(f"Successfully tagged {ref.familiar()}\n")
+        return BuildResult(image.id, tuple(r.familiar() for r in refs))
+
+
+class _Build:
+    """One build: the plan, the step numbers, and each stage's resulting image."""
+
+    def __init__(self, builder: Builder, dockerfile: Dockerfile, options: BuildOptions,
+                 output: BuildOutput, context_root: Path) -> None:
+        self.builder = builder
+        self.dockerfile = dockerfile
+        self.options = options
+        self.output = output
+        args = dict(options.build_args)
+        self.plan = stages.plan(dockerfile, target=options.target or None, build_args=args)
+        self.usage = ArgUsage(given=args, global_env=self.plan.global_args,
+                              referenced={d.name for d in self.plan.meta_args})
+        self.labels = _labels_instruction(options.labels)
+        self.first_step: dict[int, int] = {}
+        number = 1
+        for index in self.plan.order:
+            self.first_step[index] = number
+            number += 1 + len(self.plan.stages[index].instructions)
+        self.total = number - 1 + (1 if self.labels else 0)
+        self.results: dict[int, BaseImage] = {}
+        self.ctx = StageContext(builder.images, builder.committer, builder.executor, options,
+                                output, context_root, self._source)
+
+    async def run(self) -> BaseImage:
+        for level in self.plan.levels:
+            await _gather([self._stage(index) for index in level])
+        image = self.results[self.plan.target]
+        if not image.id:
+            raise BerthError("No image was generated. Is your Dockerfile empty?")
+        if unused := self.usage.unused():
+            await self.output.stream(
+                f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+        return image
+
+    async def _stage(self, index: int) -> None:
+        stage = self.plan.stages[index]
+        number = self.first_step[index]
+        await self._header(number, stage.from_)
+        base = await self._base(stage)
+        if base.id:
+            await self.output.stream(f" ---> {short_id(base.id)}\n")
+        state = StageState(base, StageArgs(self.usage), self.dockerfile.escape)
+        runner = StageRunner(self.ctx, state)
+        await runner.run_triggers()
+        nodes: list[ins.Instruction] = list(stage.instructions)
+        if index == self.plan.target and self.labels is not None:
+            nodes.append(self.labels)
+        for offset, node in enumerate(nodes, start=1):
+            await self._header(number + offset, node)
+            await runner.dispatch(node)
+        self.results[index] = state.image
+
+    async def _header(self, number: int, node: ins.Instruction) -> None:
+        await self.output.stream(f"Step {number}/{self.total} : {node.original}\n")
+
+    async def _base(self, stage: stages.Stage) -> BaseImage:
+        if stage.base_stage is not None:
+            return self.results[stage.base_stage]
+        if stage.base.lower() == "scratch":
+            return scratch()
+        return await self._image(stage.base, stage.from_.line)
+
+    async def _image(self, name: str, line: int) -> BaseImage:
+        images = self.builder.images
+        try:
+            if self.options.pull:
+                await self._pull(name)
+            try:
+                image = await images.get(name)
+            except NotFound:
+                image = (await self._pull(name)).image
+        except DockerfileError:
+            raise
+        except NotFound as err:
+            raise NotFound(f"{err.message} (line {line})") from err
+        return await asyncio.to_thread(self.builder.committer.load, image.id)
+
+    async def _pull(self, name: str) -> Any:
+        result = await self.builder.images.pull(name)
+        verdict = "Downloaded newer image for" if result.updated else "Image is up to date for"
+        await self.output.stream(f"Status: {verdict} {result.reference.familiar()}\n")
+        return result
+
+    async def _source(self, ref: str, line: int) -> BaseImage:
+        """``COPY --from=ref``: an earlier stage's image (by name or index), or an image."""
+        names = [s.name for s in self.plan.stages]
+        if ref.lower() in names:
+            return self.results[names.index(ref.lower())]
+        if ref.isdigit():
+            index = int(ref)
+            if index >= len(self.plan.stages):
+                raise DockerfileError(f"invalid from flag value {ref}: stage index out of "
+                                      "range", line)
+            return self.results[index]
+        return await self._image(ref, line)
+
+
+def _labels_instruction(labels: tuple[tuple[str, str], ...]) -> ins.Label | None:
+    """``--label``s become one LABEL step at the end of the target stage, as docker adds
+    them (values single-quoted, so they are not expanded)."""
+    if not labels:
+        return None
+    pairs = tuple(ins.KeyValue(key=go_quote(k), value="'" + v.replace("'", "'\\''") + "'")
+                  for k, v in sorted(labels))
+    text = "LABEL " + " ".join(f"{p.key}={p.value}" for p in pairs)
+    return ins.Label(keyword="LABEL", line=0, end_line=0, original=text, pairs=pairs)
+
+
+async def _gather(coros: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coros`` together; the first failure cancels the rest and is raised as is."""
+    if len(coros) == 1:
+        await coros[0]
+        return
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                group.create_task(coro)
+    except BaseExceptionGroup as errors:
+        raise _first(errors) from None
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+

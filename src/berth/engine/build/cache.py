@@ -1,0 +1,39 @@
+"""The build cache, as docker's classic builder keeps it: no separate index, the images
+themselves are the cache.
+
+A step's key is the image it starts from plus its ``created_by`` history text, which
+already carries everything else the step depends on: the instruction with its variables
+expanded, the build args RUN sees (``|1 V=2 ...``) and, for COPY/ADD, the checksum of the
+files' content and metadata. A step hits when a local image whose parent is that image
+has exactly one more history entry, and that entry's ``created_by`` is the key's
+(moby ``getLocalCachedImage``). A rebuild with nothing changed therefore walks the same
+chain of images and ends at the same image ID.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import cast
+
+from berth.oci.image import ImageConfig
+from berth.store.content import ContentStore
+from berth.store.metadata.images import ImageStore
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    parent: str  # image the step starts from; "" in an empty stage (FROM scratch)
+    created_by: str
+    depth: int  # history entries of the parent
+
+
+def probe(store: ImageStore, content: ContentStore, key: CacheKey) -> str | None:
+    """The ID of the newest image that caches the step ``key``, if any."""
+    records = [r for i in store.children(key.parent) if (r := store.get_image(i)) is not None]
+    for record in sorted(records, key=lambda r: r.created, reverse=True):
+        config = cast(ImageConfig, json.loads(content.read(record.config_digest)))
+        history = config.get("history") or []
+        if len(history) == key.depth + 1 and history[-1].get("created_by") == key.created_by:
+            return record.id
+    return None

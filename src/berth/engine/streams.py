@@ -1,0 +1,100 @@
+"""Bytes made by blocking code (a tar writer) handed to async code as they are made.
+
+The producer runs in a worker thread and writes into a sink; the consumer iterates the
+chunks from the event loop. At most ``depth`` chunks wait unread, so a slow HTTP client
+slows the producer instead of filling memory::
+
+    worker thread                              event loop
+    produce(sink) ─ write ─▶ [chunk buffer] ─▶ slots ─▶ asyncio.Queue ─▶ async for chunk
+                               blocks while depth chunks are unread ◀── release per chunk
+
+When the consumer stops early (the client went away), the sink's next write raises
+``BrokenPipeError`` in the worker, which unwinds the producer; the worker is always awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Callable
+
+CHUNK = 1 << 18
+DEPTH = 8
+
+
+class _Closed(BrokenPipeError):
+    pass
+
+
+class ThreadSink:
+    """The producer's file: ``write`` buffers into chunks and queues each full one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 queue: asyncio.Queue[bytes | BaseException | None], depth: int,
+                 chunk: int) -> None:
+        self._loop = loop
+        self._queue = queue
+        self._slots = threading.Semaphore(depth)
+        self._chunk = chunk
+        self._buffer = bytearray()
+        self.closed = threading.Event()
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        self._buffer += data
+        while len(self._buffer) >= self._chunk:
+            self._send(bytes(self._buffer[:self._chunk]))
+            del self._buffer[:self._chunk]
+        return len(data)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._send(bytes(self._buffer))
+            self._buffer.clear()
+
+    def _send(self, item: bytes) -> None:
+        while not self._slots.acquire(timeout=1):
+            if self.closed.is_set():
+                break
+        if self.closed.is_set():
+            raise _Closed("the reader of the stream went away")
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def finish(self, error: BaseException | None) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, error)
+
+    def taken(self) -> None:
+        self._slots.release()
+
+    def close(self) -> None:
+        self.closed.set()
+        self._slots.release()
+
+
+async def from_thread(produce: Callable[[ThreadSink], None], depth: int = DEPTH,
+                      chunk: int = CHUNK) -> AsyncGenerator[bytes, None]:
+    """Run ``produce(sink)`` in a thread and yield what it writes, in order; an exception
+    it raises is re-raised here after the chunks written before it."""
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+    sink = ThreadSink(asyncio.get_running_loop(), queue, depth, chunk)
+
+    def work() -> None:
+        error: BaseException | None = None
+        try:
+            produce(sink)
+            sink.flush()
+        except _Closed:
+            pass
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            error = err
+        sink.finish(error)
+
+    worker = asyncio.create_task(asyncio.to_thread(work))
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            sink.taken()
+            yield item
+    finally:
+        sink.close()
+        await worker

@@ -1,0 +1,47 @@
+"""The registry keys of daemon.toml and their flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from berth.config import load
+from berth.errors import InvalidArgument
+
+
+def test_registry_keys_from_toml_and_flags(tmp_path):
+    toml = tmp_path / "daemon.toml"
+    toml.write_text(
+        'default_registry = "Registry.Example:5000"\n'
+        'insecure_registries = ["10.1.2.3/16", "plain.example:5000"]\n'
+        "[registry_mirrors]\n"
+        '"quay.io" = ["https://quay-mirror.example/"]\n'
+        '"index.docker.io" = ["http://127.0.0.1:5001"]\n')
+    config = load(["--config-file", str(toml), "--registry-mirror", "http://127.0.0.1:5002",
+                   "--insecure-registry", "other:80"])
+    assert config.registry_mirrors == {
+        "quay.io": ("https://quay-mirror.example",),
+        "docker.io": ("http://127.0.0.1:5002", "http://127.0.0.1:5001"),
+    }
+    assert config.insecure_registries == ("10.1.0.0/16", "plain.example:5000", "other:80")
+    assert config.default_registry == "registry.example:5000"
+    assert load(["--default-registry", "local:5000"]).default_registry == "local:5000"
+
+
+def test_registry_defaults():
+    config = load([])
+    assert (config.registry_mirrors, config.insecure_registries, config.default_registry) \
+        == ({}, (), "docker.io")
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ('registry_mirrors = ["http://x"]', "must be a table"),
+    ('[registry_mirrors]\n"quay.io" = ["ftp://x"]', "must start with http"),
+    ('[registry_mirrors]\n"quay.io" = ["http://x/some/path"]', "scheme://host"),
+    ('insecure_registries = "10.0.0.0/8"', "must be a list"),
+    ('insecure_registries = ["10.0.0.0/99"]', "insecure registry"),
+])
+def test_bad_registry_config_is_refused(tmp_path, toml, message):
+    path = tmp_path / "daemon.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(InvalidArgument, match=message):
+        load(["--config-file", str(path)])
