@@ -68,10 +68,18 @@ def test_every_compression_unpacks(tmp_path, compress):
     assert not ctx.root.exists()
 
 
-def test_large_context_streams_through_a_bounded_queue(tmp_path):
+def test_large_context_is_spooled_then_unpacked_and_the_spool_removed(tmp_path):
     big = os.urandom(3 << 20)
     ctx = receive(make_tar([("big.bin", big)]), tmp_path / "ctx")
     assert (ctx.root / "big.bin").read_bytes() == big
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctx"]
+
+
+def test_a_tar_cut_inside_a_file_is_refused_and_nothing_is_left(tmp_path):
+    data = make_tar([("Dockerfile", b"FROM scratch\n"), ("big.bin", os.urandom(1 << 20))])
+    with pytest.raises(InvalidArgument, match="invalid tar"):
+        receive(data[: 600 << 10], tmp_path / "ctx")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_dockerfile_is_dockers_error(tmp_path):
