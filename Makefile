@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := busybox-static runc crun tmux iproute2 libseccomp2 procps skopeo docker-registry apache2-utils tini debootstrap docker.io
+APT_PACKAGES := busybox-static runc crun tmux iproute2 libseccomp2 procps skopeo docker-registry apache2-utils tini debootstrap docker.io docker-compose
 DEMO_ROOT ?= /var/lib/berth
 DEMO_EXEC ?= /run/berth
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemons import Berthd, Dockerd, newest_docker_cli
+from daemons import Berthd, Dockerd, start_daemons
 from harness import Stoppers, run_privately
 from host import log
 from measure import Case, stats
@@ -157,17 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
 
     def body(work: Path, tag: str, stoppers: Stoppers) -> dict[str, Any]:
-        berthd = Berthd(work, f"berth-bench-{tag}")
-        stoppers.append(berthd.stop)
-        berthd.start()
-        tar = work / "layer.tar"
-        shutil.copyfile(berthd.bootstrap(), tar)
-        dockerd = None
-        if not args.skip_docker:
-            dockerd = Dockerd(work, f"berth-bench-{tag}-docker", newest_docker_cli())
-            stoppers.append(dockerd.stop)
-            dockerd.start()
-            dockerd.import_image(tar)
+        berthd, dockerd, _ = start_daemons(work, tag, stoppers, docker=not args.skip_docker)
         result = benchmark(work, args, berthd, dockerd)
         report(result)
         return result

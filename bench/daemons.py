@@ -46,18 +46,24 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def api(sock: Path, method: str, path: str, body: Any = None) -> Any:
-    conn = UnixHTTPConnection(sock)
+def api(sock: Path, method: str, path: str, body: Any = None,
+        headers: dict[str, str] | None = None, timeout: float = 120, raw: bool = False) -> Any:
+    """One Engine API call: its JSON document, or its body as bytes when that is not one
+    (or when ``raw``: a stream of JSON lines)."""
+    conn = UnixHTTPConnection(sock, timeout)
     try:
         data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, data, {"Content-Type": "application/json"})
+        conn.request(method, path, data, {"Content-Type": "application/json", **(headers or {})})
         resp = conn.getresponse()
-        raw = resp.read()
+        body_bytes = resp.read()
     finally:
         conn.close()
     if resp.status >= 400:
-        raise BenchError(f"{method} {path}: {resp.status} {raw.decode(errors='replace')}")
-    return json.loads(raw) if raw and raw[:1] in (b"{", b"[") else raw
+        raise BenchError(f"{method} {path}: {resp.status} "
+                         f"{body_bytes.decode(errors='replace')}")
+    if raw or body_bytes[:1] not in (b"{", b"["):
+        return body_bytes
+    return json.loads(body_bytes)
 
 
 def wait_for_daemon(sock: Path, pid_ok: Callable[[], bool], logfile: Path,
@@ -269,3 +275,26 @@ class Dockerd:
             stop_pid(containerd, "containerd", marker, 15)
         for leftover in processes_mentioning(marker):  # containerd-shim-runc-v2
             stop_pid(leftover, "docker helper", marker, 5)
+
+
+def start_daemons(work: Path, tag: str, stoppers: list[Callable[[], None]], docker: bool,
+                  busybox: bool = True) -> tuple[Berthd, Dockerd | None, Path | None]:
+    """berthd, and dockerd unless ``docker`` is False, both stopped by ``stoppers``; with
+    ``busybox``, berth's busybox layer (``layer.tar``) is the busybox image on both."""
+    berthd = Berthd(work, f"berth-bench-{tag}")
+    stoppers.append(berthd.stop)
+    log(f"starting berthd in {work}")
+    berthd.start()
+    tar = None
+    if busybox:
+        tar = work / "layer.tar"
+        shutil.copyfile(berthd.bootstrap(), tar)
+    dockerd = None
+    if docker:
+        dockerd = Dockerd(work, f"berth-bench-{tag}-docker", newest_docker_cli())
+        stoppers.append(dockerd.stop)
+        log(f"starting dockerd (CLI {dockerd.cli_path})")
+        dockerd.start()
+        if tar is not None:
+            dockerd.import_image(tar)
+    return berthd, dockerd, tar

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemons import VENV_BIN, Berthd, Dockerd, UnixHTTPConnection, api, newest_docker_cli
+from daemons import VENV_BIN, api, start_daemons
 from harness import Stoppers, run_privately
 from host import BenchError, log, tail
 from measure import stats
@@ -232,16 +232,8 @@ NO_AUTH = base64.urlsafe_b64encode(b"{}").decode()
 
 def stream(sock: Path, method: str, path: str) -> list[dict[str, Any]]:
     """One streaming Engine API call read to its end; a progress error raises."""
-    conn = UnixHTTPConnection(sock, timeout=600)
-    try:
-        conn.request(method, path, None, {"X-Registry-Auth": NO_AUTH})
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    if resp.status >= 400:
-        raise BenchError(f"{method} {path}: {resp.status} {raw.decode(errors='replace')}")
-    messages = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    body = api(sock, method, path, headers={"X-Registry-Auth": NO_AUTH}, timeout=600, raw=True)
+    messages = [json.loads(line) for line in body.splitlines() if line.strip()]
     for m in messages:
         if "error" in m or "errorDetail" in m:
             raise BenchError(f"{method} {path}: {m}")
@@ -432,14 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
 
     def body(work: Path, tag: str, stoppers: Stoppers) -> dict[str, Any]:
-        berthd = Berthd(work, f"berth-bench-{tag}")
-        stoppers.append(berthd.stop)
-        berthd.start()
+        berthd, dockerd, _ = start_daemons(work, tag, stoppers, docker=not args.skip_docker,
+                                           busybox=False)
         sides = [Daemon("berth", berthd.sock)]
-        if not args.skip_docker:
-            dockerd = Dockerd(work, f"berth-bench-{tag}-docker", newest_docker_cli())
-            stoppers.append(dockerd.stop)
-            dockerd.start()
+        if dockerd is not None:
             sides.append(Daemon("docker", dockerd.sock))
         result = benchmark(work, args, sides, stoppers)
         report(result)

@@ -38,14 +38,13 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from breakdown import print_profile, profile
-from daemons import VENV_BIN, Berthd, Dockerd, cli_version, newest_docker_cli
+from daemons import VENV_BIN, Berthd, Dockerd, cli_version, start_daemons
 from harness import Stoppers, run_privately
 from host import BenchError, log, run_checked
 from measure import Case, print_table, ratio, round_robin, stats
@@ -105,20 +104,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def setup(work: Path, tag: str, args: argparse.Namespace,
           stoppers: list[Callable[[], None]]) -> tuple[Berthd, Dockerd | None, Path]:
-    berthd = Berthd(work, f"berth-bench-{tag}")
-    stoppers.append(berthd.stop)
-    log(f"starting berthd in {work}")
-    berthd.start()
-    layer = berthd.bootstrap()
-    tar = work / "layer.tar"
-    shutil.copyfile(layer, tar)
-    dockerd = None
-    if not args.skip_docker:
-        dockerd = Dockerd(work, f"berth-bench-{tag}-docker", newest_docker_cli())
-        stoppers.append(dockerd.stop)
-        log(f"starting dockerd (CLI {dockerd.cli_path})")
-        dockerd.start()
-        dockerd.import_image(tar)
+    berthd, dockerd, tar = start_daemons(work, tag, stoppers, docker=not args.skip_docker)
+    assert tar is not None
     return berthd, dockerd, tar
 
 

@@ -9,7 +9,7 @@ from berth.client.transport import json_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from typing import Any, Final
 
     from berth.client.http1 import Body
@@ -21,8 +21,8 @@ class BuildOptions(Value):
 
     ``build_args`` values may be None: "declared on the command line, not set" (sent as
     JSON null, as the docker CLI does for ``--build-arg K`` with K not in its
-    environment). ``secrets`` (id, absolute source path) is Berth's extension: the daemon
-    runs on the same host and reads the file itself."""
+    environment). ``secrets`` (id, content) is Berth's extension: they travel in the
+    body, ahead of the context (:func:`secrets_preamble`), never in the query."""
 
     __slots__ = ("build_args", "dockerfile", "force_remove", "labels", "network", "no_cache",
                  "pull", "quiet", "remove", "secrets", "tags", "target")
@@ -37,14 +37,14 @@ class BuildOptions(Value):
     network: Final[str]
     remove: Final[bool]
     force_remove: Final[bool]
-    secrets: Final[tuple[tuple[str, str], ...]]
+    secrets: Final[tuple[tuple[str, bytes], ...]]
 
     def __init__(self, tags: tuple[str, ...] = (), dockerfile: str = "",
                  build_args: tuple[tuple[str, str | None], ...] = (), target: str = "",
                  no_cache: bool = False, pull: bool = False,
                  labels: tuple[tuple[str, str], ...] = (), quiet: bool = False,
                  network: str = "", remove: bool = True, force_remove: bool = False,
-                 secrets: tuple[tuple[str, str], ...] = ()) -> None:
+                 secrets: tuple[tuple[str, bytes], ...] = ()) -> None:
         self.tags = tags
         self.dockerfile = dockerfile
         self.build_args = build_args
@@ -71,8 +71,6 @@ class BuildOptions(Value):
             "networkmode": self.network or None,
             "rm": self.remove,
             "forcerm": self.force_remove or None,
-            "secrets": jsoncodec.dumps([{"id": i, "src": s} for i, s in self.secrets])
-            if self.secrets else None,
         }
 
 
@@ -114,9 +112,46 @@ class BuildMessage(Value):
         )
 
 
+SECRETS_PREFIX = ".berth-secrets/"
+_BLOCK = 512
+
+
+def secrets_preamble(secrets: Iterable[tuple[str, bytes]]) -> bytes:
+    """Berth's build secrets on the wire: one uncompressed ustar entry
+    ``.berth-secrets/<id>`` per secret, sent before the context archive (plain or
+    compressed); the daemon takes them off the stream before it unpacks the context."""
+    import tarfile
+
+    out = []
+    for ident, data in secrets:
+        info = tarfile.TarInfo(SECRETS_PREFIX + ident)
+        info.size, info.mode = len(data), 0o600
+        try:
+            header = info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
+        except ValueError as err:
+            raise ValueError(f"invalid secret id {ident!r}: {err}") from None
+        out.append(header + data + b"\0" * (-len(data) % _BLOCK))
+    return b"".join(out)
+
+
+def _with_preamble(head: bytes, context: Body) -> Iterator[bytes]:
+    yield head
+    if isinstance(context, bytes | bytearray):
+        yield bytes(context)
+    elif context is None:
+        return
+    elif hasattr(context, "read"):
+        while chunk := context.read(1 << 18):
+            yield chunk
+    else:
+        yield from context
+
+
 def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[BuildMessage]:
-    """Send ``context`` (a tar: bytes, a file, or an iterable of chunks, streamed) and
-    yield the build's messages as they come."""
+    """Send ``context`` (a tar: bytes, a file, or an iterable of chunks, streamed; the
+    secrets of ``opts`` ahead of it) and yield the build's messages as they come."""
+    if opts.secrets:
+        context = _with_preamble(secrets_preamble(opts.secrets), context)
     resp = transport.request("POST", "/build", opts.params(), context,
                              {"Content-Type": "application/x-tar"})
     for doc in json_lines(resp):

@@ -215,23 +215,60 @@ class WaitResult(Value):
         self.error = error
 
 
+class ProgressDetail(Value):
+    """A message's ``progressDetail`` (jsonmessage's ``JSONProgress``): what a terminal
+    draws its bar from."""
+
+    __slots__ = ("current", "hide_counts", "start", "total", "units")
+    current: Final[int]
+    total: Final[int]
+    start: Final[int]  # unix seconds the transfer began, 0 if unknown
+    units: Final[str]  # "" for bytes
+    hide_counts: Final[bool]
+
+    def __init__(self, current: int = 0, total: int = 0, start: int = 0, units: str = "",
+                 hide_counts: bool = False) -> None:
+        self.current = current
+        self.total = total
+        self.start = start
+        self.units = units
+        self.hide_counts = hide_counts
+
+    @classmethod
+    def from_json(cls, doc: object) -> ProgressDetail | None:
+        if not isinstance(doc, dict):
+            return None
+
+        def number(key: str) -> int:
+            value = doc.get(key)
+            return value if isinstance(value, int) else 0
+
+        return cls(number("current"), number("total"), number("start"),
+                   str(doc.get("units") or ""), bool(doc.get("hidecounts")))
+
+
 class Progress(Value):
     """One message of a JSON-lines progress stream (``/images/create``, bootstrap)."""
 
-    __slots__ = ("error", "id", "progress", "status", "stream")
+    __slots__ = ("aux", "detail", "error", "id", "progress", "status", "stream")
     status: Final[str]
     id: Final[str]
     progress: Final[str]
     error: Final[str]
     stream: Final[str]
+    detail: Final[ProgressDetail | None]  # None: the message had no progressDetail
+    aux: Final[bool]  # an aux message (a push's digest), never printed
 
     def __init__(self, status: str = "", id: str = "", progress: str = "", error: str = "",
-                 stream: str = "") -> None:
+                 stream: str = "", detail: ProgressDetail | None = None,
+                 aux: bool = False) -> None:
         self.status = status
         self.id = id
         self.progress = progress
         self.error = error
         self.stream = stream
+        self.detail = detail
+        self.aux = aux
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Progress:
@@ -239,7 +276,9 @@ class Progress(Value):
         error = doc.get("error") or detail.get("message") or ""
         return cls(status=doc.get("status", ""), id=doc.get("id", ""),
                    progress=doc.get("progress", ""), error=error,
-                   stream=doc.get("stream", ""))
+                   stream=doc.get("stream", ""),
+                   detail=ProgressDetail.from_json(doc.get("progressDetail")),
+                   aux=doc.get("aux") is not None)
 
 
 class LogOptions(Value):

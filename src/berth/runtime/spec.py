@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.oci import spec as oci
+from berth.oci.mount import Mount
 
 DEFAULT_CAPABILITIES = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -56,6 +57,7 @@ class SpecOptions:
     pids_limit: int = 0  # 0 or negative = unlimited
     readonly_rootfs: bool = False
     bind_files: tuple[tuple[str, str], ...] = ()  # (host file, container path): hosts etc.
+    extra_mounts: tuple[Mount, ...] = ()  # each at its ``target``, after the standard ones
     seccomp: oci.Seccomp | None = None
     capabilities: tuple[str, ...] = tuple(DEFAULT_CAPABILITIES)
     annotations: dict[str, str] = field(default_factory=dict)
@@ -79,6 +81,9 @@ def _mounts(opts: SpecOptions) -> list[oci.Mount]:
     for source, destination in opts.bind_files:
         mounts.append({"destination": destination, "type": "bind", "source": source,
                        "options": ["rbind", "rprivate"]})
+    for m in opts.extra_mounts:
+        mounts.append({"destination": m.target, "type": m.type, "source": m.source,
+                       "options": list(m.options)})
     return mounts
 
 

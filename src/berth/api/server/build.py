@@ -2,11 +2,21 @@
 docker-py ``images.build``, compose).
 
 The body is the context tar (plain or compressed), streamed to the builder. The answer
-is JSON lines as the build goes: ``{"stream": ...}`` text, ``{"aux": {"ID": ...}}`` with
-the image built, and a failure as ``{"errorDetail": {"code": N, "message": ...},
+is JSON lines as the build goes: ``{"stream": ...}`` text, the pull of a missing base
+image as ``docker pull``'s ``{"status": ..., "id": ...}`` messages, ``{"aux": {"ID": ...}}``
+with the image built, and a failure as ``{"errorDetail": {"code": N, "message": ...},
 "error": ...}``. An error before anything was sent (a bad Dockerfile, a bad tag) is an
 ordinary error response instead, as moby answers it. With ``q`` the text is held back and
 only the image ID is sent (or, on failure, the text with the error).
+
+Build secrets (Berth's extension; docker's classic builder has none): ``berth build
+--secret id=x,...`` sends each secret as an uncompressed ustar entry named
+``.berth-secrets/<id>`` (a regular file, at most 500 KiB) at the very start of the body,
+before the context archive, which may still be compressed. The builder takes them off the
+stream before unpacking the context (:mod:`berth.engine.build.secretstore`), so no secret
+is ever part of the context COPY sees, nor of any layer or the history; ``RUN
+--mount=type=secret,id=x`` reads it at ``/run/secrets/x``. A client that sends no such
+entries (docker, docker-py, compose) is unaffected.
 """
 
 from __future__ import annotations
@@ -20,10 +30,12 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router
+from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
 from berth.engine.build.builder import Builder
 from berth.engine.build.errors import CommandFailed
 from berth.engine.build.options import BuildOptions
+from berth.engine.images.pull import PullProgress
 from berth.errors import BerthError, InvalidArgument
 
 
@@ -87,6 +99,16 @@ class _Output:
             await self.progress.send(stream=image_id + "\n")
         else:
             await self.progress.send(aux={"ID": image_id})
+
+    async def pull(self, name: str, event: PullProgress) -> None:
+        if not self.quiet:  # -q: only the pull's outcome is kept (``status``)
+            await PullRenderer(self.progress, name).send(event)
+
+    async def status(self, text: str) -> None:
+        if self.quiet:
+            self.held.append(text + "\n")
+        else:
+            await self.progress.send(status=text)
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:

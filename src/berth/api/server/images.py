@@ -142,14 +142,22 @@ class ImageRoutes:
             raise InvalidArgument("fromImage is required")
         if tag:  # docker's client sends the tag (or a digest) apart from the name
             name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
+        ref = reference.parse(name)
+        # a bare repository is dockerd's "pull every tag" (``docker pull -a``)
+        every_tag = ref.tag is None and ref.digest is None
+        auth, platform = registry_auth(request), request.query.get("platform", "")
         async with ProgressStream(request, lazy=True) as progress:
-            renderer = PullRenderer(progress, name)
-            result = await self.images.pull(name, renderer.send, registry_auth(request),
-                                            request.query.get("platform", ""))
-            await progress.send(status=f"Digest: {result.digest}")
-            verdict = "Downloaded newer image for" if result.updated \
-                else "Image is up to date for"
-            await progress.send(status=f"Status: {verdict} {result.reference.familiar()}")
+            names = [f"{name}:{t}" for t in await self.images.registry_tags(name, auth)] \
+                if every_tag else [name]
+            updated = False
+            for one in names:
+                result = await self.images.pull(one, PullRenderer(progress, one).send, auth,
+                                                platform)
+                await progress.send(status=f"Digest: {result.digest}")
+                updated |= result.updated
+            verdict = "Downloaded newer image for" if updated else "Image is up to date for"
+            shown = ref.familiar_name() if every_tag else result.reference.familiar()
+            await progress.send(status=f"Status: {verdict} {shown}")
         return progress.response
 
     async def push(self, request: web.Request) -> web.StreamResponse:

@@ -60,7 +60,7 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
 
     labels = tuple(_pair(v) for v in opts.label)
     args_ = tuple(build_args(opts.build_arg, ctx.env))
-    secrets = tuple(map(secret, opts.secret))
+    secrets = tuple(secret(value, ctx.env) for value in opts.secret)
     if opts.iidfile:
         try:
             os.remove(opts.iidfile)
@@ -159,24 +159,60 @@ def _pair(value: str) -> tuple[str, str]:
     return key, val
 
 
-def secret(value: str) -> tuple[str, str]:
-    """``id=x[,src=file]`` (also ``source=``, ``type=file``) -> (id, absolute source)."""
+_MAX_SECRET = 500 * 1024  # buildkit's limit
+
+
+def secret(value: str, env: Mapping[str, str]) -> tuple[str, bytes]:
+    """``id=x[,src=file|,env=VAR][,type=file|env]`` -> (id, content), read here: the
+    secret travels in the request body, never as a path (buildx's ``parseSecret`` and
+    buildkit's secrets provider: with neither src nor env, the variable named like the
+    id if set, else the file named like it)."""
     fields: dict[str, str] = {}
+    kind = ""
     for part in value.split(","):
         key, sep, val = part.partition("=")
+        key = key.strip().lower()
         if not sep:
-            raise StatusError(125, f"invalid secret \"{value}\": {part!r} is not key=value")
-        fields[key.strip().lower()] = val
-    if fields.get("type", "file") != "file":
-        raise StatusError(125, f"unsupported secret type {fields['type']!r}")
-    ident = fields.get("id", "")
-    src = fields.get("src") or fields.get("source") or ident
+            raise StatusError(125, f"invalid field '{part}' must be a key=value pair")
+        if key == "type":
+            if val not in ("file", "env"):
+                raise StatusError(125, f"unsupported secret type \"{val}\"")
+            kind = val
+        elif key in ("id", "env"):
+            fields[key] = val
+        elif key in ("src", "source"):
+            fields["src"] = val
+        else:
+            raise StatusError(125, f"unexpected key '{key}' in '{part}'")
+    if kind == "env" and not fields.get("env"):
+        fields["env"] = fields.pop("src", "")
+    ident, src, var = fields.get("id", ""), fields.get("src", ""), fields.get("env", "")
+    if not ident:
+        ident = os.path.basename(src) if src else var
     if not ident:
         raise StatusError(125, f"invalid secret \"{value}\": the id is required")
-    path = os.path.abspath(src)
-    if not os.path.isfile(path):
-        raise StatusError(1, f"failed to read secret {ident}: open {path}: no such file")
-    return ident, path
+    if "/" in ident or len(ident.encode()) > 100:
+        raise StatusError(125, f"invalid secret id \"{ident}\": at most 100 bytes, no \"/\"")
+    if src and var:
+        raise StatusError(125, "can't set both source and env")
+    if not src and not var:
+        var, src = (ident, "") if ident in env else ("", ident)
+    if var:
+        if var not in env:
+            raise StatusError(1, f"secret {ident}: env {var} not set")  # buildkit's wording
+        data = env[var].encode()
+    else:
+        path = os.path.abspath(os.path.expanduser(src))
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_MAX_SECRET + 1)
+        except OSError as err:
+            raise StatusError(1, f"failed to read secret {ident}: open {path}: "
+                                 f"{(err.strerror or str(err)).lower()}") from err
+    if len(data) > _MAX_SECRET:
+        raise StatusError(1, f"invalid secret size {len(data)} of secret {ident} (max "
+                             f"{_MAX_SECRET})")
+    return ident, data
 
 
 # -- the context ---------------------------------------------------------------------

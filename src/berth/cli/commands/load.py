@@ -8,7 +8,7 @@ import sys
 
 from berth.cli.command import Command, StatusError
 from berth.cli.flags import Flag
-from berth.cli.output import show_progress
+from berth.cli.jsonmessage import display
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     if not opts.input:
         if sys.stdin.isatty():
             raise StatusError(1, "requested load from stdin, but stdin is empty")
-        show_progress(ctx, ctx.client.images.load(sys.stdin.buffer, quiet))
+        display(ctx, ctx.client.images.load(sys.stdin.buffer, quiet))
         return 0
     try:
         fh = open(opts.input, "rb")
@@ -37,5 +37,5 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
             from err
     with fh:
         size = os.fstat(fh.fileno()).st_size
-        show_progress(ctx, ctx.client.images.load(fh, quiet, size))
+        display(ctx, ctx.client.images.load(fh, quiet, size))
     return 0

@@ -1,4 +1,4 @@
-"""``berth pull [-q] [--platform P] NAME[:TAG|@DIGEST]`` / ``berth image pull``."""
+"""``berth pull [-a] [-q] [--platform P] NAME[:TAG|@DIGEST]`` / ``berth image pull``."""
 
 from __future__ import annotations
 
@@ -23,14 +23,17 @@ COMMAND = Command(
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     name, tag = split_tag(args[0])
-    if opts.all_tags:
-        ctx.err("berth: --all-tags is not supported yet")
+    if opts.all_tags and tag:
+        ctx.err("berth: tag can't be used with --all-tags/-a")
         return 1
-    if not tag:
+    if not tag and not opts.all_tags:
         tag = "latest"
         if not opts.quiet:
             ctx.out("Using default tag: latest")
     auth = credentials.header(ctx.env, name)
     display(ctx, ctx.client.images.pull(name, tag, auth, opts.platform), opts.quiet)
-    ctx.out(canonical(name) + ("@" if tag.startswith("sha256:") else ":") + tag)
+    if tag:
+        ctx.out(canonical(name) + ("@" if tag.startswith("sha256:") else ":") + tag)
+    else:  # every tag: docker prints the repository
+        ctx.out(canonical(name))
     return 0

@@ -6,5 +6,8 @@
   dependency graph between stages;
 * :mod:`.context` — receive the build context; :mod:`.copy` — COPY/ADD semantics
   (``.dockerignore`` matching lives in :mod:`berth.api.types.dockerignore`, shared with
-  the CLI).
+  the CLI);
+* :mod:`.mounts` — ``RUN --mount`` flags; :mod:`.runmounts` serves them to the RUN
+  container, :mod:`.secretstore` holds ``--secret``s, :mod:`.mountpoints` keeps their
+  mount points out of the layer.
 """

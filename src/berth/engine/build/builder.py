@@ -28,10 +28,13 @@ from berth.engine.build.errors import DockerfileError
 from berth.engine.build.executor import RunExecutor
 from berth.engine.build.lex import go_quote
 from berth.engine.build.options import BuildOptions, BuildOutput, BuildResult
+from berth.engine.build.runmounts import CacheLocks, MountSources
+from berth.engine.build.secretstore import SecretStore, take_secrets
 from berth.engine.build.state import BaseImage, StageState, scratch
 from berth.engine.containers.service import ContainerService
-from berth.engine.images.service import ImageService
-from berth.errors import BerthError, NotFound
+from berth.engine.images.pull import PullProgress
+from berth.engine.images.service import ImageService, PullResult
+from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.oci.reference import parse_named
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ class Builder:
                  work_root: Path) -> None:
         self.images = images
         self.work_root = work_root  # build contexts are unpacked under here
+        self.cache_root = work_root / "cache"  # RUN --mount=type=cache, kept across builds
+        self.caches = CacheLocks()
         self.committer = Committer(images)
         self.executor = RunExecutor(containers, images, self.committer)
 
@@ -54,18 +59,25 @@ class Builder:
                                  "(berthd --snapshotter overlay): a native snapshot holds "
                                  "the whole tree, not a step's changes")
         refs = [parse_named(tag).with_default_tag() for tag in options.tags]
-        workdir = self.work_root / f"context-{secrets.token_hex(8)}"
+        token = secrets.token_hex(8)
+        workdir = self.work_root / f"context-{token}"
+        scratch = self.work_root / f"mounts-{token}"
+        vault = SecretStore(self.work_root / f"secrets-{token}")
         try:
-            context = await receive_context(body, workdir, options.dockerfile)
+            context = await receive_context(await take_secrets(body, vault), workdir,
+                                            options.dockerfile)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+            await asyncio.to_thread(vault.cleanup)
             raise
         try:
             dockerfile = parse(context.dockerfile(options.dockerfile))
-            run = _Build(self, dockerfile, options, output, context.root)
+            run = _Build(self, dockerfile, options, output, context.root, (scratch, vault))
             image = await run.run()
         finally:
             await asyncio.to_thread(context.cleanup)
+            await asyncio.to_thread(vault.cleanup)
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
         await output.aux(image.id)
         await output.stream(f"Successfully built {short_id(image.id)}\n")
         if refs:
@@ -85,7 +97,10 @@ class _Build:
     """One build: the plan, the step numbers, and each stage's resulting image."""
 
     def __init__(self, builder: Builder, dockerfile: Dockerfile, options: BuildOptions,
-                 output: BuildOutput, context_root: Path) -> None:
+                 output: BuildOutput, context_root: Path,
+                 mount_dirs: tuple[Path, SecretStore]) -> None:
+        """``mount_dirs``: where this build's RUN --mounts keep per-step directories, and
+        its secrets."""
         self.builder = builder
         self.dockerfile = dockerfile
         self.options = options
@@ -102,8 +117,11 @@ class _Build:
             number += 1 + len(self.plan.stages[index].instructions)
         self.total = number - 1 + (1 if self.labels else 0)
         self.results: dict[int, BaseImage] = {}
+        scratch, secret_store = mount_dirs
+        mounts = MountSources(context_root, builder.cache_root, scratch, secret_store,
+                              builder.caches, builder.committer, self._source)
         self.ctx = StageContext(builder.images, builder.committer, builder.executor, options,
-                                output, context_root, self._source)
+                                output, context_root, self._source, mounts)
 
     async def run(self) -> BaseImage:
         for level in self.plan.levels:
@@ -153,16 +171,25 @@ class _Build:
                 image = await images.get(name)
             except NotFound:
                 image = (await self._pull(name)).image
+            except InvalidArgument:
+                parse_named(name)  # raises with the reason ("must be lowercase"), as pull does
+                raise
         except DockerfileError:
             raise
         except NotFound as err:
             raise NotFound(f"{err.message} (line {line})") from err
         return await asyncio.to_thread(self.builder.committer.load, image.id)
 
-    async def _pull(self, name: str) -> Any:
-        result = await self.builder.images.pull(name)
+    async def _pull(self, name: str) -> PullResult:
+        """Pull ``name`` with its progress in the build's output, as the classic builder
+        streams it: ``1: Pulling from x``, one line per layer step, ``Digest``, ``Status``."""
+        async def report(event: PullProgress) -> None:
+            await self.output.pull(name, event)
+
+        result = await self.builder.images.pull(name, report)
+        await self.output.status(f"Digest: {result.digest}")
         verdict = "Downloaded newer image for" if result.updated else "Image is up to date for"
-        await self.output.stream(f"Status: {verdict} {result.reference.familiar()}\n")
+        await self.output.status(f"Status: {verdict} {result.reference.familiar()}")
         return result
 
     async def _source(self, ref: str, line: int) -> BaseImage:
@@ -173,10 +200,14 @@ class _Build:
         if ref.isdigit():
             index = int(ref)
             if index >= len(self.plan.stages):
-                raise DockerfileError(f"invalid from flag value {ref}: stage index out of "
-                                      "range", line)
+                raise DockerfileError(f"invalid from flag value {ref}: index out of bounds",
+                                      line)
             return self.results[index]
-        return await self._image(ref, line)
+        try:
+            return await self._image(ref, line)
+        except BerthError as err:  # worded as moby's getImageMount
+            raise errors.from_status(err.status, f"invalid from flag value {ref}: "
+                                                 f"{err.message}") from err
 
 
 def _labels_instruction(labels: tuple[tuple[str, str], ...]) -> ins.Label | None:

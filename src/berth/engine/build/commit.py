@@ -17,10 +17,13 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from berth.engine.build.layertree import LayerTree
+from berth.engine.build.mountpoints import drop_mount_points
 from berth.engine.build.state import BaseImage
 from berth.engine.clock import rfc3339
 from berth.engine.images.service import ImageService
@@ -117,10 +120,15 @@ class Committer:
         record = self.writer.unpack(blob.digest, parent, expected_diff_id=blob.digest)
         return Layer(record, self.writer.layer_descriptor(blob.digest))
 
-    def container_layer(self, key: str, base: BaseImage) -> Layer | None:
-        """The layer a RUN container's snapshot ``key`` made."""
+    def container_layer(self, key: str, base: BaseImage, mount_points: Sequence[str] = ()
+                        ) -> Layer | None:
+        """The layer a RUN container's snapshot ``key`` made (``mount_points``: the
+        targets of its ``--mount``s, whose mount points are no part of it)."""
         upper = Path(self.snapshotter.writable_path(key))
-        _drop_placeholders(upper, self.layer_dirs(base))
+        lowers = self.layer_dirs(base)
+        _drop_placeholders(upper, lowers)
+        if mount_points:
+            drop_mount_points(upper, LayerTree(lowers), mount_points)
         return self.layer_from_upper(upper, base)
 
     # scratch snapshots that COPY and WORKDIR write into

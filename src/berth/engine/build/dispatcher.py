@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from berth import errors
 from berth.engine.build import cache, history, metadata
 from berth.engine.build import instructions as ins
 from berth.engine.build.commit import Committer, Layer
@@ -35,11 +34,17 @@ from berth.engine.build.layertree import LayerTree
 from berth.engine.build.lex import expand
 from berth.engine.build.options import NETWORK_MODES, BuildOptions, BuildOutput
 from berth.engine.build.runcommand import run_step
+from berth.engine.build.runmounts import (
+    MountSources,
+    SourceResolver,
+    parse_run_mounts,
+    step_mounts,
+)
 from berth.engine.build.state import BaseImage, StageState
 from berth.engine.images.service import ImageService
 
-# Resolves ``COPY --from`` to the image (a stage's result, or a pulled image) to read.
-SourceResolver = Callable[[str, int], Awaitable[BaseImage]]
+# SourceResolver: resolves ``COPY --from`` and ``--mount from=`` to the image (a stage's
+# result, or a pulled image) to read.
 _TRIGGER_FORBIDDEN = frozenset({"ONBUILD", "FROM", "MAINTAINER"})
 
 
@@ -58,6 +63,7 @@ class StageContext:
     output: BuildOutput
     context_root: Path
     resolve_source: SourceResolver
+    mounts: MountSources
 
 
 class StageRunner:
@@ -95,11 +101,12 @@ class StageRunner:
             await self._commit(change.created_by, author=change.author)
 
     async def _run(self, node: ins.Run) -> None:
-        if node.mounts:
-            raise errors.NotImplemented("RUN --mount is not supported by berth's builder yet")
         if (node.network or "") not in NETWORK_MODES:
             raise DockerfileError(f"unsupported network mode {node.network!r}", node.line)
-        step, created_by = run_step(self.state, node)
+        env, esc = self.state.expansion_env(), self.state.escape
+        mounts = parse_run_mounts(node.mounts, lambda v: expand(v, env, esc),
+                                  self.state.config.get("WorkingDir") or "/", node.line)
+        step, created_by = run_step(self.state, node, mounts)
         base = self.state.image
         if await self._cached(created_by):
             return
@@ -107,7 +114,9 @@ class StageRunner:
             raise DockerfileError("RUN needs a base image with a shell; "
                                   "this stage has no files yet (FROM scratch)", node.line)
         keep = not self.ctx.options.remove and not self.ctx.options.force_remove
-        layer = await self.ctx.executor.run(step, base, self.ctx.output, keep=keep)
+        async with step_mounts(mounts, self.ctx.mounts, node.line) as prepared:
+            layer = await self.ctx.executor.run(step, base, self.ctx.output, keep=keep,
+                                                mounts=prepared)
         await self._commit(created_by, layer=layer, probe=False)
 
     async def _copy(self, node: ins.Copy | ins.Add) -> None:

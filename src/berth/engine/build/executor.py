@@ -1,7 +1,8 @@
 """RUN: one real container per step, through the same ContainerService as ``run``.
 
     create (rootfs = snapshot on the step's parent image; entrypoint = the command,
-            env += the build args RUN may see, log driver none)
+            env += the build args RUN may see, log driver none,
+            extra mounts = the step's --mounts, prepared by runmounts.py)
       ─▶ park an attach, start ─▶ stream stdout/stderr to the client as it comes
       ─▶ exit code ─▶ diff the writable snapshot into a layer (commit.py)
       ─▶ remove the container (always on failure or cancellation, so no container or
@@ -22,6 +23,7 @@ from berth.api.types.stdcopy import FrameDecoder
 from berth.engine.build.commit import Committer, Layer
 from berth.engine.build.errors import CommandFailed
 from berth.engine.build.options import BuildOutput
+from berth.engine.build.runmounts import StepMounts
 from berth.engine.build.state import BaseImage
 from berth.engine.containers.model import ContainerSpec, LogConfig
 from berth.engine.containers.service import ContainerService
@@ -50,10 +52,13 @@ class RunExecutor:
         self.committer = committer
 
     async def run(self, step: RunStep, base: BaseImage, output: BuildOutput,
-                  keep: bool = False) -> Layer | None:
-        """Run ``step`` on ``base``; the layer it made (None: it changed nothing)."""
+                  keep: bool = False, mounts: StepMounts | None = None) -> Layer | None:
+        """Run ``step`` on ``base`` with ``mounts`` (its ``--mount``s, prepared); the
+        layer it made (None: it changed nothing)."""
+        mounts = mounts or StepMounts((), ())
         spec = ContainerSpec(image=base.id, entrypoint=step.argv, cmd=(), env=step.env,
-                             log_config=LogConfig(type="none"), network_mode="none")
+                             log_config=LogConfig(type="none"), network_mode="none",
+                             extra_mounts=mounts.mounts)
         c = await self.containers.create(None, spec)
         short = c.id[:12]
         try:
@@ -65,7 +70,8 @@ class RunExecutor:
                 raise CommandFailed(step.shown, code)
             if step.script is not None:
                 await self.images.locked(lambda: self._remove_script(c.id))
-            layer = await self.images.locked(lambda: self.committer.container_layer(c.id, base))
+            layer = await self.images.locked(
+                lambda: self.committer.container_layer(c.id, base, mounts.targets))
         except BaseException:
             await asyncio.shield(self._remove(c.id))
             raise

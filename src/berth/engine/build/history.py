@@ -5,6 +5,7 @@ writes it into the image history (and compares it for the cache)::
     /bin/sh -c #(nop) COPY file:<sha256> in /app     COPY/ADD/WORKDIR: one space
     /bin/sh -c apt-get update                        RUN, shell form
     |1 V=2 /bin/sh -c make                           RUN with build args in its env
+    --mount=type=cache,target=/c /bin/sh -c make     RUN --mount (never a secret's value)
     ["/bin/sh" "-c" "echo hi"]                       Go's %q of a []string (CMD text)
 
 The shell is the stage's SHELL at that point.
@@ -35,9 +36,11 @@ def copy(shell: Sequence[str], keyword: str, kind: str, checksum: str, dest: str
     return nop_string(shell, f"{keyword} {kind}:{digest} in {dest} ")
 
 
-def run(argv: Sequence[str], build_env: Sequence[str] | None) -> str:
-    """A RUN step; ``build_env`` (sorted ``K=V``) is recorded when any build arg applies."""
-    words = list(argv)
+def run(argv: Sequence[str], build_env: Sequence[str] | None,
+        mounts: Sequence[str] = ()) -> str:
+    """A RUN step; ``build_env`` (sorted ``K=V``) is recorded when any build arg applies,
+    then its ``--mount=`` flags (as :func:`.mounts.describe` writes them)."""
+    words = [f"--mount={m}" for m in mounts] + list(argv)
     if build_env is not None:
         words = [f"|{len(build_env)}", *build_env, *words]
     return " ".join(words)

@@ -132,6 +132,18 @@ class LayerTree:
             raise FileNotFoundError(errno.ENOENT, "no such file or directory", rel)
         return found[0][0].joinpath(*parts)
 
+    def source_dirs(self, rel: str) -> list[Path]:
+        """The host paths that make up ``rel`` (symlinks followed inside the root): for a
+        directory every merged layer's, top first (overlayfs ``lowerdir`` order), for
+        anything else the one topmost. FileNotFoundError if it does not exist."""
+        parts = split(self.resolve(rel))
+        if not parts:
+            return [d for d in self.dirs if os.path.isdir(d)]
+        found = self._layers(parts)
+        if not found:
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory", rel)
+        return [layer.joinpath(*parts) for layer, _ in found]
+
     def listdir(self, rel: str) -> list[str]:
         """The merged names in directory ``rel``, sorted."""
         parts = split(rel)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from berth.engine.images.pull import PullProgress
 from berth.errors import InvalidArgument
 
 # Networking is not implemented yet: every RUN container has only a loopback device, so
@@ -47,6 +48,15 @@ class BuildOutput(Protocol):
 
     async def aux(self, image_id: str) -> None:
         """The ID of the image built (docker's ``{"aux":{"ID":...}}``)."""
+        ...
+
+    async def pull(self, name: str, event: PullProgress) -> None:
+        """Progress of pulling the image ``name`` a FROM or ``COPY --from`` needs, shown
+        as ``docker pull`` shows it (the classic builder streams the pull's JSON)."""
+        ...
+
+    async def status(self, text: str) -> None:
+        """A status line of such a pull (``Digest: ...``, ``Status: ...``)."""
         ...
 
 

@@ -7,16 +7,21 @@ handed to the SHELL whole, bodies included, for it to interpret.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from berth.engine.build import history
 from berth.engine.build import instructions as ins
 from berth.engine.build.executor import SCRIPT_DIR, RunStep
 from berth.engine.build.heredoc import parse_marker
 from berth.engine.build.metadata import command_argv
+from berth.engine.build.mounts import RunMount, describe
 from berth.engine.build.state import StageState
 
 
-def run_step(state: StageState, node: ins.Run) -> tuple[RunStep, str]:
-    """The step to execute and its ``created_by`` (which is also its cache key)."""
+def run_step(state: StageState, node: ins.Run, mounts: Sequence[RunMount] = ()
+             ) -> tuple[RunStep, str]:
+    """The step to execute and its ``created_by`` (which is also its cache key: it holds
+    the ``mounts``' flags, not what the mounts contain)."""
     command = node.command
     argv = command_argv(state, command)
     recorded = argv
@@ -36,6 +41,7 @@ def run_step(state: StageState, node: ins.Run) -> tuple[RunStep, str]:
         else:
             argv = recorded
     allowed = state.args.allowed(state.env)
-    created_by = history.run(recorded, state.args.in_history(allowed) if allowed else None)
+    created_by = history.run(recorded, state.args.in_history(allowed) if allowed else None,
+                             [describe(m) for m in mounts])
     step = RunStep(argv=tuple(argv), env=tuple(allowed), shown=" ".join(argv), script=script)
     return step, created_by

@@ -130,8 +130,8 @@ def _stage(index: int, node: From, body: list[Instruction], names: Sequence[str 
             deps.add(_find_name(names, ref, len(names)))
         except LookupError:
             images.append(ref)
-        except ValueError as err:
-            raise DockerfileError(str(err), line) from None
+        except ValueError as err:  # worded as moby's getImageMount
+            raise DockerfileError(f"invalid from flag value {ref}: {err}", line) from None
     return Stage(index, node.stage_name, base, node, tuple(body), base_stage,
                  frozenset(deps), tuple(images))
 
@@ -167,7 +167,7 @@ def _find_name(names: Sequence[str | None], ref: str, count: int) -> int:
     if ref.isdigit() or (ref.startswith("-") and ref[1:].isdigit()):
         index = int(ref)
         if not 0 <= index < count:
-            raise ValueError(f"invalid stage index {index}")
+            raise ValueError("index out of bounds")
         return index
     raise LookupError(ref)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
+from berth.oci.mount import Mount
+
 
 class Status(Enum):
     CREATED = "created"
@@ -90,6 +92,9 @@ class ContainerSpec:
     network_mode: str = "none"
     init: bool = False  # HostConfig.Init: docker-init (tini) runs as PID 1
     healthcheck: Healthcheck | None = None  # after create: merged with the image's
+    # Mounts besides the standard ones, each at its ``target`` (engine-internal for now:
+    # a build's RUN --mount; host paths the shim can see).
+    extra_mounts: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True)

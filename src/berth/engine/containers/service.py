@@ -266,7 +266,7 @@ class ContainerService:
             cpu_quota=res.cpu_quota or res.nano_cpus * 100_000 // 1_000_000_000,
             cpu_period=res.cpu_period, pids_limit=res.pids_limit,
             readonly_rootfs=c.spec.readonly_rootfs, bind_files=tuple(binds),
-            seccomp=_default_seccomp(),
+            extra_mounts=c.spec.extra_mounts, seccomp=_default_seccomp(),
         ))
         if c.spec.init:
             add_init(spec)

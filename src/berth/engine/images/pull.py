@@ -1,11 +1,15 @@
 """Pulling an image from a registry (moby's ``distribution/pull_v2``) with the registry
 client, in two phases::
 
-    fetch (no lock)    resolve ref ──▶ index? pick this platform ──▶ manifest
+    fetch (no lock)    resolve ref ──▶ index? pick this platform ──▶ manifest ──▶ lease
                        ──▶ config ──▶ layers (bounded, verified, into the content store)
     install (locked)   store index + manifest as served ──▶ refetch what a concurrent GC
                        removed ──▶ unpack each layer on its parent (an unpacked chain id is
                        reused) ──▶ record the image under the registry's digests, tag it
+                       ──▶ release the lease
+
+The lease (``store.metadata.leases``, keyed by the reference) keeps fetched blobs from
+garbage collection between a failed or killed pull and its retry; it expires after a day.
 
 Downloads run outside the service lock so a slow registry does not block ``rmi`` or
 ``run``; everything that records state runs under it, as import and bootstrap do.
@@ -115,10 +119,16 @@ class Fetched:
     downloaded: set[str] = field(default_factory=set)  # layer digests fetched this time
 
 
+Hold = Callable[[list[str]], Awaitable[None]]
+
+
 async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
-                relay: Relay[PullProgress], platform: Platform | None = None) -> Fetched:
+                relay: Relay[PullProgress], platform: Platform | None = None,
+                hold: Hold | None = None) -> Fetched:
     """Everything the image needs into ``content``; refused before any blob is fetched if
-    it is not an image Berth can run (unknown media types, no entry for ``platform``)."""
+    it is not an image Berth can run (unknown media types, no entry for ``platform``).
+    ``hold`` is given the config and layer digests before any is fetched: the lease that
+    keeps them from garbage collection until the image is recorded."""
     resolver = Resolver(session)
     fetcher = Fetcher(session)
     top = await resolver.resolve(ref)
@@ -134,6 +144,8 @@ async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
     manifest = parse_manifest(documents[manifest_desc.digest])
     require_image(manifest)
     fetched = Fetched(top, manifest_desc, documents, manifest.config, manifest.layers)
+    if hold is not None:
+        await hold([manifest.config.digest, *(layer.digest for layer in manifest.layers)])
     relay.emit(PullProgress(Step.RESOLVED, top.digest))
     for layer in manifest.layers:
         relay.emit(PullProgress(Step.WAITING, layer.digest, 0, layer.size))

@@ -20,11 +20,13 @@ from berth.oci.image import ContainerConfig, ImageConfig
 from berth.oci.mount import Mount
 from berth.oci.reference import Reference, parse, parse_named, parse_repository, validate_tag
 from berth.registry.client import platforms
+from berth.registry.client.tags import list_tags
 from berth.store import merged
 from berth.store.content import ContentStore, Info
 from berth.store.metadata.blob_sources import BlobSources
 from berth.store.metadata.db import Database
 from berth.store.metadata.images import ImageRecord, ImageStore
+from berth.store.metadata.leases import Leases
 from berth.store.snapshots import Kind, Snapshotter
 
 from . import bootstrap as bootstrap_mod
@@ -68,7 +70,8 @@ class ImageService:
         self.content.cleanup()  # before any writer: keeps only resumable downloads
         self.store = ImageStore(db)
         self.snapshotter = snapshotter
-        self.writer = ImageWriter(self.content, self.store, snapshotter)
+        self.leases = Leases(db)  # blobs of unfinished pulls
+        self.writer = ImageWriter(self.content, self.store, snapshotter, self.leases)
         self.deleter = ImageDeleter(self.store, self.writer.collect_garbage)
         self._lock = asyncio.Lock()
 
@@ -236,17 +239,34 @@ class ImageService:
         ref = parse_named(name).with_default_tag()
         wanted = platforms.parse(platform) if platform else None
         relay = pull_mod.Relay(progress)
+        lease = ref.string()
+
+        async def hold(digests: builtins.list[str]) -> None:
+            await asyncio.to_thread(self.leases.take, lease, digests)
+
         try:
             async with self.registries.pull_session(ref, auth) as session, relay:
-                fetched = await pull_mod.fetch(session, ref, self.content, relay, wanted)
+                fetched = await pull_mod.fetch(session, ref, self.content, relay, wanted,
+                                               hold)
                 async with self._lock:
                     await pull_mod.refetch_missing(session, ref, self.content, fetched)
                     result = await self._install(ref, fetched, relay)
+                    await asyncio.to_thread(self.leases.release, lease)
         except Unavailable as err:  # docker answers 500 with the connection error
             raise BerthError(err.message) from err
         blobs = [fetched.config.digest, *(layer.digest for layer in fetched.layers)]
         await asyncio.to_thread(self.sources.add, ref.domain, ref.path, blobs)
         return result
+
+    async def registry_tags(self, name: str, auth: AuthConfig | None = None
+                            ) -> builtins.list[str]:
+        """The tags the registry of repository ``name`` lists for it (``pull -a``)."""
+        ref = parse_repository(name)
+        try:
+            async with self.registries.session(ref, auth) as session:
+                return await list_tags(session, ref)
+        except Unavailable as err:
+            raise BerthError(err.message) from err
 
     async def push(self, name: str, tag: str = "", progress: PushCallback | None = None,
                    auth: AuthConfig | None = None) -> builtins.list[PushedTag]:

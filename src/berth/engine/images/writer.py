@@ -30,6 +30,7 @@ from berth.oci.reference import Reference
 from berth.store.content import ContentStore
 from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer
 from berth.store.metadata.images import ImageRecord, ImageStore, LayerRecord
+from berth.store.metadata.leases import Leases
 from berth.store.snapshots import Snapshotter
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,11 @@ def next_chain_id(parent: str | None, diff_id: str) -> str:
 
 class ImageWriter:
     def __init__(self, content: ContentStore, images: ImageStore,
-                 snapshotter: Snapshotter) -> None:
+                 snapshotter: Snapshotter, leases: Leases | None = None) -> None:
         self.content = content
         self.images = images
         self.snapshotter = snapshotter
+        self.leases = leases  # blobs of unfinished pulls, kept by collect_garbage
 
     def layer_descriptor(self, digest: str) -> Descriptor:
         with self.content.open(digest) as f:
@@ -144,8 +146,9 @@ class ImageWriter:
 
     def collect_garbage(self) -> int:
         """Remove layers no image stacks (unless a container still sits on them) and blobs
-        no image references; return the bytes freed. Callers hold the service's write
-        lock, so no ingest that is about to become an image can be collected."""
+        no image references nor a lease holds (a pull's, finished or interrupted); return
+        the bytes freed. Callers hold the service's write lock, so no ingest that is about
+        to become an image can be collected."""
         freed = 0
         for layer in self.images.unreferenced_layers():
             try:
@@ -158,6 +161,8 @@ class ImageWriter:
             self.images.delete_layer(layer.chain_id)
             freed += layer.size
         keep = self.images.referenced_blobs()
+        if self.leases is not None:
+            keep |= self.leases.held()
         for blob in list(self.content.walk()):
             if blob.digest not in keep:
                 self.content.delete(blob.digest)

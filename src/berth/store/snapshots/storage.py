@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,15 +68,18 @@ def _record(row: sqlite3.Row) -> Record:
 
 
 def disk_usage(path: Path) -> int:
-    """Bytes allocated under ``path``, each inode counted once (``du -s``)."""
+    """The size of the files under ``path`` as docker counts a layer's or a container's
+    (moby ``pkg/directory.Size``, what ``images``, ``history`` and ``ps -s`` show): the
+    apparent size of each non-directory, each inode once; directories count nothing."""
     seen: set[tuple[int, int]] = set()
     total = 0
     for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
+        for name in dirnames + filenames:  # dirnames: symlinks to directories too
             st = os.lstat(os.path.join(dirpath, name))
-            if (st.st_dev, st.st_ino) not in seen:
+            if st.st_size and not stat.S_ISDIR(st.st_mode) and \
+                    (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
+                total += st.st_size
     return total
 
 

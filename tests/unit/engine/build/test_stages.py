@@ -71,7 +71,8 @@ def test_copy_from_later_stage_is_a_dependency():
     ("FROM a AS x\nCOPY --from=x / /\n", None, "circular dependency detected on stage: x", 1),
     ("FROM a AS x\nCOPY --from=y / /\nFROM b AS y\nCOPY --from=x / /\n", None,
      "circular dependency detected on stage: y", 3),
-    ("FROM a\nCOPY --from=3 / /\n", None, "invalid stage index 3", 2),
+    ("FROM a\nCOPY --from=3 / /\n", None, "invalid from flag value 3: index out of bounds",
+     2),
     ("FROM ${NOPE}\n", None, "base name (${NOPE}) should not be blank", 1),
 ])
 def test_errors(source, target, message, line):
