@@ -74,6 +74,8 @@ class ApplyOptions:
     allow_devices: bool = False
     exclude: Callable[[str], bool] | None = None  # skip entries whose cleaned name it matches
     digest: bool = True  # False: no diff_id (a build context needs none: one sha256 less)
+    # called with each regular file's member and open fd once its data is written
+    on_file: Callable[[tarfile.TarInfo, int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -296,10 +298,13 @@ class _Applier:
         with os.fdopen(fd, "wb") as out:
             if self.source_fd is not None and not member.sparse:
                 _copy_range(self.source_fd, fd, member.offset_data, member.size)
-                return
-            src = tf.extractfile(member)
-            if src is not None:
-                shutil.copyfileobj(src, out, _CHUNK)
+            else:
+                src = tf.extractfile(member)
+                if src is not None:
+                    shutil.copyfileobj(src, out, _CHUNK)
+            if self.options.on_file is not None:
+                out.flush()
+                self.options.on_file(member, fd)
 
     def _metadata(self, path: str, member: tarfile.TarInfo) -> None:
         if self.is_root:

@@ -112,7 +112,9 @@ class _Output:
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(1 << 20):
+    # whatever has arrived, as it arrived: the context's spooler batches it itself, so
+    # aiohttp need not join pieces into fixed-size chunks first
+    async for chunk in request.content.iter_any():
         yield chunk
 
 

@@ -21,7 +21,7 @@ from berth.engine.build import instructions as ins
 from berth.engine.build import stages
 from berth.engine.build.args import ArgUsage, StageArgs
 from berth.engine.build.commit import Committer
-from berth.engine.build.context import receive_context
+from berth.engine.build.context import BuildContext, receive_context
 from berth.engine.build.dispatcher import StageContext, StageRunner, short_id
 from berth.engine.build.dockerfile import Dockerfile, parse
 from berth.engine.build.errors import DockerfileError
@@ -49,6 +49,8 @@ class Builder:
         self.caches = CacheLocks()
         self.committer = Committer(images)
         self.executor = RunExecutor(containers, images, self.committer)
+        self._removals: set[asyncio.Task[None]] = set()
+        _remove_stale(work_root)
 
     async def build(self, body: AsyncIterator[bytes], options: BuildOptions,
                     output: BuildOutput) -> BuildResult:
@@ -72,12 +74,11 @@ class Builder:
             raise
         try:
             dockerfile = parse(context.dockerfile(options.dockerfile))
-            run = _Build(self, dockerfile, options, output, context.root, (scratch, vault))
+            run = _Build(self, dockerfile, options, output, context, (scratch, vault))
             image = await run.run()
         finally:
-            await asyncio.to_thread(context.cleanup)
             await asyncio.to_thread(vault.cleanup)
-            await asyncio.to_thread(shutil.rmtree, scratch, True)
+            self._remove_later(context.root, scratch)
         await output.aux(image.id)
         await output.stream(f"Successfully built {short_id(image.id)}\n")
         if refs:
@@ -93,15 +94,41 @@ class Builder:
         return BuildResult(image.id, tuple(r.familiar() for r in refs))
 
 
+    def _remove_later(self, *trees: Path) -> None:
+        """Remove a finished build's context and scratch trees after its answer is sent:
+        the client does not wait for megabytes of unlinking (a daemon that stops first
+        leaves them to ``_remove_stale`` at its next start)."""
+
+        def remove() -> None:
+            for tree in trees:
+                shutil.rmtree(tree, ignore_errors=True)
+
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(remove))
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
+
+
+def _remove_stale(work_root: Path) -> None:
+    """What builds interrupted by a daemon stop left: contexts, their spools, per-build
+    mount scratch and secrets (never the persistent ``cache/``)."""
+    for prefix in ("context-", "mounts-", "secrets-"):
+        for path in work_root.glob(f"{prefix}*"):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 class _Build:
     """One build: the plan, the step numbers, and each stage's resulting image."""
 
     def __init__(self, builder: Builder, dockerfile: Dockerfile, options: BuildOptions,
-                 output: BuildOutput, context_root: Path,
+                 output: BuildOutput, context: BuildContext,
                  mount_dirs: tuple[Path, SecretStore]) -> None:
         """``mount_dirs``: where this build's RUN --mounts keep per-step directories, and
         its secrets."""
         self.builder = builder
+        context_root, context_digests = context.root, context.digests
         self.dockerfile = dockerfile
         self.options = options
         self.output = output
@@ -121,7 +148,8 @@ class _Build:
         mounts = MountSources(context_root, builder.cache_root, scratch, secret_store,
                               builder.caches, builder.committer, self._source)
         self.ctx = StageContext(builder.images, builder.committer, builder.executor, options,
-                                output, context_root, self._source, mounts)
+                                output, context_root, self._source, mounts,
+                                context_digests=context_digests)
 
     async def run(self) -> BaseImage:
         for level in self.plan.levels:

@@ -28,6 +28,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from berth.engine.build import remote
@@ -257,10 +258,13 @@ def _is_archive(tree: LayerTree, rel: str) -> bool:
 # -- the cache key -------------------------------------------------------------------
 
 
-def copy_checksum(plan: CopyPlan) -> str:
+def copy_checksum(plan: CopyPlan, known: Mapping[tuple[int, int], str] | None = None) -> str:
     """sha256 over every item's name and kind and every entry's path, type, mode, link
     target and content, plus the destination and the --chown/--chmod flags. Mtimes and
-    the sources' owners are left out (docker's classic builder ignores them too)."""
+    the sources' owners are left out (docker's classic builder ignores them too).
+
+    ``known``: content digests already computed, by (st_dev, st_ino) of the file that
+    holds them (the build context's files, hashed while the upload was spooled)."""
     h = hashlib.sha256()
 
     def field(*values: str | int | None) -> None:
@@ -274,17 +278,22 @@ def copy_checksum(plan: CopyPlan) -> str:
     for item in plan.items:
         field("item", item.kind.value, item.name, len(item.entries))
         for e in item.entries:
-            field(e.rel, e.kind.value, e.mode, e.link, e.group, _content_digest(e))
+            field(e.rel, e.kind.value, e.mode, e.link, e.group, _content_digest(e, known))
     return "sha256:" + h.hexdigest()
 
 
-def _content_digest(entry: Entry) -> str:
+def _content_digest(entry: Entry, known: Mapping[tuple[int, int], str] | None) -> str:
     if entry.data is not None:
         return hashlib.sha256(entry.data).hexdigest()
     if entry.host is None:
         return ""
     h = hashlib.sha256()
     with open(entry.host, "rb") as f:
+        if known:
+            st = os.fstat(f.fileno())
+            digest = known.get((st.st_dev, st.st_ino))
+            if digest is not None:
+                return digest
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.engine.build import cache, history, metadata
@@ -64,6 +64,7 @@ class StageContext:
     context_root: Path
     resolve_source: SourceResolver
     mounts: MountSources
+    context_digests: Mapping[tuple[int, int], str] = field(default_factory=dict)
 
 
 class StageRunner:
@@ -139,7 +140,8 @@ class StageRunner:
             source = LayerTree(self.ctx.committer.layer_dirs(image))
         plan = await asyncio.to_thread(_plan, spec, source, node.line)
         try:
-            checksum = await asyncio.to_thread(copy_checksum, plan)
+            known = self.ctx.context_digests if source is self.ctx.context_root else None
+            checksum = await asyncio.to_thread(copy_checksum, plan, known)
             created_by = history.copy(state.shell, node.keyword, _kind(plan), checksum,
                                       plan.dest)
             await self._commit(created_by, make_layer=lambda base: self._copy_layer(plan, base))

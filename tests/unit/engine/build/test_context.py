@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import bz2
 import gzip
+import hashlib
 import io
 import lzma
 import os
@@ -13,7 +14,7 @@ import tarfile
 
 import pytest
 
-from berth.engine.build.context import BuildContext, receive_context
+from berth.engine.build.context import BuildContext, TarDigests, receive_context
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 
@@ -168,3 +169,64 @@ def test_whiteout_names_are_ordinary_files_in_a_context(tmp_path):
     ctx = receive(make_tar([("a", b"1"), (".wh.a", b"2")]), tmp_path / "ctx")
     assert (ctx.root / "a").read_bytes() == b"1"
     assert (ctx.root / ".wh.a").read_bytes() == b"2"
+
+
+def _mixed_tar(fmt: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name, data in (("a.txt", b"alpha"), ("d/" + "long" * 40 + ".bin", os.urandom(70000)),
+                           ("empty", b""), ("ü/ç.txt", b"unicode")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("hard")
+        link.type, link.linkname = tarfile.LNKTYPE, "a.txt"
+        tf.addfile(link)
+        folder = tarfile.TarInfo("dir")
+        folder.type = tarfile.DIRTYPE
+        tf.addfile(folder)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
+@pytest.mark.parametrize("piece", [1, 511, 513, 4096, 1 << 20])
+def test_spool_digests_match_what_tarfile_reads_however_the_stream_is_cut(fmt, piece):
+    data = _mixed_tar(fmt)
+    hashes = TarDigests()
+    for i in range(0, len(data), piece):
+        hashes.feed(data[i:i + piece])
+    assert hashes.usable
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        files = [(m, tf.extractfile(m).read()) for m in tf if m.isreg()]
+    assert files
+    assert {m.offset_data: (m.size, hashlib.sha256(content).hexdigest())
+            for m, content in files} == hashes.digests
+
+
+def test_a_pax_size_override_switches_the_digests_off():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("f")
+        info.size = 4
+        info.pax_headers = {"size": "4"}
+        tf.addfile(info, io.BytesIO(b"data"))
+    hashes = TarDigests()
+    hashes.feed(buf.getvalue())
+    assert not hashes.usable and hashes.digests == {}
+
+
+def test_the_context_knows_each_unpacked_files_digest_by_inode(tmp_path):
+    data = _mixed_tar(tarfile.PAX_FORMAT)
+    ctx = receive(data, tmp_path / "ctx")
+    files = [p for p in ctx.root.rglob("*") if p.is_file()]
+    assert len(files) == 5  # hard shares a.txt's inode
+    for path in files:
+        st = path.stat()
+        assert ctx.digests[(st.st_dev, st.st_ino)] == \
+            hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_compressed_context_unpacks_without_digests(tmp_path):
+    ctx = receive(gzip.compress(_mixed_tar(tarfile.PAX_FORMAT)), tmp_path / "ctx")
+    assert (ctx.root / "a.txt").read_bytes() == b"alpha"
+    assert ctx.digests == {}
