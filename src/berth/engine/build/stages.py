@@ -22,6 +22,7 @@ from berth.engine.build.dockerfile import Dockerfile
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.instructions import Arg, ArgDecl, Copy, From, Instruction, Run
 from berth.engine.build.lex import expand, go_quote
+from berth.registry.client import platforms
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,25 @@ def split(nodes: Sequence[Instruction]) -> tuple[list[ArgDecl], list[Draft]]:
     return meta, stages
 
 
+def platform_args() -> dict[str, str]:
+    """BuildKit's automatic platform args (build = target = this host: berth builds for
+    the platform it runs on). They are in the global scope, so ``FROM --platform=
+    $BUILDPLATFORM`` expands, and a stage sees one once it declares it (``ARG TARGETARCH``)."""
+    p = platforms.host_platform()
+    name = platforms.display(p)  # linux/amd64 (docker leaves the default variant out)
+    variant = name.split("/")[2] if name.count("/") == 2 else ""
+    found: dict[str, str] = {}
+    for side in ("BUILD", "TARGET"):
+        found |= {f"{side}PLATFORM": name, f"{side}OS": p.os, f"{side}ARCH": p.architecture,
+                  f"{side}VARIANT": variant}
+    return found
+
+
 def global_args(meta: Sequence[ArgDecl], build_args: Mapping[str, str],
                 escape: str = "\\") -> dict[str, str]:
-    """Values of the global args: a build arg wins, else the default expanded so far."""
-    env: dict[str, str] = {}
+    """Values of the global args: a build arg wins, else the default expanded so far; the
+    platform args are there from the start."""
+    env: dict[str, str] = platform_args()
     for decl in meta:
         if decl.name in build_args:
             env[decl.name] = build_args[decl.name]

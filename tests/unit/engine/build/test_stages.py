@@ -1,11 +1,13 @@
 """Stage splitting, global args, --target and the stage dependency graph."""
 
+import platform
+
 import pytest
 
 from berth.engine.build.dockerfile import parse
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.instructions import ArgDecl
-from berth.engine.build.stages import arg_value, global_args, mount_from, plan
+from berth.engine.build.stages import arg_value, global_args, mount_from, plan, platform_args
 
 MULTI = """\
 ARG GO=1.22
@@ -36,7 +38,7 @@ def test_stages_and_dependencies():
     assert p.stages[4].deps == {1} and p.stages[4].images == ("nginx:latest",)
     assert p.stages[5].deps == {0}
     assert p.target == 5
-    assert p.global_args == {"GO": "1.22", "BASE": "alpine:1.22"}
+    assert p.global_args == {**platform_args(), "GO": "1.22", "BASE": "alpine:1.22"}
 
 
 def test_target_needs_only_its_dependencies():
@@ -86,7 +88,7 @@ def test_global_args_only_in_from_unless_redeclared():
     meta = [ArgDecl(name="V", default="1"), ArgDecl(name="W", default="${V}.0"),
             ArgDecl(name="X", default=None)]
     env = global_args(meta, {})
-    assert env == {"V": "1", "W": "1.0"}
+    assert env == {**platform_args(), "V": "1", "W": "1.0"}
     assert arg_value(ArgDecl(name="V", default=None), {}, env) == "1"
     assert arg_value(ArgDecl(name="V", default="2"), {}, env) == "2"
     assert arg_value(ArgDecl(name="V", default="2"), {"V": "3"}, env) == "3"
@@ -114,3 +116,12 @@ def test_stage_lookup():
     assert p.stage("1").name == "build"
     with pytest.raises(DockerfileError):
         p.stage("nginx")
+
+
+def test_buildkits_platform_args_are_global_and_name_this_host():
+    args = platform_args()
+    host = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    assert args["BUILDPLATFORM"] == args["TARGETPLATFORM"] == f"linux/{host}"
+    assert args["TARGETOS"] == "linux" and args["TARGETARCH"] == host
+    p = plan(parse("FROM --platform=$BUILDPLATFORM busybox AS b\nARG TARGETARCH\n"))
+    assert p.stages[0].base == "busybox"
