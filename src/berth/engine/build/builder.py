@@ -73,8 +73,10 @@ class Builder:
             await asyncio.to_thread(vault.cleanup)
             raise
         try:
-            dockerfile = parse(context.dockerfile(options.dockerfile))
+            source = context.dockerfile(options.dockerfile)
+            dockerfile = parse(source)
             run = _Build(self, dockerfile, options, output, context, (scratch, vault))
+            run.source = source.decode("utf-8", "replace").splitlines()
             image = await run.run()
         finally:
             await asyncio.to_thread(vault.cleanup)
@@ -130,6 +132,7 @@ class _Build:
         self.builder = builder
         context_root, context_digests = context.root, context.digests
         self.dockerfile = dockerfile
+        self.source: list[str] = []  # the Dockerfile's lines, for the excerpt of a failure
         self.options = options
         self.output = output
         args = dict(options.build_args)
@@ -177,8 +180,25 @@ class _Build:
             nodes.append(self.labels)
         for offset, node in enumerate(nodes, start=1):
             await self._header(number + offset, node)
-            await runner.dispatch(node)
+            try:
+                await runner.dispatch(node)
+            except BerthError:
+                if excerpt := self._excerpt(node):
+                    await self.output.stream(excerpt)
+                raise
         self.results[index] = state.image
+
+    def _excerpt(self, node: ins.Instruction) -> str:
+        """Where a failed step is in the Dockerfile, as BuildKit shows it (the classic
+        builder's own error message, which follows, names neither file nor line)."""
+        if not self.source or node.line < 1:
+            return ""  # a generated step (--label), or ONBUILD from the base image
+        first, last = max(1, node.line - 2), min(len(self.source), node.end_line + 2)
+        rows = [f"{n:4d} | {'>>> ' if node.line <= n <= node.end_line else '    '}"
+                f"{self.source[n - 1]}".rstrip() for n in range(first, last + 1)]
+        rule = "-" * 20
+        return "\n".join([f"{self.options.dockerfile or 'Dockerfile'}:{node.line}", rule,
+                          *rows, rule, ""])
 
     async def _header(self, number: int, node: ins.Instruction) -> None:
         await self.output.stream(f"Step {number}/{self.total} : {node.original}\n")
