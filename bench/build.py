@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from daemons import Berthd, Dockerd, start_daemons
-from harness import Stoppers, run_privately
+from harness import Stoppers, entry_parser, parse_entry_args, run_privately
 from host import log
 from measure import Case, stats
 
@@ -142,14 +142,7 @@ def report(result: dict[str, Any]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--skip-docker", action="store_true")
-    p.add_argument("--json", type=Path)
-    args = p.parse_args(argv)
-    if args.rounds < 1:
-        p.error("--rounds must be at least 1")
-    return args
+    return parse_entry_args(entry_parser(__doc__, rounds=5), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

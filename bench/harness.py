@@ -5,6 +5,7 @@ started, and the optional JSON result."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -12,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -96,3 +97,21 @@ def run_privately(prog: str, json_out: Path | None,
         json_out.write_text(json.dumps(result, indent=2) + "\n")
         log(f"wrote {json_out}")
     return 0
+
+
+def entry_parser(doc: str | None, rounds: int) -> argparse.ArgumentParser:
+    """The options every entry takes (``--rounds``, ``--skip-docker``, ``--json``); an
+    entry adds its own, then parses with :func:`parse_entry_args`."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    p.add_argument("--rounds", type=int, default=rounds)
+    p.add_argument("--skip-docker", action="store_true")
+    p.add_argument("--json", type=Path)
+    return p
+
+
+def parse_entry_args(p: argparse.ArgumentParser,
+                     argv: Sequence[str] | None) -> argparse.Namespace:
+    args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
+    return args

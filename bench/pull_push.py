@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import gzip
 import hashlib
 import http.client
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from daemons import VENV_BIN, api, start_daemons
-from harness import Stoppers, run_privately
+from harness import Stoppers, entry_parser, parse_entry_args, run_privately
 from host import BenchError, log, tail
 from measure import stats
 
@@ -343,7 +344,8 @@ def benchmark(work: Path, args: argparse.Namespace, sides: list[Daemon],
         registries[kind] = reg
     pulls: dict[str, Any] = {}
     for kind, reg in registries.items():
-        samples = alternate(args.rounds, sides, lambda d, reg=reg: d.pull(reg), f"pull<{kind}")
+        samples = alternate(args.rounds, sides, functools.partial(Daemon.pull, registry=reg),
+                            f"pull<{kind}")
         pulls[kind] = {name: mbps(wire, s) for name, s in samples.items()}
     result["pull"] = pulls
 
@@ -407,17 +409,11 @@ def report(result: dict[str, Any]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--rounds", type=int, default=3)
+    p = entry_parser(__doc__, rounds=3)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--layer-mb", type=int, default=80, help="uncompressed MB per layer")
     p.add_argument("--clients", type=int, default=4, help="concurrent curls for 'serve'")
-    p.add_argument("--skip-docker", action="store_true")
-    p.add_argument("--json", type=Path)
-    args = p.parse_args(argv)
-    if args.rounds < 1:
-        p.error("--rounds must be at least 1")
-    return args
+    return parse_entry_args(p, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,15 @@ def fresh_daemon() -> Iterator[Daemon]:
         yield d
 
 
+@pytest.fixture
+def tags(daemon: Daemon) -> Iterator[list[str]]:
+    """Tags a test builds or makes; removed afterwards with their intermediate images."""
+    made: list[str] = []
+    yield made
+    if made:
+        daemon.berth("rmi", "-f", *made, check=False)
+
+
 def _bench_module(name: str) -> Any:
     """A module of ``bench/`` (a script directory, not a package: its modules import each
     other by bare name), so tests drive dockerd exactly as the benchmarks do."""

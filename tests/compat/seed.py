@@ -9,8 +9,10 @@ import gzip
 import hashlib
 import io
 import json
-import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 import zstandard
@@ -18,20 +20,12 @@ import zstandard
 from berth.oci import image
 from berth.oci.reference import parse_named
 from berth.registry.client import Descriptor, RegistrySession, push
-from tests.compat.daemon import Daemon, inspect
+from tests.compat.daemon import Daemon, inspect, registry_server
+from tests.compat.registry_proxy import Fault, RegistryProxy, registry_proxy
+from tests.tarballs import tar_of
 
 COMPRESS = {"": lambda data: data, "gzip": lambda data: gzip.compress(data, mtime=0),
             "zstd": lambda data: zstandard.ZstdCompressor().compress(data)}
-
-
-def tar_of(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 1700000000, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def digest_of(data: bytes) -> str:
@@ -131,3 +125,17 @@ def push_image(registry: str, repo_tag: str, img: Image) -> str:
 
 def hello_layer(text: str, media_type: str = image.MEDIA_TYPE_OCI_LAYER_GZIP) -> Layer:
     return Layer(tar_of({"hello.txt": text.encode()}), media_type)
+
+
+@contextmanager
+def throttled_upstream(daemon: Daemon, root: Path, repo_tag: str, hello: str, big: bytes,
+                       rate: int) -> Iterator[tuple[str, Image, RegistryProxy]]:
+    """A registry at ``root`` holding busybox, a ``hello_layer(hello)`` and a plain layer
+    with ``big`` as /big, as ``repo_tag``, behind a proxy that serves the big layer at
+    ``rate`` bytes/s: yields the reference through the proxy, the image and the proxy."""
+    img = make_image(daemon, [hello_layer(hello),
+                              Layer(tar_of({"big": big}), image.MEDIA_TYPE_OCI_LAYER)])
+    with registry_server(root) as upstream, registry_proxy(upstream) as (address, proxy):
+        push_image(upstream, repo_tag, img)
+        proxy.faults[img.layers[2].digest] = Fault("throttle", rate=rate)
+        yield f"{address}/{repo_tag}", img, proxy

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import io
-import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.compat.daemon import Daemon
+from tests.tarballs import tar_of
+from tests.trees import write_tree
 
 REMOTE = b"downloaded over http\n"
 
@@ -43,36 +43,16 @@ def http_url() -> Iterator[str]:
         thread.join(5)
 
 
-@pytest.fixture
-def tags(daemon: Daemon) -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for tag in made:
-        daemon.berth("rmi", "-f", tag, check=False)
-
-
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o750
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _context(root: Path, url: str) -> Path:
     files: dict[str, bytes] = {
         "files/a.conf": b"conf a\n", "files/sub/b.conf": b"conf b\n",
         "one.txt": b"1\n", "two.txt": b"2\n", "other.md": b"md\n",
         "owned.txt": b"owned\n", "mode.txt": b"mode\n",
-        "bundle.tar.gz": _tar_gz({"pkg/tool": b"tool\n", "pkg/doc": b"doc\n"}),
+        "bundle.tar.gz": tar_of({"pkg/tool": b"tool\n", "pkg/doc": b"doc\n"}, mode=0o750,
+                                compression="gz"),
         "ignored/huge.bin": b"never sent\n", ".dockerignore": b"ignored\n",
     }
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    write_tree(root, files)
     (root / "files/sub/b.conf").chmod(0o600)
     digest = "sha256:" + hashlib.sha256(REMOTE).hexdigest()
     (root / "Dockerfile").write_text(f"""FROM busybox
@@ -140,6 +120,9 @@ def test_berth_build_quiet_stdin_and_errors(daemon: Daemon, tags: list[str],
     assert bad.returncode == 1
     assert ("file not found in build context or excluded by .dockerignore: stat "
             "missing.txt: file does not exist") in bad.stderr
-    (ctx / "Dockerfile").write_text("FROM busybox\nRUN exit 3\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nENV A=1\nRUN exit 3\n")
     failed = daemon.berth("build", str(ctx), check=False, timeout=120)
     assert failed.returncode == 3, failed.stderr
+    # the failing instruction and its line, as BuildKit shows them, before docker's message
+    assert ("Dockerfile:3\n--------------------\n   1 |     FROM busybox\n"
+            "   2 |     ENV A=1\n   3 | >>> RUN exit 3\n--------------------\n") in failed.stdout

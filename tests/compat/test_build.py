@@ -4,9 +4,7 @@ it built."""
 
 from __future__ import annotations
 
-import io
 import sqlite3
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,8 @@ import docker
 import pytest
 
 from tests.compat.daemon import Daemon, inspect
+from tests.tarballs import tar_of
+from tests.trees import write_tree
 
 
 @pytest.fixture
@@ -24,23 +24,6 @@ def api(daemon: Daemon) -> Iterator[docker.APIClient]:
         yield c
     finally:
         c.close()
-
-
-@pytest.fixture
-def tags(daemon: Daemon) -> Iterator[list[str]]:
-    """Tags a test builds; removed afterwards with their intermediate images."""
-    made: list[str] = []
-    yield made
-    for tag in made:
-        daemon.docker("rmi", "-f", tag, check=False)
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, body in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body.encode() if isinstance(body, str) else body)
-    return root
 
 
 def build(api: docker.APIClient, ctx: Path, tag: str | None = None,
@@ -68,16 +51,6 @@ def active_snapshots(d: Daemon) -> list[str]:
         return [r[0] for r in db.execute("SELECT key FROM snapshots WHERE kind != 'committed'")]
     finally:
         db.close()
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 EVERY_INSTRUCTION = """\
@@ -119,9 +92,10 @@ CMD ["cat", "/run.txt"]
 
 def test_every_instruction_checked_by_running(daemon: Daemon, api: docker.APIClient,
                                               tags: list[str], tmp_path: Path) -> None:
-    ctx = write(tmp_path, {"Dockerfile": EVERY_INSTRUCTION, "files/a.txt": "file a\n",
-                           "files/sub/b.txt": "file b\n",
-                           "bundle.tar.gz": _tar({"t/inner.txt": b"from tar\n"})})
+    ctx = write_tree(tmp_path, {"Dockerfile": EVERY_INSTRUCTION, "files/a.txt": "file a\n",
+                                "files/sub/b.txt": "file b\n",
+                                "bundle.tar.gz": tar_of({"t/inner.txt": b"from tar\n"},
+                                                        compression="gz")})
     tags.append("every:1")
     text, image_id, error = build(api, ctx, "every:1", buildargs={"FROM_CLI": "cli-val"})
     assert error is None, "".join(text)
@@ -164,9 +138,9 @@ def test_every_instruction_checked_by_running(daemon: Daemon, api: docker.APICli
 
 def test_onbuild_triggers_run_in_child(daemon: Daemon, api: docker.APIClient,
                                        tags: list[str], tmp_path: Path) -> None:
-    parent = write(tmp_path / "p", {"Dockerfile": "FROM busybox\n"
-                                    "ONBUILD RUN echo triggered > /onbuild.txt\n"})
-    child = write(tmp_path / "c", {"Dockerfile": "FROM onb-parent:1\nRUN cat /onbuild.txt\n"})
+    parent = write_tree(tmp_path / "p", {"Dockerfile": "FROM busybox\n"
+                                         "ONBUILD RUN echo triggered > /onbuild.txt\n"})
+    child = write_tree(tmp_path / "c", {"Dockerfile": "FROM onb-parent:1\nRUN cat /onbuild.txt\n"})
     tags.extend(["onb-child:1", "onb-parent:1"])
     assert build(api, parent, "onb-parent:1")[2] is None
     assert daemon.docker("run", "--rm", "onb-parent:1", "ls", "/onbuild.txt",
@@ -181,11 +155,11 @@ def test_onbuild_triggers_run_in_child(daemon: Daemon, api: docker.APIClient,
 
 def test_entrypoint_resets_inherited_cmd(daemon: Daemon, api: docker.APIClient,
                                          tags: list[str], tmp_path: Path) -> None:
-    ctx = write(tmp_path, {"Dockerfile": 'FROM busybox\nENTRYPOINT ["echo", "ep"]\n'})
+    ctx = write_tree(tmp_path, {"Dockerfile": 'FROM busybox\nENTRYPOINT ["echo", "ep"]\n'})
     tags.extend(["ep:1", "ep:2"])
     assert build(api, ctx, "ep:1")[2] is None
     assert run(daemon, "ep:1") == "ep\n"  # busybox's CMD ["sh"] is gone
-    write(tmp_path, {"Dockerfile": 'FROM busybox\nCMD ["arg"]\nENTRYPOINT echo shell\n'})
+    write_tree(tmp_path, {"Dockerfile": 'FROM busybox\nCMD ["arg"]\nENTRYPOINT echo shell\n'})
     assert build(api, ctx, "ep:2")[2] is None
     assert run(daemon, "ep:2") == "shell\n"  # the shell form ignores CMD
     cfg: Any = inspect(daemon, "ep:2")
@@ -196,7 +170,7 @@ def test_rebuild_is_all_cache_and_changes_invalidate_from_there(
         daemon: Daemon, api: docker.APIClient, tags: list[str], tmp_path: Path) -> None:
     dockerfile = ("FROM busybox\nENV A=1\nRUN echo {run} > /r\nCOPY data.txt /data.txt\n"
                   "RUN cat /r /data.txt > /both\n")
-    ctx = write(tmp_path, {"Dockerfile": dockerfile.format(run="one"), "data.txt": "d1\n"})
+    ctx = write_tree(tmp_path, {"Dockerfile": dockerfile.format(run="one"), "data.txt": "d1\n"})
     tags.append("cache:1")
     _, first, error = build(api, ctx, "cache:1")
     assert error is None and first
@@ -205,12 +179,12 @@ def test_rebuild_is_all_cache_and_changes_invalidate_from_there(
     assert "".join(text).count(" ---> Using cache\n") == 4
     assert not any("Running in" in t for t in text)
 
-    write(tmp_path, {"data.txt": "d2\n"})  # a copied file changed: COPY and later rerun
+    write_tree(tmp_path, {"data.txt": "d2\n"})  # a copied file changed: COPY and later rerun
     text, third, _ = build(api, ctx, "cache:1")
     assert third != first and "".join(text).count(" ---> Using cache\n") == 2
     assert run(daemon, "cache:1", "cat", "/both") == "one\nd2\n"
 
-    write(tmp_path, {"Dockerfile": dockerfile.format(run="two")})  # a RUN changed
+    write_tree(tmp_path, {"Dockerfile": dockerfile.format(run="two")})  # a RUN changed
     text, fourth, _ = build(api, ctx, "cache:1")
     assert "".join(text).count(" ---> Using cache\n") == 1  # only ENV
     assert run(daemon, "cache:1", "cat", "/both") == "two\nd2\n"
@@ -225,8 +199,8 @@ def test_rebuild_is_all_cache_and_changes_invalidate_from_there(
 
 def test_failing_run_reports_and_leaves_nothing(daemon: Daemon, api: docker.APIClient,
                                                 tags: list[str], tmp_path: Path) -> None:
-    ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before > /b\n"
-                                         "RUN echo failing && exit 3\n"})
+    ctx = write_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before > /b\n"
+                                              "RUN echo failing && exit 3\n"})
     text, image_id, error = build(api, ctx, "fail:1")
     assert image_id is None
     assert error == {"code": 3, "message": "The command '/bin/sh -c echo failing && exit 3' "
@@ -234,28 +208,28 @@ def test_failing_run_reports_and_leaves_nothing(daemon: Daemon, api: docker.APIC
     assert "failing\n" in text
     assert daemon.docker("ps", "-aq").stdout == ""
     assert active_snapshots(daemon) == []
-    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before > /b\nRUN true\n"})
+    write_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before > /b\nRUN true\n"})
     tags.append("fail:1")
     text, _, error = build(api, ctx, "fail:1")  # the step that succeeded is cached
     assert error is None and "".join(text).count("Using cache") == 1
 
 
 def test_bad_dockerfile_is_a_400_with_the_line(api: docker.APIClient, tmp_path: Path) -> None:
-    ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nRUNN true\n"})
+    ctx = write_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUNN true\n"})
     with pytest.raises(docker.errors.APIError) as info:
         build(api, ctx)
     assert info.value.status_code == 400
     assert "dockerfile parse error on line 2: unknown instruction: RUNN" in str(info.value)
     with pytest.raises(docker.errors.NotFound, match="Cannot locate specified Dockerfile: Nope"):
         build(api, ctx, dockerfile="Nope")
-    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY ../outside /x\n"})
+    write_tree(tmp_path, {"Dockerfile": "FROM busybox\nCOPY ../outside /x\n"})
     _, _, error = build(api, ctx)
     assert error is not None and "outside the build context" in error["message"]
 
 
 def test_multistage_target_skips_unneeded_stage(daemon: Daemon, api: docker.APIClient,
                                                 tags: list[str], tmp_path: Path) -> None:
-    ctx = write(tmp_path, {"Dockerfile": """\
+    ctx = write_tree(tmp_path, {"Dockerfile": """\
 FROM busybox AS broken
 RUN echo this stage must not run && exit 1
 FROM busybox AS one
@@ -283,9 +257,9 @@ RUN exit 1
 def test_docker_cli_classic_builder(daemon: Daemon, tags: list[str], tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_BUILDKIT", "0")
-    write(tmp_path, {"Dockerfile": 'FROM busybox\nARG WHO=world\nRUN echo hi $WHO > /hi\n'
-                                   'COPY . /ctx/\nCMD ["cat", "/hi"]\n',
-                     ".dockerignore": "secret\n", "secret": "no", "kept": "yes"})
+    write_tree(tmp_path, {"Dockerfile": 'FROM busybox\nARG WHO=world\nRUN echo hi $WHO > /hi\n'
+                                        'COPY . /ctx/\nCMD ["cat", "/hi"]\n',
+                          ".dockerignore": "secret\n", "secret": "no", "kept": "yes"})
     tags.extend(["cli:1", "cli:2"])
     iid = tmp_path.parent / f"{tmp_path.name}.iid"
     done = daemon.docker("build", "-t", "cli:1", "-t", "cli:2", "--build-arg", "WHO=cli",
@@ -298,7 +272,7 @@ def test_docker_cli_classic_builder(daemon: Daemon, tags: list[str], tmp_path: P
     cfg: Any = inspect(daemon, "cli:1")
     assert cfg["Id"] == image_id and cfg["Config"]["Labels"] == {"via": "cli"}
     assert daemon.docker("ps", "-aq").stdout == ""
-    failing = write(tmp_path, {"Dockerfile": "FROM busybox\nRUN exit 7\n"})
+    failing = write_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUN exit 7\n"})
     failed = daemon.docker("build", str(failing), check=False)
     assert failed.returncode == 7 or failed.returncode == 1
     assert "The command '/bin/sh -c exit 7' returned a non-zero code: 7" in failed.stderr

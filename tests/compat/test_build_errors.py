@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.compat.daemon import Daemon, registry_server
-from tests.compat.test_build import active_snapshots, write
+from tests.compat.test_build import active_snapshots
+from tests.trees import write_tree
 
 
 @dataclass(frozen=True)
@@ -35,31 +36,37 @@ class Case:
 
 
 OK = "RUN echo {u} > /ok\n"
+
+
+def third_step(id: str, line: str, message: str, fixed: str, cached: int = 1,
+               code: int = 1, parse_error: bool = False) -> Case:
+    """A case whose Dockerfile is busybox, the ``OK`` step, then ``line`` (step 3, shown
+    unless the parser refuses the file first); ``fixed`` replaces ``line``."""
+    head = "FROM busybox\n" + OK
+    return Case(id, head + line + "\n", message, head + fixed + "\n", cached,
+                None if parse_error else f"Step 3/3 : {line}", code)
+
+
 CASES = [
-    Case("unknown-instruction", "FROM busybox\n" + OK + "FOO bar\n",
-         "dockerfile parse error on line 3: unknown instruction: FOO (did you mean FROM?)",
-         "FROM busybox\n" + OK + "ENV FOO=bar\n", cached=0),
-    Case("malformed-json", "FROM busybox\n" + OK + 'CMD ["cat", 1]\n',
-         "dockerfile parse error on line 3: when using JSON array syntax, arrays must be "
-         "comprised of strings only",
-         "FROM busybox\n" + OK + 'CMD ["cat", "/ok"]\n', cached=0),
+    third_step("unknown-instruction", "FOO bar",
+               "dockerfile parse error on line 3: unknown instruction: FOO (did you mean FROM?)",
+               "ENV FOO=bar", cached=0, parse_error=True),
+    third_step("malformed-json", 'CMD ["cat", 1]',
+               "dockerfile parse error on line 3: when using JSON array syntax, arrays must be "
+               "comprised of strings only",
+               'CMD ["cat", "/ok"]', cached=0, parse_error=True),
     # not JSON after all: docker runs it as a shell command, which fails
-    Case("unterminated-json-runs-as-shell", "FROM busybox\n" + OK + 'RUN ["echo", "a"\n',
-         "The command '/bin/sh -c [\"echo\", \"a\"' returned a non-zero code: 127",
-         "FROM busybox\n" + OK + 'RUN ["echo", "a"]\n', cached=1,
-         step='Step 3/3 : RUN ["echo", "a"', code=127),
-    Case("copy-outside-context", "FROM busybox\n" + OK + "COPY ../x /x\n",
-         "COPY failed: forbidden path outside the build context: ../x ()",
-         "FROM busybox\n" + OK + "COPY x /x\n", cached=1, step="Step 3/3 : COPY ../x /x"),
-    Case("copy-missing-file", "FROM busybox\n" + OK + "COPY missing.txt /x\n",
-         "COPY failed: file not found in build context or excluded by .dockerignore: "
-         "stat missing.txt: file does not exist",
-         "FROM busybox\n" + OK + "COPY x /x\n", cached=1,
-         step="Step 3/3 : COPY missing.txt /x"),
-    Case("run-fails", "FROM busybox\n" + OK + "RUN echo failing; exit 5\n",
-         "The command '/bin/sh -c echo failing; exit 5' returned a non-zero code: 5",
-         "FROM busybox\n" + OK + "RUN true\n", cached=1,
-         step="Step 3/3 : RUN echo failing; exit 5", code=5),
+    third_step("unterminated-json-runs-as-shell", 'RUN ["echo", "a"',
+               "The command '/bin/sh -c [\"echo\", \"a\"' returned a non-zero code: 127",
+               'RUN ["echo", "a"]', code=127),
+    third_step("copy-outside-context", "COPY ../x /x",
+               "COPY failed: forbidden path outside the build context: ../x ()", "COPY x /x"),
+    third_step("copy-missing-file", "COPY missing.txt /x",
+               "COPY failed: file not found in build context or excluded by .dockerignore: "
+               "stat missing.txt: file does not exist", "COPY x /x"),
+    third_step("run-fails", "RUN echo failing; exit 5",
+               "The command '/bin/sh -c echo failing; exit 5' returned a non-zero code: 5",
+               "RUN true", code=5),
     Case("missing-stage-index", "FROM busybox AS a\nFROM busybox\n" + OK +
          "COPY --from=5 /ok /x\n", "invalid from flag value 5: index out of bounds",
          "FROM busybox AS a\nFROM busybox\n" + OK + "COPY --from=a /bin/true /x\n",
@@ -69,11 +76,9 @@ CASES = [
          "found: manifest unknown",
          "FROM busybox AS src\nFROM busybox\n" + OK + "COPY --from=src /bin/true /x\n",
          cached=1, step="Step 3/3 : COPY --from={reg}/nostage /ok /x"),
-    Case("stage-name-not-a-reference", "FROM busybox\n" + OK + "COPY --from=No_Such /ok /x\n",
-         "invalid from flag value No_Such: invalid reference format: repository name must "
-         "be lowercase",
-         "FROM busybox\n" + OK + "COPY x /x\n", cached=1,
-         step="Step 3/3 : COPY --from=No_Such /ok /x"),
+    third_step("stage-name-not-a-reference", "COPY --from=No_Such /ok /x",
+               "invalid from flag value No_Such: invalid reference format: repository name "
+               "must be lowercase", "COPY x /x"),
     Case("from-refers-to-own-stage", "FROM busybox AS a\n" + OK + "COPY --from=a /ok /x\n",
          "circular dependency detected on stage: a",
          "FROM busybox AS a\n" + OK + "RUN cp /ok /x\n", cached=0),
@@ -102,14 +107,6 @@ def classic_builder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_BUILDKIT", "0")
 
 
-@pytest.fixture
-def tags(daemon: Daemon) -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    if made:
-        daemon.docker("rmi", "-f", *made, check=False)
-
-
 def docker_build(d: Daemon, ctx: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     return d.docker("build", *flags, str(ctx), check=False, timeout=120)
 
@@ -130,7 +127,7 @@ def last_step(stdout: str) -> str | None:
 def test_bad_dockerfile(daemon: Daemon, registry: str, tags: list[str], tmp_path: Path,
                         case: Case) -> None:
     fill = {"u": secrets.token_hex(6), "reg": registry}
-    write(tmp_path, {"Dockerfile": case.bad.format(**fill), "x": "x\n"})
+    write_tree(tmp_path, {"Dockerfile": case.bad.format(**fill), "x": "x\n"})
     failed = docker_build(daemon, tmp_path)
     assert failed.returncode == case.code, failed.stdout + failed.stderr
     assert case.message.format(**fill) in failed.stderr
@@ -138,7 +135,7 @@ def test_bad_dockerfile(daemon: Daemon, registry: str, tags: list[str], tmp_path
     assert "Successfully built" not in failed.stdout
     assert_nothing_left(daemon)
 
-    write(tmp_path, {"Dockerfile": case.fixed.format(**fill)})
+    write_tree(tmp_path, {"Dockerfile": case.fixed.format(**fill)})
     tags.append(f"berth-errors:{case.id}")
     fixed = docker_build(daemon, tmp_path, "-t", tags[-1])
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
@@ -151,8 +148,8 @@ def test_arg_used_before_its_declaration_expands_empty(daemon: Daemon, tags: lis
                                                         tmp_path: Path) -> None:
     """As in docker: a RUN before ``ARG V`` sees no V, even with ``--build-arg V=...``;
     the RUN after it does."""
-    write(tmp_path, {"Dockerfile": 'FROM busybox\nRUN echo "before=$V" > /v\nARG V=dflt\n'
-                                   'RUN echo "after=$V" >> /v\n'})
+    write_tree(tmp_path, {"Dockerfile": 'FROM busybox\nRUN echo "before=$V" > /v\nARG V=dflt\n'
+                                        'RUN echo "after=$V" >> /v\n'})
     tags.append("berth-errors:arg-order")
     done = docker_build(daemon, tmp_path, "-t", tags[-1])
     assert done.returncode == 0, done.stderr
@@ -168,10 +165,10 @@ def test_arg_used_before_its_declaration_expands_empty(daemon: Daemon, tags: lis
 def test_failing_stage_cancels_a_concurrent_one(daemon: Daemon, tmp_path: Path) -> None:
     """Independent stages run together; the first failure stops the other stage's RUN and
     removes its container."""
-    write(tmp_path, {"Dockerfile": "FROM busybox AS slow\nRUN sleep 30\n"
-                                   "FROM busybox AS failing\nRUN sleep 1; exit 4\n"
-                                   "FROM busybox\nCOPY --from=slow /bin/true /a\n"
-                                   "COPY --from=failing /bin/true /b\n"})
+    write_tree(tmp_path, {"Dockerfile": "FROM busybox AS slow\nRUN sleep 30\n"
+                                        "FROM busybox AS failing\nRUN sleep 1; exit 4\n"
+                                        "FROM busybox\nCOPY --from=slow /bin/true /a\n"
+                                        "COPY --from=failing /bin/true /b\n"})
     failed = docker_build(daemon, tmp_path)
     assert failed.returncode == 4
     assert "The command '/bin/sh -c sleep 1; exit 4' returned a non-zero code: 4" in \

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.compat.daemon import Daemon, registry_server
-from tests.compat.test_build import write
+from tests.trees import write_tree
 
 
 @pytest.fixture(scope="module")
@@ -24,27 +24,19 @@ def registry() -> Iterator[str]:
         yield address
 
 
-@pytest.fixture
-def tags(daemon: Daemon) -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    if made:
-        daemon.berth("rmi", "-f", *made, check=False)
-
-
 def test_from_a_missing_image_pulls_it_with_progress(
         daemon: Daemon, registry: str, tags: list[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     token = secrets.token_hex(4)
     base = f"{registry}/base:{token}"
-    write(tmp_path / "base", {"Dockerfile": "FROM busybox\n"
-                                            "RUN head -c 300000 /dev/urandom > /rand\n"})
+    write_tree(tmp_path / "base", {"Dockerfile": "FROM busybox\n"
+                                                 "RUN head -c 300000 /dev/urandom > /rand\n"})
     tags.append(base)
     daemon.berth("build", "-q", "-t", base, str(tmp_path / "base"), timeout=120)
     daemon.berth("push", base, timeout=120)
     daemon.berth("rmi", base)  # its layer goes with it: the pull downloads it again
 
-    ctx = write(tmp_path / "app", {"Dockerfile": f"FROM {base}\nRUN wc -c < /rand > /n\n"})
+    ctx = write_tree(tmp_path / "app", {"Dockerfile": f"FROM {base}\nRUN wc -c < /rand > /n\n"})
     tags.append(f"pulled:{token}")
     monkeypatch.setenv("DOCKER_BUILDKIT", "0")
     out = daemon.docker("build", "-t", tags[-1], str(ctx), timeout=120).stdout
@@ -81,7 +73,7 @@ def test_images_all_and_history_show_each_step(daemon: Daemon, tags: list[str],
                                                tmp_path: Path) -> None:
     tag = f"steps:{secrets.token_hex(4)}"
     tags.append(tag)
-    ctx = write(tmp_path, {"Dockerfile": DOCKERFILE, "small.txt": "twelve bytes"})
+    ctx = write_tree(tmp_path, {"Dockerfile": DOCKERFILE, "small.txt": "twelve bytes"})
     daemon.berth("build", "-t", tag, "--label", "via=test", str(ctx), timeout=120)
     assert daemon.berth("run", "--rm", tag).stdout == "twelve bytes"
 

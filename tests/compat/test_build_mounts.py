@@ -9,30 +9,17 @@ import hashlib
 import io
 import secrets
 import tarfile
-from collections.abc import Iterator
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.compat.daemon import Daemon
-
-
-@pytest.fixture
-def tags(daemon: Daemon) -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for tag in made:
-        daemon.berth("rmi", "-f", tag, check=False)
+from tests.trees import write_tree
 
 
 def _context(root: Path, dockerfile: str, files: dict[str, str] | None = None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "Dockerfile").write_text(dockerfile)
-    for name, text in (files or {}).items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+    return write_tree(root, {"Dockerfile": dockerfile, **(files or {})})
 
 
 def _build(daemon: Daemon, ctx: Path, tag: str, *flags: str, check: bool = True,
@@ -45,12 +32,19 @@ def _run(daemon: Daemon, image: str, script: str) -> str:
     return daemon.berth("run", "--rm", image, "sh", "-c", script, timeout=120).stdout
 
 
-def _leftovers(daemon: Daemon) -> list[str]:
+def _leftovers(daemon: Daemon, wait: float = 10) -> list[str]:
     """Per-build directories still under the daemon's build dir (contexts, secrets,
-    mount scratch dirs): none once a build is over, whatever its outcome."""
+    mount scratch dirs): none once a build is over, whatever its outcome. Secrets go
+    before the answer; the context and scratch trees right after it (the client does not
+    wait for their unlinking), hence the short wait."""
     build = daemon.data_root / "build"
-    return sorted(p.name for p in build.iterdir() if p.name != "cache") if build.exists() \
-        else []
+    deadline = time.monotonic() + wait
+    while True:
+        left = sorted(p.name for p in build.iterdir() if p.name != "cache") \
+            if build.exists() else []
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 def _host_mounts(daemon: Daemon) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.compat.daemon import Daemon
-from tests.compat.test_build import write
+from tests.trees import write_tree
 
 COMPOSE_FILE = """\
 version: "3.8"
@@ -70,9 +70,9 @@ def project(daemon: Daemon, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     name = f"berthc{secrets.token_hex(3)}"
-    write(tmp_path, {"docker-compose.yml": COMPOSE_FILE.format(project=name),
-                     "web/Dockerfile.web": WEB, "web/page.txt": "the page\n",
-                     "worker/Dockerfile": WORKER})
+    write_tree(tmp_path, {"docker-compose.yml": COMPOSE_FILE.format(project=name),
+                          "web/Dockerfile.web": WEB, "web/page.txt": "the page\n",
+                          "worker/Dockerfile": WORKER})
     try:
         yield name, tmp_path
     finally:

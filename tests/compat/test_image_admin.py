@@ -21,18 +21,9 @@ from berth.oci.reference import parse_named
 from berth.registry.client import Descriptor, RegistrySession, push
 from tests.compat.daemon import Daemon, inspect, registry_server
 from tests.compat.test_pull_push import _Blobs
+from tests.tarballs import tar_of
 
 CREATED = "2024-05-01T10:00:00Z"
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), 1700000000
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _seed(daemon: Daemon, registry: str, repo_tag: str) -> None:
@@ -43,8 +34,8 @@ def _seed(daemon: Daemon, registry: str, repo_tag: str) -> None:
     config = json.loads(blobs.open(str(busybox["Id"])).read())
     base = config["rootfs"]["diff_ids"][0]
     base_size = (daemon.data_root / "content/blobs/sha256" / base.split(":")[1]).stat().st_size
-    second = _tar({"hello.txt": b"hello\n", "data/a.txt": b"a\n", "bin/.wh.vi": b""})
-    third = _tar({"data/.wh..wh..opq": b"", "data/b.txt": b"b\n"})
+    second = tar_of({"hello.txt": b"hello\n", "data/a.txt": b"a\n", "bin/.wh.vi": b""})
+    third = tar_of({"data/.wh..wh..opq": b"", "data/b.txt": b"b\n"})
     layers = [{"mediaType": MEDIA_TYPE_OCI_LAYER, "digest": base, "size": base_size}]
     for data in (second, third):
         layers.append({"mediaType": MEDIA_TYPE_OCI_LAYER, "digest": blobs.add(data),
@@ -117,7 +108,7 @@ def test_history_of_a_pulled_image(daemon: Daemon, layered: str) -> None:
 
 def test_history_of_an_imported_image(daemon: Daemon, tmp_path: Path) -> None:
     tar = tmp_path / "root.tar"
-    tar.write_bytes(_tar({"file.txt": b"imported\n"}))
+    tar.write_bytes(tar_of({"file.txt": b"imported\n"}))
     name = "historytest/imported:1"
     daemon.berth("import", "--change", "ENV A=1", "-m", "from a test", str(tar), name)
     try:
@@ -154,7 +145,7 @@ def test_export_merges_layers_and_changes(daemon: Daemon, layered: str,
 def pruning(fresh_daemon: Daemon, tmp_path: Path) -> Daemon:
     for n in (1, 2):
         tar = tmp_path / f"{n}.tar"
-        tar.write_bytes(_tar({"n.txt": f"{n}\n".encode()}))
+        tar.write_bytes(tar_of({"n.txt": f"{n}\n".encode()}))
         fresh_daemon.berth("import", str(tar), "prunetest/a:1")
     return fresh_daemon
 
@@ -180,7 +171,7 @@ def test_image_prune_dangling_then_all(pruning: Daemon) -> None:
 
 def test_images_filters_and_digests(daemon: Daemon, layered: str, tmp_path: Path) -> None:
     tar = tmp_path / "root.tar"
-    tar.write_bytes(_tar({"file.txt": b"labelled\n"}))
+    tar.write_bytes(tar_of({"file.txt": b"labelled\n"}))
     daemon.berth("import", "--change", "LABEL team=infra", str(tar), "filtertest/l:1")
     try:
         repo = layered.rpartition(":")[0]

@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 
 from tests.compat.daemon import BERTH, Daemon, registry_server
-from tests.compat.seed import Layer, hello_layer, make_image, push_image, tar_of
+from tests.compat.seed import Layer, hello_layer, make_image, push_image
+from tests.tarballs import tar_of
 
 A, B, C = "aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"
 
@@ -212,8 +213,8 @@ def _final_screen(sock: Path, name: str, command: list[str], env: dict[str, str]
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
-def test_final_screen_of_a_pull_equals_dockers(daemon: Daemon, tmp_path: Path) -> None:
-    d = daemon
+def test_final_screen_of_a_pull_equals_dockers(fresh_daemon: Daemon, tmp_path: Path) -> None:
+    d = fresh_daemon  # its own: no layer of the image may be there already ("Already exists")
     env = {"DOCKER_CONFIG": str(tmp_path / "dockercfg"), "DOCKER_CLI_HINTS": "false"}
     with registry_server(tmp_path / "registry") as registry, _tmux(tmp_path) as sock:
         img = make_image(d, [hello_layer("tty\n"), Layer(tar_of({"big": os.urandom(3 << 20)}))])

@@ -18,7 +18,8 @@ import pytest
 from berth.oci import image
 from tests.compat.daemon import Daemon, registry_server
 from tests.compat.registry_proxy import Fault, RegistryProxy, oversized_manifest, registry_proxy
-from tests.compat.seed import Layer, hello_layer, make_image, push_image, tar_of
+from tests.compat.seed import Layer, hello_layer, make_image, push_image
+from tests.tarballs import tar_of
 from tests.unit.registry.server.process import berth_registry
 
 BIG = os.urandom(1 << 20)  # one layer file: ~1 MiB of gzip that does not compress

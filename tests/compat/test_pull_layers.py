@@ -18,8 +18,8 @@ from tests.compat.seed import (
     make_image,
     make_index,
     push_image,
-    tar_of,
 )
+from tests.tarballs import tar_of
 
 
 @pytest.fixture(scope="module")

@@ -7,38 +7,24 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-from berth.oci import image
-from tests.compat.daemon import BERTH, Daemon, registry_server
-from tests.compat.registry_proxy import Fault, registry_proxy
-from tests.compat.seed import Layer, hello_layer, make_image, push_image, tar_of
+from tests.compat.daemon import BERTH, Daemon
+from tests.compat.seed import throttled_upstream
+from tests.compat.test_restart import wait_for
 
 BIG = os.urandom(12 << 20)
 RATE = 2 << 20  # bytes/s for the big layer: killed after 2 MiB of it
 
 
-def _wait_for(condition: object, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_gc_between_a_killed_pull_and_its_retry_keeps_fetched_blobs(
         fresh_daemon: Daemon, tmp_path: Path) -> None:
     d = fresh_daemon
-    with registry_server(tmp_path / "registry") as upstream, \
-            registry_proxy(upstream) as (address, proxy):
-        img = make_image(d, [hello_layer("leased\n"),
-                             Layer(tar_of({"big": BIG}), image.MEDIA_TYPE_OCI_LAYER)])
-        push_image(upstream, "lease/app:1", img)
-        ref = f"{address}/lease/app:1"
+    with throttled_upstream(d, tmp_path / "registry", "lease/app:1", "leased\n", BIG,
+                            RATE) as (ref, img, proxy):
         base, small, big = img.layers
         blobs = d.data_root / "content/blobs/sha256"
         partial = d.data_root / "content/ingest" / big.digest.split(":")[1]
-        proxy.faults[big.digest] = Fault("throttle", rate=RATE)
 
         def have(digest: str) -> bool:
             return (blobs / digest.split(":")[1]).exists()
@@ -46,8 +32,8 @@ def test_gc_between_a_killed_pull_and_its_retry_keeps_fetched_blobs(
         pull = subprocess.Popen([BERTH, "-H", d.host, "pull", ref], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
-            _wait_for(lambda: have(base.digest) and have(small.digest) and partial.exists()
-                      and partial.stat().st_size >= 2 << 20, "two layers and 2 MiB of the third")
+            wait_for(lambda: have(base.digest) and have(small.digest) and partial.exists()
+                     and partial.stat().st_size >= 2 << 20, 60, "two layers and 2 MiB of the third")
             d.stop(signal.SIGKILL)
         finally:
             pull.wait(30)

@@ -8,46 +8,32 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-from berth.oci import image
-from tests.compat.daemon import BERTH, Daemon, registry_server
-from tests.compat.registry_proxy import Fault, registry_proxy
-from tests.compat.seed import Layer, hello_layer, make_image, push_image, tar_of
+from tests.compat.daemon import BERTH, Daemon
+from tests.compat.seed import throttled_upstream
+from tests.compat.test_restart import wait_for
 
 BIG = os.urandom(24 << 20)
 RATE = 3 << 20  # bytes/s for the big layer: ~8 s in all, killed after a few MiB
 
 
-def _wait_for(condition: object, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_a_pull_killed_midway_resumes(fresh_daemon: Daemon, tmp_path: Path) -> None:
     d = fresh_daemon
-    with registry_server(tmp_path / "registry") as upstream, \
-            registry_proxy(upstream) as (address, proxy):
-        img = make_image(d, [hello_layer("resumed\n"),
-                             Layer(tar_of({"big": BIG}), image.MEDIA_TYPE_OCI_LAYER)])
-        push_image(upstream, "resume/app:1", img)
-        ref = f"{address}/resume/app:1"
+    with throttled_upstream(d, tmp_path / "registry", "resume/app:1", "resumed\n", BIG,
+                            RATE) as (ref, img, proxy):
         base, small, big = img.layers
         blobs = d.data_root / "content/blobs/sha256"
         ingest = d.data_root / "content/ingest"
         partial = ingest / big.digest.split(":")[1]
-        proxy.faults[big.digest] = Fault("throttle", rate=RATE)
 
         pull = subprocess.Popen([BERTH, "-H", d.host, "pull", ref], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         try:
-            _wait_for(lambda: all((blobs / b.digest.split(":")[1]).exists()
-                                  for b in (base, small))
-                      and partial.exists() and partial.stat().st_size >= 4 << 20,
-                      "the small layers done and 4 MiB of the big one")
+            wait_for(lambda: all((blobs / b.digest.split(":")[1]).exists()
+                                 for b in (base, small))
+                     and partial.exists() and partial.stat().st_size >= 4 << 20,
+                     60, "the small layers done and 4 MiB of the big one")
             d.stop(signal.SIGKILL)
         finally:
             pull.wait(30)

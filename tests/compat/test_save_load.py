@@ -19,6 +19,7 @@ import docker
 import pytest
 
 from tests.compat.daemon import BERTH, Daemon, inspect
+from tests.tarballs import tar_of
 
 
 def _image_ids(d: Daemon) -> set[str]:
@@ -114,16 +115,6 @@ def test_docker_py_save_and_load(daemon: Daemon, tagged: str) -> None:
         client.close()
 
 
-def _archive(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _saved(daemon: Daemon, name: str) -> dict[str, bytes]:
     out = subprocess.run([BERTH, "-H", daemon.host, "save", name], capture_output=True,
                          timeout=60, check=True).stdout
@@ -144,19 +135,19 @@ def test_bad_archives_are_refused_whole(daemon: Daemon, tagged: str) -> None:
 
     no_manifest = {k: v for k, v in members.items() if k not in ("manifest.json",
                                                                   "index.json")}
-    done = _load(daemon, _archive(no_manifest))
+    done = _load(daemon, tar_of(no_manifest))
     assert done.returncode == 1
     assert b"invalid image archive: manifest.json not found" in done.stderr
 
     manifest = json.loads(members["manifest.json"])
     layer = manifest[0]["Layers"][0]
     corrupt = {**members, layer: members[layer][:-1] + b"x"}
-    done = _load(daemon, _archive(corrupt))
+    done = _load(daemon, tar_of(corrupt))
     assert done.returncode == 1 and b"digest mismatch" in done.stderr, done.stderr
 
     manifest[0]["Layers"] = ["../../etc/passwd"]
     escaping = {**members, "manifest.json": json.dumps(manifest).encode()}
-    done = _load(daemon, _archive(escaping))
+    done = _load(daemon, tar_of(escaping))
     assert done.returncode == 1 and b"points outside the archive" in done.stderr
 
     done = _load(daemon, b"not a tar at all" * 64)
@@ -187,7 +178,7 @@ def _docker(dockerd: Any, *args: str, **kw: Any) -> subprocess.CompletedProcess[
     return done
 
 
-def test_real_dockerd_loads_and_runs_berths_archive(daemon: Daemon, tagged: str,
+def test_real_dockerd_loads_and_runs_berthstar_of(daemon: Daemon, tagged: str,
                                                     real_dockerd: Any,
                                                     tmp_path: Path) -> None:
     archive = tmp_path / "berth.tar"
@@ -205,7 +196,7 @@ def test_real_dockerd_loads_and_runs_berths_archive(daemon: Daemon, tagged: str,
                        env=real_dockerd.env, timeout=60)
 
 
-def test_berth_loads_and_runs_a_real_dockerd_archive(daemon: Daemon, real_dockerd: Any,
+def test_berth_loads_and_runs_a_real_dockerdtar_of(daemon: Daemon, real_dockerd: Any,
                                                      tmp_path: Path) -> None:
     name = "fromdocker/bb:1"
     archive = tmp_path / "docker.tar"

@@ -159,6 +159,21 @@ def split_tag(image: str) -> tuple[str, str]:
     return image, ""
 
 
+def transfer_reference(ctx: Context, image: str, all_tags: bool,
+                       quiet: bool) -> tuple[str, str]:
+    """(name, tag) of a ``pull`` or ``push``: the tag given, else "" (every tag) with
+    ``--all-tags``, else "latest", said unless ``quiet``; a tag with ``--all-tags`` is an
+    error, as docker's."""
+    name, tag = split_tag(image)
+    if all_tags and tag:
+        raise StatusError(1, "berth: tag can't be used with --all-tags/-a")
+    if not tag and not all_tags:
+        tag = "latest"
+        if not quiet:
+            ctx.out("Using default tag: latest")
+    return name, tag
+
+
 def canonical(name: str) -> str:
     """``busybox`` → ``docker.io/library/busybox``, as docker prints what it pulled."""
     first, sep, _ = name.partition("/")

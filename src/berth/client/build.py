@@ -4,13 +4,13 @@ sent chunked as it is produced; the answer is JSON lines read as they arrive."""
 from __future__ import annotations
 
 from berth.client import jsoncodec
-from berth.client.models import Value
+from berth.client.models import Progress, Value
 from berth.client.transport import json_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from typing import Any, Final
+    from typing import Final
 
     from berth.client.http1 import Body
     from berth.client.transport import Transport
@@ -74,44 +74,6 @@ class BuildOptions(Value):
         }
 
 
-class BuildMessage(Value):
-    """One line of the build's JSON stream."""
-
-    __slots__ = ("aux_id", "code", "error", "id", "progress", "status", "stream")
-    stream: Final[str]
-    error: Final[str]
-    code: Final[int]
-    aux_id: Final[str]
-    status: Final[str]
-    id: Final[str]
-    progress: Final[str]
-
-    def __init__(self, stream: str = "", error: str = "", code: int = 0, aux_id: str = "",
-                 status: str = "", id: str = "", progress: str = "") -> None:
-        self.stream = stream
-        self.error = error
-        self.code = code
-        self.aux_id = aux_id
-        self.status = status
-        self.id = id
-        self.progress = progress
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> BuildMessage:
-        detail = doc.get("errorDetail") or {}
-        aux = doc.get("aux")
-        code = detail.get("code") if isinstance(detail, dict) else 0
-        return cls(
-            stream=str(doc.get("stream") or ""),
-            error=str(doc.get("error") or (detail.get("message") if detail else "") or ""),
-            code=code if isinstance(code, int) else 0,
-            aux_id=str(aux.get("ID") or "") if isinstance(aux, dict) else "",
-            status=str(doc.get("status") or ""),
-            id=str(doc.get("id") or ""),
-            progress=str(doc.get("progress") or ""),
-        )
-
-
 SECRETS_PREFIX = ".berth-secrets/"
 _BLOCK = 512
 
@@ -147,7 +109,7 @@ def _with_preamble(head: bytes, context: Body) -> Iterator[bytes]:
         yield from context
 
 
-def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[BuildMessage]:
+def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[Progress]:
     """Send ``context`` (a tar: bytes, a file, or an iterable of chunks, streamed; the
     secrets of ``opts`` ahead of it) and yield the build's messages as they come."""
     if opts.secrets:
@@ -156,4 +118,4 @@ def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[B
                              {"Content-Type": "application/x-tar"})
     for doc in json_lines(resp):
         if isinstance(doc, dict):
-            yield BuildMessage.from_json(doc)
+            yield Progress.from_json(doc)

@@ -248,20 +248,24 @@ class ProgressDetail(Value):
 
 
 class Progress(Value):
-    """One message of a JSON-lines progress stream (``/images/create``, bootstrap)."""
+    """One message of a JSON-lines progress stream (docker's ``JSONMessage``):
+    ``/images/create``, push, load, bootstrap and ``/build``."""
 
-    __slots__ = ("aux", "detail", "error", "id", "progress", "status", "stream")
+    __slots__ = ("aux", "aux_id", "code", "detail", "error", "id", "progress", "status",
+                 "stream")
     status: Final[str]
     id: Final[str]
     progress: Final[str]
     error: Final[str]
     stream: Final[str]
     detail: Final[ProgressDetail | None]  # None: the message had no progressDetail
-    aux: Final[bool]  # an aux message (a push's digest), never printed
+    aux: Final[bool]  # an aux message (a push's digest, a build's image ID), never printed
+    code: Final[int]  # the error's code (a build's failed RUN's exit status), 0 if none
+    aux_id: Final[str]  # the ``ID`` of an aux message: the image a build made
 
     def __init__(self, status: str = "", id: str = "", progress: str = "", error: str = "",
                  stream: str = "", detail: ProgressDetail | None = None,
-                 aux: bool = False) -> None:
+                 aux: bool = False, code: int = 0, aux_id: str = "") -> None:
         self.status = status
         self.id = id
         self.progress = progress
@@ -269,16 +273,23 @@ class Progress(Value):
         self.stream = stream
         self.detail = detail
         self.aux = aux
+        self.code = code
+        self.aux_id = aux_id
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Progress:
-        detail = doc.get("errorDetail") or {}
-        error = doc.get("error") or detail.get("message") or ""
-        return cls(status=doc.get("status", ""), id=doc.get("id", ""),
-                   progress=doc.get("progress", ""), error=error,
-                   stream=doc.get("stream", ""),
+        detail = doc.get("errorDetail")
+        if not isinstance(detail, dict):
+            detail = {}
+        aux = doc.get("aux")
+        code = detail.get("code")
+        return cls(status=str(doc.get("status") or ""), id=str(doc.get("id") or ""),
+                   progress=str(doc.get("progress") or ""),
+                   error=str(doc.get("error") or detail.get("message") or ""),
+                   stream=str(doc.get("stream") or ""),
                    detail=ProgressDetail.from_json(doc.get("progressDetail")),
-                   aux=doc.get("aux") is not None)
+                   aux=aux is not None, code=code if isinstance(code, int) else 0,
+                   aux_id=str(aux.get("ID") or "") if isinstance(aux, dict) else "")
 
 
 class LogOptions(Value):

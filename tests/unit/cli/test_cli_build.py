@@ -10,18 +10,12 @@ import tarfile
 
 import fake_daemon
 import pytest
+from tests.tarballs import tar_of
+from tests.trees import write
 
 from berth.api.types.dockerignore import DockerIgnore
 from berth.cli import buildcontext
 from berth.cli.commands import build as build_cmd
-
-
-def write(root, rel, content=b"x", mode=0o644):
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    os.chmod(path, mode)
-    return path
 
 
 class Member:
@@ -141,13 +135,9 @@ def test_missing_context_and_dockerfile_errors(tmp_path):
 
 
 def test_stdin_tar_is_sent_as_is_and_a_dockerfile_is_wrapped():
-    tar = io.BytesIO()
-    with tarfile.open(fileobj=tar, mode="w") as tf:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = 13
-        tf.addfile(info, io.BytesIO(b"FROM scratch\n"))
-    body, name = build_cmd._stdin_context(io.BytesIO(tar.getvalue()), "")
-    assert b"".join(body) == tar.getvalue() and name == ""
+    tar = tar_of({"Dockerfile": b"FROM scratch\n"})
+    body, name = build_cmd._stdin_context(io.BytesIO(tar), "")
+    assert b"".join(body) == tar and name == ""
     body, name = build_cmd._stdin_context(io.BytesIO(b"FROM busybox\nRUN true\n"), "")
     assert name == "Dockerfile"
     assert untar(b"".join(body))["Dockerfile"].data == b"FROM busybox\nRUN true\n"

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 import zstandard
-from layers import entry, make_tar
+from tests.tarballs import entry, make_tar
 
 from berth.errors import InvalidArgument
 from berth.store.diff import (

@@ -35,7 +35,6 @@ from berth.engine.images.registries import AuthConfig, RegistryOptions
 from berth.errors import InvalidArgument
 
 AUTH_HEADER = "X-Registry-Auth"
-_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
 def auth_config(doc: object) -> AuthConfig | None:
@@ -65,25 +64,6 @@ def registry_auth(request: web.Request) -> AuthConfig | None:
     return auth_config(doc)
 
 
-def human_size(size: float) -> str:
-    """go-units ``HumanSize``: decimal units, four significant digits ("1.024kB")."""
-    unit = 0
-    while size >= 1000 and unit < len(_DECIMAL_UNITS) - 1:
-        size /= 1000
-        unit += 1
-    return f"{size:.4g}{_DECIMAL_UNITS[unit]}"
-
-
-def progress_bar(current: int, total: int) -> str:
-    """jsonmessage's ``JSONProgress.String()`` as dockerd renders it (bar, then bytes)."""
-    if total <= 0:
-        return f"{human_size(current):>8}"
-    filled = min(int(current / total * 100) // 2, 50)
-    numbers = f"{human_size(current):>8}/{human_size(total)}" if current <= total \
-        else f"{human_size(current):>8}"
-    return f"[{'=' * filled}>{' ' * (50 - filled)}] {numbers}"
-
-
 @dataclass
 class PushRenderer:
     """``PushProgress`` events as dockerd's push messages."""
@@ -102,10 +82,7 @@ class PushRenderer:
             return
         short = event.layer.removeprefix("sha256:")[:12]
         if event.step is PushStep.PUSHING:
-            await self.progress.send(
-                status=event.step.value, id=short,
-                progressDetail={"current": event.current, "total": event.total},
-                progress=progress_bar(event.current, event.total))
+            await self.progress.send_bar(event.step.value, short, event.current, event.total)
         elif event.step is PushStep.MOUNTED:
             await self.progress.send(status=f"Mounted from {event.detail}", progressDetail={},
                                      id=short)

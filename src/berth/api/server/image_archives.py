@@ -11,7 +11,6 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
-from berth.api.server.distribution import progress_bar
 from berth.api.server.progress import ProgressStream
 from berth.engine.containers.service import ContainerService
 from berth.engine.images import prune
@@ -48,10 +47,8 @@ class LoadRenderer:
         if event.kind is Kind.MESSAGE:
             await self.progress.send(stream=event.text + "\n")
         elif not self.quiet:
-            await self.progress.send(
-                status="Loading layer", id=event.diff_id.removeprefix("sha256:")[:12],
-                progressDetail={"current": event.size, "total": event.size},
-                progress=progress_bar(event.size, event.size))
+            short = event.diff_id.removeprefix("sha256:")[:12]
+            await self.progress.send_bar("Loading layer", short, event.size, event.size)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,7 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
-from berth.api.server.distribution import (
-    PushRenderer,
-    auth_config,
-    progress_bar,
-    registry_auth,
-)
+from berth.api.server.distribution import PushRenderer, auth_config, registry_auth
 from berth.api.server.image_archives import ImageArchiveRoutes
 from berth.api.server.progress import ProgressStream
 from berth.engine import clock
@@ -72,10 +67,7 @@ class PullRenderer:
             return
         short = event.digest.removeprefix("sha256:")[:12]
         if event.step is Step.DOWNLOADING:
-            await self.progress.send(
-                status=event.step.value, id=short,
-                progressDetail={"current": event.current, "total": event.total},
-                progress=progress_bar(event.current, event.total))
+            await self.progress.send_bar(event.step.value, short, event.current, event.total)
         else:
             await self.progress.send(status=event.step.value, progressDetail={}, id=short)
 

@@ -1,6 +1,6 @@
 """JSON-lines progress streams (``/images/create``, ``/images/bootstrap``): docker's
-``{"status": ...}`` messages, and errors that happen after the 200 as
-``{"error": ..., "errorDetail": {"message": ...}}``."""
+``{"status": ...}`` messages, bars drawn as dockerd draws them, and errors that happen
+after the 200 as ``{"error": ..., "errorDetail": {"message": ...}}``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,27 @@ from typing import Any
 from aiohttp import web
 
 from berth.errors import BerthError
+
+_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+def human_size(size: float) -> str:
+    """go-units ``HumanSize``: decimal units, four significant digits ("1.024kB")."""
+    unit = 0
+    while size >= 1000 and unit < len(_DECIMAL_UNITS) - 1:
+        size /= 1000
+        unit += 1
+    return f"{size:.4g}{_DECIMAL_UNITS[unit]}"
+
+
+def progress_bar(current: int, total: int) -> str:
+    """jsonmessage's ``JSONProgress.String()`` as dockerd renders it (bar, then bytes)."""
+    if total <= 0:
+        return f"{human_size(current):>8}"
+    filled = min(int(current / total * 100) // 2, 50)
+    numbers = f"{human_size(current):>8}/{human_size(total)}" if current <= total \
+        else f"{human_size(current):>8}"
+    return f"[{'=' * filled}>{' ' * (50 - filled)}] {numbers}"
 
 
 class ProgressStream:
@@ -37,6 +58,12 @@ class ProgressStream:
     async def send(self, **message: Any) -> None:
         await self.start()
         await self._response.write(json.dumps(message).encode() + b"\r\n")
+
+    async def send_bar(self, status: str, id: str, current: int, total: int) -> None:
+        """A message with its bar: ``progressDetail`` and the text dockerd draws of it."""
+        await self.send(status=status, id=id,
+                        progressDetail={"current": current, "total": total},
+                        progress=progress_bar(current, total))
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
         if not self.started:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from berth.api.types.dockerignore import DockerIgnore
     from berth.cli.command import Context
     from berth.cli.flags import Options
-    from berth.client.build import BuildMessage
+    from berth.client.models import Progress
 
 COMMAND = Command(
     "build", "[OPTIONS] PATH | -", "Build an image from a Dockerfile",
@@ -93,13 +93,13 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     return 0
 
 
-def _chain(first: BuildMessage | None, rest: Iterator[BuildMessage]) -> Iterator[BuildMessage]:
+def _chain(first: Progress | None, rest: Iterator[Progress]) -> Iterator[Progress]:
     if first is not None:
         yield first
         yield from rest
 
 
-def show(ctx: Context, messages: Iterable[BuildMessage], quiet: bool) -> str:
+def show(ctx: Context, messages: Iterable[Progress], quiet: bool) -> str:
     """Render the stream as docker's classic output; returns the image ID."""
     image_id = ""
     held: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from berth import errors
 from berth.cli.command import PROG, Command, Context, StatusError, run_error
 from berth.cli.flags import Options
+from berth.cli.jsonmessage import split_tag
 from berth.cli.runconfig import SHARED_FLAGS, USAGE, build_spec, familiar_tagged
 from berth.client.containerspec import ContainerSpec
 from berth.client.models import Created
@@ -13,21 +14,10 @@ COMMAND = Command("create", USAGE, "Create a new container", SHARED_FLAGS, min_a
                   interspersed=False, aliases=("container create", "create"))
 
 
-def _split_reference(image: str) -> tuple[str, str]:
-    """``fromImage`` and ``tag`` for a pull: the digest travels as the tag, as docker's."""
-    if "@" in image:
-        name, _, digest = image.partition("@")
-        return name, digest
-    name, sep, tag = image.rpartition(":")
-    if sep and "/" not in tag:
-        return name, tag
-    return image, "latest"
-
-
 def pull(ctx: Context, image: str) -> None:
     """Pull ``image`` with progress on stderr; a failure in the stream is an error."""
-    name, tag = _split_reference(image)
-    for progress in ctx.client.images.pull(name, tag):
+    name, tag = split_tag(image)  # a digest travels as the tag, as docker's
+    for progress in ctx.client.images.pull(name, tag or "latest"):
         if progress.error:
             raise StatusError(125, f"{PROG}: {progress.error}\n\n"
                                    f"Run '{ctx.path} --help' for more information")

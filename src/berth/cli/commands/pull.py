@@ -5,7 +5,7 @@ from __future__ import annotations
 from berth.cli import credentials
 from berth.cli.command import Command
 from berth.cli.flags import Flag
-from berth.cli.jsonmessage import canonical, display, split_tag
+from berth.cli.jsonmessage import canonical, display, transfer_reference
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,14 +22,7 @@ COMMAND = Command(
 
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
-    name, tag = split_tag(args[0])
-    if opts.all_tags and tag:
-        ctx.err("berth: tag can't be used with --all-tags/-a")
-        return 1
-    if not tag and not opts.all_tags:
-        tag = "latest"
-        if not opts.quiet:
-            ctx.out("Using default tag: latest")
+    name, tag = transfer_reference(ctx, args[0], opts.all_tags, opts.quiet)
     auth = credentials.header(ctx.env, name)
     display(ctx, ctx.client.images.pull(name, tag, auth, opts.platform), opts.quiet)
     if tag:

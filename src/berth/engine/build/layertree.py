@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from berth.runtime.linux.securejoin import resolve_links
 from berth.store.diff import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
-_MAX_SYMLINKS = 255
 _EMPTY_ROOT = os.stat_result((stat.S_IFDIR | 0o755, 0, 0, 2, 0, 0, 0, 0, 0, 0))
 
 
@@ -179,31 +179,13 @@ class LayerTree:
     def resolve(self, rel: str, follow_final: bool = True) -> str:
         """``rel`` with symlinks followed inside the root, as a clean relative path
         ("" for the root). Components that do not exist are taken literally."""
-        pending = split(rel)
-        resolved: list[str] = []
-        links = 0
-        while pending:
-            part = pending.pop(0)
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            candidate = [*resolved, part]
-            if not pending and not follow_final:
-                resolved = candidate
-                break
+        def readlink(candidate: list[str]) -> str | None:
             found = self._layers(candidate)
             if not found or not stat.S_ISLNK(found[0][1].st_mode):
-                resolved = candidate
-                continue
-            links += 1
-            if links > _MAX_SYMLINKS:
-                raise OSError(errno.ELOOP, "too many levels of symbolic links", rel)
-            target = os.readlink(found[0][0].joinpath(*candidate))
-            if target.startswith("/"):
-                resolved = []
-            pending = split(target) + pending
-        return "/".join(resolved)
+                return None
+            return os.readlink(found[0][0].joinpath(*candidate))
+
+        return "/".join(resolve_links(rel, readlink, follow_final))
 
     def stat(self, rel: str) -> os.stat_result:
         """``lstat`` of ``rel`` with every symlink followed inside the root."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from berth.engine.build import history
 from berth.engine.build import instructions as ins
+from berth.engine.build.args import env_map
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.lex import expand, expand_words
 from berth.engine.build.state import StageState
@@ -55,7 +56,7 @@ def _apply(state: StageState, node: ins.Instruction) -> ConfigChange:
         return ConfigChange(history.nop(state.shell, text))
 
     if isinstance(node, ins.Env):
-        current = {k: v for k, _, v in (e.partition("=") for e in state.env)}
+        current = env_map(state.env)
         texts = []
         for pair in node.pairs:
             key, value = expand(pair.key, env, esc), expand(pair.value, env, esc)

@@ -43,6 +43,21 @@ def _number(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+# kind -> (its database, the id's name, how many fields a usable record has at least)
+_DATABASES = {"user": ("etc/passwd", "uid", 4), "group": ("etc/group", "gid", 3)}
+
+
+def _record(tree: LayerTree, kind: str, name: str) -> list[str]:
+    """``name``'s record in the database of ``kind`` ("user" or "group"), its id (field 2)
+    a number; the classic builder's error if there is none."""
+    path, id_name, width = _DATABASES[kind]
+    record = next((r for r in _entries(tree, path) if r[0] == name and len(r) >= width), None)
+    if record is None or _number(record[2]) is None:
+        raise InvalidArgument(f"{_PREFIX}: can't find {id_name} for {kind} {name}: "
+                              f"no such {kind}: {name}")
+    return record
+
+
 def resolve_owner(chown: str | None, tree: LayerTree) -> Owner:
     """The numeric owner ``chown`` names in the image ``tree`` (root when not given)."""
     if not chown:
@@ -55,20 +70,11 @@ def resolve_owner(chown: str | None, tree: LayerTree) -> Owner:
     uid = _number(user)
     primary: int | None = uid
     if uid is None:
-        passwd = _entries(tree, "etc/passwd")
-        record = next((r for r in passwd if r[0] == user and len(r) > 3), None)
-        if record is None or _number(record[2]) is None:
-            raise InvalidArgument(f"{_PREFIX}: can't find uid for user {user}: "
-                                  f"no such user: {user}")
+        record = _record(tree, "user", user)
         uid, primary = int(record[2]), _number(record[3])
     if not group:
         return Owner(uid, primary if primary is not None else uid)
     gid = _number(group)
     if gid is None:
-        groups = _entries(tree, "etc/group")
-        entry = next((r for r in groups if r[0] == group and len(r) > 2), None)
-        if entry is None or _number(entry[2]) is None:
-            raise InvalidArgument(f"{_PREFIX}: can't find gid for group {group}: "
-                                  f"no such group: {group}")
-        gid = int(entry[2])
+        gid = int(_record(tree, "group", group)[2])
     return Owner(uid, gid)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
+from berth.engine import streams
 from berth.oci.image import MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST, Manifest
 from berth.oci.reference import Reference
 from berth.store.diff import compression_of
@@ -73,13 +74,7 @@ async def spool(body: AsyncIterator[bytes], directory: Path) -> IO[bytes]:
     """The request body in an unnamed temporary file, decompressed, at offset 0."""
     raw = await asyncio.to_thread(_temporary, directory)
     try:
-        buffer = bytearray()
-        async for chunk in body:
-            buffer += chunk
-            if len(buffer) >= _CHUNK:
-                await asyncio.to_thread(raw.write, bytes(buffer))
-                buffer.clear()
-        await asyncio.to_thread(raw.write, bytes(buffer))
+        await streams.write_blocks(body, raw.write)
         return await asyncio.to_thread(_decompressed, raw, directory)
     except BaseException:
         raw.close()

@@ -46,7 +46,6 @@ from .save import SavePlan, SaveSources, plan_save, write_archive
 from .writer import ImageWriter
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
-_SPOOL_CHUNK = 1 << 20
 T = TypeVar("T")
 
 
@@ -161,14 +160,7 @@ class ImageService:
         """Stream ``chunks`` into the content store, 1 MiB at a time."""
         writer = await asyncio.to_thread(self.content.writer)
         try:
-            buffer = bytearray()
-            async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= _SPOOL_CHUNK:
-                    await asyncio.to_thread(writer.write, bytes(buffer))
-                    buffer.clear()
-            if buffer:
-                await asyncio.to_thread(writer.write, bytes(buffer))
+            await streams.write_blocks(chunks, writer.write)
             return await asyncio.to_thread(writer.commit)
         finally:
             writer.abort()

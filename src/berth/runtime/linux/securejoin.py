@@ -8,17 +8,26 @@ would land on a host file. Symlinks are expanded component by component with the
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Callable
 
 _MAX_SYMLINKS = 255
 
 
-def secure_join(root: str, unsafe_path: str) -> str:
-    """The host path of ``unsafe_path`` interpreted with ``root`` as the filesystem root.
+def _components(path: str) -> list[str]:
+    return [c for c in path.split("/") if c not in ("", ".")]
 
-    Components that do not exist yet are appended lexically (they cannot be symlinks)."""
-    root = os.path.abspath(root)
-    pending = [c for c in unsafe_path.split("/") if c not in ("", ".")]
+
+def resolve_links(unsafe_path: str, readlink: Callable[[list[str]], str | None],
+                  follow_final: bool = True) -> list[str]:
+    """The components of ``unsafe_path`` with its symlinks expanded inside the root.
+
+    ``readlink(components)`` is the target of the symlink at ``components`` (relative to
+    the root), or None where there is none: a component that is not a link, or does not
+    exist yet, is taken literally. With ``follow_final`` false the last component is not
+    followed (``lstat`` rather than ``stat``)."""
+    pending = _components(unsafe_path)
     resolved: list[str] = []
     links = 0
     while pending:
@@ -27,16 +36,30 @@ def secure_join(root: str, unsafe_path: str) -> str:
             if resolved:
                 resolved.pop()
             continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            target = os.readlink(candidate)
-        except OSError:  # not a symlink, or missing: take it literally
-            resolved.append(part)
+        candidate = [*resolved, part]
+        target = readlink(candidate) if pending or follow_final else None
+        if target is None:
+            resolved = candidate
             continue
         links += 1
         if links > _MAX_SYMLINKS:
-            raise OSError(40, "too many levels of symbolic links", unsafe_path)
+            raise OSError(errno.ELOOP, "too many levels of symbolic links", unsafe_path)
         if target.startswith("/"):
             resolved = []
-        pending = [c for c in target.split("/") if c not in ("", ".")] + pending
-    return os.path.join(root, *resolved)
+        pending = _components(target) + pending
+    return resolved
+
+
+def secure_join(root: str, unsafe_path: str) -> str:
+    """The host path of ``unsafe_path`` interpreted with ``root`` as the filesystem root.
+
+    Components that do not exist yet are appended lexically (they cannot be symlinks)."""
+    root = os.path.abspath(root)
+
+    def readlink(components: list[str]) -> str | None:
+        try:
+            return os.readlink(os.path.join(root, *components))
+        except OSError:  # not a symlink, or missing: take it literally
+            return None
+
+    return os.path.join(root, *resolve_links(unsafe_path, readlink))

@@ -8,7 +8,8 @@ import json
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from berth.api.server.distribution import progress_bar, registry_auth, registry_config
+from berth.api.server.distribution import registry_auth, registry_config
+from berth.api.server.progress import progress_bar
 from berth.engine.images.registries import RegistryOptions
 from berth.errors import InvalidArgument
 

@@ -4,39 +4,32 @@
 from __future__ import annotations
 
 import asyncio
-import bz2
 import gzip
 import hashlib
 import io
-import lzma
 import os
 import tarfile
 
 import pytest
+from tests.tarballs import entry, make_tar
 
 from berth.engine.build.context import BuildContext, TarDigests, receive_context
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 
-def make_tar(entries, compress=None) -> bytes:
+def context_tar(entries, compress=None) -> bytes:
     """entries: (name, content | None for a dir | ("sym", target) | ("lnk", target))."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name, content in entries:
-            info = tarfile.TarInfo(name)
-            if content is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tf.addfile(info)
-            elif isinstance(content, tuple):
-                info.type = tarfile.SYMTYPE if content[0] == "sym" else tarfile.LNKTYPE
-                info.linkname = content[1]
-                tf.addfile(info)
-            else:
-                info.size, info.mode = len(content), 0o644
-                tf.addfile(info, io.BytesIO(content))
-    data = buf.getvalue()
-    return {None: data, "gz": gzip.compress, "bz2": bz2.compress,
-            "xz": lzma.compress}[compress](data) if compress else data
+    return make_tar(*(_member(name, content) for name, content in entries),
+                    compression=compress or "")
+
+
+def _member(name, content):
+    if content is None:
+        return entry(name, tarfile.DIRTYPE, mode=0o755)
+    if isinstance(content, tuple):
+        kind = tarfile.SYMTYPE if content[0] == "sym" else tarfile.LNKTYPE
+        return entry(name, kind, linkname=content[1])
+    return entry(name, data=content)
 
 
 async def chunked(data: bytes, size: int = 1000):
@@ -59,7 +52,7 @@ def tree(root) -> set[str]:
 
 @pytest.mark.parametrize("compress", [None, "gz", "bz2", "xz"])
 def test_every_compression_unpacks(tmp_path, compress):
-    data = make_tar([("Dockerfile", b"FROM scratch\n"), ("src", None),
+    data = context_tar([("Dockerfile", b"FROM scratch\n"), ("src", None),
                      ("src/a.txt", b"a" * 5000)], compress)
     ctx = receive(data, tmp_path / "ctx")
     assert ctx.root == tmp_path / "ctx"
@@ -71,20 +64,20 @@ def test_every_compression_unpacks(tmp_path, compress):
 
 def test_large_context_is_spooled_then_unpacked_and_the_spool_removed(tmp_path):
     big = os.urandom(3 << 20)
-    ctx = receive(make_tar([("big.bin", big)]), tmp_path / "ctx")
+    ctx = receive(context_tar([("big.bin", big)]), tmp_path / "ctx")
     assert (ctx.root / "big.bin").read_bytes() == big
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ctx"]
 
 
 def test_a_tar_cut_inside_a_file_is_refused_and_nothing_is_left(tmp_path):
-    data = make_tar([("Dockerfile", b"FROM scratch\n"), ("big.bin", os.urandom(1 << 20))])
+    data = context_tar([("Dockerfile", b"FROM scratch\n"), ("big.bin", os.urandom(1 << 20))])
     with pytest.raises(InvalidArgument, match="invalid tar"):
         receive(data[: 600 << 10], tmp_path / "ctx")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_dockerfile_is_dockers_error(tmp_path):
-    ctx = receive(make_tar([("a", b"x"), ("d", None)]), tmp_path / "ctx")
+    ctx = receive(context_tar([("a", b"x"), ("d", None)]), tmp_path / "ctx")
     with pytest.raises(NotFound, match=r"^Cannot locate specified Dockerfile: build/Dockerfile$"):
         ctx.dockerfile("build/Dockerfile")
     with pytest.raises(NotFound, match=r"^Cannot locate specified Dockerfile: d$"):
@@ -94,7 +87,7 @@ def test_missing_dockerfile_is_dockers_error(tmp_path):
 def test_dockerfile_symlink_cannot_leave_the_context(tmp_path):
     secret = tmp_path / "secret"
     secret.write_bytes(b"host file")
-    ctx = receive(make_tar([("Dockerfile", ("sym", str(secret)))]), tmp_path / "ctx")
+    ctx = receive(context_tar([("Dockerfile", ("sym", str(secret)))]), tmp_path / "ctx")
     with pytest.raises(NotFound):
         ctx.dockerfile("Dockerfile")
 
@@ -102,7 +95,7 @@ def test_dockerfile_symlink_cannot_leave_the_context(tmp_path):
 @pytest.mark.parametrize("name", ["../evil", "a/../../evil", "/../evil"])
 def test_hostile_dotdot_names_are_refused(tmp_path, name):
     with pytest.raises(InvalidArgument, match="escapes"):
-        receive(make_tar([(name, b"pwned")]), tmp_path / "ctx")
+        receive(context_tar([(name, b"pwned")]), tmp_path / "ctx")
     assert not (tmp_path / "evil").exists()
     assert not (tmp_path / "ctx").exists()  # a failed upload leaves nothing behind
 
@@ -110,7 +103,7 @@ def test_hostile_dotdot_names_are_refused(tmp_path, name):
 def test_hostile_symlink_parent_stays_inside(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    data = make_tar([("link", ("sym", str(outside))), ("link/pwned", b"x"),
+    data = context_tar([("link", ("sym", str(outside))), ("link/pwned", b"x"),
                      ("rel", ("sym", "../../outside")), ("rel/pwned2", b"y"),
                      ("hard", ("lnk", "../../outside/f"))][:4])
     ctx = receive(data, tmp_path / "ctx")
@@ -123,7 +116,7 @@ def test_hostile_symlink_parent_stays_inside(tmp_path):
 def test_hardlink_to_outside_is_refused(tmp_path):
     (tmp_path / "f").write_bytes(b"host")
     with pytest.raises(InvalidArgument):
-        receive(make_tar([("hard", ("lnk", "../f"))]), tmp_path / "ctx")
+        receive(context_tar([("hard", ("lnk", "../f"))]), tmp_path / "ctx")
 
 
 def test_garbage_is_a_bad_request(tmp_path):
@@ -132,7 +125,7 @@ def test_garbage_is_a_bad_request(tmp_path):
 
 
 def test_dockerignore_first_filters_while_extracting(tmp_path):
-    data = make_tar([(".dockerignore", b"node_modules\n*.log\n!keep.log\nDockerfile\n"),
+    data = context_tar([(".dockerignore", b"node_modules\n*.log\n!keep.log\nDockerfile\n"),
                      ("Dockerfile", b"FROM scratch\n"), ("node_modules", None),
                      ("node_modules/x.js", b"x"), ("a.log", b"l"), ("keep.log", b"k"),
                      ("src.py", b"s")])
@@ -141,7 +134,7 @@ def test_dockerignore_first_filters_while_extracting(tmp_path):
 
 
 def test_dockerignore_late_prunes_afterwards(tmp_path):
-    data = make_tar([("build", None), ("build/out.o", b"o"), ("build/keep", None),
+    data = context_tar([("build", None), ("build/out.o", b"o"), ("build/keep", None),
                      ("build/keep/me", b"m"), ("app.Dockerfile", b"FROM scratch\n"),
                      ("main.c", b"c"), (".dockerignore", b"build\n!build/keep\n*.Dockerfile\n")])
     ctx = receive(data, tmp_path / "ctx", dockerfile="app.Dockerfile")
@@ -151,7 +144,7 @@ def test_dockerignore_late_prunes_afterwards(tmp_path):
 
 
 def test_upload_failure_stops_the_reader(tmp_path):
-    data = make_tar([("a", os.urandom(200_000))])
+    data = context_tar([("a", os.urandom(200_000))])
 
     async def broken():
         yield data[:50_000]
@@ -166,26 +159,17 @@ def test_upload_failure_stops_the_reader(tmp_path):
 
 
 def test_whiteout_names_are_ordinary_files_in_a_context(tmp_path):
-    ctx = receive(make_tar([("a", b"1"), (".wh.a", b"2")]), tmp_path / "ctx")
+    ctx = receive(context_tar([("a", b"1"), (".wh.a", b"2")]), tmp_path / "ctx")
     assert (ctx.root / "a").read_bytes() == b"1"
     assert (ctx.root / ".wh.a").read_bytes() == b"2"
 
 
 def _mixed_tar(fmt: int) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
-        for name, data in (("a.txt", b"alpha"), ("d/" + "long" * 40 + ".bin", os.urandom(70000)),
-                           ("empty", b""), ("ü/ç.txt", b"unicode")):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        link = tarfile.TarInfo("hard")
-        link.type, link.linkname = tarfile.LNKTYPE, "a.txt"
-        tf.addfile(link)
-        folder = tarfile.TarInfo("dir")
-        folder.type = tarfile.DIRTYPE
-        tf.addfile(folder)
-    return buf.getvalue()
+    return make_tar(entry("a.txt", data=b"alpha"),
+                    entry("d/" + "long" * 40 + ".bin", data=os.urandom(70000)),
+                    entry("empty"), entry("ü/ç.txt", data=b"unicode"),
+                    entry("hard", tarfile.LNKTYPE, linkname="a.txt"),
+                    entry("dir", tarfile.DIRTYPE), format=fmt)
 
 
 @pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
@@ -204,14 +188,8 @@ def test_spool_digests_match_what_tarfile_reads_however_the_stream_is_cut(fmt, p
 
 
 def test_a_pax_size_override_switches_the_digests_off():
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        info = tarfile.TarInfo("f")
-        info.size = 4
-        info.pax_headers = {"size": "4"}
-        tf.addfile(info, io.BytesIO(b"data"))
     hashes = TarDigests()
-    hashes.feed(buf.getvalue())
+    hashes.feed(make_tar(entry("f", data=b"data", pax_headers={"size": "4"})))
     assert not hashes.usable and hashes.digests == {}
 
 

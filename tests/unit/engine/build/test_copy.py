@@ -6,14 +6,14 @@ import bz2
 import gzip
 import hashlib
 import http.server
-import io
 import lzma
 import os
 import stat
-import tarfile
 import threading
 
 import pytest
+from tests.tarballs import entry, make_tar
+from tests.trees import write
 
 from berth.engine.build.copy import (
     CopySpec,
@@ -26,14 +26,6 @@ from berth.errors import InvalidArgument, NotFound
 
 is_root = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not is_root, reason="chown needs root")
-
-
-def write(root, rel, content=b"x", mode=0o644):
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    os.chmod(path, mode)
-    return path
 
 
 @pytest.fixture
@@ -268,13 +260,8 @@ def test_copy_from_a_layer_tree_honours_whiteouts(tmp_path, image):
 @pytest.mark.parametrize("compress", [None, gzip.compress, bz2.compress, lzma.compress])
 def test_add_extracts_local_archives(ctx, image, compress):
     upper, lower = image
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in (("pkg/bin/tool", b"tool"), ("pkg/README", b"read me")):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid = len(data), 0o751, 7, 8
-            tf.addfile(info, io.BytesIO(data))
-    data = buf.getvalue()
+    data = make_tar(*(entry(name, data=content, mode=0o751, uid=7, gid=8)
+                      for name, content in (("pkg/bin/tool", b"tool"), ("pkg/README", b"read me"))))
     write(ctx, "bundle.tar", compress(data) if compress else data)
     copy(ctx, upper, lower, "bundle.tar", dest="/opt/x", add=True)
     assert (upper / "opt/x/pkg/bin/tool").read_bytes() == b"tool"

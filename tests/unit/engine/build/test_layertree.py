@@ -6,18 +6,12 @@ import os
 import stat
 
 import pytest
+from tests.trees import write
 
 from berth.engine.build.layertree import LayerTree
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="whiteout devices and trusted "
                                 "xattrs need root")
-
-
-def write(root, rel, content=b"x"):
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ mount points dropped from a RUN's layer."""
 from __future__ import annotations
 
 import asyncio
-import io
-import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.tarballs import tar_of
 
 from berth import errors
 from berth.client.build import secrets_preamble
@@ -121,21 +120,11 @@ async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
         yield data[i:i + size]
 
 
-def _tar(files: dict[str, bytes], mode: str = "w") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as tf:  # type: ignore[call-overload]
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("mode", ["w", "w:gz"])
+@pytest.mark.parametrize("compression", ["", "gz"])
 @pytest.mark.parametrize("chunk", [7, 512, 1 << 20])
-def test_secrets_preamble_is_taken_off_the_context(tmp_path: Path, mode: str,
+def test_secrets_preamble_is_taken_off_the_context(tmp_path: Path, compression: str,
                                                    chunk: int) -> None:
-    context = _tar({"Dockerfile": b"FROM busybox\n", "a.txt": b"a\n"}, mode)
+    context = tar_of({"Dockerfile": b"FROM busybox\n", "a.txt": b"a\n"}, compression=compression)
     body = secrets_preamble([("tok", b"s3cret\n"), ("empty", b"")]) + context
     store = SecretStore(tmp_path / "secrets")
 
@@ -154,7 +143,7 @@ def test_secrets_preamble_is_taken_off_the_context(tmp_path: Path, mode: str,
 
 
 def test_no_preamble_leaves_the_body_alone(tmp_path: Path) -> None:
-    for body in (_tar({"Dockerfile": b"FROM x\n"}), b"\x1f\x8b short", b""):
+    for body in (tar_of({"Dockerfile": b"FROM x\n"}), b"\x1f\x8b short", b""):
         store = SecretStore(tmp_path / "s")
 
         async def run(data: bytes = body, store: SecretStore = store) -> bytes:

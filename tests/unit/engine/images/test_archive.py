@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 
 import pytest
+from tests.tarballs import tar_of
 
 from berth.engine.images.archive import Archive, read_images
 from berth.engine.images.filters import reference_matches
@@ -20,18 +20,7 @@ def _sha(data: bytes) -> str:
 
 
 def _tar(files: dict[str, bytes], links: dict[str, str] | None = None) -> io.BytesIO:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    buf.seek(0)
-    return buf
+    return io.BytesIO(tar_of(files, symlinks=links))
 
 
 CONFIG = json.dumps({"architecture": "amd64", "os": "linux",

@@ -6,9 +6,9 @@ import asyncio
 import tarfile
 
 import pytest
-from layers import entry, make_tar
+from tests.tarballs import entry, make_tar
 from tests.unit.registry.client.images import serving
-from tests.unit.registry.client.test_auth import TokenServer, bearer_middleware
+from tests.unit.registry.client.test_auth import bearer_registry
 from tests.unit.registry.server.security import write_htpasswd
 
 from berth.engine.images import ImageService
@@ -127,16 +127,12 @@ def test_login_basic_and_push_with_credentials(tmp_path):
 
 
 def test_login_bearer(tmp_path):
-    tokens = TokenServer()
-    with serving(tokens.app) as token_port:
-        app = create_app(InMemoryDriver())
-        app.middlewares.insert(0, bearer_middleware(f"http://127.0.0.1:{token_port}/token"))
-        with serving(app) as port:
-            service = make_service(tmp_path / "a")
-            host = f"127.0.0.1:{port}"
-            asyncio.run(service.login(AuthConfig("alice", "s3cret", host)))
-            with pytest.raises(Unauthorized):
-                asyncio.run(service.login(AuthConfig("alice", "nope", host)))
+    with bearer_registry() as (_, port):
+        service = make_service(tmp_path / "a")
+        host = f"127.0.0.1:{port}"
+        asyncio.run(service.login(AuthConfig("alice", "s3cret", host)))
+        with pytest.raises(Unauthorized):
+            asyncio.run(service.login(AuthConfig("alice", "nope", host)))
 
 
 def test_pull_goes_through_the_first_mirror_that_has_the_image(tmp_path, registry):

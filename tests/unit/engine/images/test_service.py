@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from layers import entry, make_tar
+from tests.tarballs import entry, make_tar
 
 from berth.engine.images import ImageService
 from berth.errors import Conflict, InvalidArgument, NotFound

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from aiohttp import web
@@ -122,23 +124,31 @@ def bearer_middleware(realm: str):
     return check
 
 
-def test_bearer_token_flow_caches_tokens_per_scope(tmp_path):
+@contextmanager
+def bearer_registry() -> Iterator[tuple[TokenServer, int]]:
+    """An in-memory registry that wants a token from a ``TokenServer``: yields the token
+    server and the registry's port."""
     tokens = TokenServer()
     with serving(tokens.app) as token_port:
         app = create_app(InMemoryDriver())
         app.middlewares.insert(0, bearer_middleware(f"http://127.0.0.1:{token_port}/token"))
         with serving(app) as port:
-            host = f"127.0.0.1:{port}"
-            config = docker_config(tmp_path, host, "alice", "s3cret")
-            round_trip(tmp_path, f"{host}/team/app:v1", SessionOptions(credentials=config))
-            # the pull (3 blobs, 2 manifest requests) took one token for its one scope
-            assert tokens.requests[-1] == ["repository:team/app:pull"]
-            assert tokens.requests.count(["repository:team/app:pull"]) == 1
-            assert len(tokens.requests) <= 3
+            yield tokens, port
 
-            wrong = docker_config(tmp_path, host, "alice", "nope")
-            with pytest.raises(Unauthorized, match="bad credentials"):
-                round_trip(tmp_path, f"{host}/team/app:v1", SessionOptions(credentials=wrong))
+
+def test_bearer_token_flow_caches_tokens_per_scope(tmp_path):
+    with bearer_registry() as (tokens, port):
+        host = f"127.0.0.1:{port}"
+        config = docker_config(tmp_path, host, "alice", "s3cret")
+        round_trip(tmp_path, f"{host}/team/app:v1", SessionOptions(credentials=config))
+        # the pull (3 blobs, 2 manifest requests) took one token for its one scope
+        assert tokens.requests[-1] == ["repository:team/app:pull"]
+        assert tokens.requests.count(["repository:team/app:pull"]) == 1
+        assert len(tokens.requests) <= 3
+
+        wrong = docker_config(tmp_path, host, "alice", "nope")
+        with pytest.raises(Unauthorized, match="bad credentials"):
+            round_trip(tmp_path, f"{host}/team/app:v1", SessionOptions(credentials=wrong))
 
 
 def test_challenge_parsing_keeps_commas_inside_quotes():
