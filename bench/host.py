@@ -126,12 +126,20 @@ def unmount_under(root: Path) -> list[str]:
 
 
 def remove_cgroups(prefix: str) -> list[str]:
-    """rmdir every cgroup directory named ``prefix*`` in every hierarchy, leaves first."""
+    """rmdir every cgroup directory named ``prefix*`` in every hierarchy, leaves first.
+
+    Searched at any depth: dockerd makes a relative ``--cgroup-parent`` under its own
+    cgroup, which is the starting process's (on this host, a memory cgroup of the
+    session's), not under the hierarchy's root."""
     left = []
     for point, fstype in mountinfo():
         if fstype not in ("cgroup", "cgroup2"):
             continue
-        for top in Path(point).glob(f"{prefix}*"):
+        tops = []
+        for dirpath, dirnames, _ in os.walk(point):
+            tops += [os.path.join(dirpath, d) for d in dirnames if d.startswith(prefix)]
+            dirnames[:] = [d for d in dirnames if not d.startswith(prefix)]
+        for top in tops:
             for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
                 try:
                     os.rmdir(dirpath)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.compat.daemon import BERTH, Daemon
+from tests.compat.daemon import BERTH, CGROUP_ROOT, Daemon
 
 
 def _state(d: Daemon, ref: str) -> dict[str, object]:
@@ -61,3 +61,18 @@ def test_exited_shim_is_gone_and_state_consistent(fresh_daemon: Daemon) -> None:
     assert _state(d, "once")["ExitCode"] == 0
     d.berth("rm", "once")
     assert d.berth("ps", "-aq").stdout.strip() == ""
+
+
+def test_a_stopped_daemon_removes_its_cgroup_parent_only_when_empty(
+        fresh_daemon: Daemon) -> None:
+    d = fresh_daemon
+    unified = (CGROUP_ROOT / "cgroup.controllers").exists()
+    parent = CGROUP_ROOT / ("" if unified else "memory") / d.cgroup_parent
+    d.berth("run", "-d", "--name", "stays", "busybox", "sleep", "600")
+    assert parent.is_dir()
+    d.stop()  # SIGTERM: the container keeps running, so its parent stays
+    assert parent.is_dir() and any(p.is_dir() for p in parent.iterdir())
+    d.start()
+    d.berth("rm", "-f", "stays")
+    d.stop()
+    assert not parent.exists()

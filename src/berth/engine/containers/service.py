@@ -41,6 +41,7 @@ from berth.errors import (
 from berth.oci.mount import Mount
 from berth.oci.spec import Seccomp
 from berth.runtime import spec as runtime_spec
+from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.shim import ExitStatus, ShimOptions
 from berth.runtime.shim.client import Shim, ShimManager, read_exit_status
 
@@ -139,6 +140,12 @@ class ContainerService:
                 await task
         for shim in self._live.values():
             await shim.close()
+        # the --cgroup-parent goes with the daemon unless containers still run in it
+        parent = open_manager(f"/{self._opts.cgroup_parent}")
+        try:
+            await asyncio.to_thread(parent.release)
+        except OSError as err:
+            log.warning("cannot remove cgroup parent %s: %s", self._opts.cgroup_parent, err)
 
     # ── create, inspect ───────────────────────────────────────────────────────────────
 

@@ -53,6 +53,11 @@ class CgroupManager(Protocol):
 
     def exists(self) -> bool: ...
 
+    def release(self) -> None:
+        """Remove this cgroup if it is empty (no tasks, no children); otherwise leave it.
+        For a parent such as berthd's ``--cgroup-parent``, whose containers outlive it."""
+        ...
+
     def destroy(self) -> None:
         """Kill what is left inside and remove the cgroup. Idempotent."""
         ...

@@ -83,6 +83,15 @@ def kill_all(procs_file: Path) -> None:
         time.sleep(_POLL)
 
 
+def rmdir_if_empty(path: Path) -> None:
+    """rmdir a cgroup that holds no task and no child; a busy or missing one stays as is."""
+    try:
+        os.rmdir(path)
+    except OSError as err:
+        if err.errno not in (errno.EBUSY, errno.ENOTEMPTY, errno.ENOENT):
+            raise
+
+
 def remove_tree(path: Path) -> None:
     """rmdir ``path`` and any child cgroups, deepest first; missing is fine, EBUSY (tasks
     still exiting) is retried briefly."""

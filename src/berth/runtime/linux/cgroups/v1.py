@@ -159,6 +159,10 @@ class CgroupV1Manager:
             pids_current=fs.read_int(pids / "pids.current") if pids else len(self.pids()),
         )
 
+    def release(self) -> None:
+        for path in self._dirs().values():
+            fs.rmdir_if_empty(path)
+
     def destroy(self) -> None:
         dirs = self._dirs()
         freezer = dirs.get("freezer")

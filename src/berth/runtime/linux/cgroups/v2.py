@@ -116,6 +116,9 @@ class CgroupV2Manager:
             pids_current=fs.read_int(self.path / "pids.current", len(self.pids())),
         )
 
+    def release(self) -> None:
+        fs.rmdir_if_empty(self.path)
+
     def destroy(self) -> None:
         if not self.path.is_dir():
             return
