@@ -18,6 +18,8 @@ Only the standard library's builtins are used: the CLI imports this on every sta
 
 from __future__ import annotations
 
+from berth.api.types.goformat import go_quote
+
 
 class _Missing:
     """The value of a key a map does not have: Go's invalid ``reflect.Value``."""
@@ -134,31 +136,6 @@ def fmt_float(f: float) -> str:
     else:
         body = _fixed_form(digits, dp)
     return "-" + body if neg else body
-
-
-_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-                  "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\"}
-
-
-def go_quote(text: str) -> str:
-    """``strconv.Quote``: what ``%q`` prints and what Go's error messages quote with."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return '"' + text + '"'
-    out = ['"']
-    for ch in text:
-        esc = _QUOTE_ESCAPES.get(ch)
-        if esc is not None:
-            out.append(esc)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def go_quote_rune(code: int) -> str:

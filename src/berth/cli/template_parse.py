@@ -6,7 +6,7 @@ Not supported: ``define``, ``template``, ``block`` and complex numbers.
 
 from __future__ import annotations
 
-from berth.cli.template_fmt import go_quote
+from berth.api.types.goformat import go_quote
 from berth.cli.template_lex import KEYWORDS, TemplateError, Token, tokenize
 from berth.cli.template_nodes import (
     ActionNode,

@@ -9,10 +9,10 @@ the verb to each element, as Go does.
 
 from __future__ import annotations
 
+from berth.api.types.goformat import go_quote
 from berth.cli.template_fmt import (
     fmt_float,
     fmt_value,
-    go_quote,
     go_quote_rune,
     go_type,
     sort_key,

@@ -177,18 +177,18 @@ def apply_layer(stream: BinaryIO, target: Path, options: ApplyOptions,
                        reader.size)
 
 
-def apply_tar_file(path: Path, target: Path, options: ApplyOptions) -> None:
-    """Unpack the uncompressed tar file at ``path`` into ``target``, as ``apply_layer``
-    does (same path checks), but with random access: headers are read where they are, and
-    file data is copied by the kernel (``copy_file_range``) instead of through Python."""
-    with open(path, "rb") as f:
-        applier = _Applier(str(target), options, source_fd=f.fileno())
-        try:
-            with tarfile.open(fileobj=f, mode="r:") as tf:
-                for member in tf:
-                    applier.apply(tf, member)
-        except (tarfile.TarError, EOFError) as err:
-            raise InvalidArgument(f"invalid tar archive: {err}") from err
+def apply_tar_file(f: BinaryIO, target: Path, options: ApplyOptions) -> None:
+    """Unpack the uncompressed tar file ``f`` (a real, seekable file) into ``target``, as
+    ``apply_layer`` does (same path checks), but with random access: headers are read where
+    they are, and file data is copied by the kernel (``copy_file_range``) instead of
+    through Python."""
+    applier = _Applier(str(target), options, source_fd=f.fileno())
+    try:
+        with tarfile.open(fileobj=f, mode="r:") as tf:
+            for member in tf:
+                applier.apply(tf, member)
+    except (tarfile.TarError, EOFError) as err:
+        raise InvalidArgument(f"invalid tar archive: {err}") from err
     applier.finish()
 
 

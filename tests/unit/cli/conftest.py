@@ -7,18 +7,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "client"))
 
-from fake_daemon import FakeServer, serve
+from fake_daemon import FakeServer, serving
 
 from berth.cli.main import main
 
 
 @pytest.fixture
 def daemon(tmp_path: Path):
-    server, thread = serve(str(tmp_path / "berth.sock"))
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(str(tmp_path / "berth.sock")) as server:
+        yield server
 
 
 @pytest.fixture

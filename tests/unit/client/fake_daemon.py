@@ -7,9 +7,11 @@ follows the start, and it records every request (method, path, query, body) for 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socketserver
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -292,8 +294,15 @@ class FakeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().handle_error(request, client_address)
 
 
-def serve(path: str) -> tuple[FakeServer, threading.Thread]:
+@contextlib.contextmanager
+def serving(path: str) -> Iterator[FakeServer]:
+    """The fake daemon on the unix socket ``path`` until the block ends."""
     server = FakeServer(path)
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
-    return server, thread
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from berth import errors
+from berth.api.types.goformat import go_quote
 from berth.engine.build import instructions as ins
 from berth.engine.build import stages
 from berth.engine.build.args import ArgUsage, StageArgs
@@ -26,7 +27,6 @@ from berth.engine.build.dispatcher import StageContext, StageRunner, short_id
 from berth.engine.build.dockerfile import Dockerfile, parse
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.executor import RunExecutor
-from berth.engine.build.lex import go_quote
 from berth.engine.build.options import BuildOptions, BuildOutput, BuildResult
 from berth.engine.build.runmounts import CacheLocks, MountSources
 from berth.engine.build.secretstore import SecretStore, take_secrets

@@ -144,8 +144,7 @@ class TarDigests:
 
     def feed(self, data: bytes) -> None:
         view, i, n = memoryview(data), 0, len(data)
-        if self._offset == 0 and (data.startswith((_GZIP_MAGIC, _BZIP2_MAGIC))
-                                  or data.startswith(_XZ_MAGIC)):
+        if self._offset == 0 and data.startswith((_GZIP_MAGIC, _BZIP2_MAGIC, _XZ_MAGIC)):
             self.usable = False  # compressed: offsets of the tar inside are not these
         while i < n and self.usable:
             if self._left:
@@ -238,15 +237,15 @@ class _Unpacker:
                 apply_layer(cast(BinaryIO, lzma.LZMAFile(f)), self.root, options)
             elif head.startswith(_GZIP_MAGIC):
                 apply_layer(f, self.root, options)  # apply_layer sniffs gzip itself
-        if not head.startswith((_BZIP2_MAGIC, _XZ_MAGIC, _GZIP_MAGIC)):
-            apply_tar_file(spool, self.root, options)  # the usual case: the kernel copies
+            else:
+                apply_tar_file(f, self.root, options)  # the usual case: the kernel copies
         ignore = self.ignore or self._load_ignore()
         if ignore is not None and self._unfiltered:
             prune(self.root, ignore)
 
     def _written(self, member: tarfile.TarInfo, fd: int) -> None:
         known = self.hashes.digests.get(member.offset_data)
-        if known is not None and known[0] == member.size and self.hashes.usable:
+        if known is not None and known[0] == member.size:  # (emptied if not usable)
             st = os.fstat(fd)
             self.digests[(st.st_dev, st.st_ino)] = known[1]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from berth.api.types.goformat import go_quote
 from berth.engine.build.instructions import Common, Healthcheck
-from berth.engine.build.lex import go_quote
 from berth.engine.build.words import BuilderFlags
 
 MINIMUM_DURATION_NS = 1_000_000

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from berth.engine.build.lex import go_quote
+from berth.api.types.goformat import go_quote
 
 NOP = "#(nop) "
 

@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from berth.api.types.goformat import go_quote
 from berth.engine.build import instructions as ins
 from berth.engine.build.healthcheck import health_config
 from berth.engine.build.heredoc import parse_marker
-from berth.engine.build.lex import go_quote
 from berth.engine.build.words import (
     WHITESPACE,
     BuilderFlags,

@@ -98,29 +98,28 @@ class Shell(Instruction):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Copy(Instruction):
+class FileTransfer(Instruction):
+    """What COPY and ADD share."""
+
     sources: tuple[str, ...]
     dest: str
     contents: tuple[Heredoc, ...] = ()  # COPY <<EOF /dst: inline files
-    from_: str | None = None  # --from: stage name, stage index or image
     chown: str | None = None
     chmod: str | None = None
     link: bool = False
-    parents: bool = False
     excludes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
-class Add(Instruction):
-    sources: tuple[str, ...]
-    dest: str
-    contents: tuple[Heredoc, ...] = ()
-    chown: str | None = None
-    chmod: str | None = None
-    link: bool = False
+class Copy(FileTransfer):
+    from_: str | None = None  # --from: stage name, stage index or image
+    parents: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Add(FileTransfer):
     checksum: str | None = None
     keep_git_dir: bool = False
-    excludes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,11 +24,11 @@ outside quotes splits on whitespace, quoted text never does.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from berth.api.types.goformat import go_quote
 from berth.engine.build.errors import DockerfileError
 
 EXPANDED: frozenset[str] = frozenset(
@@ -43,11 +43,6 @@ _EOF = ""
 
 class _SyntaxError(Exception):
     """Internal: a lexing error, wrapped with the source text at the top."""
-
-
-def go_quote(text: str) -> str:
-    """``text`` as Go's ``%q`` prints it (close enough for error messages)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 @dataclass

@@ -18,10 +18,11 @@ import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from berth.api.types.goformat import go_quote
 from berth.engine.build.dockerfile import Dockerfile
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.instructions import Arg, ArgDecl, Copy, From, Instruction, Run
-from berth.engine.build.lex import expand, go_quote
+from berth.engine.build.lex import expand
 from berth.registry.client import platforms
 
 
