@@ -40,7 +40,8 @@ def _leftovers(daemon: Daemon, wait: float = 10) -> list[str]:
     build = daemon.data_root / "build"
     deadline = time.monotonic() + wait
     while True:
-        left = sorted(p.name for p in build.iterdir() if p.name != "cache") \
+        left = sorted(p.name for p in build.iterdir()  # kept-: the berth CLI's next build
+                      if p.name != "cache" and not p.name.startswith("kept-")) \
             if build.exists() else []
         if not left or time.monotonic() > deadline:
             return left

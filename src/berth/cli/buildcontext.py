@@ -211,14 +211,36 @@ def _file_blocks(member: Member, info: Header) -> Iterator[bytes]:
         yield b"\0" * (BLOCK - size % BLOCK)
 
 
+def members(context_dir: str, ignore: DockerIgnore | None,
+            head: list[tuple[str, bytes]] | None = None) -> Iterator[Member]:
+    """The walked entries :func:`tar_stream` sends after ``.dockerignore`` and ``head``."""
+    names = frozenset(name for name, _ in head or ())
+    return walk(context_dir, ignore, names | {DOCKERIGNORE})
+
+
+def signature(st: os.stat_result) -> str:
+    """What says a file is unchanged since the daemon last got it: mtime, ctime, inode,
+    device and mode (a rewrite, a touch or a chmod changes the ctime)."""
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_dev}:{st.st_mode:o}"
+
+
+def reusable_files(walked: list[Member]) -> list[tuple[str, int, str]]:
+    """The regular files of the context the daemon may keep between builds (path, size,
+    signature); files with other hard links are always sent, whole."""
+    return [(m.rel, m.st.st_size, signature(m.st)) for m in walked
+            if stat.S_ISREG(m.st.st_mode) and m.st.st_nlink == 1]
+
+
 def tar_stream(context_dir: str, ignore: DockerIgnore | None,
-               head: list[tuple[str, bytes]] | None = None) -> Iterator[bytes]:
+               head: list[tuple[str, bytes]] | None = None,
+               walked: list[Member] | None = None,
+               leave_out: frozenset[str] = frozenset()) -> Iterator[bytes]:
     """The context tar. ``head`` holds generated root files sent first (they replace any
     file of that name in the directory); otherwise ``.dockerignore`` leads, so the
-    daemon can filter while it unpacks."""
+    daemon can filter while it unpacks. ``walked``: the :func:`members` already listed;
+    ``leave_out``: paths of files not to send (the daemon links them from its copy)."""
     head = list(head or ())
     names = frozenset(name for name, _ in head)
-    skip = names
     if DOCKERIGNORE not in names:
         path = os.path.join(context_dir, DOCKERIGNORE)
         try:
@@ -227,10 +249,10 @@ def tar_stream(context_dir: str, ignore: DockerIgnore | None,
             pass
         else:
             yield from member_blocks(Member(DOCKERIGNORE, path, st), {})
-            skip = names | {DOCKERIGNORE}
     for name, data in head:
         yield file_entry(name, data)
     links: dict[tuple[int, int], str] = {}
-    for member in walk(context_dir, ignore, skip):
-        yield from member_blocks(member, links)
+    for member in members(context_dir, ignore, head) if walked is None else walked:
+        if member.rel not in leave_out:
+            yield from member_blocks(member, links)
     yield b"\0" * (2 * BLOCK)

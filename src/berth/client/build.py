@@ -3,6 +3,7 @@ sent chunked as it is produced; the answer is JSON lines read as they arrive."""
 
 from __future__ import annotations
 
+from berth import errors
 from berth.client import jsoncodec
 from berth.client.models import Progress, Value
 from berth.client.transport import json_lines
@@ -107,6 +108,21 @@ def _with_preamble(head: bytes, context: Body) -> Iterator[bytes]:
             yield chunk
     else:
         yield from context
+
+
+def reusable(transport: Transport, key: str, files: list[tuple[str, int, str]]
+             ) -> tuple[str, list[int]]:
+    """``POST /build/context`` (Berth's extension): the kept context of ``key`` that this
+    build can start from, and the indices of ``files`` (path, size, signature) it holds
+    unchanged; ``("", [])`` from a daemon that keeps none (or does not know the route)."""
+    try:
+        doc = transport.json("POST", "/build/context", None,
+                             {"key": key, "files": [list(f) for f in files]})
+    except errors.NotFound:
+        return "", []
+    if not isinstance(doc, dict):
+        return "", []
+    return str(doc.get("base") or ""), [int(i) for i in doc.get("reuse") or ()]
 
 
 def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[Progress]:

@@ -13,6 +13,7 @@ import pytest
 from tests.tarballs import tar_of
 from tests.trees import write
 
+from berth.api.types.contextsync import BASE_GONE, MANIFEST_ENTRY
 from berth.api.types.dockerignore import DockerIgnore
 from berth.cli import buildcontext
 from berth.cli.commands import build as build_cmd
@@ -107,7 +108,8 @@ def test_dockerfile_outside_the_context_gets_a_generated_name(tmp_path, monkeypa
     write(root, ".dockerignore", b"*.tmp\n")
     write(tmp_path, "other/app.Dockerfile", b"FROM busybox\n")
     monkeypatch.chdir(tmp_path / "other")
-    body, name = build_cmd._context(None, str(root), "app.Dockerfile")
+    context = build_cmd._context(None, str(root), "app.Dockerfile")
+    body, name = context.body(None, incremental=False), context.dockerfile
     assert name.startswith(".dockerfile.") and len(name) == len(".dockerfile.") + 20
     members = untar(b"".join(body))
     assert members[name].data == b"FROM busybox\n"
@@ -119,8 +121,8 @@ def test_dockerfile_inside_is_relative_to_the_current_directory(tmp_path, monkey
     root = tmp_path / "ctx"
     write(root, "sub/my.Dockerfile", b"FROM scratch\n")
     monkeypatch.chdir(root / "sub")
-    _, name = build_cmd._context(None, str(root), "my.Dockerfile")
-    assert name == "sub/my.Dockerfile"
+    assert build_cmd._context(None, str(root), "my.Dockerfile").dockerfile == \
+        "sub/my.Dockerfile"
 
 
 def test_missing_context_and_dockerfile_errors(tmp_path):
@@ -146,17 +148,43 @@ def test_stdin_tar_is_sent_as_is_and_a_dockerfile_is_wrapped():
 # -- the verb against the fake daemon ------------------------------------------------
 
 
+class BuildRoute:
+    """The fake daemon's ``POST /build`` (``replies[0]``: its JSON lines, or an int: an
+    error status with ``BASE_GONE``) and ``POST /build/context`` (``context``: its answer,
+    None for a 404 as dockerd gives)."""
+
+    def __init__(self) -> None:
+        self.replies: list = [[{"stream": "Step 1/1 : FROM scratch\n"},
+                               {"aux": {"ID": "sha256:" + "c" * 64}},
+                               {"stream": "Successfully built cccccccccccc\n"}]]
+        self.context: dict | None = None
+
+    def __getitem__(self, i: int) -> list:
+        return self.replies[i]
+
+    def __setitem__(self, i: int, value: list) -> None:
+        self.replies[i] = value
+
+
 @pytest.fixture
 def build_route(monkeypatch):
-    replies: list[list[dict]] = [[{"stream": "Step 1/1 : FROM scratch\n"},
-                                  {"aux": {"ID": "sha256:" + "c" * 64}},
-                                  {"stream": "Successfully built cccccccccccc\n"}]]
+    route = BuildRoute()
 
     def post_build(self, req, parts, state):
-        self._lines(replies[0])
+        if parts == ["context"]:
+            if route.context is None:
+                self._reply(404, {"message": "page not found"})
+            else:
+                self._reply(200, route.context)
+            return
+        reply = route.replies.pop(0) if len(route.replies) > 1 else route.replies[0]
+        if isinstance(reply, int):
+            self._reply(reply, {"message": BASE_GONE})
+        else:
+            self._lines(reply)
 
     monkeypatch.setattr(fake_daemon.Handler, "_post_build", post_build, raising=False)
-    return replies
+    return route
 
 
 def test_build_sends_the_context_and_flags(berth, daemon, build_route, tmp_path,
@@ -185,7 +213,55 @@ def test_build_sends_the_context_and_flags(berth, daemon, build_route, tmp_path,
     assert q["nocache"] == ["1"] and q["pull"] == ["1"] and q["networkmode"] == ["none"]
     assert q["dockerfile"] == ["Dockerfile"]
     assert req.headers["Transfer-Encoding"] == "chunked"
-    assert set(untar(req.body)) == {".dockerignore", "Dockerfile", "keep.txt"}
+    sent = untar(req.body)
+    assert set(sent) == {MANIFEST_ENTRY, ".dockerignore", "Dockerfile", "keep.txt"}
+    listed = json.loads(sent[MANIFEST_ENTRY].data)
+    assert listed["base"] == "" and listed["key"].endswith(":" + str(root))
+    assert [f[0] for f in listed["files"]] == ["Dockerfile", "keep.txt"]
+    asked = json.loads(daemon.state.find("POST", "/build/context").body)
+    assert [f[:2] for f in asked["files"]] == [["Dockerfile", 13], ["keep.txt", 1]]
+
+
+def test_files_the_daemon_kept_are_left_out(berth, daemon, build_route, tmp_path):
+    root = tmp_path / "ctx"
+    write(root, "Dockerfile", b"FROM scratch\n")
+    write(root, "a/kept.bin", b"k" * 5000)
+    write(root, "a/new.txt", b"n")
+    os.link(root / "a/new.txt", root / "a/linked.txt")  # other links: always sent
+    build_route.context = {"base": "g1", "reuse": [1]}
+    code, out, _ = berth("build", str(root))
+    assert code == 0 and "context to Berth daemon  5.12kB" in out, out
+    sent = untar(daemon.state.find("POST", "/build").body)
+    assert set(sent) == {MANIFEST_ENTRY, "Dockerfile", "a", "a/new.txt", "a/linked.txt"}
+    assert (sent["a/linked.txt"].type, sent["a/new.txt"].type) == (tarfile.REGTYPE,
+                                                                    tarfile.LNKTYPE)
+    listed = json.loads(sent[MANIFEST_ENTRY].data)
+    assert listed["base"] == "g1"
+    assert [(f[0], f[3]) for f in listed["files"]] == [("Dockerfile", False),
+                                                      ("a/kept.bin", True)]
+
+
+def test_a_base_gone_sends_everything_again(berth, daemon, build_route, tmp_path):
+    root = tmp_path / "ctx"
+    write(root, "Dockerfile", b"FROM scratch\n")
+    write(root, "kept.bin", b"k" * 5000)
+    build_route.context = {"base": "g1", "reuse": [0, 1]}
+    build_route.replies.insert(0, 409)
+    code, out, err = berth("build", str(root))
+    assert (code, err) == (0, ""), err
+    first, second = [r for r in daemon.state.requests if r.path.endswith("/build")]
+    assert set(untar(first.body)) == {MANIFEST_ENTRY}
+    assert set(untar(second.body)) == {"Dockerfile", "kept.bin"}
+    assert "context to Berth daemon  7.68kB" in out, out
+
+
+def test_a_daemon_without_kept_contexts_gets_the_whole_context(berth, daemon, build_route,
+                                                               tmp_path):
+    write(tmp_path / "ctx", "Dockerfile", b"FROM scratch\n")
+    assert berth("build", str(tmp_path / "ctx"))[0] == 0  # /build/context is a 404
+    sent = untar(daemon.state.find("POST", "/build").body)
+    assert json.loads(sent[MANIFEST_ENTRY].data)["base"] == ""
+    assert "Dockerfile" in sent
 
 
 def test_quiet_prints_only_the_id(berth, build_route, tmp_path):

@@ -17,6 +17,13 @@ stream before unpacking the context (:mod:`berth.engine.build.secretstore`), so 
 is ever part of the context COPY sees, nor of any layer or the history; ``RUN
 --mount=type=secret,id=x`` reads it at ``/run/secrets/x``. A client that sends no such
 entries (docker, docker-py, compose) is unaffected.
+
+Incremental contexts (Berth's extension, :mod:`berth.engine.build.contextcache`): ``POST
+/build/context`` with ``{"key": K, "files": [[path, size, signature], ...]}`` answers
+``{"base": G, "reuse": [index, ...]}``, the files the daemon still holds unchanged from the
+last build of key K; the build's body then starts with a ``.berth-context`` entry (in the
+same preamble as the secrets) listing every file and which ones were left out of the tar.
+A base removed meanwhile is a 409 before any output (the CLI then sends everything).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from berth.api.server.app import Router
 from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
 from berth.engine.build.builder import Builder
+from berth.engine.build.contextcache import MAX_MANIFEST
 from berth.engine.build.errors import CommandFailed
 from berth.engine.build.options import BuildOptions
 from berth.engine.images.pull import PullProgress
@@ -124,6 +132,22 @@ class BuildRoutes:
 
     def register(self, r: Router) -> None:
         r.add("POST", "/build", self.build)
+        r.add("POST", "/build/context", self.context)
+
+    async def context(self, request: web.Request) -> web.Response:
+        raw = bytearray()
+        async for chunk in request.content.iter_any():
+            raw += chunk
+            if len(raw) > MAX_MANIFEST:
+                raise InvalidArgument("build context list too large")
+        try:
+            doc: Any = json.loads(raw)
+            key = str(doc["key"])
+            files = [(str(rel), int(size), str(sig)) for rel, size, sig in doc["files"]]
+        except (ValueError, KeyError, TypeError) as err:
+            raise InvalidArgument(f"invalid build context list: {err}") from None
+        base, reuse = self.builder.contexts.match(key, files)
+        return web.json_response({"base": base, "reuse": reuse})
 
     async def build(self, request: web.Request) -> web.StreamResponse:
         opts = options(request)

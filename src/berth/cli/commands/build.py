@@ -17,8 +17,10 @@ from __future__ import annotations
 import os
 import sys
 
+from berth.api.types.contextsync import BASE_GONE
 from berth.cli.command import Command, StatusError
 from berth.cli.flags import Flag
+from berth.errors import Conflict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from typing import IO
 
     from berth.api.types.dockerignore import DockerIgnore
+    from berth.cli.buildcontext import Member
     from berth.cli.command import Context
     from berth.cli.flags import Options
     from berth.client.models import Progress
@@ -68,14 +71,22 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
             pass
         except OSError as err:
             raise StatusError(1, f"Removing image ID file: {err.strerror}") from err
-    body, dockerfile = _context(ctx, args[0], opts.file)
+    context = _context(ctx, args[0], opts.file)
     build_opts = BuildOptions(
-        tags=tuple(opts.tag), dockerfile=dockerfile, build_args=args_, target=opts.target,
-        no_cache=opts.no_cache, pull=opts.pull, labels=labels, quiet=opts.quiet,
-        network=opts.network, remove=opts.rm, force_remove=opts.force_rm, secrets=secrets)
-    counted = _Counter(body)
-    messages = build(ctx.client.transport, counted, build_opts)
-    first = next(messages, None)
+        tags=tuple(opts.tag), dockerfile=context.dockerfile, build_args=args_,
+        target=opts.target, no_cache=opts.no_cache, pull=opts.pull, labels=labels,
+        quiet=opts.quiet, network=opts.network, remove=opts.rm, force_remove=opts.force_rm,
+        secrets=secrets)
+    counted = _Counter(context.body(ctx, incremental=True))
+    try:
+        messages = build(ctx.client.transport, counted, build_opts)
+        first = next(messages, None)
+    except Conflict as err:
+        if err.message != BASE_GONE:
+            raise
+        counted = _Counter(context.body(ctx, incremental=False))  # the daemon dropped it
+        messages = build(ctx.client.transport, counted, build_opts)
+        first = next(messages, None)
     if not opts.quiet:
         from berth.cli.output import human_size
 
@@ -218,13 +229,73 @@ def secret(value: str, env: Mapping[str, str]) -> tuple[str, bytes]:
 # -- the context ---------------------------------------------------------------------
 
 
-def _context(ctx: Context, source: str, dockerfile: str) -> tuple[Iterable[bytes], str]:
-    """The body to send and the ``dockerfile`` parameter."""
+class _Context:
+    """What ``berth build`` sends: a directory walked (``context_dir``, with ``head``
+    generated files and ``ignore``), or ``stream`` (stdin) as it is."""
+
+    def __init__(self, dockerfile: str, stream: Iterable[bytes] = (), context_dir: str = "",
+                 head: list[tuple[str, bytes]] | None = None,
+                 ignore: DockerIgnore | None = None) -> None:
+        self.dockerfile = dockerfile
+        self.stream = stream
+        self.context_dir = context_dir
+        self.head = head or []
+        self.ignore = ignore
+
+    def body(self, ctx: Context, incremental: bool) -> Iterable[bytes]:
+        """The request body. ``incremental``: ask the daemon which files it kept from the
+        last build of this directory and leave those out (Berth's extension, see
+        ``engine/build/contextcache.py``); the file list goes first, as the
+        ``.berth-context`` entry."""
+        if not self.context_dir:
+            return self.stream
+        from berth.cli import buildcontext
+
+        walked: list[buildcontext.Member] | None = None
+        preamble, leave_out = b"", frozenset[str]()
+        if incremental:
+            try:
+                walked = list(buildcontext.members(self.context_dir, self.ignore, self.head))
+            except buildcontext.ContextError as err:
+                raise StatusError(1, str(err)) from err
+            preamble, leave_out = _reuse(ctx, self.context_dir, walked)
+        tar = buildcontext.tar_stream(self.context_dir, self.ignore, self.head, walked,
+                                      leave_out)
+        return _coalesce(_guard(_prepend_bytes(preamble, tar)))
+
+
+def _reuse(ctx: Context, context_dir: str, walked: list[Member]
+           ) -> tuple[bytes, frozenset[str]]:
+    """The ``.berth-context`` entry and the paths it leaves out of the tar."""
+    from berth.api.types.contextsync import MANIFEST_ENTRY
+    from berth.cli.buildcontext import file_entry, reusable_files
+    from berth.client import jsoncodec
+    from berth.client.build import reusable
+
+    files = reusable_files(walked)
+    key = f"{os.uname().nodename}:{context_dir}"
+    base, indices = reusable(ctx.client.transport, key, files)
+    reuse = set(indices)
+    doc = {"key": key, "base": base,
+           "files": [[*f, i in reuse] for i, f in enumerate(files)]}
+    entry = file_entry(MANIFEST_ENTRY, jsoncodec.dumps(doc).encode(), 0o600)
+    return entry, frozenset(files[i][0] for i in reuse)
+
+
+def _prepend_bytes(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if head:
+        yield head
+    yield from rest
+
+
+def _context(ctx: Context, source: str, dockerfile: str) -> _Context:
+    """What to send and the ``dockerfile`` parameter."""
     if source == "-":
         if dockerfile == "-":
             raise StatusError(1, "invalid argument: can't use stdin for both build context "
                                  "and dockerfile")
-        return _stdin_context(sys.stdin.buffer, dockerfile)
+        stream, rel = _stdin_context(sys.stdin.buffer, dockerfile)
+        return _Context(rel, stream)
     if source.startswith(("http://", "https://", "git@", "git://", "github.com/")):
         raise StatusError(1, f"unable to prepare context: remote contexts are not "
                              f"supported yet: {source}")
@@ -242,8 +313,7 @@ def _context(ctx: Context, source: str, dockerfile: str) -> tuple[Iterable[bytes
         text = (ignore_bytes or b"").rstrip(b"\n")
         ignore_bytes = (text + b"\n" if text else b"") + rel.encode() + b"\n"
         head = [(buildcontext.DOCKERIGNORE, ignore_bytes), (rel, outside)]
-    ignore = _ignore(ignore_bytes, rel)
-    return _coalesce(_guard(buildcontext.tar_stream(context_dir, ignore, head))), rel
+    return _Context(rel, (), context_dir, head, _ignore(ignore_bytes, rel))
 
 
 def _ignore(content: bytes | None, dockerfile: str) -> DockerIgnore | None:

@@ -23,13 +23,20 @@ from berth.engine.build import stages
 from berth.engine.build.args import ArgUsage, StageArgs
 from berth.engine.build.commit import Committer
 from berth.engine.build.context import BuildContext, receive_context
+from berth.engine.build.contextcache import (
+    BaseGone,
+    ContextCache,
+    FileSig,
+    Manifest,
+    present,
+)
 from berth.engine.build.dispatcher import StageContext, StageRunner, short_id
 from berth.engine.build.dockerfile import Dockerfile, parse
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.executor import RunExecutor
 from berth.engine.build.options import BuildOptions, BuildOutput, BuildResult
 from berth.engine.build.runmounts import CacheLocks, MountSources
-from berth.engine.build.secretstore import SecretStore, take_secrets
+from berth.engine.build.secretstore import SecretStore, take_preamble
 from berth.engine.build.state import BaseImage, StageState, scratch
 from berth.engine.containers.service import ContainerService
 from berth.engine.images.pull import PullProgress
@@ -47,6 +54,7 @@ class Builder:
         self.work_root = work_root  # build contexts are unpacked under here
         self.cache_root = work_root / "cache"  # RUN --mount=type=cache, kept across builds
         self.caches = CacheLocks()
+        self.contexts = ContextCache()  # the berth CLI's contexts, kept between builds
         self.committer = Committer(images)
         self.executor = RunExecutor(containers, images, self.committer)
         self._removals: set[asyncio.Task[None]] = set()
@@ -66,8 +74,7 @@ class Builder:
         scratch = self.work_root / f"mounts-{token}"
         vault = SecretStore(self.work_root / f"secrets-{token}")
         try:
-            context = await receive_context(await take_secrets(body, vault), workdir,
-                                            options.dockerfile)
+            context, manifest = await self._receive(body, workdir, vault, options)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
             await asyncio.to_thread(vault.cleanup)
@@ -80,7 +87,10 @@ class Builder:
             image = await run.run()
         finally:
             await asyncio.to_thread(vault.cleanup)
-            self._remove_later(context.root, scratch)
+            if manifest is None:
+                self._remove_later(context.root, scratch)
+            else:  # the berth CLI's next build of this directory sends only changes
+                await self._keep(manifest, context, scratch)
         await output.aux(image.id)
         await output.stream(f"Successfully built {short_id(image.id)}\n")
         if refs:
@@ -96,10 +106,47 @@ class Builder:
         return BuildResult(image.id, tuple(r.familiar() for r in refs))
 
 
+    async def _receive(self, body: AsyncIterator[bytes], workdir: Path, vault: SecretStore,
+                       options: BuildOptions) -> tuple[BuildContext, Manifest | None]:
+        """The context, unpacked, and the berth CLI's manifest of it if it sent one."""
+        rest, raw = await take_preamble(body, vault)
+        manifest = None if raw is None else Manifest.parse(raw)
+        try:
+            base = None if manifest is None else self.contexts.pin(manifest)
+        except BaseGone:
+            async for _ in rest:  # read it all: the client is told to send it again
+                pass
+            raise
+        try:
+            context = await receive_context(rest, workdir, options.dockerfile,
+                                            None if base is None or manifest is None
+                                            else (manifest, base))
+        finally:
+            self._remove_later(*self.contexts.unpin(base))
+        return context, manifest
+
+    async def _keep(self, manifest: Manifest, context: BuildContext, scratch: Path) -> None:
+        """Keep the context for the next build of its key, renamed ``kept-<token>``."""
+        kept = context.root.with_name("kept-" + context.root.name.removeprefix("context-"))
+
+        def index() -> dict[str, FileSig]:
+            context.root.rename(kept)
+            return present(manifest, kept)
+
+        try:
+            files = await asyncio.to_thread(index)
+        except BaseException:
+            self._remove_later(context.root, kept, scratch)
+            raise
+        self._remove_later(scratch, *self.contexts.keep(manifest, kept, files,
+                                                        context.digests))
+
     def _remove_later(self, *trees: Path) -> None:
         """Remove a finished build's context and scratch trees after its answer is sent:
         the client does not wait for megabytes of unlinking (a daemon that stops first
         leaves them to ``_remove_stale`` at its next start)."""
+        if not trees:
+            return
 
         def remove() -> None:
             for tree in trees:
@@ -112,8 +159,9 @@ class Builder:
 
 def _remove_stale(work_root: Path) -> None:
     """What builds interrupted by a daemon stop left: contexts, their spools, per-build
-    mount scratch and secrets (never the persistent ``cache/``)."""
-    for prefix in ("context-", "mounts-", "secrets-"):
+    mount scratch and secrets, and the contexts kept for the next build (they are
+    remembered in memory only); never the persistent ``cache/``."""
+    for prefix in ("context-", "mounts-", "secrets-", "kept-"):
         for path in work_root.glob(f"{prefix}*"):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from berth.api.types.dockerignore import DockerIgnore
+from berth.engine.build.contextcache import Generation, Manifest, link_reused
 from berth.errors import NotFound
 from berth.runtime.linux.securejoin import secure_join
 from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer, apply_tar_file
@@ -81,15 +82,23 @@ class BuildContext:
 
 
 async def receive_context(chunks: AsyncIterator[bytes], workdir: Path,
-                          dockerfile: str = DEFAULT_DOCKERFILE) -> BuildContext:
-    """Unpack the tar stream ``chunks`` into ``workdir`` (created if missing)."""
+                          dockerfile: str = DEFAULT_DOCKERFILE,
+                          reuse: tuple[Manifest, Generation] | None = None) -> BuildContext:
+    """Unpack the tar stream ``chunks`` into ``workdir`` (created if missing); then, with
+    ``reuse``, link in the files the manifest takes from that kept context."""
     workdir.mkdir(parents=True, exist_ok=True)
     spool = workdir.with_name(workdir.name + ".tar")
     hashes = TarDigests()
     unpacker = _Unpacker(workdir, dockerfile, hashes)
+
+    def unpack() -> None:
+        unpacker.unpack(spool)
+        if reuse is not None:
+            unpacker.digests.update(link_reused(*reuse, workdir, unpacker.excludes))
+
     try:
         await _spool(chunks, spool, hashes)
-        await asyncio.to_thread(unpacker.unpack, spool)
+        await asyncio.to_thread(unpack)
     except BaseException:
         await asyncio.to_thread(shutil.rmtree, workdir, True)
         raise
@@ -239,7 +248,7 @@ class _Unpacker:
                 apply_layer(f, self.root, options)  # apply_layer sniffs gzip itself
             else:
                 apply_tar_file(f, self.root, options)  # the usual case: the kernel copies
-        ignore = self.ignore or self._load_ignore()
+        self.ignore = ignore = self.ignore or self._load_ignore()
         if ignore is not None and self._unfiltered:
             prune(self.root, ignore)
 
@@ -248,6 +257,10 @@ class _Unpacker:
         if known is not None and known[0] == member.size:  # (emptied if not usable)
             st = os.fstat(fd)
             self.digests[(st.st_dev, st.st_ino)] = known[1]
+
+    def excludes(self, rel: str) -> bool:
+        """Whether ``.dockerignore`` excludes ``rel`` (once the tar is unpacked)."""
+        return self.ignore is not None and self.ignore.match(rel)
 
     def _excluded(self, rel: str) -> bool:
         if self._ignore_written:

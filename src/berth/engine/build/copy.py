@@ -275,11 +275,27 @@ def copy_checksum(plan: CopyPlan, known: Mapping[tuple[int, int], str] | None = 
 
     spec = plan.spec
     field(plan.keyword, plan.dest, int(plan.dest_is_dir), spec.chown, spec.chmod)
+    groups = _link_groups(plan)
     for item in plan.items:
         field("item", item.kind.value, item.name, len(item.entries))
         for e in item.entries:
-            field(e.rel, e.kind.value, e.mode, e.link, e.group, _content_digest(e, known))
+            field(e.rel, e.kind.value, e.mode, e.link, groups.get(e.group),
+                  _content_digest(e, known))
     return "sha256:" + h.hexdigest()
+
+
+def _link_groups(plan: CopyPlan) -> dict[int | None, int]:
+    """Hard-link groups numbered by first appearance, only those the copy links: a file
+    whose other links are not copied (the context kept between builds links every file
+    to its earlier copy, ``contextcache.py``) checksums as a file with one link."""
+    linked = {e.group for item in plan.items for e in item.entries
+              if e.kind is Kind.HARDLINK}
+    numbers: dict[int | None, int] = {}
+    for item in plan.items:
+        for e in item.entries:
+            if e.group in linked and e.group not in numbers:
+                numbers[e.group] = len(numbers)
+    return numbers
 
 
 def _content_digest(entry: Entry, known: Mapping[tuple[int, int], str] | None) -> str:

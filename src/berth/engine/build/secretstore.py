@@ -6,7 +6,11 @@ body, as uncompressed ustar entries named ``.berth-secrets/<id>`` *before* the c
 archive (which may itself be compressed)::
 
     body = [.berth-secrets/a][.berth-secrets/b] <context tar, plain/gzip/bzip2/xz ...>
-           └──── preamble: take_secrets() ────┘ └── receive_context() ─────────────────┘
+           └──── preamble: take_preamble() ───┘ └── receive_context() ─────────────────┘
+
+The same preamble may hold one ``.berth-context`` entry: the berth CLI's list of the
+context's files, some of which it left out of the tar for the daemon to take from the
+context it kept from the last build (:mod:`berth.engine.build.contextcache`).
 
 The preamble is peeled off the stream before the context is unpacked, so no secret is
 ever in the context (COPY cannot see it) nor in any layer: each one is written to a 0700
@@ -24,6 +28,8 @@ import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from berth.api.types.contextsync import MANIFEST_ENTRY as CONTEXT_MANIFEST
+from berth.engine.build.contextcache import MAX_MANIFEST
 from berth.errors import InvalidArgument
 
 PREFIX = ".berth-secrets/"
@@ -72,11 +78,13 @@ class SecretStore:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-async def take_secrets(body: AsyncIterator[bytes], store: SecretStore
-                       ) -> AsyncIterator[bytes]:
-    """Read the secrets preamble of ``body`` into ``store``; the rest of the body."""
+async def take_preamble(body: AsyncIterator[bytes], store: SecretStore
+                        ) -> tuple[AsyncIterator[bytes], bytes | None]:
+    """Read the preamble of ``body``: secrets into ``store``; returns the rest of the
+    body and the ``.berth-context`` entry's data, if there was one."""
     it = aiter(body)
     buf = bytearray()
+    manifest: bytes | None = None
 
     async def fill(n: int) -> bool:
         while len(buf) < n:
@@ -91,19 +99,24 @@ async def take_secrets(body: AsyncIterator[bytes], store: SecretStore
             info = tarfile.TarInfo.frombuf(bytes(buf[:_BLOCK]), "utf-8", "surrogateescape")
         except tarfile.HeaderError:
             break  # the context itself (a compressed one, or the end of an empty tar)
-        if not info.name.startswith(PREFIX):
+        is_manifest = info.name == CONTEXT_MANIFEST
+        if not is_manifest and not info.name.startswith(PREFIX):
             break
-        ident = info.name[len(PREFIX):]
         if not info.isfile():
-            raise InvalidArgument(f"invalid build secret entry {info.name!r}: not a file")
-        if info.size > MAX_SIZE:
-            raise InvalidArgument(f"invalid secret size {info.size}")
+            raise InvalidArgument(f"invalid build preamble entry {info.name!r}: not a file")
+        if info.size > (MAX_MANIFEST if is_manifest else MAX_SIZE):
+            what = CONTEXT_MANIFEST if is_manifest else "secret"
+            raise InvalidArgument(f"invalid {what} size {info.size}")
         padded = _BLOCK + -(-info.size // _BLOCK) * _BLOCK
         if not await fill(padded):
-            raise InvalidArgument(f"truncated build secret {ident!r}")
-        await asyncio.to_thread(store.add, ident, bytes(buf[_BLOCK:_BLOCK + info.size]))
+            raise InvalidArgument(f"truncated build preamble entry {info.name!r}")
+        data = bytes(buf[_BLOCK:_BLOCK + info.size])
+        if is_manifest:
+            manifest = data
+        else:
+            await asyncio.to_thread(store.add, info.name[len(PREFIX):], data)
         del buf[:padded]
-    return _rest(bytes(buf), it)
+    return _rest(bytes(buf), it), manifest
 
 
 async def _rest(head: bytes, it: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

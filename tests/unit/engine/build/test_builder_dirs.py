@@ -7,7 +7,7 @@ from berth.engine.build.builder import _remove_stale
 
 
 def test_stale_per_build_trees_go_and_the_cache_stays(tmp_path):
-    for name in ("context-1a2b", "mounts-1a2b", "secrets-1a2b", "cache/abc"):
+    for name in ("context-1a2b", "mounts-1a2b", "secrets-1a2b", "kept-3c4d", "cache/abc"):
         (tmp_path / name).mkdir(parents=True)
         (tmp_path / name / "f").write_bytes(b"x")
     (tmp_path / "context-1a2b.tar").write_bytes(b"spool")

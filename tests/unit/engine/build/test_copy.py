@@ -393,3 +393,18 @@ def test_checksum_of_heredocs_follows_their_bodies(ctx):
     one = checksum(ctx, heredocs=(("f", b"1"),))
     assert one == checksum(ctx, heredocs=(("f", b"1"),))
     assert one != checksum(ctx, heredocs=(("f", b"2"),))
+
+
+def test_links_outside_the_copy_do_not_change_the_checksum(ctx, tmp_path):
+    """A kept context links every file to its copy of the build before
+    (contextcache.py): only links inside what is copied count."""
+    first = checksum(ctx, "src", "a.txt")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    os.link(ctx / "a.txt", other / "a.txt")
+    os.link(ctx / "src/main.py", other / "main.py")
+    os.link(ctx / "src/util.py", other / "util.py")  # util2.py stays util.py's link
+    assert checksum(ctx, "src", "a.txt") == first
+    os.unlink(ctx / "src/util2.py")
+    write(ctx, "src/util2.py", b"u\n")  # the same bytes, no longer a link
+    assert checksum(ctx, "src", "a.txt") != first

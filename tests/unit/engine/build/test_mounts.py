@@ -18,7 +18,7 @@ from berth.engine.build.layertree import LayerTree
 from berth.engine.build.mountpoints import drop_mount_points
 from berth.engine.build.mounts import MountType, Sharing, describe, parse_mount, parse_size
 from berth.engine.build.runmounts import parse_run_mounts
-from berth.engine.build.secretstore import SecretStore, take_secrets
+from berth.engine.build.secretstore import SecretStore, take_preamble
 
 
 def _same(value: str) -> str:
@@ -129,7 +129,8 @@ def test_secrets_preamble_is_taken_off_the_context(tmp_path: Path, compression: 
     store = SecretStore(tmp_path / "secrets")
 
     async def run() -> bytes:
-        rest = await take_secrets(_chunks(body, chunk), store)
+        rest, manifest = await take_preamble(_chunks(body, chunk), store)
+        assert manifest is None
         return b"".join([c async for c in rest])
 
     assert asyncio.run(run()) == context
@@ -147,7 +148,7 @@ def test_no_preamble_leaves_the_body_alone(tmp_path: Path) -> None:
         store = SecretStore(tmp_path / "s")
 
         async def run(data: bytes = body, store: SecretStore = store) -> bytes:
-            rest = await take_secrets(_chunks(data, 100), store)
+            rest, _ = await take_preamble(_chunks(data, 100), store)
             return b"".join([c async for c in rest])
 
         assert asyncio.run(run()) == body
