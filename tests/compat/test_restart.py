@@ -140,3 +140,23 @@ def test_daemon_restart_starts_always_and_unless_stopped_ones(fresh_daemon: Daem
     assert state(d, plain)["Status"] == "exited"
     rec = json.loads(d.docker("inspect", unless_stopped).stdout)[0]
     assert rec["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_a_stop_racing_an_exit_always_wins(daemon: Daemon) -> None:
+    """A stop that arrives while an ``always`` container's exit is being recorded (the
+    shim is gone, the record still says running) or while its restart is being scheduled
+    must leave it exited: it waits for the exit's outcome, then cancels the restart."""
+    client = docker.DockerClient(base_url=daemon.host)
+    try:
+        box = client.containers.create("busybox", ["sh", "-c", "exit 1"],
+                                       restart_policy={"Name": "always"})
+        for i in range(25):
+            box.start()
+            time.sleep(i % 5 * 0.004)  # land anywhere around the exit
+            box.stop(timeout=1)
+            time.sleep(0.3)  # a restart that slipped through would have started by now
+            box.reload()
+            assert box.status == "exited", (i, box.attrs["State"])
+        box.remove(force=True)
+    finally:
+        client.close()

@@ -71,7 +71,7 @@ class ContainerService:
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._waiters = Waiters()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._restarts = restart.RestartSupervisor(self._auto_restart)
+        self._restarts = restart.RestartSupervisor(self._backoff_over)
         self._exit_on_next: set[str] = set()  # stopped/killed via the API: no restart
         self.health = health.HealthChecks(self._health_changed)
 
@@ -211,15 +211,20 @@ class ContainerService:
 
     # ── start and exit ────────────────────────────────────────────────────────────────
 
-    async def start(self, ref: str, *, manual: bool = True) -> None:
+    async def start(self, ref: str, *, manual: bool = True, only_if: Status | None = None
+                    ) -> None:
         """Start ``ref``; ``manual`` (an API start, not a restart policy's) also resets
-        RestartCount, the backoff and the manual stop, as docker's start does."""
+        RestartCount, the backoff and the manual stop, as docker's start does. With
+        ``only_if``, start only a container in that state (else NotModified)."""
         c = self.get(ref)
         failure: RuntimeFailure | None = None
         async with self._locks[c.id]:
             c = self.get(c.id)
             if c.state.running:
                 raise NotModified("container already started")
+            if only_if is not None and c.state.status != only_if:
+                raise NotModified(f"container is {c.state.status.value}, not "
+                                  f"{only_if.value}")
             if manual:
                 self._restarts.forget(c.id)
                 c = replace(c, restart_count=0, manually_stopped=False)
@@ -306,6 +311,32 @@ class ContainerService:
         await self._record_exit(cid, status)
 
     async def _record_exit(self, cid: str, status: ExitStatus) -> None:
+        """Record the exit (under the container's lock, so a stop, kill or start waits
+        for the outcome: exited, or restarting with its backoff scheduled)."""
+        async with self._locks[cid]:
+            c, again = await self._exited(cid, status)
+        if c.spec.auto_remove and not again:
+            await self.remove(cid, force=True)
+
+    async def _exit_settled(self, cid: str) -> bool:
+        """The shim of ``cid`` is gone: whether a stop or kill must look again, because
+        the container is in its restart backoff, or its exit was being recorded and now
+        is (waited for)."""
+        state = self.get(cid).state
+        if state.status == Status.RESTARTING:
+            return True
+        return state.running and await self._exit_recorded(cid)
+
+    async def _exit_recorded(self, cid: str) -> bool:
+        """The record says running but the shim is gone: its exit is being recorded.
+        Wait for that (True), or give up after 10 s (False)."""
+        try:
+            await asyncio.wait_for(self._waiters.on_exit(cid), 10)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _exited(self, cid: str, status: ExitStatus) -> tuple[Container, bool]:
         self.health.stop(cid)
         c = self.get(cid)
         again = cid not in self._exit_on_next and restart.should_restart(
@@ -328,14 +359,17 @@ class ContainerService:
         if again:
             ran_for = status.finished_at - clock.parse(c.state.started_at)
             self._restarts.schedule(cid, self._restarts.next_delay(cid, ran_for))
-        elif c.spec.auto_remove:
-            await self.remove(cid, force=True)
+        return c, again
 
-    async def _auto_restart(self, cid: str) -> None:
+    async def _backoff_over(self, cid: str) -> None:
+        # a stop or kill that came while this waited for the lock made it exited
+        await self._auto_restart(cid, only_if=Status.RESTARTING)
+
+    async def _auto_restart(self, cid: str, only_if: Status | None = None) -> None:
         """A restart policy's start (after the backoff, or at daemon start). If it fails
         the container stays exited, as docker leaves it."""
         try:
-            await self.start(cid, manual=False)
+            await self.start(cid, manual=False, only_if=only_if)
         except (NotModified, NotFound):
             return  # started by hand meanwhile, or removed
         except BerthError as err:
@@ -373,29 +407,45 @@ class ContainerService:
             self._publish(self.get(ref), "kill", signal=str(number))
             return
         c = self.get(ref)
-        shim = self._live.get(c.id)
-        if shim is None:
+        final = number in (_signal.SIGKILL, await self._stop_signal(c))
+        stopping = await self._stopping(c.id, exit_on_next=final)
+        if stopping is None:
+            if await self._exit_settled(c.id):
+                return await self.kill(ref, sig)  # now restarting (or exited)
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
-        if number in (_signal.SIGKILL, await self._stop_signal(c)):
-            self._exit_on_next.add(c.id)
-        await self.store.save(replace(self.store.get(c.id), manually_stopped=True))
+        shim, _ = stopping
         await self._signal(c.id, shim, number)
         self._publish(c, "kill", signal=str(number))
+
+    async def _stopping(self, cid: str, exit_on_next: bool
+                        ) -> tuple[Shim, asyncio.Future[int]] | None:
+        """An API stop or kill is about to signal ``cid``: under its lock (an exit being
+        recorded meanwhile would otherwise be overwritten by this save), mark it manually
+        stopped and, with ``exit_on_next``, not to be restarted after this exit. Returns
+        the live shim and a future for the exit, or None when the shim is gone."""
+        async with self._locks[cid]:
+            shim = self._live.get(cid)
+            if shim is None:
+                return None
+            if exit_on_next:
+                self._exit_on_next.add(cid)
+            await self.store.save(replace(self.get(cid), manually_stopped=True))
+            return shim, self._waiters.on_exit(cid)
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
         if await self._cancel_restart(ref):
             self._publish(self.get(ref), "stop")
             return
         c = self.get(ref)
-        shim = self._live.get(c.id)
-        if shim is None:
-            raise NotModified("container already stopped")
         stop_signal = signals.parse(sig) if sig else await self._stop_signal(c)
-        self._exit_on_next.add(c.id)
-        await self.store.save(replace(self.store.get(c.id), manually_stopped=True))
+        stopping = await self._stopping(c.id, exit_on_next=True)
+        if stopping is None:
+            if await self._exit_settled(c.id):
+                return await self.stop(ref, timeout, sig)  # now restarting (or exited)
+            raise NotModified("container already stopped")
+        shim, waiter = stopping
         grace = timeout if timeout is not None else (
             c.spec.stop_timeout if c.spec.stop_timeout is not None else 10)
-        waiter = self._waiters.on_exit(c.id)
         await self._signal(c.id, shim, stop_signal)
         if grace < 0:
             await waiter
@@ -506,8 +556,12 @@ class ContainerService:
                     raise Conflict(
                         f'cannot remove container "/{c.name}": container is running: stop '
                         "the container before removing or force remove")
+                shim = self._live.get(c.id)
+                if shim is None:  # it exited; the exit is being recorded
+                    await self._exit_recorded(c.id)
+                    continue
                 waiter = self._waiters.on_exit(c.id)
-                await self._signal(c.id, self._live[c.id], _signal.SIGKILL)
+                await self._signal(c.id, shim, _signal.SIGKILL)
                 await waiter
                 continue
             async with self._locks[c.id]:  # a restart policy's start may hold it
