@@ -53,6 +53,7 @@ MANAGEMENT = {
         "build": "build",
     },
     "system": {"info": "info", "events": "events"},
+    "builder": {"prune": "builder_prune"},
 }
 
 USAGE = f"""
@@ -74,6 +75,7 @@ Common Commands:
   info        Display system-wide information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   registry    Run a registry server (serve, garbage-collect)

@@ -135,3 +135,13 @@ def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[P
     for doc in json_lines(resp):
         if isinstance(doc, dict):
             yield Progress.from_json(doc)
+
+
+def prune(transport: Transport, all: bool = False, keep_storage: int = 0,
+          filters: dict[str, list[str]] | None = None) -> tuple[list[str], int]:
+    """``POST /build/prune``: the IDs of the build cache entries removed, and the bytes
+    reclaimed."""
+    doc = transport.json("POST", "/build/prune", {
+        "all": all or None, "keep-storage": keep_storage or None,
+        "filters": jsoncodec.dumps(filters) if filters else None}) or {}
+    return [str(i) for i in doc.get("CachesDeleted") or ()], int(doc.get("SpaceReclaimed") or 0)

@@ -24,6 +24,11 @@ Incremental contexts (Berth's extension, :mod:`berth.engine.build.contextcache`)
 last build of key K; the build's body then starts with a ``.berth-context`` entry (in the
 same preamble as the secrets) listing every file and which ones were left out of the tar.
 A base removed meanwhile is a 409 before any output (the CLI then sends everything).
+
+``POST /build/prune`` (``docker builder prune``): removes the kept contexts and RUN cache
+mount directories no build is using (:mod:`berth.engine.build.prune`); ``filters`` takes
+``until``, ``keep-storage`` is bytes, ``all`` is accepted (nothing is "dangling" here).
+The answer is ``{"CachesDeleted": [...], "SpaceReclaimed": bytes}``.
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ from typing import Any
 from aiohttp import web
 
 from berth.api.server import params
-from berth.api.server.app import Router
+from berth.api.server.app import Router, json_response
 from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
 from berth.engine.build.builder import Builder
 from berth.engine.build.contextcache import MAX_MANIFEST
 from berth.engine.build.errors import CommandFailed
 from berth.engine.build.options import BuildOptions
+from berth.engine.build.prune import prune_options
 from berth.engine.images.pull import PullProgress
 from berth.errors import BerthError, InvalidArgument
 
@@ -133,6 +139,7 @@ class BuildRoutes:
     def register(self, r: Router) -> None:
         r.add("POST", "/build", self.build)
         r.add("POST", "/build/context", self.context)
+        r.add("POST", "/build/prune", self.prune)
 
     async def context(self, request: web.Request) -> web.Response:
         raw = bytearray()
@@ -165,3 +172,15 @@ class BuildRoutes:
                     detail["code"] = err.code
                 await progress.send(errorDetail=detail, error=err.message)
         return progress.response
+
+    async def prune(self, request: web.Request) -> web.Response:
+        keep = request.query.get("keep-storage") or "0"
+        try:
+            keep_storage = int(keep)
+        except ValueError:  # moby's words
+            raise InvalidArgument(f"keep-storage is in bytes and expects an integer, "
+                                  f"got {keep}") from None
+        report = await self.builder.prune(prune_options(params.filters(request),
+                                                        keep_storage))
+        return json_response({"CachesDeleted": list(report.deleted) or None,
+                              "SpaceReclaimed": report.space_reclaimed})

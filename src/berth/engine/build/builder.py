@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Coroutine
@@ -35,6 +36,7 @@ from berth.engine.build.dockerfile import Dockerfile, parse
 from berth.engine.build.errors import DockerfileError
 from berth.engine.build.executor import RunExecutor
 from berth.engine.build.options import BuildOptions, BuildOutput, BuildResult
+from berth.engine.build.prune import CachePruneOptions, CachePruner, CachePruneReport
 from berth.engine.build.runmounts import CacheLocks, MountSources
 from berth.engine.build.secretstore import SecretStore, take_preamble
 from berth.engine.build.state import BaseImage, StageState, scratch
@@ -55,6 +57,7 @@ class Builder:
         self.cache_root = work_root / "cache"  # RUN --mount=type=cache, kept across builds
         self.caches = CacheLocks()
         self.contexts = ContextCache()  # the berth CLI's contexts, kept between builds
+        self.pruner = CachePruner(work_root, self.cache_root, self.contexts, self.caches)
         self.committer = Committer(images)
         self.executor = RunExecutor(containers, images, self.committer)
         self._removals: set[asyncio.Task[None]] = set()
@@ -105,6 +108,10 @@ class Builder:
                 await output.stream(f"Successfully tagged {ref.familiar()}\n")
         return BuildResult(image.id, tuple(r.familiar() for r in refs))
 
+    async def prune(self, options: CachePruneOptions) -> CachePruneReport:
+        """``docker builder prune``: remove the kept contexts and cache mounts no build
+        is using (:mod:`.prune`)."""
+        return await self.pruner.prune(options)
 
     async def _receive(self, body: AsyncIterator[bytes], workdir: Path, vault: SecretStore,
                        options: BuildOptions) -> tuple[BuildContext, Manifest | None]:
@@ -131,6 +138,7 @@ class Builder:
 
         def index() -> dict[str, FileSig]:
             context.root.rename(kept)
+            os.utime(kept)  # its time for ``builder prune --filter until=``
             return present(manifest, kept)
 
         try:
@@ -159,9 +167,10 @@ class Builder:
 
 def _remove_stale(work_root: Path) -> None:
     """What builds interrupted by a daemon stop left: contexts, their spools, per-build
-    mount scratch and secrets, and the contexts kept for the next build (they are
-    remembered in memory only); never the persistent ``cache/``."""
-    for prefix in ("context-", "mounts-", "secrets-", "kept-"):
+    mount scratch and secrets, the contexts kept for the next build (they are
+    remembered in memory only) and what a prune was removing; never the persistent
+    ``cache/``."""
+    for prefix in ("context-", "mounts-", "secrets-", "kept-", "pruned-"):
         for path in work_root.glob(f"{prefix}*"):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

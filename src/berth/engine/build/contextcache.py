@@ -167,11 +167,25 @@ class ContextCache:
         doomed += live[:max(0, len(live) - self.limit)]
         trees = []
         for gen in doomed:
-            del self._generations[gen.token]
-            gen.retired = True
-            if not gen.pins:
-                trees.append(gen.root)
+            trees += self.retire(gen.token)
         return trees
+
+    def generations(self) -> list[Generation]:
+        """Every generation a build may still start from, oldest first."""
+        return list(self._generations.values())
+
+    def generation(self, token: str) -> Generation | None:
+        return self._generations.get(token)
+
+    def retire(self, token: str) -> list[Path]:
+        """Forget generation ``token`` (evicted, or pruned): no build can start from it
+        any more. Returns its tree to remove, unless a build is still linking from it
+        (then :meth:`unpin` returns it)."""
+        gen = self._generations.pop(token, None)
+        if gen is None:
+            return []
+        gen.retired = True
+        return [] if gen.pins else [gen.root]
 
 
 def present(manifest: Manifest, root: Path) -> dict[str, FileSig]:

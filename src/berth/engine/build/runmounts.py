@@ -64,6 +64,10 @@ class CacheLocks:
     def in_use(self, key: str) -> bool:
         return self._users.get(key, 0) > 0
 
+    def dir_in_use(self, name: str) -> bool:
+        """Whether a step uses the cache whose directory is ``name`` (:func:`cache_dir`)."""
+        return any(cache_dir(key) == name for key in self._users)
+
     @contextlib.contextmanager
     def using(self, key: str) -> Iterator[None]:
         self._users[key] = self._users.get(key, 0) + 1
@@ -73,6 +77,11 @@ class CacheLocks:
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key]
+
+
+def cache_dir(ident: str) -> str:
+    """The name of cache mount ``ident``'s directory under the cache root."""
+    return hashlib.sha256(ident.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -164,7 +173,7 @@ class _Preparer:
             path = self.step_dir / f"cache-{random.token_hex(4)}"  # discarded with the step
         else:
             self.stack.enter_context(caches.using(m.id))
-            path = self.sources.cache_root / hashlib.sha256(m.id.encode()).hexdigest()
+            path = self.sources.cache_root / cache_dir(m.id)
         if not path.is_dir():
             async with caches.create:
                 if not path.is_dir():
