@@ -104,3 +104,24 @@ class SnapshotterSuite:
         again = make_snapshotter(snapshotter_name, tmp_path / "sn")
         assert again.stat("c").parent == "base"
         assert again.mounts("c") == snapshotter.mounts("c")
+
+    def test_commit_puts_a_parentless_layer_on_a_parent(self, snapshotter):
+        commit_layer(snapshotter, "base", None, {"a": b"a"})
+        snapshotter.prepare("side", None)
+        (Path(snapshotter.writable_path("side")) / "b").write_bytes(b"b")
+        if not snapshotter.changes_only:  # a native snapshot is a whole tree
+            with pytest.raises(InvalidArgument):
+                snapshotter.commit("top", "side", parent="base")
+            return
+        with pytest.raises(NotFound):
+            snapshotter.commit("top", "side", parent="missing")
+        snapshotter.prepare("active", None)
+        with pytest.raises(InvalidArgument, match="not committed"):
+            snapshotter.commit("top", "side", parent="active")
+        snapshotter.commit("top", "side", parent="base")
+        assert snapshotter.stat("top").parent == "base"
+        with pytest.raises(Conflict):
+            snapshotter.remove("base")  # it has a child now
+        snapshotter.prepare("stacked", "base")
+        with pytest.raises(InvalidArgument, match="already has a parent"):
+            snapshotter.commit("other", "stacked", parent="top")

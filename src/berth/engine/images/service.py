@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import os
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ from .pull import PullCallback, PullProgress, Step
 from .push import PushCallback, PushedTag, PushProgress, PushStep
 from .registries import AuthConfig, RegistryOptions
 from .save import SavePlan, SaveSources, plan_save, write_archive
+from .unpack import LayerBlob, unpack_layers
 from .writer import ImageWriter
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
@@ -73,6 +75,8 @@ class ImageService:
         self.writer = ImageWriter(self.content, self.store, snapshotter, self.leases)
         self.deleter = ImageDeleter(self.store, self.writer.collect_garbage)
         self._lock = asyncio.Lock()
+        # layers being unpacked at once, by all pulls (unpack.py): one per core
+        self._unpacking = asyncio.Semaphore(os.cpu_count() or 1)
 
     # lookup
 
@@ -296,14 +300,16 @@ class ImageService:
     async def _install(self, ref: Reference, fetched: pull_mod.Fetched,
                        relay: pull_mod.Relay[PullProgress]) -> PullResult:
         diff_ids = await asyncio.to_thread(pull_mod.diff_ids, self.content, fetched)
-        parent = None
-        layers = []
-        for blob, diff_id in zip(fetched.layers, diff_ids, strict=True):
-            parent = await asyncio.to_thread(self.writer.unpack, blob.digest, parent, diff_id,
-                                             blob.media_type)
-            layers.append(parent)
+
+        def unpacked(i: int) -> None:
+            blob = fetched.layers[i]
             if blob.digest in fetched.downloaded:
                 relay.emit(PullProgress(Step.COMPLETE, blob.digest, blob.size, blob.size))
+
+        layers = await unpack_layers(
+            self.writer, [LayerBlob(b.digest, d, b.media_type)
+                          for b, d in zip(fetched.layers, diff_ids, strict=True)],
+            self._unpacking, unpacked)
         tags = [ref, replace(ref, tag=None, digest=fetched.top.digest)]
         if ref.digest is not None:
             tags = [ref]

@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from berth.errors import Conflict, InvalidArgument, NotFound
@@ -48,6 +49,15 @@ def next_chain_id(parent: str | None, diff_id: str) -> str:
     return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Extracted:
+    """A layer applied to active snapshot ``key``, not yet committed."""
+
+    key: str
+    blob: str
+    diff_id: str
+
+
 class ImageWriter:
     def __init__(self, content: ContentStore, images: ImageStore,
                  snapshotter: Snapshotter, leases: Leases | None = None) -> None:
@@ -80,31 +90,63 @@ class ImageWriter:
         key = f"extract-{secrets.token_hex(8)}"
         mounts = self.snapshotter.prepare(key, parent.snapshot if parent else None)
         mode = WhiteoutMode.OVERLAY if mounts[0].type == "overlay" else WhiteoutMode.DELETE
+        return self.adopt(self._apply(key, blob, mode, media_type), parent,
+                          expected_diff_id)
+
+    def extract(self, blob: str, media_type: str | None = None) -> Extracted:
+        """Apply layer ``blob`` to a snapshot of its own, on nothing, for :meth:`adopt` to
+        put on its parent later: layers of one image unpack side by side. Only on a
+        ``changes_only`` snapshotter (overlay: a layer's own directory never depends on
+        what is below it; its whiteouts are the overlay's own marks)."""
+        key = f"extract-{secrets.token_hex(8)}"
+        self.snapshotter.prepare(key, None)
+        return self._apply(key, blob, WhiteoutMode.OVERLAY, media_type)
+
+    def _apply(self, key: str, blob: str, mode: WhiteoutMode, media_type: str | None
+               ) -> Extracted:
         try:
             with self.content.open(blob) as f:
                 result = apply_layer(f, Path(self.snapshotter.writable_path(key)),
                                      ApplyOptions(whiteouts=mode), media_type)
-            if expected_diff_id is not None and result.diff_id != expected_diff_id:
-                raise InvalidArgument(
-                    f"layer {blob} has diff_id {result.diff_id}, expected {expected_diff_id}")
-            chain_id = next_chain_id(parent.chain_id if parent else None, result.diff_id)
+        except BaseException:
+            self._discard(key)
+            raise
+        return Extracted(key, blob, result.diff_id)
+
+    def adopt(self, extracted: Extracted, parent: LayerRecord | None,
+              expected_diff_id: str | None = None) -> LayerRecord:
+        """Commit an extracted layer on ``parent`` (an :meth:`unpack` snapshot already
+        stands on it; an :meth:`extract` one is put on it now) as the layer of its chain
+        id, or drop it for an identical layer already there."""
+        key, diff_id = extracted.key, extracted.diff_id
+        try:
+            if expected_diff_id is not None and diff_id != expected_diff_id:
+                raise InvalidArgument(f"layer {extracted.blob} has diff_id {diff_id}, "
+                                      f"expected {expected_diff_id}")
+            chain_id = next_chain_id(parent.chain_id if parent else None, diff_id)
             existing = self.images.get_layer(chain_id)
             if existing is not None:
                 self._discard(key)
                 return existing
+            stacked = self.snapshotter.stat(key).parent is not None
             try:
-                self.snapshotter.commit(chain_id, key)
+                self.snapshotter.commit(chain_id, key, parent.snapshot
+                                        if parent is not None and not stacked else None)
             except Conflict:  # a snapshot left without its layer record by a crash
                 self._discard(key)
         except BaseException:
             self._discard(key)
             raise
-        layer = LayerRecord(chain_id=chain_id, diff_id=result.diff_id,
+        layer = LayerRecord(chain_id=chain_id, diff_id=diff_id,
                             parent=parent.chain_id if parent else None,
                             depth=parent.depth + 1 if parent else 0, snapshot=chain_id,
                             size=self.snapshotter.usage(chain_id))
         self.images.put_layer(layer)
         return layer
+
+    def discard(self, extracted: Extracted) -> None:
+        """Drop an extracted layer that will not be adopted (its pull failed)."""
+        self._discard(extracted.key)
 
     def _discard(self, key: str) -> None:
         try:

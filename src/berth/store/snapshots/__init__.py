@@ -47,8 +47,11 @@ class Snapshotter(Protocol):
 
     def mounts(self, key: str) -> list[Mount]: ...
 
-    def commit(self, name: str, key: str) -> None:
-        """Make active ``key`` the committed snapshot ``name``; ``key`` is gone after."""
+    def commit(self, name: str, key: str, parent: str | None = None) -> None:
+        """Make active ``key`` the committed snapshot ``name``; ``key`` is gone after.
+        ``parent``: put it on committed ``parent`` as well, for a ``key`` prepared with
+        none on a ``changes_only`` snapshotter, whose own changes do not depend on what is
+        below (layers of one image unpack side by side, then stack)."""
         ...
 
     def remove(self, key: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from berth.errors import InvalidArgument
 from berth.oci.mount import Mount
 from berth.store.snapshots import Info, Kind
 from berth.store.snapshots.storage import Record, SnapshotStorage, disk_usage
@@ -27,9 +28,11 @@ class DirectorySnapshotter:
     def mounts(self, key: str) -> list[Mount]:
         return self._mounts(self.storage.get(key))
 
-    def commit(self, name: str, key: str) -> None:
+    def commit(self, name: str, key: str, parent: str | None = None) -> None:
         record = self.storage.get(key)
-        self.storage.commit(name, key, disk_usage(self.storage.fs(record)))
+        if parent is not None and not self.changes_only:
+            raise InvalidArgument(f"snapshot {key}: a whole tree cannot take a parent")
+        self.storage.commit(name, key, disk_usage(self.storage.fs(record)), parent)
 
     def remove(self, key: str) -> None:
         self.storage.remove(key)

@@ -142,17 +142,32 @@ class SnapshotStorage:
             raise
         return self.get(key)
 
-    def commit(self, name: str, key: str, size: int) -> None:
+    def commit(self, name: str, key: str, size: int, parent: str | None = None) -> None:
+        """Active ``key`` becomes committed ``name``; with ``parent``, a ``key`` that has
+        none is put on committed ``parent``."""
         with self.db.transaction() as cur:
-            row = cur.execute("SELECT id, kind FROM snapshots WHERE key = ?", (key,)).fetchone()
+            row = cur.execute("SELECT id, kind, parent_id FROM snapshots WHERE key = ?",
+                              (key,)).fetchone()
             if row is None:
                 raise NotFound(f"snapshot {key}: not found")
             if row["kind"] != Kind.ACTIVE.value:
                 raise InvalidArgument(f"snapshot {key} is not active")
             if cur.execute("SELECT 1 FROM snapshots WHERE key = ?", (name,)).fetchone():
                 raise Conflict(f"snapshot {name}: already exists")
-            cur.execute("UPDATE snapshots SET key = ?, kind = ?, size = ? WHERE id = ?",
-                        (name, Kind.COMMITTED.value, size, row["id"]))
+            parent_id = row["parent_id"]
+            if parent is not None:
+                if parent_id is not None:
+                    raise InvalidArgument(f"snapshot {key} already has a parent")
+                found = cur.execute("SELECT id, kind FROM snapshots WHERE key = ?",
+                                    (parent,)).fetchone()
+                if found is None:
+                    raise NotFound(f"parent snapshot {parent}: not found")
+                if found["kind"] != Kind.COMMITTED.value:
+                    raise InvalidArgument(f"parent snapshot {parent} is not committed")
+                parent_id = found["id"]
+            cur.execute("UPDATE snapshots SET key = ?, kind = ?, size = ?, parent_id = ? "
+                        "WHERE id = ?",
+                        (name, Kind.COMMITTED.value, size, parent_id, row["id"]))
 
     def remove(self, key: str) -> None:
         with self.db.transaction() as cur:
