@@ -23,7 +23,7 @@ import enum
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from berth.errors import InvalidArgument
 from berth.oci.reference import Reference
@@ -122,9 +122,19 @@ class Fetched:
 Hold = Callable[[list[str]], Awaitable[None]]
 
 
+class Landing(Protocol):
+    """Told as a pull's blobs land (``unpack.StackUnpacker``)."""
+
+    def fetched_config(self, fetched: Fetched) -> None:
+        """The config is in the store; no layer is fetched yet."""
+
+    def landed(self, digest: str) -> None:
+        """Blob ``digest`` is in the store, verified."""
+
+
 async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
                 relay: Relay[PullProgress], platform: Platform | None = None,
-                hold: Hold | None = None) -> Fetched:
+                hold: Hold | None = None, landing: Landing | None = None) -> Fetched:
     """Everything the image needs into ``content``; refused before any blob is fetched if
     it is not an image Berth can run (unknown media types, no entry for ``platform``).
     ``hold`` is given the config and layer digests before any is fetched: the lease that
@@ -156,8 +166,12 @@ async def fetch(session: RegistrySession, ref: Reference, content: ContentStore,
             if step is Step.DOWNLOADED:
                 fetched.downloaded.add(p.digest)
             relay.emit(PullProgress(step, p.digest, p.current, p.total))
+            if landing is not None and step in (Step.DOWNLOADED, Step.EXISTS):
+                landing.landed(p.digest)
 
     await fetcher.fetch(ref, manifest.config, content)
+    if landing is not None:
+        landing.fetched_config(fetched)
     await fetcher.fetch_all(ref, manifest.layers, content, on_progress)
     return fetched
 

@@ -44,7 +44,7 @@ from .pull import PullCallback, PullProgress, Step
 from .push import PushCallback, PushedTag, PushProgress, PushStep
 from .registries import AuthConfig, RegistryOptions
 from .save import SavePlan, SaveSources, plan_save, write_archive
-from .unpack import LayerBlob, unpack_layers
+from .unpack import StackUnpacker, layer_blobs
 from .writer import ImageWriter
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
@@ -242,12 +242,17 @@ class ImageService:
 
         try:
             async with self.registries.pull_session(ref, auth) as session, relay:
-                fetched = await pull_mod.fetch(session, ref, self.content, relay, wanted,
-                                               hold)
-                async with self._lock:
-                    await pull_mod.refetch_missing(session, ref, self.content, fetched)
-                    result = await self._install(ref, fetched, relay)
-                    await asyncio.to_thread(self.leases.release, lease)
+                unpacker = StackUnpacker(self.writer, self._unpacking)
+                try:  # layers unpack as they land, and stack once all are in
+                    fetched = await pull_mod.fetch(session, ref, self.content, relay, wanted,
+                                                   hold, unpacker.landing)
+                    async with self._lock:
+                        await pull_mod.refetch_missing(session, ref, self.content, fetched)
+                        result = await self._install(ref, fetched, relay, unpacker)
+                        await asyncio.to_thread(self.leases.release, lease)
+                except BaseException:
+                    await unpacker.abort()
+                    raise
         except Unavailable as err:  # docker answers 500 with the connection error
             raise BerthError(err.message) from err
         blobs = [fetched.config.digest, *(layer.digest for layer in fetched.layers)]
@@ -298,18 +303,16 @@ class ImageService:
         await self.registries.login(auth)
 
     async def _install(self, ref: Reference, fetched: pull_mod.Fetched,
-                       relay: pull_mod.Relay[PullProgress]) -> PullResult:
-        diff_ids = await asyncio.to_thread(pull_mod.diff_ids, self.content, fetched)
+                       relay: pull_mod.Relay[PullProgress], unpacker: StackUnpacker
+                       ) -> PullResult:
+        blobs = await asyncio.to_thread(layer_blobs, self.content, fetched)
 
         def unpacked(i: int) -> None:
             blob = fetched.layers[i]
             if blob.digest in fetched.downloaded:
                 relay.emit(PullProgress(Step.COMPLETE, blob.digest, blob.size, blob.size))
 
-        layers = await unpack_layers(
-            self.writer, [LayerBlob(b.digest, d, b.media_type)
-                          for b, d in zip(fetched.layers, diff_ids, strict=True)],
-            self._unpacking, unpacked)
+        layers = await unpacker.stack(blobs, unpacked)
         tags = [ref, replace(ref, tag=None, digest=fetched.top.digest)]
         if ref.digest is not None:
             tags = [ref]

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from tests.tarballs import entry, make_tar
 
-from berth.engine.images.unpack import LayerBlob, unpack_layers
-from berth.engine.images.writer import ImageWriter, next_chain_id
+from berth.engine.images.pull import Fetched
+from berth.engine.images.unpack import LayerBlob, StackUnpacker
+from berth.engine.images.writer import ImageWriter, canonical_json, next_chain_id
 from berth.errors import InvalidArgument
+from berth.registry.client.descriptor import Descriptor
 from berth.store.content import ContentStore
 from berth.store.metadata.db import Database
 from berth.store.metadata.images import ImageStore
@@ -46,8 +48,54 @@ def blobs(writer: ImageWriter, layers: list[bytes]) -> list[LayerBlob]:
 
 def unpack(writer: ImageWriter, layers: list[LayerBlob]) -> tuple[list, list[int]]:
     done: list[int] = []
-    records = asyncio.run(unpack_layers(writer, layers, asyncio.Semaphore(2), done.append))
+    unpacker = StackUnpacker(writer, asyncio.Semaphore(2))
+    records = asyncio.run(unpacker.stack(layers, done.append))
     return records, done
+
+
+def fetched(writer: ImageWriter, layers: list[LayerBlob]) -> Fetched:
+    """What pull.fetch has once the config is in: its diff_ids are the layers'."""
+    config = writer.content.write_blob(canonical_json(
+        {"rootfs": {"type": "layers", "diff_ids": [b.diff_id for b in layers]}}))
+    some = Descriptor("application/vnd.oci.image.manifest.v1+json", "sha256:" + "1" * 64, 1)
+    return Fetched(some, some, {}, Descriptor("application/vnd.oci.image.config.v1+json",
+                                              config.digest, config.size),
+                   tuple(Descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
+                                    b.digest, 1) for b in layers))
+
+
+def test_layers_unpack_as_they_land_and_stack_at_the_end(writer):
+    layers = blobs(writer, LAYERS)
+
+    async def pull() -> tuple[list, list[str]]:
+        unpacker = StackUnpacker(writer, asyncio.Semaphore(2))
+        unpacker.landing.fetched_config(fetched(writer, layers))
+        unpacker.landing.landed(layers[2].digest)  # out of order, as downloads finish
+        await asyncio.sleep(0.5)
+        early = active(writer)
+        unpacker.landing.landed(layers[0].digest)
+        return await unpacker.stack(layers, lambda i: None), early
+
+    records, early = asyncio.run(pull())
+    assert len(early) == (1 if writer.snapshotter.changes_only else 0)
+    assert [r.diff_id for r in records] == [b.diff_id for b in layers]
+    assert active(writer) == []
+
+
+def test_an_aborted_pull_leaves_no_extracted_layer(writer):
+    layers = blobs(writer, LAYERS)
+
+    async def pull() -> None:
+        unpacker = StackUnpacker(writer, asyncio.Semaphore(2))
+        unpacker.landing.fetched_config(fetched(writer, layers))
+        for blob in layers:
+            unpacker.landing.landed(blob.digest)
+        await asyncio.sleep(0.3)
+        await unpacker.abort()  # the pull failed: a registry error, a cancel
+
+    asyncio.run(pull())
+    assert writer.snapshotter.walk() == [] and writer.images.get_layer(
+        layers[0].diff_id) is None
 
 
 def active(writer: ImageWriter) -> list[str]:
