@@ -73,6 +73,9 @@ def open_stdio(tty: bool, open_stdin: bool, plain: Callable[[Stdio], int],
                           None)
 
 
+SALVAGE_LIMIT = 1 << 20  # bytes a source may still hand over when its pump closes
+
+
 class OutputPump:
     """Reads a process's output fds into its hub (and ``log``); ``on_drained`` once every
     source reached EOF."""
@@ -95,9 +98,29 @@ class OutputPump:
         return not self._open
 
     def close(self) -> None:
-        """Stop reading (output still buffered in the process's pipes is given up)."""
+        """Stop reading. What the pipes already hold is forwarded first (up to
+        ``SALVAGE_LIMIT`` a source): a shim loop kept busy past the drain grace (fifty
+        execs starting at once) must not lose what an exited process wrote; what a
+        still-running writer adds after that is given up."""
         for fd in list(self._open):
-            self._close_source(fd)
+            self._salvage(fd)
+            if fd in self._open:
+                self._close_source(fd)
+
+    def _salvage(self, fd: int) -> None:
+        left = SALVAGE_LIMIT
+        while left > 0 and fd in self._open:
+            try:
+                data = os.read(fd, min(65536, left))
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            left -= len(data)
+            stream = self._open[fd]
+            if self.log is not None:
+                self.log.write(stream, data)
+            self.hub.broadcast(_STREAMS[stream], data)
 
     def apply_backpressure(self) -> None:
         if not self._paused and self.hub.congested:
