@@ -30,7 +30,11 @@ demo: install
 	$(VENV)/bin/berth run --rm busybox echo "hello world"
 
 stop-demo:
-	@if [ -f $(DEMO_EXEC)/berthd.pid ]; then kill $$(cat $(DEMO_EXEC)/berthd.pid) 2>/dev/null || true; fi
+	@# berthd removes its pid file when it stops; one left by a killed berthd may name a
+	@# reused pid, so only a process that is still berthd is signalled
+	@if [ -f $(DEMO_EXEC)/berthd.pid ]; then pid=$$(cat $(DEMO_EXEC)/berthd.pid); \
+	if grep -qa berthd /proc/$$pid/cmdline 2>/dev/null; then kill $$pid; \
+	else rm -f $(DEMO_EXEC)/berthd.pid; fi; fi
 
 check: install
 	scripts/check

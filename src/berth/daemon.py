@@ -119,6 +119,7 @@ async def serve(config: DaemonConfig) -> None:
     await shims.close()
     db.close()
     sock.unlink(missing_ok=True)
+    (config.exec_root / "berthd.pid").unlink(missing_ok=True)  # still ours: we hold the lock
     os.close(lock_fd)
 
 

@@ -63,7 +63,7 @@ def test_exited_shim_is_gone_and_state_consistent(fresh_daemon: Daemon) -> None:
     assert d.berth("ps", "-aq").stdout.strip() == ""
 
 
-def test_a_stopped_daemon_removes_its_cgroup_parent_only_when_empty(
+def test_a_stopped_daemon_removes_its_cgroup_parent_and_pid_file(
         fresh_daemon: Daemon) -> None:
     d = fresh_daemon
     unified = (CGROUP_ROOT / "cgroup.controllers").exists()
@@ -74,5 +74,7 @@ def test_a_stopped_daemon_removes_its_cgroup_parent_only_when_empty(
     assert parent.is_dir() and any(p.is_dir() for p in parent.iterdir())
     d.start()
     d.berth("rm", "-f", "stays")
+    assert (d.exec_root / "berthd.pid").read_text() == f"{d.proc.pid}\n"
     d.stop()
     assert not parent.exists()
+    assert not (d.exec_root / "berthd.pid").exists()  # nothing left to name a reused pid
