@@ -16,6 +16,12 @@ after this exit" (docker's ``ExitOnNext``), whatever the policy; any API stop or
 sets ``manually_stopped`` (``HasBeenManuallyStopped``, persisted), which keeps an
 ``unless-stopped`` container down, even across a daemon restart, until it is started by
 hand. At daemon start, ``always`` containers start even after a manual stop.
+
+Races (``service.py``): an exit is recorded under the container's lock, so a stop or kill
+that finds the shim gone while the record still says running waits for that outcome and
+then cancels the backoff like any other; the manual-stop mark is saved under the lock
+too (never over a newer record); a backoff that ends while a stop holds the lock finds
+the container exited and does not start it.
 """
 
 from __future__ import annotations
