@@ -146,25 +146,14 @@ class SnapshotStorage:
         """Active ``key`` becomes committed ``name``; with ``parent``, a ``key`` that has
         none is put on committed ``parent``."""
         with self.db.transaction() as cur:
-            row = cur.execute("SELECT id, kind, parent_id FROM snapshots WHERE key = ?",
-                              (key,)).fetchone()
-            if row is None:
-                raise NotFound(f"snapshot {key}: not found")
-            if row["kind"] != Kind.ACTIVE.value:
-                raise InvalidArgument(f"snapshot {key} is not active")
+            row = _find(cur, key, Kind.ACTIVE, "snapshot")
             if cur.execute("SELECT 1 FROM snapshots WHERE key = ?", (name,)).fetchone():
                 raise Conflict(f"snapshot {name}: already exists")
             parent_id = row["parent_id"]
             if parent is not None:
                 if parent_id is not None:
                     raise InvalidArgument(f"snapshot {key} already has a parent")
-                found = cur.execute("SELECT id, kind FROM snapshots WHERE key = ?",
-                                    (parent,)).fetchone()
-                if found is None:
-                    raise NotFound(f"parent snapshot {parent}: not found")
-                if found["kind"] != Kind.COMMITTED.value:
-                    raise InvalidArgument(f"parent snapshot {parent} is not committed")
-                parent_id = found["id"]
+                parent_id = _find(cur, parent, Kind.COMMITTED, "parent snapshot")["id"]
             cur.execute("UPDATE snapshots SET key = ?, kind = ?, size = ?, parent_id = ? "
                         "WHERE id = ?",
                         (name, Kind.COMMITTED.value, size, parent_id, row["id"]))
@@ -198,3 +187,14 @@ class SnapshotStorage:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _find(cur: sqlite3.Cursor, key: str, kind: Kind, what: str) -> sqlite3.Row:
+    """The row of snapshot ``key``, which must be of ``kind``."""
+    row: sqlite3.Row | None = cur.execute(
+        "SELECT id, kind, parent_id FROM snapshots WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        raise NotFound(f"{what} {key}: not found")
+    if row["kind"] != kind.value:
+        raise InvalidArgument(f"{what} {key} is not {kind.value}")
+    return row
