@@ -261,7 +261,7 @@ class _Context:
             preamble, leave_out = _reuse(ctx, self.context_dir, walked)
         tar = buildcontext.tar_stream(self.context_dir, self.ignore, self.head, walked,
                                       leave_out)
-        return _coalesce(_guard(_prepend_bytes(preamble, tar)))
+        return _coalesce(_guard(_prepend(preamble, tar)))
 
 
 def _reuse(ctx: Context, context_dir: str, walked: list[Member]
@@ -280,12 +280,6 @@ def _reuse(ctx: Context, context_dir: str, walked: list[Member]
            "files": [[*f, i in reuse] for i, f in enumerate(files)]}
     entry = file_entry(MANIFEST_ENTRY, jsoncodec.dumps(doc).encode(), 0o600)
     return entry, frozenset(files[i][0] for i in reuse)
-
-
-def _prepend_bytes(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if head:
-        yield head
-    yield from rest
 
 
 def _context(ctx: Context, source: str, dockerfile: str) -> _Context:
@@ -379,7 +373,7 @@ def _stdin_context(stdin: IO[bytes], dockerfile: str) -> tuple[Iterable[bytes], 
             break
         head += chunk
     if _is_archive(head):
-        return _coalesce(_prepend(head, stdin)), dockerfile
+        return _coalesce(_prepend(head, iter(lambda: stdin.read(_BUFFER), b""))), dockerfile
     from berth.cli.buildcontext import BLOCK, file_entry
 
     data = head + stdin.read()
@@ -400,11 +394,10 @@ def _is_archive(head: bytes) -> bool:
     return True
 
 
-def _prepend(head: bytes, rest: IO[bytes]) -> Iterator[bytes]:
+def _prepend(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
     if head:
         yield head
-    while chunk := rest.read(_BUFFER):
-        yield chunk
+    yield from rest
 
 
 def _guard(stream: Iterator[bytes]) -> Iterator[bytes]:

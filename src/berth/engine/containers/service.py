@@ -558,7 +558,9 @@ class ContainerService:
                         "the container before removing or force remove")
                 shim = self._live.get(c.id)
                 if shim is None:  # it exited; the exit is being recorded
-                    await self._exit_recorded(c.id)
+                    if not await self._exit_recorded(c.id):
+                        raise Conflict(f'cannot remove container "/{c.name}": its exit '
+                                       "was never recorded")
                     continue
                 waiter = self._waiters.on_exit(c.id)
                 await self._signal(c.id, shim, _signal.SIGKILL)

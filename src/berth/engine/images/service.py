@@ -245,7 +245,7 @@ class ImageService:
                 unpacker = StackUnpacker(self.writer, self._unpacking)
                 try:  # layers unpack as they land, and stack once all are in
                     fetched = await pull_mod.fetch(session, ref, self.content, relay, wanted,
-                                                   hold, unpacker.landing)
+                                                   hold, unpacker)
                     async with self._lock:
                         await pull_mod.refetch_missing(session, ref, self.content, fetched)
                         result = await self._install(ref, fetched, relay, unpacker)

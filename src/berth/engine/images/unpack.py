@@ -27,7 +27,7 @@ from berth.store.content import ContentStore
 from berth.store.metadata.images import LayerRecord
 from berth.store.snapshots import Kind
 
-from .pull import Fetched, Landing, diff_ids
+from .pull import Fetched, diff_ids
 from .writer import Extracted, ImageWriter, next_chain_id
 
 
@@ -52,7 +52,6 @@ class StackUnpacker:
         self._tasks: dict[int, asyncio.Future[Extracted]] = {}
         self._planning: asyncio.Future[int] | None = None
         self._closed = False
-        self.landing: Landing = self  # what pull.fetch calls
 
     def fetched_config(self, fetched: Fetched) -> None:
         """The image's config is in the store: learn its layers and find, off the event

@@ -56,6 +56,7 @@ class Extracted:
     key: str
     blob: str
     diff_id: str
+    on_parent: bool  # prepared on its parent (``unpack``), not on nothing (``extract``)
 
 
 class ImageWriter:
@@ -90,8 +91,8 @@ class ImageWriter:
         key = f"extract-{secrets.token_hex(8)}"
         mounts = self.snapshotter.prepare(key, parent.snapshot if parent else None)
         mode = WhiteoutMode.OVERLAY if mounts[0].type == "overlay" else WhiteoutMode.DELETE
-        return self.adopt(self._apply(key, blob, mode, media_type), parent,
-                          expected_diff_id)
+        return self.adopt(self._apply(key, blob, mode, media_type, parent is not None),
+                          parent, expected_diff_id)
 
     def extract(self, blob: str, media_type: str | None = None) -> Extracted:
         """Apply layer ``blob`` to a snapshot of its own, on nothing, for :meth:`adopt` to
@@ -100,10 +101,10 @@ class ImageWriter:
         what is below it; its whiteouts are the overlay's own marks)."""
         key = f"extract-{secrets.token_hex(8)}"
         self.snapshotter.prepare(key, None)
-        return self._apply(key, blob, WhiteoutMode.OVERLAY, media_type)
+        return self._apply(key, blob, WhiteoutMode.OVERLAY, media_type, False)
 
-    def _apply(self, key: str, blob: str, mode: WhiteoutMode, media_type: str | None
-               ) -> Extracted:
+    def _apply(self, key: str, blob: str, mode: WhiteoutMode, media_type: str | None,
+               on_parent: bool) -> Extracted:
         try:
             with self.content.open(blob) as f:
                 result = apply_layer(f, Path(self.snapshotter.writable_path(key)),
@@ -111,7 +112,7 @@ class ImageWriter:
         except BaseException:
             self._discard(key)
             raise
-        return Extracted(key, blob, result.diff_id)
+        return Extracted(key, blob, result.diff_id, on_parent)
 
     def adopt(self, extracted: Extracted, parent: LayerRecord | None,
               expected_diff_id: str | None = None) -> LayerRecord:
@@ -128,10 +129,10 @@ class ImageWriter:
             if existing is not None:
                 self._discard(key)
                 return existing
-            stacked = self.snapshotter.stat(key).parent is not None
             try:
                 self.snapshotter.commit(chain_id, key, parent.snapshot
-                                        if parent is not None and not stacked else None)
+                                        if parent is not None and not extracted.on_parent
+                                        else None)
             except Conflict:  # a snapshot left without its layer record by a crash
                 self._discard(key)
         except BaseException:

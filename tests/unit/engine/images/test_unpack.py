@@ -69,11 +69,11 @@ def test_layers_unpack_as_they_land_and_stack_at_the_end(writer):
 
     async def pull() -> tuple[list, list[str]]:
         unpacker = StackUnpacker(writer, asyncio.Semaphore(2))
-        unpacker.landing.fetched_config(fetched(writer, layers))
-        unpacker.landing.landed(layers[2].digest)  # out of order, as downloads finish
+        unpacker.fetched_config(fetched(writer, layers))
+        unpacker.landed(layers[2].digest)  # out of order, as downloads finish
         await asyncio.sleep(0.5)
         early = active(writer)
-        unpacker.landing.landed(layers[0].digest)
+        unpacker.landed(layers[0].digest)
         return await unpacker.stack(layers, lambda i: None), early
 
     records, early = asyncio.run(pull())
@@ -87,9 +87,9 @@ def test_an_aborted_pull_leaves_no_extracted_layer(writer):
 
     async def pull() -> None:
         unpacker = StackUnpacker(writer, asyncio.Semaphore(2))
-        unpacker.landing.fetched_config(fetched(writer, layers))
+        unpacker.fetched_config(fetched(writer, layers))
         for blob in layers:
-            unpacker.landing.landed(blob.digest)
+            unpacker.landed(blob.digest)
         await asyncio.sleep(0.3)
         await unpacker.abort()  # the pull failed: a registry error, a cancel
 
