@@ -24,7 +24,7 @@ from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
 from berth.api.server.system import SystemInfo, SystemRoutes
 from berth.config import DaemonConfig, load
-from berth.engine.build.builder import Builder
+from berth.engine.builder.builder import Builder
 from berth.engine.containers.admin import ContainerAdmin
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.service import ContainerService, ServiceOptions

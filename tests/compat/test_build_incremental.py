@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from berth.api.types.contextsync import BASE_GONE, MANIFEST_ENTRY
 from berth.cli.buildcontext import file_entry
 from berth.client.transport import Transport
 from berth.errors import Conflict
+from berth.formats.contextsync import BASE_GONE, MANIFEST_ENTRY
 from tests.compat.daemon import Daemon
 from tests.tarballs import entry, make_tar
 from tests.trees import write_tree

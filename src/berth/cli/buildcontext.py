@@ -25,7 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from berth.api.types.dockerignore import DockerIgnore
+    from berth.formats.dockerignore import DockerIgnore
 
 DOCKERIGNORE = ".dockerignore"
 BLOCK = 512

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from berth.api.types.units import human_duration
 from berth.cli.command import StatusError
+from berth.formats.units import human_duration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ Only the standard library's builtins are used: the CLI imports this on every sta
 
 from __future__ import annotations
 
-from berth.api.types.goformat import go_quote
+from berth.formats.goformat import go_quote
 
 
 class _Missing:

@@ -6,7 +6,6 @@ Not supported: ``define``, ``template``, ``block`` and complex numbers.
 
 from __future__ import annotations
 
-from berth.api.types.goformat import go_quote
 from berth.cli.template_lex import KEYWORDS, TemplateError, Token, tokenize
 from berth.cli.template_nodes import (
     ActionNode,
@@ -25,6 +24,7 @@ from berth.cli.template_nodes import (
     TextNode,
     VariableNode,
 )
+from berth.formats.goformat import go_quote
 
 _OPERAND_START = frozenset(
     ("bool", "charconst", "dot", "field", "ident", "number", "nil", "raw", "string", "var",

@@ -9,7 +9,6 @@ the verb to each element, as Go does.
 
 from __future__ import annotations
 
-from berth.api.types.goformat import go_quote
 from berth.cli.template_fmt import (
     fmt_float,
     fmt_value,
@@ -17,6 +16,7 @@ from berth.cli.template_fmt import (
     go_type,
     sort_key,
 )
+from berth.formats.goformat import go_quote
 
 _FLAGS = "+-# 0"
 _NUMERIC = "dboOxXcUeEfFgGv"

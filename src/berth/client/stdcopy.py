@@ -1,10 +1,10 @@
 """Reading Docker's stdcopy streams from a blocking socket (the frame format itself is
-``berth.api.types.stdcopy``): attach and logs without a tty, and raw tty passthrough."""
+``berth.formats.stdcopy``): attach and logs without a tty, and raw tty passthrough."""
 
 from __future__ import annotations
 
 from berth import errors
-from berth.api.types.stdcopy import HEADER, STDERR, STDIN, STDOUT, SYSTEMERR, encode_frame
+from berth.formats.stdcopy import HEADER, STDERR, STDIN, STDOUT, SYSTEMERR, encode_frame
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tests.integration.shim.conftest import CGROUP_PARENT, alive
 
-from berth.api.types.stdcopy import FrameDecoder
+from berth.formats.stdcopy import FrameDecoder
 
 pytestmark = pytest.mark.root
 

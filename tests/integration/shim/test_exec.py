@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from berth.api.types.stdcopy import FrameDecoder
 from berth.errors import Conflict, RuntimeFailure
+from berth.formats.stdcopy import FrameDecoder
 from berth.runtime.shim.client import Shim
 
 run = asyncio.run

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from tests.integration.shim.conftest import alive
 
-from berth.api.types.stdcopy import FrameDecoder
 from berth.errors import RuntimeFailure
+from berth.formats.stdcopy import FrameDecoder
 from berth.runtime.shim.client import ShimManager, read_exit_status
 
 run = asyncio.run

@@ -13,10 +13,10 @@ import pytest
 from tests.tarballs import tar_of
 from tests.trees import write
 
-from berth.api.types.contextsync import BASE_GONE, MANIFEST_ENTRY
-from berth.api.types.dockerignore import DockerIgnore
 from berth.cli import buildcontext
 from berth.cli.commands import build as build_cmd
+from berth.formats.contextsync import BASE_GONE, MANIFEST_ENTRY
+from berth.formats.dockerignore import DockerIgnore
 
 
 class Member:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from berth.api.types.units import human_duration
 from berth.cli.commands import images, ps
 from berth.cli.output import ellipsis, human_size, pick_format, truncate_id
 from berth.client.models import ContainerSummary, ImageSummary, MountPoint, Port
+from berth.formats.units import human_duration
 
 ID = "4f1c2d3e5a6b" + "0" * 52
 

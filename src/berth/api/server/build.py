@@ -13,12 +13,12 @@ Build secrets (Berth's extension; docker's classic builder has none): ``berth bu
 --secret id=x,...`` sends each secret as an uncompressed ustar entry named
 ``.berth-secrets/<id>`` (a regular file, at most 500 KiB) at the very start of the body,
 before the context archive, which may still be compressed. The builder takes them off the
-stream before unpacking the context (:mod:`berth.engine.build.secretstore`), so no secret
+stream before unpacking the context (:mod:`berth.engine.builder.secretstore`), so no secret
 is ever part of the context COPY sees, nor of any layer or the history; ``RUN
 --mount=type=secret,id=x`` reads it at ``/run/secrets/x``. A client that sends no such
 entries (docker, docker-py, compose) is unaffected.
 
-Incremental contexts (Berth's extension, :mod:`berth.engine.build.contextcache`): ``POST
+Incremental contexts (Berth's extension, :mod:`berth.engine.builder.contextcache`): ``POST
 /build/context`` with ``{"key": K, "files": [[path, size, signature], ...]}`` answers
 ``{"base": G, "reuse": [index, ...]}``, the files the daemon still holds unchanged from the
 last build of key K; the build's body then starts with a ``.berth-context`` entry (in the
@@ -26,7 +26,7 @@ same preamble as the secrets) listing every file and which ones were left out of
 A base removed meanwhile is a 409 before any output (the CLI then sends everything).
 
 ``POST /build/prune`` (``docker builder prune``): removes the kept contexts and RUN cache
-mount directories no build is using (:mod:`berth.engine.build.prune`); ``filters`` takes
+mount directories no build is using (:mod:`berth.engine.builder.prune`); ``filters`` takes
 ``until``, ``keep-storage`` is bytes, ``all`` is accepted (nothing is "dangling" here).
 The answer is ``{"CachesDeleted": [...], "SpaceReclaimed": bytes}``.
 """
@@ -44,11 +44,11 @@ from berth.api.server import params
 from berth.api.server.app import Router, json_response
 from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
-from berth.engine.build.builder import Builder
-from berth.engine.build.contextcache import MAX_MANIFEST
-from berth.engine.build.errors import CommandFailed
-from berth.engine.build.options import BuildOptions
-from berth.engine.build.prune import prune_options
+from berth.engine.builder.builder import Builder
+from berth.engine.builder.contextcache import MAX_MANIFEST
+from berth.engine.builder.errors import CommandFailed
+from berth.engine.builder.options import BuildOptions
+from berth.engine.builder.prune import prune_options
 from berth.engine.images.pull import PullProgress
 from berth.errors import BerthError, InvalidArgument
 

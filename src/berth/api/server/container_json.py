@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from berth.api.types.units import human_duration
 from berth.engine import clock
 from berth.engine.containers.model import (
     Container,
@@ -25,6 +24,7 @@ from berth.engine.containers.model import (
     Status,
 )
 from berth.errors import InvalidArgument
+from berth.formats.units import human_duration
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...] | None:

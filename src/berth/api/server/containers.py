@@ -14,7 +14,6 @@ from berth.api.server.app import Router, json_response
 from berth.api.server.hijack import hijack
 from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
-from berth.api.types.stdcopy import encode_frame
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import ContainerAdmin, PruneFilters, parse_until
@@ -22,6 +21,7 @@ from berth.engine.containers.execs import ExecService
 from berth.engine.containers.service import ContainerService
 from berth.engine.containers.waiters import AttachRequest
 from berth.errors import InvalidArgument
+from berth.formats.stdcopy import encode_frame
 
 
 @dataclass(frozen=True)

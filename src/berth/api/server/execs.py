@@ -17,9 +17,9 @@ from berth.api.server import params
 from berth.api.server.app import Router, json_response
 from berth.api.server.hijack import hijack
 from berth.api.server.relay import parse_detach_keys, splice
-from berth.api.types.stdcopy import STDOUT, encode_frame
 from berth.engine.containers.execs import Exec, ExecService, ExecSpec
 from berth.errors import BerthError, InvalidArgument
+from berth.formats.stdcopy import STDOUT, encode_frame
 
 
 @dataclass(frozen=True)

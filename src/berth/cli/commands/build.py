@@ -17,21 +17,21 @@ from __future__ import annotations
 import os
 import sys
 
-from berth.api.types.contextsync import BASE_GONE
 from berth.cli.command import Command, StatusError
 from berth.cli.flags import Flag
 from berth.errors import Conflict
+from berth.formats.contextsync import BASE_GONE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
     from typing import IO
 
-    from berth.api.types.dockerignore import DockerIgnore
     from berth.cli.buildcontext import Member
     from berth.cli.command import Context
     from berth.cli.flags import Options
     from berth.client.models import Progress
+    from berth.formats.dockerignore import DockerIgnore
 
 COMMAND = Command(
     "build", "[OPTIONS] PATH | -", "Build an image from a Dockerfile",
@@ -245,7 +245,7 @@ class _Context:
     def body(self, ctx: Context, incremental: bool) -> Iterable[bytes]:
         """The request body. ``incremental``: ask the daemon which files it kept from the
         last build of this directory and leave those out (Berth's extension, see
-        ``engine/build/contextcache.py``); the file list goes first, as the
+        ``engine/builder/contextcache.py``); the file list goes first, as the
         ``.berth-context`` entry."""
         if not self.context_dir:
             return self.stream
@@ -267,10 +267,10 @@ class _Context:
 def _reuse(ctx: Context, context_dir: str, walked: list[Member]
            ) -> tuple[bytes, frozenset[str]]:
     """The ``.berth-context`` entry and the paths it leaves out of the tar."""
-    from berth.api.types.contextsync import MANIFEST_ENTRY
     from berth.cli.buildcontext import file_entry, reusable_files
     from berth.client import jsoncodec
     from berth.client.build import reusable
+    from berth.formats.contextsync import MANIFEST_ENTRY
 
     files = reusable_files(walked)
     key = f"{os.uname().nodename}:{context_dir}"
@@ -313,8 +313,8 @@ def _context(ctx: Context, source: str, dockerfile: str) -> _Context:
 def _ignore(content: bytes | None, dockerfile: str) -> DockerIgnore | None:
     if content is None:
         return None
-    from berth.api.types.dockerignore import DockerIgnore
     from berth.errors import InvalidArgument
+    from berth.formats.dockerignore import DockerIgnore
 
     try:
         return DockerIgnore.parse(content).for_build(dockerfile)

@@ -24,7 +24,6 @@ import secrets
 import signal
 from dataclasses import dataclass, replace
 
-from berth.api.types.stdcopy import FrameDecoder
 from berth.engine.containers import process
 from berth.engine.containers.bundle import read_spec
 from berth.engine.containers.model import Container, Status
@@ -32,6 +31,7 @@ from berth.engine.containers.service import ContainerService
 from berth.engine.containers.waiters import Streams
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, RuntimeFailure
+from berth.formats.stdcopy import FrameDecoder
 from berth.oci import spec as oci
 from berth.oci.mount import Mount
 from berth.runtime.shim.client import Shim

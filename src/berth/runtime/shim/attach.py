@@ -29,7 +29,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from berth.api.types.stdcopy import STDOUT, encode_frame
+from berth.formats.stdcopy import STDOUT, encode_frame
 from berth.runtime.shim.loop import Connection, Loop
 
 log = logging.getLogger(__name__)

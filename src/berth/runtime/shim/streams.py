@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from berth.api.types.stdcopy import STDERR, STDOUT
+from berth.formats.stdcopy import STDERR, STDOUT
 from berth.runtime import Stdio
 from berth.runtime.shim.attach import AttachHub
 from berth.runtime.shim.jsonlog import JsonFileLog

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from berth.api.types.stdcopy import STDERR, STDOUT
+from berth.formats.stdcopy import STDERR, STDOUT
 from berth.runtime.shim.loop import Loop
 from berth.runtime.shim.streams import SALVAGE_LIMIT, OutputPump, ProcessIO
 
