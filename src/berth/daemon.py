@@ -22,6 +22,7 @@ from berth.api.server.build import BuildRoutes
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
+from berth.api.server.swarm import SwarmRoutes
 from berth.api.server.system import SystemInfo, SystemRoutes
 from berth.config import DaemonConfig, load
 from berth.engine.builder.builder import Builder
@@ -94,6 +95,7 @@ async def serve(config: DaemonConfig) -> None:
         ExecRoutes(execs).register,
         ImageRoutes(images, containers).register,
         BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
+        SwarmRoutes().register,
     ])
     # Streams (logs -f, events, attach, wait) would hold shutdown for aiohttp's default 60 s;
     # their clients see EOF, and the containers behind them keep running.
