@@ -161,6 +161,35 @@ def test_bad_archives_are_refused_whole(daemon: Daemon, tagged: str) -> None:
     assert (_image_ids(daemon), _listing(daemon)) == before
 
 
+def test_bad_archive_errors_come_in_the_stream(daemon: Daemon, tagged: str) -> None:
+    """As dockerd: a 200 whose JSON stream carries the error (docker-py's ImageLoadError,
+    not an APIError), the docker CLI printing it and exiting 1, and nothing loaded."""
+    members = _saved(daemon, tagged)
+    daemon.berth("rmi", tagged)
+    before = _image_ids(daemon), _listing(daemon)
+    manifest = json.loads(members["manifest.json"])
+    layer = manifest[0]["Layers"][0]
+    corrupt = tar_of({**members, layer: members[layer][:-1] + b"x"})
+    client = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
+    try:
+        for body, message in ((b"not a tar at all" * 64, "invalid image archive"),
+                              (corrupt, "digest mismatch")):
+            with pytest.raises(docker.errors.ImageLoadError) as refused:
+                client.images.load(body)
+            assert message in str(refused.value)
+            stream = list(client.api.load_image(body))  # a 200: no APIError
+            assert [sorted(m) for m in stream] == [["error", "errorDetail"]]
+            assert stream[0]["error"] == stream[0]["errorDetail"]["message"]
+            env = {**os.environ, "DOCKER_CONFIG": str(daemon.root / "dockercfg")}
+            done = subprocess.run(["docker", "-H", daemon.host, "load"], input=body, env=env,
+                                  capture_output=True, timeout=60)
+            assert done.returncode == 1 and message.encode() in done.stderr, done.stderr
+            assert done.stdout == b""
+    finally:
+        client.close()
+    assert (_image_ids(daemon), _listing(daemon)) == before
+
+
 def test_oci_layout_archive_from_skopeo(daemon: Daemon, tagged: str, tmp_path: Path) -> None:
     if shutil.which("skopeo") is None:
         pytest.skip("skopeo is not installed")

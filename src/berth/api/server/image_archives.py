@@ -71,7 +71,9 @@ class ImageArchiveRoutes:
         return await stream_tar(request, await self.images.save(names))
 
     async def load(self, request: web.Request) -> web.StreamResponse:
-        async with ProgressStream(request, lazy=True) as progress:
+        # not lazy: dockerd answers 200 at once and reports even a body that is no archive
+        # in the stream, which docker-py's images.load() turns into its ImageLoadError
+        async with ProgressStream(request) as progress:
             renderer = LoadRenderer(progress, params.boolean(request, "quiet"))
             await self.images.load(_body(request), renderer.send)
         return progress.response
