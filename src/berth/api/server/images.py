@@ -107,7 +107,8 @@ class ImageRoutes:
     async def remove(self, request: web.Request) -> web.Response:
         items = await self.images.remove(request.match_info["name"],
                                          params.boolean(request, "force"),
-                                         self.containers.image_users)
+                                         self.containers.image_users,
+                                         prune=not params.boolean(request, "noprune"))
         return json_response([{kind: value} for kind, value in items])
 
     async def create(self, request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,9 @@ words (``daemon/images/image_delete.go``).
   * by ID (``6d3e``): an image referenced in several repositories must be forced; then every
     reference goes and the image is deleted, unless a running container uses it (cannot be
     forced) or, without force, a stopped one does (must be forced).
+  * then, unless ``noprune``, the parent chain (a build's intermediate images): each parent
+    with no reference, no other child and no container goes too, quietly stopping at the
+    first that has one (moby's ``imageDeleteHelper`` pruning with ``quiet``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class DeleteRequest:
     image: ImageRecord
     force: bool
     users: Users
+    prune: bool = False  # docker's noprune=0: the untagged parent chain goes too
+    parent_users: Callable[[str], Users] = lambda _: []  # asked up front, from a table
 
 
 class ImageDeleter:
@@ -85,8 +90,23 @@ class ImageDeleter:
             self._untag(ref, records)
         self.store.delete_image(image_id)
         records.append(("Deleted", image_id))
+        if req.prune:
+            self._prune_parents(req.image.parent, req.parent_users, records)
         self.collect()
         return records
+
+    def _prune_parents(self, parent_id: str, users: Callable[[str], Users],
+                       records: list[tuple[str, str]]) -> None:
+        """Delete the parent chain up to the first parent that is referenced, has another
+        child or is used by a container; that one and those above it stay, silently."""
+        while parent_id:
+            parent = self.store.get_image(parent_id)
+            if (parent is None or self.store.tags_of(parent_id)
+                    or self.store.children(parent_id) or users(parent_id)):
+                return
+            self.store.delete_image(parent_id)
+            records.append(("Deleted", parent_id))
+            parent_id = parent.parent
 
     def _check_reference_removal(self, req: DeleteRequest, refs: list[Reference]) -> None:
         if req.force or not req.users or not _single_repository(refs):

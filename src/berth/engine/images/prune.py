@@ -96,7 +96,7 @@ class ImagePruner:
         if ":" in text and self.store.resolve_tag(text) != record.id:
             return []  # gone with an earlier reference of the same image
         request = DeleteRequest(text=_familiar(text), image=record, force=False,
-                                users=users(record.id))
+                                users=users(record.id), prune=True, parent_users=users)
         try:
             return deleter.delete(request)
         except (Conflict, NotFound):

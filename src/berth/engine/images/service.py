@@ -154,11 +154,25 @@ class ImageService:
             await asyncio.to_thread(self._tag, source, repo, tag)
 
     async def remove(self, ref: str, force: bool, users: Callable[[str], Users],
-                     ) -> builtins.list[tuple[str, str]]:
+                     prune: bool = True) -> builtins.list[tuple[str, str]]:
+        """``docker rmi``; with ``prune`` (docker's default) the untagged parents go too.
+        ``users`` is asked in the event loop, up front, for the image and its parents."""
         async with self._lock:
             record = await asyncio.to_thread(self._resolve, ref)
-            request = DeleteRequest(text=ref, image=record, force=force, users=users(record.id))
+            parents = await asyncio.to_thread(self._ancestors, record) if prune else []
+            table = {p: users(p) for p in parents}
+            request = DeleteRequest(text=ref, image=record, force=force, users=users(record.id),
+                                    prune=prune, parent_users=lambda i: table.get(i, []))
             return await asyncio.to_thread(self.deleter.delete, request)
+
+    def _ancestors(self, record: ImageRecord) -> builtins.list[str]:
+        """The ids of ``record``'s parent, its parent's parent, and so on."""
+        out: builtins.list[str] = []
+        parent = self.store.get_image(record.parent) if record.parent else None
+        while parent is not None and parent.id not in out:
+            out.append(parent.id)
+            parent = self.store.get_image(parent.parent) if parent.parent else None
+        return out
 
     async def _spool(self, chunks: AsyncIterator[bytes]) -> Info:
         """Stream ``chunks`` into the content store, 1 MiB at a time."""

@@ -10,6 +10,7 @@ from tests.tarballs import entry, make_tar
 
 from berth.engine.images import ImageService
 from berth.errors import Conflict, InvalidArgument, NotFound
+from berth.oci.reference import parse
 from berth.store.metadata.db import Database
 from berth.store.snapshots.native import NativeSnapshotter
 
@@ -148,6 +149,48 @@ def test_layers_are_shared_between_images(service, tmp_path):
     assert a.id != b.id and a.chain_id == b.chain_id
     run(service.remove("a:1", False, lambda _: []))
     assert run(service.prepare_rootfs(b.id, "c"))  # layer still there
+
+
+def step(service, parent, n, tag=""):
+    """An image a build step made on ``parent`` (same layer, its own config)."""
+    base = run(service.get(parent))
+    config = {**base.config, "created": f"2024-01-{n:02}T00:00:00Z"}
+    return service.writer.create_image(config, [], [service.store.get_layer(base.chain_id)],
+                                       [parse(tag)] if tag else [], parent=base.id)
+
+
+def test_remove_prunes_the_untagged_parent_chain_up_to_a_tagged_image(service):
+    base = import_(service)
+    a = step(service, "test:1", 1)
+    b = step(service, a.id, 2)
+    c = step(service, b.id, 3, tag="app:1")
+    records = run(service.remove("app:1", False, lambda _: []))
+    assert records == [("Untagged", "app:1"), ("Deleted", c.id), ("Deleted", b.id),
+                       ("Deleted", a.id)]
+    assert [i.id for i in run(service.list(all=True))] == [base.id]
+
+
+def test_remove_noprune_keeps_the_parents(service):
+    import_(service)
+    a = step(service, "test:1", 1)
+    b = step(service, a.id, 2, tag="app:1")
+    records = run(service.remove("app:1", False, lambda _: [], prune=False))
+    assert records == [("Untagged", "app:1"), ("Deleted", b.id)]
+    assert run(service.get(a.id)).id == a.id
+
+
+def test_parent_pruning_stops_at_another_child_or_a_container(service):
+    import_(service)
+    a = step(service, "test:1", 1)
+    b = step(service, a.id, 2)
+    c = step(service, b.id, 3, tag="app:1")
+    other = step(service, a.id, 4, tag="other:1")  # a has another child
+    records = run(service.remove(c.id[7:], False, lambda _: []))
+    assert records == [("Untagged", "app:1"), ("Deleted", c.id), ("Deleted", b.id)]
+    used = {a.id: [("c" * 64, False)]}  # a stopped container of a: a stays, quietly
+    records = run(service.remove("other:1", False, lambda i: used.get(i, [])))
+    assert records == [("Untagged", "other:1"), ("Deleted", other.id)]
+    assert run(service.get(a.id)).id == a.id
 
 
 def test_rootfs_lifecycle(service):
