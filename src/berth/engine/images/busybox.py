@@ -1,5 +1,5 @@
 """The ``busybox`` recipe: Debian's static busybox (``/bin/busybox``) with one applet symlink
-per ``busybox --list-full`` line, a passwd and a group file.
+per ``busybox --list-full`` line, and the official image's passwd and group files.
 
 Every mtime (and so the image's ``created``) is the busybox binary's, so bootstrapping twice
 on one host gives the same diff_id and image ID.
@@ -21,27 +21,54 @@ from .recipe import BaseLayer, BootstrapProgress, LayerSource, Writable
 
 BUSYBOX = Path("/bin/busybox")
 
+# The official image's files (docker-library/busybox copies buildroot's
+# system/skeleton/etc/{passwd,group}): no uid 1000, so a Dockerfile's own user gets that id.
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
 bin:x:2:2:bin:/bin:/bin/false
 sys:x:3:3:sys:/dev:/bin/false
-user:x:1000:1000:user:/home/user:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+sync:x:4:100:sync:/bin:/bin/sync
+mail:x:8:8:mail:/var/spool/mail:/bin/false
+www-data:x:33:33:www-data:/var/www:/bin/false
+operator:x:37:37:Operator:/var:/bin/false
+nobody:x:65534:65534:nobody:/home:/bin/false
 """
 GROUP = """\
 root:x:0:
 daemon:x:1:
 bin:x:2:
 sys:x:3:
+adm:x:4:
 tty:x:5:
-user:x:1000:
+disk:x:6:
+lp:x:7:
+mail:x:8:
+kmem:x:9:
+wheel:x:10:root
+cdrom:x:11:
+dialout:x:18:
+floppy:x:19:
+video:x:28:
+audio:x:29:
+tape:x:32:
+www-data:x:33:
+operator:x:37:
+utmp:x:43:
+plugdev:x:46:
+staff:x:50:
+lock:x:54:
+netdev:x:82:
+users:x:100:
 nogroup:x:65534:
 """
-# directory → mode; parents of applets are added with 0755
+# directory → mode; parents of applets are added with 0755. The users' home directories
+# exist, owned by them, as the official image makes them.
 DIRS = {"bin": 0o755, "dev": 0o755, "etc": 0o755, "home": 0o755, "proc": 0o555,
         "root": 0o700, "sbin": 0o755, "sys": 0o555, "tmp": 0o1777, "usr": 0o755,
-        "usr/bin": 0o755, "usr/sbin": 0o755, "var": 0o755, "home/user": 0o755}
+        "usr/bin": 0o755, "usr/sbin": 0o755, "var": 0o755, "var/spool": 0o755,
+        "var/spool/mail": 0o755, "var/www": 0o755}
+OWNERS = {"var/spool/mail": 8, "var/www": 33}  # directory → uid (and gid) of its user
 
 
 @dataclass(frozen=True)
@@ -91,7 +118,9 @@ def write_busybox_layer(out: Writable, busybox: Path = BUSYBOX) -> int:
             parent = parent.rpartition("/")[0]
     entries: dict[str, tuple[tarfile.TarInfo, bytes | None]] = {}
     for path, mode in dirs.items():
-        entries[path] = (_entry(path, tarfile.DIRTYPE, mode, mtime), None)
+        info = _entry(path, tarfile.DIRTYPE, mode, mtime)
+        info.uid = info.gid = OWNERS.get(path, 0)
+        entries[path] = (info, None)
     for applet in applets:
         info = _entry(applet, tarfile.SYMTYPE, 0o777, mtime)
         info.linkname = "/bin/busybox"

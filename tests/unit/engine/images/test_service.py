@@ -221,9 +221,18 @@ def test_bootstrap_busybox_is_deterministic(service, tmp_path):
     root = Path(run(service.prepare_rootfs(image.id, "c"))[0].source)
     assert os.readlink(root / "bin/sh") == "/bin/busybox"
     assert (root / "bin/busybox").stat().st_size == BUSYBOX.stat().st_size
-    assert (root / "etc/passwd").read_text().startswith("root:x:0:0:root:/root:/bin/sh\n")
-    assert "nobody:x:65534:65534" in (root / "etc/passwd").read_text()
-    assert "user:x:1000:1000" in (root / "etc/passwd").read_text()
+    passwd = (root / "etc/passwd").read_text().splitlines()
+    assert passwd[0] == "root:x:0:0:root:/root:/bin/sh"
+    assert passwd[-1] == "nobody:x:65534:65534:nobody:/home:/bin/false"
+    # the official image's users: none with uid 1000, left to a Dockerfile's own user
+    assert [line.split(":")[2] for line in passwd] == ["0", "1", "2", "3", "4", "8", "33",
+                                                       "37", "65534"]
+    group = (root / "etc/group").read_text().splitlines()
+    assert "wheel:x:10:root" in group and group[-1] == "nogroup:x:65534:"
+    assert not any(line.split(":")[2] == "1000" for line in group)
+    assert (root / "var/www").is_dir()
+    if os.geteuid() == 0:  # only root's unpacking keeps the owners
+        assert (root / "var/www").stat().st_uid == 33
     assert oct((root / "tmp").stat().st_mode & 0o7777) == "0o1777"
     assert oct((root / "root").stat().st_mode & 0o7777) == "0o700"
     for d in ("proc", "sys", "dev", "home", "var", "usr/bin", "sbin"):
