@@ -2,20 +2,35 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := busybox-static runc crun tmux iproute2 libseccomp2 procps skopeo docker-registry apache2-utils tini debootstrap docker.io docker-compose
+# What running berth needs (make demo), and what only the tests need besides: reference
+# peers (dockerd, compose, skopeo, distribution), htpasswd and tmux.
+APT_PACKAGES := busybox-static runc crun iproute2 libseccomp2 procps tini debootstrap
+TEST_APT_PACKAGES := tmux skopeo docker-registry apache2-utils docker.io docker-compose
 DEMO_ROOT ?= /var/lib/berth
 DEMO_EXEC ?= /run/berth
 
-.PHONY: install demo test check stop-demo bench
+.PHONY: install install-test demo test check stop-demo bench
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml $(shell find src -name '*.py')
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+install-test: $(VENV)/.installed-test
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+endef
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(call apt_install,$(TEST_APT_PACKAGES))
+	$(PY) -m pip install -q -e '.[test]'
+	scripts/write-launcher
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(shell find src -name '*.py')
+	$(call apt_install,$(APT_PACKAGES))
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e .
 	@# The environment may set PYTHONDONTWRITEBYTECODE; compiled once here, every berth start
 	@# and every shim fork reads bytecode instead of recompiling the sources.
 	$(PY) -m compileall -q src
@@ -36,12 +51,12 @@ stop-demo:
 	if grep -qa berthd /proc/$$pid/cmdline 2>/dev/null; then kill $$pid; \
 	else rm -f $(DEMO_EXEC)/berthd.pid; fi; fi
 
-check: install
+check: install-test
 	scripts/check
 
-test: install
+test: install-test
 	scripts/check
 	scripts/test
 
-bench: install
+bench: install-test
 	$(PY) bench/run_bench.py

@@ -47,6 +47,7 @@ class SpecOptions:
     additional_gids: tuple[int, ...] = ()
     hostname: str = ""
     terminal: bool = False
+    console_size: tuple[int, int] = (0, 0)  # (height, width) of the terminal, if known
     cgroups_path: str = ""
     memory: int = 0  # bytes, 0 = unlimited
     memory_swap: int = 0  # bytes of memory+swap; -1 unlimited; 0 = docker's default (2x)
@@ -130,6 +131,9 @@ def build(opts: SpecOptions) -> oci.Spec:
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": False,
     }
+    if opts.terminal and all(opts.console_size):
+        process["consoleSize"] = {"height": opts.console_size[0],
+                                  "width": opts.console_size[1]}
     linux: oci.Linux = {
         "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network", "cgroup")],
         "resources": _resources(opts),

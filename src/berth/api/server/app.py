@@ -54,9 +54,23 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if err.status in (404, 405) and err.text:
             return _error(err.status, f"page not found: {request.method} {request.path}")
         raise
-    except OSError as err:
-        log.exception("%s %s failed", request.method, request.path)
+    except ConnectionError as err:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            return _unexpected(request, err)  # not the client's connection: a real error
+        # The client hung up (logs -f, wait, events, attach): normal. The empty answer
+        # is never sent; aiohttp finds the connection closed and drops it quietly.
+        log.debug("%s %s: the client went away", request.method, request.path)
+        return web.Response()
+    except Exception as err:  # the one place an unexpected error becomes an answer
+        return _unexpected(request, err)
+
+
+def _unexpected(request: web.Request, err: Exception) -> web.Response:
+    log.error("%s %s failed", request.method, request.path_qs, exc_info=err)
+    if isinstance(err, OSError):
         return _error(500, str(err))
+    return _error(500, f"internal error: {type(err).__name__}: {err}")
 
 
 def json_response(data: object, status: int = 200) -> web.Response:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from berth.api.types import containers as types
+from berth.api.types.decode import is_zero, set_fields
 from berth.engine import clock
 from berth.engine.containers.model import (
     Container,
@@ -26,97 +28,117 @@ from berth.engine.containers.model import (
 from berth.errors import InvalidArgument
 from berth.formats.units import human_duration
 
+# What berth honours of a create body. Every other field must be at its zero value (or
+# one of docker's defaults below): a set one is refused by name, never dropped.
+_HONOURED_CONFIG = frozenset({
+    "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
+    "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
+    "ArgsEscaped", "Image", "WorkingDir", "Entrypoint", "NetworkDisabled", "Labels",
+    "StopSignal", "StopTimeout", "HostConfig", "NetworkingConfig",
+})
+_HONOURED_HOST = frozenset({
+    "CpuShares", "Memory", "CpuPeriod", "CpuQuota", "MemoryReservation", "MemorySwap",
+    "NanoCpus", "Init", "PidsLimit", "LogConfig", "RestartPolicy", "AutoRemove",
+    "ConsoleSize", "ReadonlyRootfs", "Runtime",
+    "ContainerIDFile",  # the client writes that file; moby ignores it too
+})
+# Values that ask for exactly what every berth container gets.
+_DEFAULTS: dict[str, tuple[object, ...]] = {
+    "NetworkMode": ("default", "bridge", "none"),  # no network yet: each has only lo
+    "MemorySwappiness": (-1,),
+    "OomKillDisable": (False,),
+    "IpcMode": ("private", "shareable"),
+    "CgroupnsMode": ("private",),
+    "Isolation": ("default",),
+}
+_NETWORKS_WITHOUT_SETTINGS = frozenset({"default", "bridge", "none"})
 
-def _strings(value: Any, field: str) -> tuple[str, ...] | None:
+
+def _refuse_unsupported(body: types.ContainerCreate) -> None:
+    """400 naming the first field set to something berth does not do (yet)."""
+    unsupported = [path for path, _ in set_fields(body) if path not in _HONOURED_CONFIG]
+    unsupported += [path for path, value in set_fields(body.HostConfig, "HostConfig.")
+                    if path[len("HostConfig."):] not in _HONOURED_HOST
+                    and value not in _DEFAULTS.get(path[len("HostConfig."):], ())]
+    for network, settings in (body.NetworkingConfig.EndpointsConfig or {}).items():
+        if network not in _NETWORKS_WITHOUT_SETTINGS or (
+                settings is not None and not is_zero(settings)):
+            unsupported.append("NetworkingConfig.EndpointsConfig")
+    if unsupported:
+        raise InvalidArgument(f"berth does not support {unsupported[0]} yet")
+
+
+def _command(value: types.StrSlice, field: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
         return (value,) if field == "Entrypoint" else ("/bin/sh", "-c", value)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise InvalidArgument(f"invalid {field}: expected a list of strings")
+    return tuple(value)
 
 
-def _int(host: dict[str, Any], key: str) -> int:
-    value = host.get(key) or 0
-    if not isinstance(value, int):
-        raise InvalidArgument(f"invalid HostConfig.{key}: {value!r}")
-    return value
-
-
-def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
-    image = body.get("Image")
-    if not image or not isinstance(image, str):
+def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
+    if not body.Image:
         raise InvalidArgument("config cannot be empty in order to create a container")
-    host: dict[str, Any] = body.get("HostConfig") or {}
-    nano_cpus, quota = _int(host, "NanoCpus"), _int(host, "CpuQuota")
-    if nano_cpus and (quota or _int(host, "CpuPeriod")):
+    _refuse_unsupported(body)
+    host = body.HostConfig
+    if host.NanoCpus and (host.CpuQuota or host.CpuPeriod):
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     ncpu = os.cpu_count() or 1
-    if nano_cpus < 0 or nano_cpus > ncpu * 10**9:
+    if host.NanoCpus < 0 or host.NanoCpus > ncpu * 10**9:
         raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
                               f"{ncpu} CPUs available")
-    log_cfg = host.get("LogConfig") or {}
-    restart = host.get("RestartPolicy") or {}
-    log_type = log_cfg.get("Type") or "json-file"
-    if log_type not in ("json-file", "none", "local"):
-        raise InvalidArgument(f'failed to create logger: logger: no log driver named '
-                              f"'{log_type}' is registered")
-    pids = host.get("PidsLimit")
+    console = host.ConsoleSize or [0, 0]
+    if len(console) != 2 or not all(0 <= v <= 65535 for v in console):
+        raise InvalidArgument("invalid ConsoleSize: expected [height, width]")
     return ContainerSpec(
-        image=image,
-        cmd=_strings(body.get("Cmd"), "Cmd"),
-        entrypoint=_strings(body.get("Entrypoint"), "Entrypoint"),
-        env=tuple(body.get("Env") or ()),
-        working_dir=body.get("WorkingDir") or "",
-        user=body.get("User") or "",
-        hostname=body.get("Hostname") or "",
-        domainname=body.get("Domainname") or "",
-        labels=tuple((body.get("Labels") or {}).items()),
-        tty=bool(body.get("Tty")),
-        open_stdin=bool(body.get("OpenStdin")),
-        stdin_once=bool(body.get("StdinOnce")),
-        attach_stdin=bool(body.get("AttachStdin")),
-        attach_stdout=bool(body.get("AttachStdout")),
-        attach_stderr=bool(body.get("AttachStderr")),
-        stop_signal=body.get("StopSignal") or "",
-        stop_timeout=body.get("StopTimeout"),
-        auto_remove=bool(host.get("AutoRemove")),
-        runtime=host.get("Runtime") or "",
+        image=body.Image,
+        cmd=_command(body.Cmd, "Cmd"),
+        entrypoint=_command(body.Entrypoint, "Entrypoint"),
+        env=tuple(body.Env or ()),
+        working_dir=body.WorkingDir,
+        user=body.User,
+        hostname=body.Hostname,
+        domainname=body.Domainname,
+        labels=tuple((body.Labels or {}).items()),
+        tty=body.Tty,
+        open_stdin=body.OpenStdin,
+        stdin_once=body.StdinOnce,
+        attach_stdin=body.AttachStdin,
+        attach_stdout=body.AttachStdout,
+        attach_stderr=body.AttachStderr,
+        stop_signal=body.StopSignal,
+        stop_timeout=body.StopTimeout,
+        auto_remove=host.AutoRemove,
+        runtime=host.Runtime,
         resources=Resources(
-            memory=_int(host, "Memory"), memory_swap=_int(host, "MemorySwap"),
-            memory_reservation=_int(host, "MemoryReservation"), nano_cpus=nano_cpus,
-            cpu_shares=_int(host, "CpuShares"), cpu_quota=quota,
-            cpu_period=_int(host, "CpuPeriod"), pids_limit=pids if isinstance(pids, int) else 0),
-        log_config=LogConfig(type=log_type,
-                             options=tuple((log_cfg.get("Config") or {}).items())),
-        restart_policy=RestartPolicy(name=restart.get("Name") or "no",
-                                     maximum_retry_count=restart.get("MaximumRetryCount") or 0),
-        readonly_rootfs=bool(host.get("ReadonlyRootfs")),
-        network_mode=host.get("NetworkMode") or "none",
-        healthcheck=_healthcheck(body.get("Healthcheck")),
-        init=bool(host.get("Init")),
+            memory=host.Memory, memory_swap=host.MemorySwap,
+            memory_reservation=host.MemoryReservation, nano_cpus=host.NanoCpus,
+            cpu_shares=host.CpuShares, cpu_quota=host.CpuQuota, cpu_period=host.CpuPeriod,
+            pids_limit=host.PidsLimit or 0),
+        log_config=LogConfig(type=host.LogConfig.Type or "json-file",
+                             options=tuple((host.LogConfig.Config or {}).items())),
+        restart_policy=RestartPolicy(name=host.RestartPolicy.Name or "no",
+                                     maximum_retry_count=host.RestartPolicy.MaximumRetryCount),
+        readonly_rootfs=host.ReadonlyRootfs,
+        network_mode=host.NetworkMode or "default",
+        healthcheck=_healthcheck(body.Healthcheck),
+        init=bool(host.Init),
+        exposed_ports=tuple(sorted(body.ExposedPorts or {})),
+        network_disabled=body.NetworkDisabled,
+        console_size=(console[0], console[1]),
+        ipc_mode=host.IpcMode or "private",
+        cgroupns_mode=host.CgroupnsMode or "private",
+        isolation=host.Isolation,
     )
 
 
-def _healthcheck(value: Any) -> Healthcheck | None:
+def _healthcheck(value: types.HealthConfig | None) -> Healthcheck | None:
     """Config.Healthcheck (docker run --health-*; durations in nanoseconds)."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise InvalidArgument("invalid Healthcheck: expected an object")
-    test = value.get("Test") or []
-    if not isinstance(test, list) or not all(isinstance(t, str) for t in test):
-        raise InvalidArgument("invalid Healthcheck.Test: expected a list of strings")
-    fields = {}
-    for key in ("Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):
-        number = value.get(key) or 0
-        if not isinstance(number, int):
-            raise InvalidArgument(f"invalid Healthcheck.{key}: {number!r}")
-        fields[key] = number
-    return Healthcheck(test=tuple(test), interval=fields["Interval"],
-                       timeout=fields["Timeout"], start_period=fields["StartPeriod"],
-                       start_interval=fields["StartInterval"], retries=fields["Retries"])
+    return Healthcheck(test=tuple(value.Test or ()), interval=value.Interval,
+                       timeout=value.Timeout, start_period=value.StartPeriod,
+                       start_interval=value.StartInterval, retries=value.Retries)
 
 
 def _healthcheck_json(hc: Healthcheck) -> dict[str, Any]:
@@ -136,20 +158,24 @@ def _health_json(h: Health) -> dict[str, Any]:
 
 
 def _host_config(c: Container) -> dict[str, Any]:
+    """Every HostConfig field, as docker shows it: what berth honours from the create
+    request, everything else (refused at create unless zero) at its zero value."""
     s, r = c.spec, c.spec.resources
-    return {
-        "AutoRemove": s.auto_remove, "Runtime": c.runtime, "NetworkMode": s.network_mode,
-        "Memory": r.memory, "MemorySwap": r.memory_swap,
-        "MemoryReservation": r.memory_reservation, "NanoCpus": r.nano_cpus,
-        "CpuShares": r.cpu_shares, "CpuQuota": r.cpu_quota, "CpuPeriod": r.cpu_period,
-        "PidsLimit": r.pids_limit or None, "ReadonlyRootfs": s.readonly_rootfs,
-        "LogConfig": {"Type": s.log_config.type, "Config": dict(s.log_config.options)},
-        "RestartPolicy": {"Name": s.restart_policy.name,
-                          "MaximumRetryCount": s.restart_policy.maximum_retry_count},
-        "Binds": None, "PortBindings": {}, "Privileged": False, "CapAdd": None,
-        "CapDrop": None, "Init": True if s.init else None, "ShmSize": 67108864,
-        "ConsoleSize": [0, 0],
-    }
+    host = types.HostConfig(
+        AutoRemove=s.auto_remove, Runtime=c.runtime, NetworkMode=s.network_mode,
+        Memory=r.memory, MemorySwap=r.memory_swap, MemoryReservation=r.memory_reservation,
+        NanoCpus=r.nano_cpus, CpuShares=r.cpu_shares, CpuQuota=r.cpu_quota,
+        CpuPeriod=r.cpu_period, PidsLimit=r.pids_limit or None,
+        ReadonlyRootfs=s.readonly_rootfs,
+        LogConfig=types.LogConfig(Type=s.log_config.type, Config=dict(s.log_config.options)),
+        RestartPolicy=types.RestartPolicy(
+            Name=s.restart_policy.name,
+            MaximumRetryCount=s.restart_policy.maximum_retry_count),
+        Init=True if s.init else None, ShmSize=64 * 1024 * 1024, PortBindings={},
+        ConsoleSize=list(s.console_size), IpcMode=s.ipc_mode, CgroupnsMode=s.cgroupns_mode,
+        Isolation=s.isolation, OomKillDisable=False)
+    doc: dict[str, Any] = types.to_builtins(host)
+    return doc
 
 
 def inspect(c: Container, data_root: str, exec_ids: list[str] | None = None
@@ -163,6 +189,9 @@ def inspect(c: Container, data_root: str, exec_ids: list[str] | None = None
         "OpenStdin": c.spec.open_stdin, "StdinOnce": c.spec.stdin_once, "Env": list(c.env),
         "Cmd": list(c.cmd) if c.cmd is not None else None, "Image": c.spec.image,
         "Volumes": None, "WorkingDir": c.working_dir if c.working_dir != "/" else "",
+        **({"ExposedPorts": {p: {} for p in c.spec.exposed_ports}}
+           if c.spec.exposed_ports else {}),
+        **({"NetworkDisabled": True} if c.spec.network_disabled else {}),
         "Entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
         "OnBuild": None, "Labels": dict(c.labels),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ from aiohttp import web
 
 from berth.api.server import container_json, params
 from berth.api.server.app import Router, json_response
+from berth.api.server.execs import window_size
 from berth.api.server.hijack import hijack
 from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
+from berth.api.types.containers import ContainerCreate
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import ContainerAdmin, PruneFilters, parse_until
@@ -22,6 +25,8 @@ from berth.engine.containers.service import ContainerService
 from berth.engine.containers.waiters import AttachRequest
 from berth.errors import InvalidArgument
 from berth.formats.stdcopy import encode_frame
+
+_CLIENT_HEADER_GRACE = 0.05  # seconds
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class ContainerRoutes:
         r.add("GET", "/containers/{id}/export", self.export)
 
     async def create(self, request: web.Request) -> web.Response:
-        spec = container_json.spec_from_create(await params.json_body(request))
+        spec = container_json.spec_from_create(await params.body(request, ContainerCreate))
         c = await self.service.create(request.query.get("name") or None, spec)
         return json_response({"Id": c.id, "Warnings": []}, status=201)
 
@@ -99,7 +104,8 @@ class ContainerRoutes:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         code = await fut
-        await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
+        # docker's WaitResponse: Error is omitted when there is none
+        await response.write(json.dumps({"StatusCode": code}).encode() + b"\n")
         await response.write_eof()
         return response
 
@@ -140,25 +146,40 @@ class ContainerRoutes:
         req = AttachRequest(stdin=params.boolean(request, "stdin"),
                             stdout=params.boolean(request, "stdout"),
                             stderr=params.boolean(request, "stderr"))
-        if not params.boolean(request, "stream", True):
-            raise InvalidArgument("attach without stream is not supported")
+        stream = params.boolean(request, "stream", True)
+        replay = params.boolean(request, "logs")
+        if not (stream or replay):
+            raise InvalidArgument("Bad parameters: you must choose at least one stream")
         keys_spec = request.query.get("detachKeys", "")
         try:
             keys = parse_detach_keys(keys_spec)
         except ValueError:
             raise InvalidArgument(f"Invalid detach keys ({keys_spec}) provided") from None
+        if replay and c.spec.log_config.type == "none":
+            raise InvalidArgument("configured logging driver does not support reading")
         response, conn = await hijack(request, multiplexed=not c.spec.tty)
         try:
-            reader, writer = await self.service.attach(c.id, req)
-            if await splice(conn, reader, writer, req.stdin, keys if c.spec.tty else None):
-                self.service.publish(c, "detach")
+            if replay:  # docker: what the log holds first, then (with stream) live output
+                # docker-py reads a hijacked stream from the raw socket behind the buffer
+                # http.client parsed the 101 with: bytes sent along with the headers are
+                # lost to it, so the replay waits until the client has had them.
+                await asyncio.sleep(_CLIENT_HEADER_GRACE)
+                opts = logs.LogOptions(stdout=req.stdout, stderr=req.stderr)
+                async for line in logs.read(Path(c.log_path), opts, lambda: False):
+                    await conn.write(line.data if c.spec.tty
+                                     else encode_frame(line.stream, line.data))
+            if stream:
+                reader, writer = await self.service.attach(c.id, req)
+                if await splice(conn, reader, writer, req.stdin,
+                                keys if c.spec.tty else None):
+                    self.service.publish(c, "detach")
         finally:
             conn.close()
         return response
 
     async def resize(self, request: web.Request) -> web.Response:
-        await self.service.resize(request.match_info["id"], params.integer(request, "h", 0) or 0,
-                                  params.integer(request, "w", 0) or 0)
+        height, width = window_size(request)
+        await self.service.resize(request.match_info["id"], height, width)
         return web.Response(status=200)
 
     async def pause(self, request: web.Request) -> web.Response:

@@ -16,9 +16,11 @@ from aiohttp import web
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
 from berth.api.server.hijack import hijack
-from berth.api.server.relay import parse_detach_keys, splice
+from berth.api.server.relay import parse_detach_keys, reframing, splice
+from berth.api.types.execs import ExecCreate, ExecStart
 from berth.engine.containers.execs import Exec, ExecService, ExecSpec
 from berth.errors import BerthError, InvalidArgument
+from berth.formats.goformat import go_quote
 from berth.formats.stdcopy import STDOUT, encode_frame
 
 
@@ -33,29 +35,32 @@ class ExecRoutes:
         r.add("GET", "/exec/{id}/json", self.inspect)
 
     async def create(self, request: web.Request) -> web.Response:
-        spec = spec_from_create(await params.json_body(request))
+        spec = spec_from_create(await params.body(request, ExecCreate))
         rec = await self.execs.create(request.match_info["id"], spec)
         return json_response({"Id": rec.id}, status=201)
 
     async def start(self, request: web.Request) -> web.StreamResponse:
-        body = await params.json_body(request)
+        body = await params.body(request, ExecStart)
         rec = self.execs.get(request.match_info["id"])
         self.execs.check_startable(rec)
-        console = _console_size(body.get("ConsoleSize"))
-        if body.get("Detach"):
+        console = (body.ConsoleSize[0], body.ConsoleSize[1]) if body.ConsoleSize else None
+        if body.Detach:
             await self.execs.start(rec.id, attach=False, console_size=console)
             return web.Response(status=200)
-        response, conn = await hijack(request, multiplexed=not rec.spec.tty)
+        # The start body's Tty decides the framing, as in moby: raw only when it says
+        # true (docker-py's exec_start defaults to false whatever the exec's Tty is).
+        response, conn = await hijack(request, multiplexed=not body.Tty)
         try:
             try:
                 streams = await self.execs.start(rec.id, attach=True, console_size=console)
             except BerthError as err:
                 text = err.message.encode() + b"\r\n"
-                await conn.write(text if rec.spec.tty else encode_frame(STDOUT, text))
+                await conn.write(text if body.Tty else encode_frame(STDOUT, text))
                 return response
             assert streams is not None
             keys = parse_detach_keys(rec.spec.detach_keys) if rec.spec.tty else None
-            if await splice(conn, *streams, stdin=rec.spec.attach_stdin, detach_keys=keys):
+            if await splice(conn, *streams, stdin=rec.spec.attach_stdin, detach_keys=keys,
+                            reframe=reframing(produced_tty=rec.spec.tty, raw=body.Tty)):
                 self.execs.detached(rec.id)
             else:
                 await self.execs.exited(rec.id)  # ExitCode is set before the client's EOF
@@ -64,7 +69,7 @@ class ExecRoutes:
         return response
 
     async def resize(self, request: web.Request) -> web.Response:
-        height, width = _size(request)
+        height, width = window_size(request)
         await self.execs.resize(request.match_info["id"], height, width)
         return web.Response(status=200)
 
@@ -72,44 +77,39 @@ class ExecRoutes:
         return json_response(inspect(self.execs.get(request.match_info["id"])))
 
 
-def _size(request: web.Request) -> tuple[int, int]:
-    """``?h=&w=``, as moby reads them: both integers (a missing one is 0)."""
-    return params.integer(request, "h", 0) or 0, params.integer(request, "w", 0) or 0
+MAX_WINDOW = 65535  # a terminal's rows and columns are unsigned shorts (struct winsize)
 
 
-def _console_size(value: Any) -> tuple[int, int] | None:
-    if not value:
-        return None
-    if (not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, int) and v >= 0 for v in value)):
-        raise InvalidArgument("invalid ConsoleSize: expected [height, width]")
-    return value[0], value[1]
+def window_size(request: web.Request) -> tuple[int, int]:
+    """``?h=&w=`` of a resize (a container's or an exec's): integers from 0 to 65535, a
+    missing one 0. Anything else is a 400 here, never a request the shim must refuse."""
+    size = []
+    for name, what in (("h", "height"), ("w", "width")):
+        raw = request.query.get(name, "")
+        value = int(raw) if raw.isascii() and raw.isdigit() else 0 if raw == "" else -1
+        if not 0 <= value <= MAX_WINDOW:
+            raise InvalidArgument(f"invalid resize {what} {go_quote(raw)}: not an integer "
+                                  f"from 0 to {MAX_WINDOW}")
+        size.append(value)
+    return size[0], size[1]
 
 
-def spec_from_create(body: dict[str, Any]) -> ExecSpec:
-    cmd = body.get("Cmd")
-    if isinstance(cmd, str):
-        cmd = [cmd]
+def spec_from_create(body: ExecCreate) -> ExecSpec:
+    cmd = [body.Cmd] if isinstance(body.Cmd, str) else body.Cmd
     if not cmd:
         raise InvalidArgument("No exec command specified")
-    if not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
-        raise InvalidArgument("invalid Cmd: expected a list of strings")
-    env = body.get("Env") or []
-    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-        raise InvalidArgument("invalid Env: expected a list of strings")
-    keys = body.get("DetachKeys") or ""
+    if body.Privileged:
+        raise InvalidArgument("berth does not support Privileged yet")
     try:
-        parse_detach_keys(keys)
+        parse_detach_keys(body.DetachKeys)
     except ValueError:
-        raise InvalidArgument(f"Invalid escape keys ({keys}) provided") from None
+        raise InvalidArgument(f"Invalid escape keys ({body.DetachKeys}) provided") from None
     return ExecSpec(
-        cmd=tuple(cmd), env=tuple(env), user=body.get("User") or "",
-        working_dir=body.get("WorkingDir") or "", tty=bool(body.get("Tty")),
-        attach_stdin=bool(body.get("AttachStdin")),
-        attach_stdout=bool(body.get("AttachStdout")),
-        attach_stderr=bool(body.get("AttachStderr")), detach_keys=keys,
-        privileged=bool(body.get("Privileged")),
-        console_size=_console_size(body.get("ConsoleSize")))
+        cmd=tuple(cmd), env=tuple(body.Env or ()), user=body.User,
+        working_dir=body.WorkingDir, tty=body.Tty, attach_stdin=body.AttachStdin,
+        attach_stdout=body.AttachStdout, attach_stderr=body.AttachStderr,
+        detach_keys=body.DetachKeys, privileged=False,
+        console_size=(body.ConsoleSize[0], body.ConsoleSize[1]) if body.ConsoleSize else None)
 
 
 def inspect(rec: Exec) -> dict[str, Any]:

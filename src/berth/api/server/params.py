@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypeVar
 
+import msgspec
 from aiohttp import web
 
+from berth.api.types.decode import decode
 from berth.errors import InvalidArgument
+
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 def boolean(request: web.Request, name: str, default: bool = False) -> bool:
@@ -41,34 +45,6 @@ def filters(request: web.Request) -> dict[str, list[str]]:
     return {k: list(v.keys()) if isinstance(v, dict) else list(v) for k, v in data.items()}
 
 
-class GoFields(dict[str, Any]):
-    """A JSON object read the way Go's encoding/json reads one into a struct: a field name
-    matches exactly or, failing that, case-insensitively (docker-py sends ``detachKeys``
-    where the API documents ``DetachKeys``, and moby accepts both)."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in self:
-            return self[key]
-        folded = key.lower()
-        for name, value in self.items():
-            if name.lower() == folded:
-                return value
-        return default
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text, object_hook=GoFields)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json(loads=_loads)
-    except ValueError as err:
-        raise InvalidArgument(f"invalid JSON body: {err}") from err
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise InvalidArgument("invalid JSON body: expected an object")
-    return body
+async def body(request: web.Request, model: type[T]) -> T:
+    """The request body decoded into ``model`` (api/types), Go's rules; 400 if it is not."""
+    return decode(await request.read() if request.can_read_body else b"", model)

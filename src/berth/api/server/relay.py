@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from berth.api.server.hijack import Hijacked
+from berth.formats.stdcopy import STDOUT, FrameDecoder, encode_frame
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 
@@ -69,8 +71,24 @@ class _EscapeFilter:
         return bytes(out), False
 
 
+Reframe = Callable[[bytes], bytes]
+
+
+def reframing(produced_tty: bool, raw: bool) -> Reframe | None:
+    """How output made for one framing is sent in another: an exec's process writes to a
+    tty (raw bytes) or not (stdcopy frames, from the shim), while the client asks for raw
+    or multiplexed output at start. None when they agree."""
+    if produced_tty == raw:
+        return None
+    if produced_tty:
+        return lambda data: encode_frame(STDOUT, data)
+    decoder = FrameDecoder()
+    return lambda data: b"".join(payload for _, payload in decoder.feed(data))
+
+
 async def splice(conn: Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 stdin: bool, detach_keys: bytes | None) -> bool:
+                 stdin: bool, detach_keys: bytes | None, reframe: Reframe | None = None
+                 ) -> bool:
     """Relay until the process's output ends, the client goes away, or the client types
     the detach keys (``detach_keys`` None: no detaching). Return True on a detach.
 
@@ -94,7 +112,10 @@ async def splice(conn: Hijacked, reader: asyncio.StreamReader, writer: asyncio.S
 
     async def pump_out() -> None:
         while data := await reader.read(65536):
-            await conn.write(data)
+            if reframe is not None:
+                data = reframe(data)
+            if data:
+                await conn.write(data)
 
     out_task = asyncio.create_task(pump_out())
     in_task = asyncio.create_task(pump_in()) if stdin else None

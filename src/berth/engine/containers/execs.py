@@ -35,6 +35,7 @@ from berth.formats.stdcopy import FrameDecoder
 from berth.oci import spec as oci
 from berth.oci.mount import Mount
 from berth.runtime.shim.client import Shim
+from berth.store.rootview import LayerTree
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def _exec_process(c: Container, shim: Shim, spec: ExecSpec, mounts: list[Mount],
         base = read_spec(shim.state_dir)["process"]
     except (OSError, KeyError, ValueError) as err:
         raise Conflict(f"Container {c.id} is not running") from err
-    rootfs = process.Rootfs.from_mounts(mounts)
+    rootfs = LayerTree.from_mounts(mounts)
     uid, gid, gids = process.resolve_user(spec.user or c.user, rootfs)
     proc = copy.deepcopy(base)
     proc["args"] = list(spec.cmd)
@@ -325,7 +326,7 @@ def _environment(container_env: tuple[str, ...], exec_env: tuple[str, ...],
     merged: dict[str, str] = {}
     for item in [*(["TERM=xterm"] if tty else []), *container_env, *exec_env]:
         merged[item.split("=", 1)[0]] = item
-    return list(merged.values())
+    return process.process_env(list(merged.values()))
 
 
 def go_duration(seconds: float) -> str:

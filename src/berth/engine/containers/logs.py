@@ -40,6 +40,10 @@ _OPTIONS = {  # what docker's ValidateLogOpt accepts per driver
     "local": {"max-file", "max-size", "compress"},
     "none": set(),
 }
+# The drivers docker has built in that berth has not (yet): refused as such, not as
+# plugins that cannot be found.
+_DOCKER_DRIVERS = frozenset({"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
+                             "etwlogs", "gcplogs", "logentries"})
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,11 @@ class LogLine:
 def validate_config(cfg: LogConfig) -> None:
     """Refuse at create what docker's log driver would refuse (docker's messages)."""
     allowed = _OPTIONS.get(cfg.type)
-    if allowed is None:
-        raise InvalidArgument(f"failed to create logger: logger: no log driver named "
-                              f"'{cfg.type}' is registered")
+    if allowed is None and cfg.type in _DOCKER_DRIVERS:
+        raise InvalidArgument(f"berth does not support the {cfg.type} log driver yet")
+    if allowed is None:  # docker looks for a plugin of that name
+        raise InvalidArgument(f"error looking up logging plugin {cfg.type}: plugin "
+                              f'"{cfg.type}" not found')
     options = dict(cfg.options)
     for key in options:
         if key not in allowed:

@@ -89,7 +89,13 @@ class ContainerSpec:
     log_config: LogConfig = field(default_factory=LogConfig)
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     readonly_rootfs: bool = False
-    network_mode: str = "none"
+    network_mode: str = "default"
+    network_disabled: bool = False
+    exposed_ports: tuple[str, ...] = ()  # "80/tcp": recorded (nothing is published yet)
+    console_size: tuple[int, int] = (0, 0)  # (height, width) of the first terminal
+    ipc_mode: str = "private"
+    cgroupns_mode: str = "private"
+    isolation: str = ""
     init: bool = False  # HostConfig.Init: docker-init (tini) runs as PID 1
     healthcheck: Healthcheck | None = None  # after create: merged with the image's
     # Mounts besides the standard ones, each at its ``target`` (engine-internal for now:

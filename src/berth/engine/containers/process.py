@@ -3,14 +3,12 @@ image config overlaid with the create request, exactly as docker combines them."
 
 from __future__ import annotations
 
+import errno
 import os
-import stat
-from dataclasses import dataclass
-from pathlib import Path
 
 from berth.errors import InvalidArgument, RuntimeFailure
 from berth.oci.image import ContainerConfig
-from berth.oci.mount import Mount
+from berth.store.rootview import LayerTree
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -32,16 +30,25 @@ def command(entrypoint: tuple[str, ...] | None, cmd: tuple[str, ...] | None,
 
 def environment(image: ContainerConfig, env: tuple[str, ...], hostname: str,
                 tty: bool) -> tuple[str, ...]:
-    """Image env overridden by the request's, keyed by name; PATH always present."""
+    """Image env overridden by the request's, keyed by name; PATH always present.
+
+    A bare ``NAME`` stays as written (the daemon never fills it in: its own environment
+    is not the client's, which docker's CLI has already consulted) and unsets the
+    image's ``NAME`` in the process: see ``process_env``."""
     merged: dict[str, str] = {}
     for item in [*(image.get("Env") or []), f"HOSTNAME={hostname}",
                  *(["TERM=xterm"] if tty else []), *env]:
         key = item.split("=", 1)[0]
         if not key:
             raise InvalidArgument(f"invalid environment variable: {item}")
-        merged[key] = item if "=" in item else f"{key}={os.environ.get(key, '')}"
+        merged[key] = item
     merged.setdefault("PATH", DEFAULT_PATH)
     return tuple(merged.values())
+
+
+def process_env(env: tuple[str, ...] | list[str]) -> list[str]:
+    """What the process gets: bare names are unset (moby's ReplaceOrAppendEnvValues)."""
+    return [item for item in env if "=" in item]
 
 
 def working_dir(requested: str, image: ContainerConfig) -> str:
@@ -52,55 +59,36 @@ def working_dir(requested: str, image: ContainerConfig) -> str:
     return os.path.normpath(wd)
 
 
-@dataclass(frozen=True)
-class Rootfs:
-    """Read-side view of a prepared (unmounted) rootfs: its layer directories, top first."""
+def make_workdir(rootfs: LayerTree, path: str) -> None:
+    """Create a missing working directory as docker does before a start: symlinks
+    followed inside the rootfs, new directories in the container's writable layer."""
+    try:
+        rootfs.make_dirs(path)
+    except NotADirectoryError as err:
+        raise RuntimeFailure(f"Cannot mkdir: {path} is not a directory") from err
+    except OSError as err:
+        raise RuntimeFailure(f"cannot create the working directory {path}: {err}") from err
 
-    layers: tuple[Path, ...]
-    writable: Path
 
-    @classmethod
-    def from_mounts(cls, mounts: list[Mount]) -> Rootfs:
-        if len(mounts) != 1:
-            raise InvalidArgument(f"unsupported rootfs of {len(mounts)} mounts")
-        m = mounts[0]
-        if m.type == "bind":
-            return cls(layers=(Path(m.source),), writable=Path(m.source))
-        opts = dict(o.split("=", 1) for o in m.options if "=" in o)
-        upper = Path(opts["upperdir"])
-        lowers = tuple(Path(p) for p in opts.get("lowerdir", "").split(":") if p)
-        return cls(layers=(upper, *lowers), writable=upper)
-
-    def read(self, relpath: str) -> bytes | None:
-        """A file's content as the merged rootfs shows it (overlay whiteouts honoured)."""
-        for layer in self.layers:
-            candidate = layer / relpath
-            try:
-                st = candidate.lstat()
-            except FileNotFoundError:
-                continue
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                return None  # whiteout: deleted in an upper layer
-            if stat.S_ISREG(st.st_mode):
-                return candidate.read_bytes()
-            return None
+def _read(rootfs: LayerTree, path: str) -> bytes | None:
+    """A file's content as the container would see it (symlinks followed inside the
+    rootfs); None if it is missing or not a regular file."""
+    try:
+        with rootfs.open(path) as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
-
-    def make_dir(self, path: str) -> None:
-        """Create ``path`` in the writable layer (docker creates a missing WORKDIR)."""
-        target = self.writable / path.lstrip("/")
-        if not self._exists_as_dir(path):
-            target.mkdir(parents=True, exist_ok=True, mode=0o755)
-
-    def _exists_as_dir(self, path: str) -> bool:
-        return any((layer / path.lstrip("/")).is_dir() for layer in self.layers)
+    except OSError as err:
+        if err.errno == errno.EINVAL:  # not a regular file
+            return None
+        raise RuntimeFailure(f"unable to read {path}: {err.strerror}") from err
 
 
-def resolve_user(user: str, rootfs: Rootfs) -> tuple[int, int, tuple[int, ...]]:
+def resolve_user(user: str, rootfs: LayerTree) -> tuple[int, int, tuple[int, ...]]:
     """uid, gid and supplementary gids for ``name|uid[:group|gid]`` (runc's user lookup)."""
     name, _, group = (user or "0").partition(":")
-    passwd = _entries(rootfs.read("etc/passwd"))
-    groups = _entries(rootfs.read("etc/group"))
+    passwd = _entries(_read(rootfs, "/etc/passwd"))
+    groups = _entries(_read(rootfs, "/etc/group"))
     uid, gid, login = _lookup_user(name, passwd)
     if group:
         gid = _lookup_group(group, groups)

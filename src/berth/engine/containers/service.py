@@ -43,12 +43,16 @@ from berth.oci.spec import Seccomp
 from berth.runtime import spec as runtime_spec
 from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.shim import ExitStatus, ShimOptions
-from berth.runtime.shim.client import Shim, ShimManager, read_exit_status
+from berth.runtime.shim.client import Shim, ShimDied, ShimManager, read_exit_status
+from berth.store.rootview import LayerTree
 
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("native", "runc", "crun")
 MIN_MEMORY = 6 * 1024 * 1024
+KILL_WAIT = 10.0  # moby's Kill: how long a SIGKILL waits for the exit
+SHIM_DIED_EXIT = 137  # a container whose shim died is killed: containerd reports 128+9
+SHIM_DIED = "the container's shim died (killed or crashed), so the container was killed"
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,11 @@ class ContainerService:
             self._watch(c.id, shim)
             self.health.start(c)
             return
-        status = read_exit_status(self._state_dir(c.id)) or ExitStatus(255, False, time.time())
-        await self._record_exit(c.id, status)
+        status = read_exit_status(self._state_dir(c.id))
+        if status is None:  # its shim died while no daemon watched
+            await self._record_exit(c.id, await self._shim_died(c.id), SHIM_DIED)
+        else:
+            await self._record_exit(c.id, status)
 
     async def _reap_orphan_shim(self, state_dir: Path) -> None:
         shim = await self._shims.connect(state_dir)
@@ -236,6 +243,9 @@ class ContainerService:
             except RuntimeFailure as err:
                 await self._start_failed(c, err)
                 failure = err
+            except (BerthError, OSError) as err:  # nothing runs: parked attaches hear why
+                self._waiters.fail(c.id, err)
+                raise
             else:
                 await self._waiters.connect(c.id, shim)
                 await shim.start()
@@ -264,13 +274,14 @@ class ContainerService:
     def _write_bundle(self, c: Container, mounts: builtins.list[Mount], state_dir: Path
                       ) -> None:
         """Resolve the user in the image, write /etc files and config.json (in a thread)."""
-        rootfs = process.Rootfs.from_mounts(mounts)
+        rootfs = LayerTree.from_mounts(mounts)
         uid, gid, gids = process.resolve_user(c.user, rootfs)
-        rootfs.make_dir(c.working_dir)
+        process.make_workdir(rootfs, c.working_dir)
         binds = write_etc_files(self._opts.data_root / "containers" / c.id, c.hostname)
         res = c.spec.resources
         spec = runtime_spec.build(runtime_spec.SpecOptions(
-            rootfs=state_dir / "rootfs", args=(c.path, *c.args), env=c.env,
+            rootfs=state_dir / "rootfs", args=(c.path, *c.args),
+            env=tuple(process.process_env(c.env)), console_size=c.spec.console_size,
             cwd=c.working_dir, uid=uid, gid=gid, additional_gids=gids, hostname=c.hostname,
             terminal=c.spec.tty, cgroups_path=self.cgroups_path(c.id),
             memory=res.memory, memory_swap=res.memory_swap,
@@ -304,17 +315,33 @@ class ContainerService:
                                                   name=f"monitor-{cid[:12]}")
 
     async def _monitor(self, cid: str, shim: Shim) -> None:
-        status = await shim.wait()
+        error = ""
+        try:
+            status = await shim.wait()
+        except ShimDied as err:  # the wait's connection closed with the shim
+            log.error("container %s: %s", cid[:12], err.message)
+            status, error = await self._shim_died(cid), SHIM_DIED
         self._monitors.pop(cid, None)
         self._live.pop(cid, None)
         await shim.close()
-        await self._record_exit(cid, status)
+        await self._record_exit(cid, status, error)
 
-    async def _record_exit(self, cid: str, status: ExitStatus) -> None:
+    async def _shim_died(self, cid: str) -> ExitStatus:
+        """The shim of ``cid`` died without recording its exit (killed, or crashed): kill
+        what is left of the container through its cgroup and delete it from its runtime,
+        so that it can be recorded exited and removed, and nothing of it stays behind."""
+        try:
+            await asyncio.to_thread(open_manager(self.cgroups_path(cid)).destroy)
+            await self._shims.reap(self._state_dir(cid))
+        except (OSError, BerthError) as err:
+            log.error("container %s: cleaning up after its shim failed: %s", cid[:12], err)
+        return ExitStatus(SHIM_DIED_EXIT, False, time.time())
+
+    async def _record_exit(self, cid: str, status: ExitStatus, error: str = "") -> None:
         """Record the exit (under the container's lock, so a stop, kill or start waits
         for the outcome: exited, or restarting with its backoff scheduled)."""
         async with self._locks[cid]:
-            c, again = await self._exited(cid, status)
+            c, again = await self._exited(cid, status, error)
         if c.spec.auto_remove and not again:
             await self.remove(cid, force=True)
 
@@ -336,7 +363,8 @@ class ContainerService:
             return False
         return True
 
-    async def _exited(self, cid: str, status: ExitStatus) -> tuple[Container, bool]:
+    async def _exited(self, cid: str, status: ExitStatus, error: str
+                      ) -> tuple[Container, bool]:
         self.health.stop(cid)
         c = self.get(cid)
         again = cid not in self._exit_on_next and restart.should_restart(
@@ -344,7 +372,7 @@ class ContainerService:
         self._exit_on_next.discard(cid)
         c = c.with_state(status=Status.RESTARTING if again else Status.EXITED, pid=0,
                          exit_code=status.exit_code, oom_killed=status.oom_killed,
-                         finished_at=clock.rfc3339(status.finished_at))
+                         finished_at=clock.rfc3339(status.finished_at), error=error)
         if again:
             c = replace(c, restart_count=c.restart_count + 1)
         if c.spec.auto_remove and not again:
@@ -413,9 +441,17 @@ class ContainerService:
             if await self._exit_settled(c.id):
                 return await self.kill(ref, sig)  # now restarting (or exited)
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
-        shim, _ = stopping
+        shim, exited = stopping
         await self._signal(c.id, shim, number)
         self._publish(c, "kill", signal=str(number))
+        if number == _signal.SIGKILL:
+            # moby's Kill: a SIGKILL returns once the container has stopped, so that an
+            # rm right after it finds it exited; other signals return at once.
+            try:
+                await asyncio.wait_for(asyncio.shield(exited), KILL_WAIT)
+            except TimeoutError:
+                raise RuntimeFailure("tried to kill container, but did not receive an exit "
+                                     "event") from None
 
     async def _stopping(self, cid: str, exit_on_next: bool
                         ) -> tuple[Shim, asyncio.Future[int]] | None:
@@ -621,9 +657,14 @@ def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(value) if value is not None else None
 
 
-def _default_seccomp() -> Seccomp | None:
+def _default_seccomp() -> Seccomp:
+    """Docker's default profile. A default the user did not turn off is never dropped:
+    if it cannot be loaded, the container does not start."""
     try:
         from berth.runtime.linux.seccomp import default_profile
-    except ImportError:
-        return None
-    return default_profile()
+
+        return default_profile()
+    except (ImportError, OSError, ValueError) as err:
+        raise RuntimeFailure(
+            f"cannot load the default seccomp profile ({err}): refusing to start a "
+            "container without it") from err

@@ -165,7 +165,8 @@ def test_timestamps_have_nine_digits(tmp_path: Path) -> None:
     ("json-file", {"bogus": "1"}, "unknown log opt 'bogus' for json-file log driver"),
     ("local", {"labels": "a"}, "unknown log opt 'labels' for local log driver"),
     ("json-file", {"compress": "maybe"}, "strconv.ParseBool"),
-    ("syslog", {}, "no log driver named 'syslog' is registered"),
+    ("syslog", {}, "berth does not support the syslog log driver yet"),
+    ("foo", {}, 'error looking up logging plugin foo: plugin "foo" not found'),
 ])
 def test_invalid_log_config(driver: str, options: dict[str, str], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message.replace("(", r"\(")):

@@ -1,0 +1,37 @@
+"""The bodies of ``POST /containers/{id}/exec`` and ``POST /exec/{id}/start``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from berth.api.types.containers import StrSlice
+from berth.api.types.decode import Int64
+
+# ``[height, width]``, each a terminal dimension (moby: two uints).
+ConsoleSize = Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=65535)]],
+                        msgspec.Meta(min_length=2, max_length=2)]
+
+
+class ExecCreate(msgspec.Struct):
+    AttachStdin: bool = False
+    AttachStdout: bool = False
+    AttachStderr: bool = False
+    ConsoleSize: ConsoleSize | None = None
+    DetachKeys: str = ""
+    Tty: bool = False
+    Env: list[str] | None = None
+    Cmd: StrSlice = None
+    Privileged: bool = False
+    User: str = ""
+    WorkingDir: str = ""
+
+
+class ExecStart(msgspec.Struct):
+    Detach: bool = False
+    Tty: bool = False
+    ConsoleSize: ConsoleSize | None = None
+
+
+__all__ = ["ConsoleSize", "ExecCreate", "ExecStart", "Int64"]
