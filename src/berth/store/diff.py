@@ -26,6 +26,7 @@ The diff_id (sha256 of the uncompressed tar) is computed while streaming.
 from __future__ import annotations
 
 import enum
+import errno
 import gzip
 import hashlib
 import io
@@ -421,6 +422,22 @@ def _marker(name: str, mtime: int) -> tarfile.TarInfo:
     return info
 
 
+def open_regular(path: str, dir_fd: int | None = None) -> int:
+    """A read-only fd of the regular file at ``path``, never following a final symlink
+    and never opening anything else: a link, FIFO or device put there since the caller's
+    lstat (by a running container) is refused, not opened (EINVAL; EISDIR for a dir)."""
+    handle = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        mode = os.fstat(handle).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(handle)
+
+
 def add_path(tf: tarfile.TarFile, path: str, rel: str) -> None:
     """Add the file at ``path`` as ``rel`` the way a layer carries it: xattrs (not
     overlay's own), no owner names, a hardlink for an inode ``tf`` already holds."""
@@ -436,7 +453,7 @@ def _add_entry(tf: tarfile.TarFile, path: str, rel: str, st: os.stat_result) -> 
         if not name.startswith(_OVERLAY_XATTR_PREFIX)
     }
     if info.isreg():
-        with open(path, "rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:
             tf.addfile(info, f)
     else:
         tf.addfile(info)

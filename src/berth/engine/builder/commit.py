@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from berth.engine.builder.layertree import LayerTree
 from berth.engine.builder.mountpoints import drop_mount_points
 from berth.engine.builder.state import BaseImage
 from berth.engine.clock import rfc3339
@@ -33,6 +32,7 @@ from berth.oci.image import ContainerConfig, Descriptor, History, ImageConfig, M
 from berth.oci.mount import Mount
 from berth.store.diff import OVERLAY_OPAQUE_XATTR, write_diff
 from berth.store.metadata.images import LayerRecord
+from berth.store.rootview import LayerTree
 
 # Files the runtime bind-mounts over the rootfs: an empty placeholder for each lands in a
 # RUN container's upper dir, and docker keeps them out of the layer (its "init layer").

@@ -33,9 +33,9 @@ from pathlib import Path
 
 from berth.engine.builder import remote
 from berth.engine.builder.copyplan import CopyItem, CopyPlan, CopySpec, Entry, ItemKind, Kind
-from berth.engine.builder.layertree import LayerTree
 from berth.engine.builder.placement import place
 from berth.errors import InvalidArgument, NotFound
+from berth.store.rootview import LayerTree
 
 __all__ = ["CopyPlan", "CopySpec", "LayerTree", "copy_checksum", "perform_copy", "plan_copy"]
 

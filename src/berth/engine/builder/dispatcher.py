@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,6 @@ from berth.engine.builder.copyplan import ItemKind
 from berth.engine.builder.dockerfile import parse
 from berth.engine.builder.errors import DockerfileError
 from berth.engine.builder.executor import RunExecutor
-from berth.engine.builder.layertree import LayerTree
 from berth.engine.builder.lex import expand
 from berth.engine.builder.options import NETWORK_MODES, BuildOptions, BuildOutput
 from berth.engine.builder.runcommand import run_step
@@ -42,6 +40,7 @@ from berth.engine.builder.runmounts import (
 )
 from berth.engine.builder.state import BaseImage, StageState
 from berth.engine.images.service import ImageService
+from berth.store.rootview import LayerTree
 
 # SourceResolver: resolves ``COPY --from`` and ``--mount from=`` to the image (a stage's
 # result, or a pulled image) to read.
@@ -219,20 +218,6 @@ def _kind(plan: CopyPlan) -> str:
 def make_dirs(upper: Path, lower: LayerTree, path: str) -> None:
     """Create ``path`` (symlinks followed in ``lower``) in ``upper`` unless ``lower`` has
     it: missing directories root-owned 0755, existing parents copied up as they are."""
-    rel = lower.resolve(path)
-    if not rel or lower.exists(rel):
-        return
-    parts = rel.split("/")
-    for i in range(len(parts)):
-        sub = "/".join(parts[:i + 1])
-        target = upper / sub
-        try:
-            st = lower.lstat(sub)
-        except FileNotFoundError:
-            target.mkdir(mode=0o755)
-            os.chmod(target, 0o755)
-            continue
-        target.mkdir(mode=0o700)
-        os.chmod(target, st.st_mode & 0o7777)
-        if os.geteuid() == 0:
-            os.chown(target, st.st_uid, st.st_gid)
+    if not lower.exists(lower.resolve(path)):
+        LayerTree([upper, *lower.dirs], whiteouts=lower.whiteouts, writable=True
+                  ).make_dirs(path)

@@ -11,8 +11,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from berth.engine.builder.layertree import LayerTree, split
 from berth.store.diff import OVERLAY_OPAQUE_XATTR
+from berth.store.rootview import LayerTree, split
 
 
 def drop_mount_points(upper: Path, lower: LayerTree, targets: Sequence[str]) -> None:

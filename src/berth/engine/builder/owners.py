@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from berth.engine.builder.layertree import LayerTree
 from berth.errors import InvalidArgument
+from berth.store.rootview import LayerTree
 
 _PREFIX = "unable to convert uid/gid chown string to host mapping"
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from berth.engine.builder.copyplan import CopyItem, CopyPlan, Entry, ItemKind, Kind
-from berth.engine.builder.layertree import LayerTree, split
 from berth.engine.builder.owners import ROOT, Owner, resolve_owner
 from berth.errors import InvalidArgument
 from berth.store.diff import (
@@ -38,6 +37,7 @@ from berth.store.diff import (
     apply_layer,
     remove_path,
 )
+from berth.store.rootview import LayerTree, split
 
 _BZIP2_MAGIC = b"BZh"
 _XZ_MAGIC = b"\xfd7zXZ\x00"

@@ -30,7 +30,6 @@ from pathlib import Path
 from berth.engine.builder.commit import Committer
 from berth.engine.builder.copy import CopySpec, perform_copy, plan_copy
 from berth.engine.builder.errors import DockerfileError
-from berth.engine.builder.layertree import LayerTree, split
 from berth.engine.builder.mounts import (
     Expander,
     MountType,
@@ -43,6 +42,7 @@ from berth.engine.builder.secretstore import SecretStore
 from berth.engine.builder.state import BaseImage
 from berth.errors import InvalidArgument
 from berth.oci.mount import Mount
+from berth.store.rootview import LayerTree, split
 
 SourceResolver = Callable[[str, int], Awaitable[BaseImage]]
 _SECRET_OPTIONS = ("rbind", "ro", "nosuid", "nodev", "noexec")

@@ -9,12 +9,13 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from berth.engine import clock
-from berth.engine.containers import names, process, top
+from berth.engine.containers import names, top
 from berth.engine.containers.service import ContainerService
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import InvalidArgument, NotFound
 from berth.runtime.linux.cgroups import open_manager
+from berth.store.rootview import LayerTree
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,10 @@ class ContainerAdmin:
     async def _rw_size(self, cid: str) -> int:
         """Bytes in the container's writable layer (docker's SizeRw)."""
         try:
-            rootfs = process.Rootfs.from_mounts(await self._images.rootfs_mounts(cid))
+            upper = LayerTree.from_mounts(await self._images.rootfs_mounts(cid)).upper
         except (InvalidArgument, NotFound, OSError):
             return 0
-        return await asyncio.to_thread(_tree_size, str(rootfs.writable))
+        return await asyncio.to_thread(_tree_size, str(upper))
 
 
 def _matches(labels: tuple[tuple[str, str], ...], created: str, f: PruneFilters) -> bool:

@@ -22,7 +22,7 @@ from berth.oci.mount import Mount
 from berth.oci.reference import Reference, parse, parse_named, parse_repository, validate_tag
 from berth.registry.client import platforms
 from berth.registry.client.tags import list_tags
-from berth.store import merged
+from berth.store import rootview
 from berth.store.content import ContentStore, Info
 from berth.store.metadata.blob_sources import BlobSources
 from berth.store.metadata.db import Database
@@ -447,4 +447,4 @@ class ImageService:
     async def export_rootfs(self, key: str) -> AsyncGenerator[bytes, None]:
         """``docker export``: the merged root filesystem of snapshot ``key`` as a tar."""
         mounts = await asyncio.to_thread(self.snapshotter.mounts, key)
-        return streams.from_thread(lambda out: merged.export_tar(mounts, out))
+        return streams.from_thread(lambda out: rootview.export_tar(mounts, out))

@@ -14,11 +14,11 @@ from tests.tarballs import tar_of
 from berth import errors
 from berth.client.build import secrets_preamble
 from berth.engine.builder.errors import DockerfileError
-from berth.engine.builder.layertree import LayerTree
 from berth.engine.builder.mountpoints import drop_mount_points
 from berth.engine.builder.mounts import MountType, Sharing, describe, parse_mount, parse_size
 from berth.engine.builder.runmounts import parse_run_mounts
 from berth.engine.builder.secretstore import SecretStore, take_preamble
+from berth.store.rootview import LayerTree
 
 
 def _same(value: str) -> str:
