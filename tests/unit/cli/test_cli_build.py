@@ -113,8 +113,19 @@ def test_dockerfile_outside_the_context_gets_a_generated_name(tmp_path, monkeypa
     assert name.startswith(".dockerfile.") and len(name) == len(".dockerfile.") + 20
     members = untar(b"".join(body))
     assert members[name].data == b"FROM busybox\n"
-    assert members[".dockerignore"].data == f"*.tmp\n{name}\n".encode()
+    # as docker's AddDockerfileToBuildContext writes it: the daemon removes the name
+    assert members[".dockerignore"].data == f"*.tmp\n\n{name}\n".encode()
     assert "a" in members
+
+
+def test_an_outside_dockerfile_without_dockerignore_gets_one_listing_itself(tmp_path):
+    root = tmp_path / "ctx"
+    write(root, "a", b"a")
+    write(tmp_path, "other/Dockerfile", b"FROM busybox\n")
+    context = build_cmd._context(None, str(root), str(tmp_path / "other/Dockerfile"))
+    name = context.dockerfile
+    members = untar(b"".join(context.body(None, incremental=False)))
+    assert members[".dockerignore"].data == f".dockerignore\n{name}\n".encode()
 
 
 def test_dockerfile_inside_is_relative_to_the_current_directory(tmp_path, monkeypatch):

@@ -79,13 +79,13 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
         secrets=secrets)
     counted = _Counter(context.body(ctx, incremental=True))
     try:
-        messages = build(ctx.client.transport, counted, build_opts)
+        messages = build(ctx.client.api, counted, build_opts)
         first = next(messages, None)
     except Conflict as err:
         if err.message != BASE_GONE:
             raise
         counted = _Counter(context.body(ctx, incremental=False))  # the daemon dropped it
-        messages = build(ctx.client.transport, counted, build_opts)
+        messages = build(ctx.client.api, counted, build_opts)
         first = next(messages, None)
     if not opts.quiet:
         from berth.cli.output import human_size
@@ -267,18 +267,19 @@ class _Context:
 def _reuse(ctx: Context, context_dir: str, walked: list[Member]
            ) -> tuple[bytes, frozenset[str]]:
     """The ``.berth-context`` entry and the paths it leaves out of the tar."""
+    import json
+
     from berth.cli.buildcontext import file_entry, reusable_files
-    from berth.client import jsoncodec
     from berth.client.build import reusable
     from berth.formats.contextsync import MANIFEST_ENTRY
 
     files = reusable_files(walked)
     key = f"{os.uname().nodename}:{context_dir}"
-    base, indices = reusable(ctx.client.transport, key, files)
+    base, indices = reusable(ctx.client.api, key, files)
     reuse = set(indices)
     doc = {"key": key, "base": base,
            "files": [[*f, i in reuse] for i, f in enumerate(files)]}
-    entry = file_entry(MANIFEST_ENTRY, jsoncodec.dumps(doc).encode(), 0o600)
+    entry = file_entry(MANIFEST_ENTRY, json.dumps(doc).encode(), 0o600)
     return entry, frozenset(files[i][0] for i in reuse)
 
 
@@ -303,9 +304,11 @@ def _context(ctx: Context, source: str, dockerfile: str) -> _Context:
         raise StatusError(1, str(err)) from err
     head: list[tuple[str, bytes]] = []
     if outside is not None:
+        # as docker's AddDockerfileToBuildContext: the daemon removes what .dockerignore
+        # lists once it has read the Dockerfile, so neither reaches ``COPY .``
         rel = ".dockerfile." + os.urandom(10).hex()
-        text = (ignore_bytes or b"").rstrip(b"\n")
-        ignore_bytes = (text + b"\n" if text else b"") + rel.encode() + b"\n"
+        text = b".dockerignore" if ignore_bytes is None else ignore_bytes
+        ignore_bytes = text + b"\n" + rel.encode() + b"\n"
         head = [(buildcontext.DOCKERIGNORE, ignore_bytes), (rel, outside)]
     return _Context(rel, (), context_dir, head, _ignore(ignore_bytes, rel))
 

@@ -83,7 +83,7 @@ class Builder:
             await asyncio.to_thread(vault.cleanup)
             raise
         try:
-            source = context.dockerfile(options.dockerfile)
+            source = context.take_dockerfile(options.dockerfile)
             dockerfile = parse(source)
             run = _Build(self, dockerfile, options, output, context, (scratch, vault))
             run.source = source.decode("utf-8", "replace").splitlines()

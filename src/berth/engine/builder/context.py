@@ -6,7 +6,8 @@ unpacked from there::
 
     chunks ──▶ <workdir>.tar ──▶ plain: apply_tar_file (headers read in place, file data
                                  copied by the kernel with copy_file_range)
-                                 compressed: decompress ──▶ apply_layer (tarfile "r|")
+                                 compressed: decompress ──▶ apply_layer (tarfile "r|",
+                                 the files hashed as they pass)
                                  (store/diff.py either way: no "..", symlinked parents
                                   resolved inside the root, O_EXCL|O_NOFOLLOW)
 
@@ -16,10 +17,20 @@ write and saves handing every chunk between the event loop and a thread; a plain
 removed when unpacking ends, whatever happens; a failed upload or bad tar removes the
 half-built tree too.
 
-``.dockerignore`` (in the context's root) is applied here too, as dockerd does: entries
-it excludes are skipped while extracting once it has been seen (the berth CLI sends it
-first) and removed afterwards otherwise. ``.dockerignore`` and the Dockerfile are always
-kept for the builder.
+``.dockerignore`` (in the context's root) is applied here too: entries it excludes are
+skipped while extracting once it has been seen (the berth CLI sends it first) and removed
+afterwards otherwise (the clients filter already; dockerd leaves a raw tar, ``docker
+build - < ctx.tar``, unfiltered, Berth does not).
+``.dockerignore`` and the Dockerfile are kept for the builder even when excluded, as the
+clients send them, and leave the context once the Dockerfile is read
+(:meth:`BuildContext.take_dockerfile`, moby's ``removeDockerfile``), so ``COPY .`` sees
+neither. That is also how a Dockerfile from outside the context (``docker build -f
+/elsewhere/Dockerfile``), which the client adds as ``.dockerfile.<hex>`` and lists in the
+``.dockerignore`` it sends, leaves no trace.
+
+The docker CLI sends that context without the padding of its last entry and without the
+end-of-archive blocks (its ``ReplaceFileTarWrapper``); Go's tar reader accepts a stream
+that ends right after a member's data, so this one completes it (:meth:`TarDigests.trailer`).
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import bz2
 import errno
+import gzip
 import hashlib
 import lzma
 import os
@@ -38,8 +50,8 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from berth.engine.builder.contextcache import Generation, Manifest, link_reused
-from berth.errors import NotFound
-from berth.formats.dockerignore import DockerIgnore
+from berth.errors import InvalidArgument, NotFound
+from berth.formats.dockerignore import DockerIgnore, clean
 from berth.runtime.linux.securejoin import secure_join
 from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer, apply_tar_file
 
@@ -57,10 +69,22 @@ class BuildContext:
     files' contents by (st_dev, st_ino), hashed while the upload was spooled, so COPY's
     cache key needs no second read of the files (``copy_checksum``'s ``known``)."""
 
-    def __init__(self, root: Path, digests: dict[tuple[int, int], str] | None = None
-                 ) -> None:
+    def __init__(self, root: Path, digests: dict[tuple[int, int], str] | None = None,
+                 ignore: DockerIgnore | None = None) -> None:
         self.root = root
         self.digests = digests if digests is not None else {}
+        self.ignore = ignore  # the context's .dockerignore, as written
+
+    def take_dockerfile(self, name: str = DEFAULT_DOCKERFILE) -> bytes:
+        """The Dockerfile's bytes; then the Dockerfile and ``.dockerignore`` are removed
+        from the context when ``.dockerignore`` excludes them (moby's
+        ``removeDockerfile``: the client sent them only for the builder to read)."""
+        source = self.dockerfile(name)
+        if self.ignore is not None:
+            for rel in (DOCKERIGNORE, clean(name or DEFAULT_DOCKERFILE).lstrip("/")):
+                if self.ignore.match(rel):
+                    _remove_file(self.root, rel)
+        return source
 
     def dockerfile(self, name: str = DEFAULT_DOCKERFILE) -> bytes:
         """The Dockerfile's bytes; ``name`` is relative to the context root (symlinks in
@@ -79,6 +103,19 @@ class BuildContext:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _remove_file(root: Path, rel: str) -> None:
+    """Unlink ``rel`` (its parents resolved inside ``root``, the last component not
+    followed), keeping its directory's mtime as the tar set it."""
+    head, _, name = rel.rpartition("/")
+    try:
+        parent = secure_join(str(root), head) if head else str(root)
+        st = os.stat(parent)
+        os.unlink(os.path.join(parent, name))
+    except FileNotFoundError:
+        return
+    os.utime(parent, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 async def receive_context(chunks: AsyncIterator[bytes], workdir: Path,
@@ -104,7 +141,7 @@ async def receive_context(chunks: AsyncIterator[bytes], workdir: Path,
         raise
     finally:
         spool.unlink(missing_ok=True)
-    return BuildContext(workdir, unpacker.digests)
+    return BuildContext(workdir, unpacker.digests, unpacker.patterns)
 
 
 async def _spool(chunks: AsyncIterator[bytes], spool: Path, hashes: TarDigests) -> None:
@@ -114,6 +151,9 @@ async def _spool(chunks: AsyncIterator[bytes], spool: Path, hashes: TarDigests) 
     def write(f: BinaryIO, data: bytes) -> None:
         f.write(data)
         hashes.feed(data)
+
+    def finish(f: BinaryIO) -> None:
+        f.write(hashes.trailer())
 
     with open(spool, "wb") as f:
         batch: list[bytes] = []
@@ -126,6 +166,7 @@ async def _spool(chunks: AsyncIterator[bytes], spool: Path, hashes: TarDigests) 
                 batch, size = [], 0
         if batch:
             await asyncio.to_thread(write, f, b"".join(batch))
+        await asyncio.to_thread(finish, f)
 
 
 class TarDigests:
@@ -133,7 +174,8 @@ class TarDigests:
     keyed by where that data starts in the stream (tarfile's ``offset_data``), with the
     size it was hashed for. Only a hint: the unpacker uses a digest only for a member at
     that very offset with that very size, and a stream this reader does not follow (a
-    PAX ``size`` override, sparse files, compression) switches it off."""
+    PAX ``size`` override, sparse files, compression) switches it off. (A compressed
+    context is followed again as it is decompressed, by :class:`_Completed`.)"""
 
     _REGULAR = (b"0", b"\0", b"7")
     _META = (b"x", b"g", b"L", b"K")  # their data describes the next member
@@ -150,6 +192,19 @@ class TarDigests:
         self._meta: bytearray | None = None
         self._start = 0
         self._size = 0
+        self._ended = False  # an end-of-archive block went by
+
+    def trailer(self) -> bytes:
+        """What the stream fed so far lacks to be a whole tar when it stopped right
+        after a member's data, as the docker CLI's does for ``-f`` outside the context:
+        that data's padding and the two end-of-archive blocks. Empty for a whole tar, or
+        one cut inside a file's data (which tarfile refuses); one cut inside a header
+        (which tarfile would take for the end) is refused here, as Go's reader does."""
+        if not self.usable or self._ended or self._left or not self._offset:
+            return b""
+        if self._header:
+            raise InvalidArgument("invalid tar archive: unexpected end of data in a header")
+        return b"\0" * (self._pad + 2 * BLOCK)
 
     def feed(self, data: bytes) -> None:
         view, i, n = memoryview(data), 0, len(data)
@@ -183,7 +238,8 @@ class TarDigests:
 
     def _on_header(self, block: bytes, data_offset: int) -> None:
         if not block.strip(b"\0"):
-            return  # an end-of-archive block
+            self._ended = True  # an end-of-archive block
+            return
         kind = block[156:157]
         size = _tar_number(block[124:136])
         if size is None or kind == b"S":
@@ -211,6 +267,28 @@ class TarDigests:
         self._hash, self._meta = None, None
 
 
+class _Completed:
+    """A decompressed context, followed as it is read (:class:`TarDigests`: the digests
+    come along) and completed at its end with what it lacks (:meth:`TarDigests.trailer`;
+    ``docker build --compress`` compresses the tar its CLI cut short)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.follower = TarDigests()
+        self._tail: bytes | None = None  # once the stream has ended: the trailer left
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._tail is None:
+            data = self.raw.read(n)
+            if data:
+                self.follower.feed(data)
+                return data
+            self._tail = self.follower.trailer()
+        data, self._tail = ((self._tail, b"") if n < 0 else
+                            (self._tail[:n], self._tail[n:]))
+        return data
+
+
 def _tar_number(field: bytes) -> int | None:
     """A numeric header field: octal text, or base-256 when the top bit is set."""
     if field[0] & 0x80:
@@ -230,7 +308,8 @@ class _Unpacker:
         self.dockerfile = dockerfile
         self.hashes = hashes
         self.digests: dict[tuple[int, int], str] = {}
-        self.ignore: DockerIgnore | None = None
+        self.patterns: DockerIgnore | None = None  # .dockerignore as written
+        self.ignore: DockerIgnore | None = None  # those, keeping the build's own files
         self._ignore_written = False  # .dockerignore was the last entry extracted
         self._unfiltered = False  # entries were extracted before .dockerignore was read
 
@@ -240,15 +319,22 @@ class _Unpacker:
         with open(spool, "rb") as f:
             head = f.read(6)
             f.seek(0)
+            raw: BinaryIO | None = None
             if head.startswith(_BZIP2_MAGIC):
-                apply_layer(cast(BinaryIO, bz2.BZ2File(f)), self.root, options)
+                raw = cast(BinaryIO, bz2.BZ2File(f))
             elif head.startswith(_XZ_MAGIC):
-                apply_layer(cast(BinaryIO, lzma.LZMAFile(f)), self.root, options)
+                raw = cast(BinaryIO, lzma.LZMAFile(f))
             elif head.startswith(_GZIP_MAGIC):
-                apply_layer(f, self.root, options)  # apply_layer sniffs gzip itself
-            else:
+                raw = cast(BinaryIO, gzip.GzipFile(fileobj=f, mode="rb"))
+            if raw is None:
                 apply_tar_file(f, self.root, options)  # the usual case: the kernel copies
-        self.ignore = ignore = self.ignore or self._load_ignore()
+            else:
+                stream = _Completed(raw)
+                self.hashes = stream.follower  # offsets in the decompressed stream
+                apply_layer(cast(BinaryIO, stream), self.root, options)
+        if self.ignore is None:
+            self._load_ignore()
+        ignore = self.ignore
         if ignore is not None and self._unfiltered:
             prune(self.root, ignore)
 
@@ -265,7 +351,7 @@ class _Unpacker:
     def _excluded(self, rel: str) -> bool:
         if self._ignore_written:
             self._ignore_written = False
-            self.ignore = self._load_ignore()
+            self._load_ignore()
         if rel == DOCKERIGNORE:
             self._ignore_written = True
             return False
@@ -274,15 +360,16 @@ class _Unpacker:
             return False
         return self.ignore.match(rel)
 
-    def _load_ignore(self) -> DockerIgnore | None:
+    def _load_ignore(self) -> None:
         try:
             with open(self.root / DOCKERIGNORE, "rb") as f:
                 content = f.read()
         except OSError as err:
             if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-                return None
+                return
             raise
-        return DockerIgnore.parse(content).for_build(self.dockerfile)
+        self.patterns = DockerIgnore.parse(content)
+        self.ignore = self.patterns.for_build(self.dockerfile)
 
 
 def prune(root: Path, ignore: DockerIgnore) -> None:

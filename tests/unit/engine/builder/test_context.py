@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import tarfile
 
@@ -204,7 +206,66 @@ def test_the_context_knows_each_unpacked_files_digest_by_inode(tmp_path):
             hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_compressed_context_unpacks_without_digests(tmp_path):
+def test_a_compressed_context_is_hashed_as_it_is_decompressed(tmp_path):
     ctx = receive(gzip.compress(_mixed_tar(tarfile.PAX_FORMAT)), tmp_path / "ctx")
     assert (ctx.root / "a.txt").read_bytes() == b"alpha"
-    assert ctx.digests == {}
+    files = [p for p in ctx.root.rglob("*") if p.is_file()]
+    assert len(ctx.digests) == 4 and len(files) == 5  # hard shares a.txt's inode
+    for path in files:
+        st = path.stat()
+        assert ctx.digests[(st.st_dev, st.st_ino)] == \
+            hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cut_after_last_data(data: bytes) -> bytes:
+    """``data`` as the docker CLI sends a context it added a Dockerfile to (its
+    ``ReplaceFileTarWrapper``): no padding after the last entry's data, no end blocks."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        last = tf.getmembers()[-1]
+    return data[:last.offset_data + last.size]
+
+
+@pytest.mark.parametrize("compress", [None, "gz", "bz2", "xz"])
+def test_a_tar_ending_right_after_its_last_data_is_completed(tmp_path, compress):
+    data = _cut_after_last_data(context_tar([("kept", b"k"), (".dockerfile.0a1b", b"FROM x\n"),
+                                             (".dockerignore", b".dockerfile.0a1b\n")]))
+    assert len(data) % 512
+    raw = {None: lambda d: d, "gz": gzip.compress, "bz2": bz2.compress,
+           "xz": lzma.compress}[compress](data)
+    ctx = receive(raw, tmp_path / "ctx", dockerfile=".dockerfile.0a1b")
+    assert ctx.take_dockerfile(".dockerfile.0a1b") == b"FROM x\n"
+    assert tree(ctx.root) == {".dockerignore", "kept"}
+    assert (ctx.root / ".dockerignore").read_bytes() == b".dockerfile.0a1b\n"
+
+
+def test_a_tar_cut_inside_its_last_data_or_header_is_still_refused(tmp_path):
+    data = _cut_after_last_data(context_tar([("kept", b"k"), ("last", b"x" * 1000)]))
+    for cut in (data[:-10], data[:-1000 - 100]):
+        with pytest.raises(InvalidArgument, match="invalid tar"):
+            receive(cut, tmp_path / "ctx")
+
+
+@pytest.mark.parametrize(("ignore", "left"), [
+    (b".dockerignore\nDockerfile\nsecret\n", {"kept"}),
+    (b"Dockerfile\n", {".dockerignore", "kept", "secret"}),
+    (b".dockerignore\n", {"Dockerfile", "kept", "secret"}),
+    (b"*\n!kept\n", {"kept"}),
+    (b"*\n!kept\n!Dockerfile\n", {"Dockerfile", "kept"}),
+])
+def test_the_dockerfile_and_dockerignore_leave_once_read_if_excluded(tmp_path, ignore, left):
+    data = context_tar([(".dockerignore", ignore), ("Dockerfile", b"FROM x\n"),
+                        ("secret", b"s"), ("kept", b"k")])
+    ctx = receive(data, tmp_path / "ctx")
+    assert {".dockerignore", "Dockerfile"} <= tree(ctx.root)  # kept for the builder
+    mtime = ctx.root.stat().st_mtime_ns
+    assert ctx.take_dockerfile() == b"FROM x\n"
+    assert tree(ctx.root) == left
+    assert ctx.root.stat().st_mtime_ns == mtime
+
+
+def test_an_excluded_dockerfile_in_a_directory_leaves_the_directory(tmp_path):
+    data = context_tar([(".dockerignore", b"sub\n"), ("sub/Dockerfile", b"FROM x\n"),
+                        ("sub/other", b"o"), ("kept", b"k")])
+    ctx = receive(data, tmp_path / "ctx", dockerfile="sub/Dockerfile")
+    assert ctx.take_dockerfile("sub/Dockerfile") == b"FROM x\n"
+    assert tree(ctx.root) == {".dockerignore", "kept", "sub"}  # as dockerd leaves it

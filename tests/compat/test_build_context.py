@@ -1,0 +1,81 @@
+"""What a build sees of its context, and how it reports, as docker's classic builder
+(``DOCKER_BUILDKIT=0``) shows it, through the docker CLI, docker-py and the berth CLI.
+The expected trees are what dockerd 20.10 builds from the same contexts and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from tests.compat.daemon import Daemon
+from tests.trees import write_tree
+
+COPY_ALL = "FROM busybox\nCOPY . /ctx/\n"
+
+
+@pytest.fixture
+def api(daemon: Daemon) -> Iterator[docker.APIClient]:
+    c = docker.APIClient(base_url=daemon.host, version="1.45", timeout=120)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(autouse=True)
+def classic_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+
+
+def _build(daemon: Daemon, api: docker.APIClient, client: str, ctx: Path, tag: str,
+           dockerfile: Path | None = None) -> None:
+    flags = ["-f", str(dockerfile)] if dockerfile is not None else []
+    if client == "docker-py":
+        kw: dict[str, Any] = {"dockerfile": str(dockerfile)} if dockerfile else {}
+        errors = [m for m in api.build(path=str(ctx), tag=tag, decode=True, **kw)
+                  if "error" in m]
+        assert errors == []
+    elif client == "berth":
+        daemon.berth("build", "-q", "-t", tag, *flags, str(ctx), timeout=120)
+    else:  # the docker CLI, "docker --compress" with the context gzipped
+        compress = ["--compress"] if client.endswith("--compress") else []
+        daemon.docker("build", "-q", *compress, "-t", tag, *flags, str(ctx), timeout=120)
+
+
+def _ls_ctx(daemon: Daemon, image: str) -> list[str]:
+    return daemon.docker("run", "--rm", image, "ls", "-A", "/ctx").stdout.split()
+
+
+@pytest.mark.parametrize("client", ["docker", "docker-py", "berth"])
+@pytest.mark.parametrize(("ignore", "seen"), [
+    (".dockerignore\nDockerfile\nsecret\n", ["kept"]),
+    ("Dockerfile\n", [".dockerignore", "kept", "secret"]),
+    ("*\n!kept\n", ["kept"]),
+])
+def test_an_excluded_dockerfile_and_dockerignore_are_read_but_not_copied(
+        daemon: Daemon, api: docker.APIClient, tags: list[str], tmp_path: Path,
+        client: str, ignore: str, seen: list[str]) -> None:
+    ctx = write_tree(tmp_path / "ctx", {"Dockerfile": COPY_ALL, ".dockerignore": ignore,
+                                        "secret": "s\n", "kept": "k\n"})
+    tags.append("ctx-ignore:1")
+    _build(daemon, api, client, ctx, "ctx-ignore:1")
+    assert _ls_ctx(daemon, "ctx-ignore:1") == seen
+
+
+@pytest.mark.parametrize("client", ["docker", "docker --compress", "docker-py", "berth"])
+@pytest.mark.parametrize(("files", "seen"), [
+    ({}, ["kept"]),
+    ({".dockerignore": "secret\n", "secret": "s\n"}, [".dockerignore", "kept"]),
+])
+def test_a_dockerfile_from_outside_the_context_leaves_no_trace(
+        daemon: Daemon, api: docker.APIClient, tags: list[str], tmp_path: Path,
+        client: str, files: dict[str, str], seen: list[str]) -> None:
+    ctx = write_tree(tmp_path / "ctx", {"kept": "k\n", **files})
+    elsewhere = write_tree(tmp_path / "elsewhere", {"Dockerfile": COPY_ALL})
+    tags.append("ctx-outside:1")
+    _build(daemon, api, client, ctx, "ctx-outside:1", elsewhere / "Dockerfile")
+    assert _ls_ctx(daemon, "ctx-outside:1") == seen  # no .dockerfile.<hex>
