@@ -79,3 +79,16 @@ def test_a_dockerfile_from_outside_the_context_leaves_no_trace(
     tags.append("ctx-outside:1")
     _build(daemon, api, client, ctx, "ctx-outside:1", elsewhere / "Dockerfile")
     assert _ls_ctx(daemon, "ctx-outside:1") == seen  # no .dockerfile.<hex>
+
+
+def test_run_stderr_is_red_in_the_stream_and_stdout_plain(
+        daemon: Daemon, api: docker.APIClient, tags: list[str], tmp_path: Path) -> None:
+    ctx = write_tree(tmp_path, {"Dockerfile": "FROM busybox\n"
+                                              "RUN echo out; sleep 0.2; echo err >&2\n"})
+    tags.append("ctx-stderr:1")
+    streams = [m["stream"] for m in api.build(path=str(ctx), tag="ctx-stderr:1", decode=True)
+               if "stream" in m]
+    assert "out\n" in streams
+    assert "\x1b[91merr\n\x1b[0m" in streams
+    shown = daemon.docker("build", "--no-cache", str(ctx), timeout=120).stdout
+    assert "\nout\n" in shown and "\x1b[91merr\n\x1b[0m" in shown

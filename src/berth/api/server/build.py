@@ -2,9 +2,10 @@
 docker-py ``images.build``, compose).
 
 The body is the context tar (plain or compressed), streamed to the builder. The answer
-is JSON lines as the build goes: ``{"stream": ...}`` text, the pull of a missing base
-image as ``docker pull``'s ``{"status": ..., "id": ...}`` messages, ``{"aux": {"ID": ...}}``
-with the image built, and a failure as ``{"errorDetail": {"code": N, "message": ...},
+is JSON lines as the build goes: ``{"stream": ...}`` text (a RUN step's stderr in
+``\\x1b[91m`` ... ``\\x1b[0m``, as moby's stderr writer wraps it), the pull of a missing
+base image as ``docker pull``'s ``{"status": ..., "id": ...}`` messages, ``{"aux": {"ID":
+...}}`` with the image built, and a failure as ``{"errorDetail": {"code": N, "message": ...},
 "error": ...}``. An error before anything was sent (a bad Dockerfile, a bad tag) is an
 ordinary error response instead, as moby answers it. With ``q`` the text is held back and
 only the image ID is sent (or, on failure, the text with the error).
@@ -107,6 +108,10 @@ class _Output:
             self.held.append(text)
         else:
             await self.progress.send(stream=text)
+
+    async def stderr(self, text: str) -> None:
+        # moby's streamformatter.NewStderrWriter: each write, wrapped in red
+        await self.stream(f"\x1b[91m{text}\x1b[0m")
 
     async def aux(self, image_id: str) -> None:
         if self.quiet:

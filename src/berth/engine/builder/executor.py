@@ -4,6 +4,7 @@
             env += the build args RUN may see, log driver none,
             extra mounts = the step's --mounts, prepared by runmounts.py)
       ─▶ park an attach, start ─▶ stream stdout/stderr to the client as it comes
+         (stderr through ``BuildOutput.stderr``, which docker shows in red)
       ─▶ exit code ─▶ diff the writable snapshot into a layer (commit.py)
       ─▶ remove the container (always on failure or cancellation, so no container or
          snapshot outlives a failed step; on success unless ``rm=false``)
@@ -29,7 +30,7 @@ from berth.engine.containers.service import ContainerService
 from berth.engine.containers.waiters import AttachRequest
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError, NotFound
-from berth.formats.stdcopy import FrameDecoder
+from berth.formats.stdcopy import STDERR, STDOUT, FrameDecoder
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +95,7 @@ class RunExecutor:
             raise
         reader, writer = await attach
         try:
-            decoder = FrameDecoder()
-            text = codecs.getincrementaldecoder("utf-8")("replace")
-            while data := await reader.read(65536):
-                chunk = "".join(text.decode(payload) for _, payload in decoder.feed(data))
-                if chunk:
-                    await output.stream(chunk)
-            if tail := text.decode(b"", final=True):
-                await output.stream(tail)
+            await _relay(reader, output)
         finally:
             writer.close()
         return await exited
@@ -125,3 +119,22 @@ class RunExecutor:
             pass
         except BerthError as err:
             log.warning("could not remove build container %s: %s", cid[:12], err.message)
+
+
+async def _relay(reader: asyncio.StreamReader, output: BuildOutput) -> None:
+    """The attached stdout and stderr, each as it comes and decoded on its own (a
+    character split across frames of one stream is joined, never mixed with the other)."""
+    decoder = FrameDecoder()
+    text = {STDOUT: _utf8(), STDERR: _utf8()}
+    send = {STDOUT: output.stream, STDERR: output.stderr}
+    while data := await reader.read(65536):
+        for stream, payload in decoder.feed(data):
+            if stream in text and (chunk := text[stream].decode(payload)):
+                await send[stream](chunk)
+    for stream, decoder_ in text.items():
+        if tail := decoder_.decode(b"", final=True):
+            await send[stream](tail)
+
+
+def _utf8() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")("replace")

@@ -46,6 +46,11 @@ class BuildOutput(Protocol):
         """Text for the user: step headers, the output of RUN, warnings."""
         ...
 
+    async def stderr(self, text: str) -> None:
+        """What a RUN step wrote to its standard error, as it came (docker's stream
+        marks each piece red; stdout goes to :meth:`stream` as it is)."""
+        ...
+
     async def aux(self, image_id: str) -> None:
         """The ID of the image built (docker's ``{"aux":{"ID":...}}``)."""
         ...
