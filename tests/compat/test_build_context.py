@@ -92,3 +92,34 @@ def test_run_stderr_is_red_in_the_stream_and_stdout_plain(
     assert "\x1b[91merr\n\x1b[0m" in streams
     shown = daemon.docker("build", "--no-cache", str(ctx), timeout=120).stdout
     assert "\nout\n" in shown and "\x1b[91merr\n\x1b[0m" in shown
+
+
+def test_cache_from_makes_the_listed_images_the_only_cache_sources(
+        daemon: Daemon, api: docker.APIClient, tags: list[str], tmp_path: Path) -> None:
+    ctx = write_tree(tmp_path, {"Dockerfile": "FROM busybox\nENV A=1\nRUN echo built > /f\n"
+                                              "COPY data /data\n", "data": "d\n"})
+    tags.extend(["ctx-cf:1", "ctx-cf:2", "ctx-cf:3"])
+
+    def build(tag: str, *flags: str) -> tuple[int, str]:
+        out = daemon.docker("build", "-t", tag, *flags, str(ctx), timeout=120).stdout
+        image = daemon.docker("image", "inspect", "-f", "{{.Id}}", tag).stdout.strip()
+        return out.count(" ---> Using cache\n"), image
+
+    hits, first = build("ctx-cf:1")
+    assert hits == 0
+    hits, unrelated = build("ctx-cf:2", "--cache-from", "busybox")
+    assert hits == 0 and unrelated != first  # the local images were not used
+    # the newest match of every step is now ctx-cf:2's, outside the sources
+    assert build("ctx-cf:1", "--cache-from", "ctx-cf:1") == (3, first)
+    assert build("ctx-cf:3", "--cache-from", "nope:none")[0] == 0  # no source: no hits
+
+    def api_hits(**kw: Any) -> tuple[int, str | None]:
+        text, image = "", None
+        for m in api.build(path=str(ctx), decode=True, **kw):
+            text += m.get("stream", "")
+            image = m.get("aux", {}).get("ID", image)
+        return text.count(" ---> Using cache\n"), image
+
+    assert api_hits(cache_from=["ctx-cf:1"]) == (3, first)
+    assert api_hits(cache_from=["ctx-cf:2", "busybox"]) == (3, unrelated)
+    assert api_hits()[0] == 3  # no --cache-from: every local image, as before

@@ -14,12 +14,13 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from berth import errors
+from berth.engine.builder import cache, stages
 from berth.engine.builder import instructions as ins
-from berth.engine.builder import stages
 from berth.engine.builder.args import ArgUsage, StageArgs
 from berth.engine.builder.commit import Committer
 from berth.engine.builder.context import BuildContext, receive_context
@@ -212,6 +213,8 @@ class _Build:
                                 context_digests=context_digests)
 
     async def run(self) -> BaseImage:
+        if self.options.cache_from and not self.options.no_cache:
+            self.ctx = replace(self.ctx, cache_sources=await self._cache_sources())
         for level in self.plan.levels:
             await _gather([self._stage(index) for index in level])
         image = self.results[self.plan.target]
@@ -244,6 +247,19 @@ class _Build:
                     await self.output.stream(excerpt)
                 raise
         self.results[index] = state.image
+
+    async def _cache_sources(self) -> frozenset[str]:
+        """The ``--cache-from`` images and their parents; a name that is not a local
+        image is skipped, as moby does (it logs a warning)."""
+        images = self.builder.images
+        ids = []
+        for ref in self.options.cache_from:
+            try:
+                ids.append((await images.get(ref)).id)
+            except (NotFound, InvalidArgument) as err:
+                log.warning("could not look up %s for cache resolution, skipping: %s",
+                            ref, err.message)
+        return await asyncio.to_thread(cache.cache_sources, images.store, ids)
 
     def _excerpt(self, node: ins.Instruction) -> str:
         """Where a failed step is in the Dockerfile, as BuildKit shows it (the classic

@@ -64,6 +64,8 @@ class StageContext:
     resolve_source: SourceResolver
     mounts: MountSources
     context_digests: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    # --cache-from: the only images a step may be taken from (None: any local image)
+    cache_sources: frozenset[str] | None = None
 
 
 class StageRunner:
@@ -177,7 +179,8 @@ class StageRunner:
             return False
         images = self.ctx.images
         key = cache.CacheKey(self.state.image.id, created_by, self.state.depth)
-        hit = await asyncio.to_thread(cache.probe, images.store, images.content, key)
+        hit = await asyncio.to_thread(cache.probe, images.store, images.content, key,
+                                      self.ctx.cache_sources)
         if hit is None:
             return False
         self.state.adopt(await asyncio.to_thread(self.ctx.committer.load, hit))

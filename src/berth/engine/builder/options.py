@@ -29,7 +29,7 @@ class BuildOptions:
     remove: bool = True  # rm: remove the containers of steps that succeed
     force_remove: bool = False  # forcerm (berth removes failed steps' containers anyway)
     network_mode: str = ""
-    cache_from: tuple[str, ...] = ()  # accepted; every local image is a cache source
+    cache_from: tuple[str, ...] = ()  # the only cache sources (with their parents) if set
     platform: str = ""
 
     def __post_init__(self) -> None:

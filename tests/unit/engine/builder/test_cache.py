@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.engine.builder.cache import CacheKey, probe
+from berth.engine.builder.cache import CacheKey, cache_sources, probe
 from berth.store.content import ContentStore
 from berth.store.metadata.db import Database
 from berth.store.metadata.images import ImageRecord, ImageStore
@@ -58,3 +58,31 @@ def test_newest_match_wins(stores: tuple[ImageStore, ContentStore]) -> None:
     newer = _image(stores, base, ["base", "x"], created="2024-02-01T00:00:00Z")
     store, content = stores
     assert probe(store, content, CacheKey(base, "x", 1)) == newer
+
+
+def test_cache_from_takes_only_the_sources_and_their_parents(
+        stores: tuple[ImageStore, ContentStore]) -> None:
+    store, content = stores
+    base = _image(stores, "", ["base"])
+    env = _image(stores, base, ["base", "env"])
+    run = _image(stores, env, ["base", "env", "run"])
+    other = _image(stores, base, ["base", "other"])
+    assert cache_sources(store, [run]) == {run, env, base}
+    assert cache_sources(store, [run, other, "sha256:gone"]) == {run, env, base, other,
+                                                                 "sha256:gone"}
+    sources = cache_sources(store, [run])
+    assert probe(store, content, CacheKey(base, "env", 1), sources) == env
+    assert probe(store, content, CacheKey(env, "run", 2), sources) == run
+    assert probe(store, content, CacheKey(base, "other", 1), sources) is None
+    assert probe(store, content, CacheKey(base, "other", 1)) == other  # no --cache-from
+    assert probe(store, content, CacheKey(base, "env", 1), frozenset()) is None
+
+
+def test_cache_from_skips_a_newer_match_outside_the_sources(
+        stores: tuple[ImageStore, ContentStore]) -> None:
+    store, content = stores
+    base = _image(stores, "", ["base"])
+    listed = _image(stores, base, ["base", "x"], created="2024-01-01T00:00:00Z")
+    _image(stores, base, ["base", "x"], created="2024-02-01T00:00:00Z")
+    assert probe(store, content, CacheKey(base, "x", 1), cache_sources(store, [listed])) \
+        == listed
