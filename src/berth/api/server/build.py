@@ -43,9 +43,9 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
+from berth.api.server.backend import BuildBackend
 from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
-from berth.engine.builder.builder import Builder
 from berth.engine.builder.contextcache import MAX_MANIFEST
 from berth.engine.builder.errors import CommandFailed
 from berth.engine.builder.options import BuildOptions
@@ -139,7 +139,7 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
 
 @dataclass(frozen=True)
 class BuildRoutes:
-    builder: Builder
+    builder: BuildBackend
 
     def register(self, r: Router) -> None:
         r.add("POST", "/build", self.build)

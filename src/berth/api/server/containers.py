@@ -1,4 +1,4 @@
-"""Routes of ``/containers``: moby's container router, calling the ContainerService."""
+"""Routes of ``/containers``: moby's container router, calling a ContainerBackend."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiohttp import web
 
 from berth.api.server import container_json, params
 from berth.api.server.app import Router, json_response
+from berth.api.server.backend import ContainerAdminBackend, ContainerBackend, ExecBackend
 from berth.api.server.execs import window_size
 from berth.api.server.hijack import hijack
 from berth.api.server.image_archives import stream_tar
@@ -19,9 +20,7 @@ from berth.api.server.relay import parse_detach_keys, splice
 from berth.api.types.containers import ContainerCreate
 from berth.engine import clock
 from berth.engine.containers import logs
-from berth.engine.containers.admin import ContainerAdmin, PruneFilters, parse_until
-from berth.engine.containers.execs import ExecService
-from berth.engine.containers.service import ContainerService
+from berth.engine.containers.admin import PruneFilters, parse_until
 from berth.engine.containers.waiters import AttachRequest
 from berth.errors import InvalidArgument
 from berth.formats.stdcopy import encode_frame
@@ -31,9 +30,9 @@ _CLIENT_HEADER_GRACE = 0.05  # seconds
 
 @dataclass(frozen=True)
 class ContainerRoutes:
-    service: ContainerService
-    execs: ExecService
-    admin: ContainerAdmin
+    service: ContainerBackend
+    execs: ExecBackend
+    admin: ContainerAdminBackend
     data_root: str
 
     def register(self, r: Router) -> None:

@@ -1,4 +1,4 @@
-"""Routes of exec (moby's ``router/container/exec.go``), calling the ExecService.
+"""Routes of exec (moby's ``router/container/exec.go``), calling an ExecBackend.
 
 ``POST /exec/{id}/start`` hijacks the connection exactly as attach does, unless the body
 asks for ``Detach``. Unknown execs (404) and execs started before (409) are refused before
@@ -15,10 +15,11 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
+from berth.api.server.backend import ExecBackend
 from berth.api.server.hijack import hijack
 from berth.api.server.relay import parse_detach_keys, reframing, splice
 from berth.api.types.execs import ExecCreate, ExecStart
-from berth.engine.containers.execs import Exec, ExecService, ExecSpec
+from berth.engine.containers.execs import Exec, ExecSpec
 from berth.errors import BerthError, InvalidArgument
 from berth.formats.goformat import go_quote
 from berth.formats.stdcopy import STDOUT, encode_frame
@@ -26,7 +27,7 @@ from berth.formats.stdcopy import STDOUT, encode_frame
 
 @dataclass(frozen=True)
 class ExecRoutes:
-    execs: ExecService
+    execs: ExecBackend
 
     def register(self, r: Router) -> None:
         r.add("POST", "/containers/{id}/exec", self.create)

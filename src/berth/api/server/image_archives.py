@@ -11,11 +11,10 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
+from berth.api.server.backend import ContainerBackend, ImageBackend
 from berth.api.server.progress import ProgressStream
-from berth.engine.containers.service import ContainerService
 from berth.engine.images import prune
 from berth.engine.images.load import Kind, LoadEvent
-from berth.engine.images.service import ImageService
 
 
 async def stream_tar(request: web.Request, chunks: AsyncGenerator[bytes, None]
@@ -53,8 +52,8 @@ class LoadRenderer:
 
 @dataclass(frozen=True)
 class ImageArchiveRoutes:
-    images: ImageService
-    containers: ContainerService
+    images: ImageBackend
+    containers: ContainerBackend
 
     def register(self, r: Router) -> None:
         r.add("GET", "/images/get", self.save_many)

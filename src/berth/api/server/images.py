@@ -10,15 +10,14 @@ from aiohttp import web
 
 from berth.api.server import params
 from berth.api.server.app import Router, json_response
+from berth.api.server.backend import ContainerBackend, ImageBackend
 from berth.api.server.distribution import PushRenderer, auth_config, registry_auth
 from berth.api.server.image_archives import ImageArchiveRoutes
 from berth.api.server.progress import ProgressStream
 from berth.engine import clock
-from berth.engine.containers.service import ContainerService
 from berth.engine.images.filters import parse_filters
 from berth.engine.images.image import Image
 from berth.engine.images.pull import PullProgress, Step
-from berth.engine.images.service import ImageService
 from berth.errors import InvalidArgument
 from berth.oci import reference
 
@@ -74,8 +73,8 @@ class PullRenderer:
 
 @dataclass(frozen=True)
 class ImageRoutes:
-    images: ImageService
-    containers: ContainerService
+    images: ImageBackend
+    containers: ContainerBackend
 
     def register(self, r: Router) -> None:
         r.add("GET", "/images/json", self.list)

@@ -12,11 +12,10 @@ from aiohttp import web
 from berth import __version__
 from berth.api.server import params
 from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router, json_response
+from berth.api.server.backend import ContainerBackend, ImageBackend, SystemBackend
 from berth.api.server.distribution import registry_config
 from berth.engine.containers.model import Status
-from berth.engine.containers.service import ContainerService
-from berth.engine.events import EventBus, EventFilter
-from berth.engine.images.service import ImageService
+from berth.engine.events import EventFilter
 from berth.errors import InvalidArgument
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
@@ -35,9 +34,9 @@ class SystemInfo:
 @dataclass(frozen=True)
 class SystemRoutes:
     info_static: SystemInfo
-    containers: ContainerService
-    images: ImageService
-    events: EventBus
+    containers: ContainerBackend
+    images: ImageBackend
+    events: SystemBackend
 
     def register(self, r: Router) -> None:
         r.add("GET", "/_ping", self.ping)
