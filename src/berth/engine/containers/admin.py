@@ -74,7 +74,7 @@ class ContainerAdmin:
         for c in self._containers.list():
             if c.state.running or not _matches(c.labels, c.created, filters):
                 continue
-            size = await self._rw_size(c.id)
+            size = await self.rw_size(c.id)
             try:
                 await self._containers.remove(c.id)
             except NotFound:
@@ -85,7 +85,7 @@ class ContainerAdmin:
                                    (("reclaimed", str(reclaimed)),)))
         return PruneReport(tuple(deleted), reclaimed)
 
-    async def _rw_size(self, cid: str) -> int:
+    async def rw_size(self, cid: str) -> int:
         """Bytes in the container's writable layer (docker's SizeRw)."""
         try:
             upper = LayerTree.from_mounts(await self._images.rootfs_mounts(cid)).upper

@@ -17,7 +17,7 @@ from typing import TypeVar, cast
 
 from berth.engine import streams
 from berth.errors import BerthError, InvalidArgument, NotFound, Unavailable
-from berth.oci.image import ContainerConfig, ImageConfig
+from berth.oci.image import ContainerConfig, ImageConfig, chain_ids
 from berth.oci.mount import Mount
 from berth.oci.reference import Reference, parse, parse_named, parse_repository, validate_tag
 from berth.registry.client import platforms
@@ -429,6 +429,17 @@ class ImageService:
             return self._image(record) if record is not None else None
 
         return history_mod.history(self._get(name), size, parent_of)
+
+    def _layer_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
+        sizes = []
+        for chain_id in chain_ids(image.diff_ids):
+            layer = self.store.get_layer(chain_id)
+            sizes.append((chain_id, layer.size if layer is not None else 0))
+        return sizes
+
+    async def layer_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
+        """``(chain id, bytes unpacked)`` of each layer of ``image``, bottom first."""
+        return await asyncio.to_thread(self._layer_sizes, image)
 
     async def history(self, name: str) -> builtins.list[history_mod.HistoryItem]:
         return await asyncio.to_thread(self._history, name)

@@ -198,3 +198,26 @@ def _find(cur: sqlite3.Cursor, key: str, kind: Kind, what: str) -> sqlite3.Row:
     if row["kind"] != kind.value:
         raise InvalidArgument(f"{what} {key} is not {kind.value}")
     return row
+
+
+# mount fstype → the name docker shows as "Backing Filesystem" (moby's fsmagic names).
+_DOCKER_FS_NAMES = {"ext2": "extfs", "ext3": "extfs", "ext4": "extfs", "overlay": "overlayfs"}
+
+
+def backing_filesystem(path: Path) -> str:
+    """The type of the filesystem ``path`` is on (the mount with the longest matching
+    mount point in /proc/self/mountinfo), named as docker names it."""
+    target = os.path.realpath(path)
+    best, fstype = "", "unknown"
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return fstype
+    for line in lines:
+        fields = line.split()
+        sep = fields.index("-")
+        point = fields[4].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, fstype = point, fields[sep + 1]
+    return _DOCKER_FS_NAMES.get(fstype, fstype)

@@ -1,0 +1,156 @@
+"""What ``/info`` and ``/system/df`` report: facts about this engine, gathered from the
+services and the host, never invented in a handler.
+
+    SystemService.info()        counts (containers by state, images), the snapshotter and
+                                the filesystem under it, runtimes, cgroup version, host facts
+    SystemService.disk_usage()  docker's ``system df``: each image's size and how much of
+                                it other images share, each container's writable layer, and
+                                the layers all images stand on (counted once)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import platform
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from berth.engine.containers.model import Container, Status
+from berth.engine.images.image import Image
+from berth.store.snapshots.storage import backing_filesystem
+
+
+class ContainerSource(Protocol):
+    def list(self) -> list[Container]: ...
+
+
+class ImageSource(Protocol):
+    async def list(self, all: bool = False) -> builtins.list[Image]: ...
+
+    async def layer_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
+        """``(chain id, bytes)`` of each layer of ``image``, bottom first."""
+        ...
+
+
+class RwSizer(Protocol):
+    async def rw_size(self, container_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What the daemon was started with (config), for ``info``."""
+
+    data_root: Path
+    exec_root: Path
+    snapshotter: str
+    default_runtime: str
+    runtimes: tuple[str, ...]
+    cgroup_version: str
+    debug: bool
+
+
+@dataclass(frozen=True)
+class Info:
+    containers: int
+    running: int
+    paused: int
+    stopped: int
+    images: int
+    driver: str
+    backing_filesystem: str
+    network_drivers: tuple[str, ...]
+    log_drivers: tuple[str, ...]
+    runtimes: tuple[str, ...]
+    default_runtime: str
+    cgroup_version: str
+    data_root: str
+    debug: bool
+    kernel_version: str
+    operating_system: str
+    architecture: str
+    ncpu: int
+    mem_total: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ImageUsage:
+    image: Image
+    containers: int  # how many containers were made from it
+    shared_size: int  # bytes of its layers that other images use too
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    container: Container
+    size_rw: int  # its writable layer
+    size_root_fs: int  # that plus its image
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    layers_size: int  # every image layer, each counted once
+    images: tuple[ImageUsage, ...]
+    containers: tuple[ContainerUsage, ...]
+
+
+class SystemService:
+    def __init__(self, facts: EngineFacts, containers: ContainerSource, images: ImageSource,
+                 sizes: RwSizer, log_drivers: tuple[str, ...]) -> None:
+        self._facts = facts
+        self._containers = containers
+        self._images = images
+        self._sizes = sizes
+        self._log_drivers = log_drivers
+
+    async def info(self) -> Info:
+        f = self._facts
+        all_containers = self._containers.list()
+        count = Counter(c.state.status for c in all_containers)
+        images = await self._images.list(all=True)
+        return Info(
+            containers=len(all_containers), running=count[Status.RUNNING],
+            paused=count[Status.PAUSED],
+            stopped=len(all_containers) - count[Status.RUNNING] - count[Status.PAUSED],
+            images=len(images), driver=f.snapshotter,
+            backing_filesystem=await asyncio.to_thread(backing_filesystem, f.data_root),
+            network_drivers=("null",),  # every container has its own lo and nothing else
+            log_drivers=self._log_drivers, runtimes=f.runtimes,
+            default_runtime=f.default_runtime, cgroup_version=f.cgroup_version,
+            data_root=str(f.data_root), debug=f.debug, kernel_version=platform.release(),
+            operating_system=_os_name(), architecture=platform.machine(),
+            ncpu=os.cpu_count() or 1,
+            mem_total=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            name=platform.node())
+
+    async def disk_usage(self) -> DiskUsage:
+        images = await self._images.list(all=True)
+        containers = self._containers.list()
+        layers = {i.id: await self._images.layer_sizes(i) for i in images}
+        users = Counter(chain for sizes in layers.values() for chain, _ in sizes)
+        unique = {chain: size for sizes in layers.values() for chain, size in sizes}
+        made_from = Counter(c.image_id for c in containers)
+        image_usage = tuple(
+            ImageUsage(i, made_from[i.id],
+                       sum(size for chain, size in layers[i.id] if users[chain] > 1))
+            for i in images)
+        sizes = {i.id: i.size for i in images}
+        container_usage = []
+        for c in containers:
+            rw = await self._sizes.rw_size(c.id)
+            container_usage.append(ContainerUsage(c, rw, rw + sizes.get(c.image_id, 0)))
+        return DiskUsage(sum(unique.values()), image_usage, tuple(container_usage))
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return "Linux"

@@ -1,0 +1,108 @@
+"""berthd's responses match the reference spec (Engine API v1.45): every document a client
+reads is validated against the schema the spec gives for it.
+
+Swagger 2.0 cannot say "or null", and docker sends ``null`` for empty lists and maps
+throughout (``"Binds": null``), so each typed node also accepts null; everything else (a
+field's type, the shape of nested objects and arrays, the enums) is checked as written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.compat.daemon import Daemon
+from tests.compat.test_refusals import api
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / \
+    "docker-engine-api-v1.45.yaml"
+
+
+def _nullable(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_nullable(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable(v) for k, v in node.items() if k != "example"}
+    if "$ref" in out:
+        return {"anyOf": [{"$ref": out["$ref"]}, {"type": "null"}]}
+    if isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    assert SPEC.exists(), f"the reference spec is not at {SPEC} (shared/ beside the clone)"
+    doc: dict[str, Any] = yaml.safe_load(SPEC.read_text())
+    return doc
+
+
+def check(document: Any, path: str, method: str = "get", status: int = 200) -> None:
+    spec = _spec()
+    schema = spec["paths"][path][method]["responses"][status]["schema"]
+    root = {"definitions": _nullable(spec["definitions"]), **_nullable(schema)}
+    jsonschema.Draft4Validator(root).validate(document)
+
+
+def _get(daemon: Daemon, path: str) -> Any:
+    status, _, body = api(daemon, "GET", path)
+    assert status == 200, body
+    return json.loads(body)
+
+
+@pytest.fixture
+def containers(daemon: Daemon):
+    running = daemon.docker("run", "-d", "--name", "shape-run", "-l", "k=v", "-m", "64m",
+                            "--health-cmd", "true", "--health-interval", "1s", "busybox",
+                            "sleep", "60").stdout.strip()
+    exited = daemon.docker("run", "--name", "shape-exited", "busybox", "true").stdout.strip()
+    exited = daemon.docker("inspect", "-f", "{{.Id}}", "shape-exited").stdout.strip()
+    try:
+        yield running, exited
+    finally:
+        daemon.docker("rm", "-f", running, exited, check=False)
+
+
+def test_container_documents(daemon: Daemon, containers: tuple[str, str]) -> None:
+    for cid in containers:
+        check(_get(daemon, f"/v1.45/containers/{cid}/json"), "/containers/{id}/json")
+    check(_get(daemon, "/v1.45/containers/json?all=1"), "/containers/json")
+    check(_get(daemon, f"/v1.45/containers/{containers[0]}/top"), "/containers/{id}/top")
+
+
+def test_exec_document(daemon: Daemon, containers: tuple[str, str]) -> None:
+    status, _, body = api(daemon, "POST", f"/v1.45/containers/{containers[0]}/exec",
+                          {"Cmd": ["true"]})
+    assert status == 201
+    check(_get(daemon, f"/v1.45/exec/{json.loads(body)['Id']}/json"), "/exec/{id}/json")
+
+
+def test_image_documents(daemon: Daemon) -> None:
+    check(_get(daemon, "/v1.45/images/json?all=1"), "/images/json")
+    check(_get(daemon, "/v1.45/images/busybox/json"), "/images/{name}/json")
+    check(_get(daemon, "/v1.45/images/busybox/history"), "/images/{name}/history")
+
+
+def test_system_documents(daemon: Daemon, containers: tuple[str, str]) -> None:
+    check(_get(daemon, "/v1.45/info"), "/info")
+    check(_get(daemon, "/v1.45/version"), "/version")
+    check(_get(daemon, "/v1.45/system/df"), "/system/df")
+
+
+def test_event_documents(daemon: Daemon, containers: tuple[str, str]) -> None:
+    status, _, body = api(daemon, "GET", f"/v1.45/events?since=0&until={time.time():.3f}")
+    assert status == 200
+    events = [json.loads(line) for line in body.splitlines() if line.strip()]
+    assert events
+    for event in events:
+        check(event, "/events")
