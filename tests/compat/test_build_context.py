@@ -36,7 +36,7 @@ def _build(daemon: Daemon, api: docker.APIClient, client: str, ctx: Path, tag: s
     flags = ["-f", str(dockerfile)] if dockerfile is not None else []
     if client == "docker-py":
         kw: dict[str, Any] = {"dockerfile": str(dockerfile)} if dockerfile else {}
-        errors = [m for m in api.build(path=str(ctx), tag=tag, decode=True, **kw)
+        errors = [m for m in api.build(path=str(ctx), tag=tag, rm=True, decode=True, **kw)
                   if "error" in m]
         assert errors == []
     elif client == "berth":
@@ -86,12 +86,14 @@ def test_run_stderr_is_red_in_the_stream_and_stdout_plain(
     ctx = write_tree(tmp_path, {"Dockerfile": "FROM busybox\n"
                                               "RUN echo out; sleep 0.2; echo err >&2\n"})
     tags.append("ctx-stderr:1")
-    streams = [m["stream"] for m in api.build(path=str(ctx), tag="ctx-stderr:1", decode=True)
+    streams = [m["stream"] for m in api.build(path=str(ctx), tag="ctx-stderr:1", rm=True,
+                                                decode=True)
                if "stream" in m]
     assert "out\n" in streams
     assert "\x1b[91merr\n\x1b[0m" in streams
     shown = daemon.docker("build", "--no-cache", str(ctx), timeout=120).stdout
     assert "\nout\n" in shown and "\x1b[91merr\n\x1b[0m" in shown
+    assert daemon.docker("ps", "-aq").stdout == ""
 
 
 def test_cache_from_makes_the_listed_images_the_only_cache_sources(
@@ -115,7 +117,7 @@ def test_cache_from_makes_the_listed_images_the_only_cache_sources(
 
     def api_hits(**kw: Any) -> tuple[int, str | None]:
         text, image = "", None
-        for m in api.build(path=str(ctx), decode=True, **kw):
+        for m in api.build(path=str(ctx), rm=True, decode=True, **kw):
             text += m.get("stream", "")
             image = m.get("aux", {}).get("ID", image)
         return text.count(" ---> Using cache\n"), image
