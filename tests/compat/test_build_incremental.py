@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from berth.cli.buildcontext import file_entry
-from berth.client.transport import Transport
+from berth.client import Client
 from berth.errors import Conflict
 from berth.formats.contextsync import BASE_GONE, MANIFEST_ENTRY
 from tests.compat.daemon import Daemon
@@ -84,9 +84,9 @@ def test_a_base_that_is_gone_is_a_conflict_before_any_output(daemon: Daemon) -> 
               "files": [["Dockerfile", 13, "sig", True]]}
     preamble = json.dumps(listed).encode()
     body = file_entry(MANIFEST_ENTRY, preamble) + make_tar(entry("x", data=b"x"))
-    transport = Transport(daemon.host)
+    api = Client(daemon.host).api
     with pytest.raises(Conflict, match=re.escape(BASE_GONE)):
-        transport.request("POST", "/build", {}, body, {"Content-Type": "application/x-tar"})
-    answer = transport.json("POST", "/build/context", None,
-                            {"key": "test:/nowhere", "files": [["Dockerfile", 13, "sig"]]})
+        api.request("POST", "/build", {}, body, {"Content-Type": "application/x-tar"})
+    answer = api.json("POST", "/build/context", None,
+                      {"key": "test:/nowhere", "files": [["Dockerfile", 13, "sig"]]})
     assert answer == {"base": "", "reuse": []}

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from berth.cli.flags import Flag, Options
     from berth.client import Client
+    from berth.client.tls import TLSOptions
 
 PROG = "berth"
 
@@ -102,13 +103,16 @@ class Command:
 
 
 class Context:
-    """One invocation: where the daemon is and where output goes (tests swap the
-    streams). The client is built on first use, so ``--help`` never touches it."""
+    """One invocation: where the daemon is (and how to reach it: ``tls`` for tcp://
+    hosts) and where output goes (tests swap the streams). The client is built on first
+    use, so ``--help`` never touches it."""
 
     def __init__(self, host: str, api_version: str, path: str = PROG,
                  env: Mapping[str, str] | None = None, stdout: TextIO | None = None,
-                 stderr: TextIO | None = None, stdin: TextIO | None = None) -> None:
+                 stderr: TextIO | None = None, stdin: TextIO | None = None,
+                 tls: TLSOptions | None = None) -> None:
         self.host = host
+        self.tls = tls
         self.api_version = api_version
         self.path = path
         self.env: Mapping[str, str] = {} if env is None else env
@@ -122,7 +126,7 @@ class Context:
         if self._client is None:
             from berth.client import Client
 
-            self._client = Client(self.host, self.api_version)
+            self._client = Client(self.host, self.api_version, self.tls)
         return self._client
 
     def out(self, text: str = "") -> None:

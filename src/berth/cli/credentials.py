@@ -12,9 +12,8 @@ it, ``pull`` and ``push`` send it to the daemon as ``X-Registry-Auth`` (base64ur
 from __future__ import annotations
 
 import binascii
+import json
 import os
-
-from berth.client import jsoncodec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def _load(path: str) -> dict[str, Any]:
             raw = f.read()
     except FileNotFoundError:
         return {}
-    doc = jsoncodec.loads(raw) if raw.strip() else {}
+    doc = json.loads(raw) if raw.strip() else {}
     return doc if isinstance(doc, dict) else {}
 
 
@@ -64,7 +63,7 @@ def _save(path: str, doc: dict[str, Any]) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(jsoncodec.dumps(doc))
+        f.write(json.dumps(doc))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -126,5 +125,5 @@ def header(env: Mapping[str, str], image: str) -> str | None:
     if found is None:
         return None
     doc = {"username": found[0], "password": found[1], "serveraddress": server_key(host)}
-    encoded = _b64(jsoncodec.dumps(doc).encode())
+    encoded = _b64(json.dumps(doc).encode())
     return encoded.replace("+", "-").replace("/", "_")

@@ -5,7 +5,10 @@ client behind it) is imported when the verb runs, and neither pulls in heavy sta
 modules (``typing``, ``dataclasses``, ``re``, ``json``, ``http.client``...): every module
 costs every invocation; ``tests/unit/client/test_import_diet.py`` guards the list.
 ``berth run`` and ``berth container run`` name the same module. Only this module reads
-the environment (``BERTH_HOST``, ``BERTH_API_VERSION``).
+the environment: ``BERTH_HOST``, ``BERTH_API_VERSION``, and the TLS settings docker's CLI
+reads from ``DOCKER_TLS``/``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH`` as ``BERTH_TLS``,
+``BERTH_TLS_VERIFY`` and ``BERTH_CERT_PATH`` (default: docker's config directory,
+``$DOCKER_CONFIG`` or ``~/.docker``, where ``ca.pem``, ``cert.pem`` and ``key.pem`` live).
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from berth.cli.flags import ArgCountError, HelpRequested, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from berth.cli.command import Command
+    from berth.client.tls import TLSOptions
 
-DEFAULT_HOST = "unix:///run/berth/berth.sock"
 DEFAULT_API_VERSION = "1.45"
 
 # verb -> "module[:ATTRIBUTE]" under berth.cli.commands (ATTRIBUTE defaults to COMMAND)
@@ -106,37 +109,92 @@ Commands:
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
-  -H, --host string      Daemon socket to connect to
-  -h, --help             Print usage
-  -v, --version          Print version information and quit
+  -D, --debug              Enable debug mode
+  -H, --host string        Daemon socket to connect to (unix:///path or tcp://host:port)
+  -h, --help               Print usage
+      --tls                Use TLS; implied by --tlsverify
+      --tlscacert string   Trust certs signed only by this CA (default "$BERTH_CERT_PATH/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "$BERTH_CERT_PATH/cert.pem")
+      --tlskey string      Path to TLS key file (default "$BERTH_CERT_PATH/key.pem")
+      --tlsverify          Use TLS and verify the remote
+  -v, --version            Print version information and quit
 
 Run '{PROG} COMMAND --help' for more information on a command.
 """
 
 
-def _globals(argv: list[str], env: dict[str, str]) -> tuple[str, list[str]]:
-    """Strip the global flags before the verb; returns the host and the rest."""
-    host = env.get("BERTH_HOST") or DEFAULT_HOST
+class GlobalOptions:
+    """The flags before the verb, as docker's ``ClientOptions`` holds them."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.host = env.get("BERTH_HOST") or ""
+        self.tls = bool(env.get("BERTH_TLS"))
+        self.tls_verify = bool(env.get("BERTH_TLS_VERIFY"))
+        self.tls_verify_given = False  # --tlsverify=false still turns TLS on, as in docker
+        self.files: dict[str, str] = {}  # "--tlscacert" etc. as given
+
+    def tls_options(self, env: Mapping[str, str]) -> TLSOptions | None:
+        """Docker's SetDefaultOptions: TLS when asked for by --tls or implied by
+        --tlsverify; the CA defaults to ``ca.pem`` in the cert path, the client pair to
+        ``cert.pem``/``key.pem`` there when they exist."""
+        if not (self.tls or self.tls_verify or self.tls_verify_given):
+            return None
+        from berth.client.tls import TLSOptions
+
+        cert_path = env.get("BERTH_CERT_PATH") or env.get("DOCKER_CONFIG") or os.path.join(
+            env.get("HOME") or os.path.expanduser("~"), ".docker")
+
+        def given(flag: str, name: str, must_exist: bool) -> str:
+            path = self.files.get(flag) or os.path.join(cert_path, name)
+            return "" if flag not in self.files and must_exist and \
+                not os.path.exists(path) else path
+
+        return TLSOptions(verify=self.tls_verify, ca_file=given("--tlscacert", "ca.pem", False),
+                          cert_file=given("--tlscert", "cert.pem", True),
+                          key_file=given("--tlskey", "key.pem", True))
+
+
+_TLS_FILES = ("--tlscacert", "--tlscert", "--tlskey")
+_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+
+
+def _globals(argv: list[str], env: Mapping[str, str]) -> tuple[GlobalOptions, list[str]]:
+    """Strip the global flags before the verb; returns them and the rest."""
+    opts = GlobalOptions(env)
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
-        if arg in ("-H", "--host"):
-            if i + 1 >= len(argv):
-                raise UsageError(f"flag needs an argument: {arg}")
-            host, i = argv[i + 1], i + 2
-        elif arg.startswith("--host="):
-            host, i = arg.split("=", 1)[1], i + 1
-        elif arg.startswith("-H") and len(arg) > 2:
-            host, i = arg[2:].lstrip("="), i + 1
+        name, eq, value = arg.partition("=")
+        if arg.startswith("-H") and len(arg) > 2 and not arg.startswith("--"):
+            name, eq, value = "-H", "=", arg[2:].lstrip("=")
+        if name in ("-H", "--host", *_TLS_FILES):
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"flag needs an argument: {arg}")
+                i, value = i + 1, argv[i + 1]
+            if name in _TLS_FILES:
+                opts.files[name] = value
+            else:
+                opts.host = value
+        elif name in ("--tls", "--tlsverify"):
+            flag = _BOOLS.get(value.lower()) if eq else True
+            if flag is None:
+                raise UsageError(f'invalid argument "{value}" for "{name}" flag: '
+                                 f"strconv.ParseBool: parsing \"{value}\": invalid syntax")
+            if name == "--tls":
+                opts.tls = flag
+            else:
+                opts.tls_verify, opts.tls_verify_given = flag, True
         elif arg in ("-D", "--debug"):
-            i += 1
+            pass
         elif arg in ("-v", "--version"):
-            return host, ["--short-version"]
+            return opts, ["--short-version"]
         elif arg in ("-h", "--help"):
-            return host, []
+            return opts, []
         else:
             raise UsageError(f"unknown flag: {arg}")
-    return host, argv[i:]
+        i += 1
+    return opts, argv[i:]
 
 
 def _resolve(words: list[str]) -> tuple[str, str, list[str]] | None:
@@ -212,12 +270,21 @@ def dispatch(ctx: Context, words: list[str]) -> int:
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
     words = list(sys.argv[1:] if argv is None else argv)
+    from berth.client.transport import parse_host
+
     try:
-        host, words = _globals(words, env)
+        opts, words = _globals(words, env)
+        tls = opts.tls_options(env)
+        try:
+            host = parse_host(opts.host, tls is not None)
+        except errors.InvalidArgument as err:
+            raise UsageError(f'invalid argument "{opts.host}" for "-H, --host" flag: '
+                             f"{err.message}") from err
     except UsageError as err:
         sys.stderr.write(f"{err}\nSee '{PROG} --help'.\n")
         return 125
-    ctx = Context(host, env.get("BERTH_API_VERSION") or DEFAULT_API_VERSION, env=env)
+    ctx = Context(host, env.get("BERTH_API_VERSION") or DEFAULT_API_VERSION, env=env,
+                  tls=tls if host.startswith("tcp://") else None)
     try:
         return dispatch(ctx, words)
     except StatusError as err:
@@ -235,9 +302,11 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
 
 
 def _report(ctx: Context, err: errors.BerthError) -> int:
-    from berth.client import DaemonUnreachable
+    from berth.client.transport import DaemonUnreachable, TLSFailure
 
-    if isinstance(err, DaemonUnreachable):
+    if isinstance(err, TLSFailure):
+        ctx.err(f"error during connect: {err.host}: {err.reason}")
+    elif isinstance(err, DaemonUnreachable):
         ctx.err(f"Cannot connect to the Berth daemon at {err.host}. "
                 "Is the berth daemon running?")
     else:

@@ -1,24 +1,21 @@
-"""A typed client for the Docker Engine API over a unix socket (what ``berth`` uses).
+"""A typed client for the Docker Engine API (what ``berth`` uses), over the daemon's unix
+socket or, with ``-H tcp://``, over TCP and TLS (``transport`` draws the seam).
 
-Standard library only, and only what start-up can afford: no ``http.client``, ``json``,
-``typing`` or ``dataclasses`` at import (see ``http1`` and ``jsoncodec``), and each part
-loads when first used, so ``berth version`` never reads the container or image modules::
+Only what start-up can afford: no ``http.client``, ``typing`` or ``dataclasses`` on the
+unix path (see ``http1``), the tcp/TLS path loads when a host asks for it, and each part
+loads when first used, so ``berth version`` never reads the container or image modules
+(``bench/startup.py`` measures the budget)::
 
     client = Client("unix:///run/berth/berth.sock")
     for c in client.containers.list(all=True): ...
-
-``tests/unit/client/test_import_diet.py`` guards which modules an import pulls in.
 """
 
 from __future__ import annotations
 
-from berth.client import jsoncodec
-from berth.client.transport import (
-    DEFAULT_API_VERSION,
-    DEFAULT_HOST,
-    DaemonUnreachable,
-    Transport,
-)
+import json
+
+from berth.client.api import DEFAULT_API_VERSION, EngineAPI
+from berth.client.transport import DEFAULT_HOST, DaemonUnreachable, transport_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +36,8 @@ if TYPE_CHECKING:
         Progress,
         WaitResult,
     )
+    from berth.client.tls import TLSOptions
+    from berth.client.transport import Transport
 
 __all__ = [
     "DEFAULT_API_VERSION", "DEFAULT_HOST", "Client", "ContainerSpec", "ContainerSummary",
@@ -65,25 +64,27 @@ def __getattr__(name: str) -> Any:
 
 
 class Client:
-    """The Engine API at ``host``; ``containers`` and ``images`` group the endpoints."""
+    """The Engine API at ``host``; ``containers`` and ``images`` group the endpoints.
+    ``tls`` applies to tcp:// hosts; ``transport``, when given, replaces the one ``host``
+    would pick (tests run the same client over each transport)."""
 
-    def __init__(self, host: str = DEFAULT_HOST,
-                 api_version: str = DEFAULT_API_VERSION) -> None:
-        self.transport = Transport(host, api_version)
+    def __init__(self, host: str = DEFAULT_HOST, api_version: str = DEFAULT_API_VERSION,
+                 tls: TLSOptions | None = None, transport: Transport | None = None) -> None:
+        self.api = EngineAPI(transport or transport_for(host, tls), api_version)
         self._containers: ContainersAPI | None = None
         self._images: ImagesAPI | None = None
         self._execs: ExecAPI | None = None
 
     @property
     def host(self) -> str:
-        return self.transport.host
+        return self.api.host
 
     @property
     def containers(self) -> ContainersAPI:
         if self._containers is None:
             from berth.client.containers import ContainersAPI
 
-            self._containers = ContainersAPI(self.transport)
+            self._containers = ContainersAPI(self.api)
         return self._containers
 
     @property
@@ -91,7 +92,7 @@ class Client:
         if self._images is None:
             from berth.client.images import ImagesAPI
 
-            self._images = ImagesAPI(self.transport)
+            self._images = ImagesAPI(self.api)
         return self._images
 
     @property
@@ -99,29 +100,29 @@ class Client:
         if self._execs is None:
             from berth.client.execs import ExecAPI
 
-            self._execs = ExecAPI(self.transport)
+            self._execs = ExecAPI(self.api)
         return self._execs
 
     def events(self, since: str = "", until: str = "",
                filters: dict[str, list[str]] | None = None) -> Iterator[dict[str, Any]]:
         """``GET /events``: each event as the daemon sends it, until ``until`` passes
         (or forever)."""
-        from berth.client.transport import json_lines
+        from berth.client.api import json_lines
 
         params = {"since": since or None, "until": until or None,
-                  "filters": jsoncodec.dumps(filters) if filters else None}
-        return json_lines(self.transport.request("GET", "/events", params))
+                  "filters": json.dumps(filters) if filters else None}
+        return json_lines(self.api.request("GET", "/events", params))
 
     def ping(self) -> str:
         """``GET /_ping``; returns the API version the daemon announces."""
-        with self.transport.request("GET", "/_ping") as resp:
+        with self.api.request("GET", "/_ping") as resp:
             resp.read()
             return resp.getheader("Api-Version", "")
 
     def version(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self.transport.json("GET", "/version")
+        doc: dict[str, Any] = self.api.json("GET", "/version")
         return doc
 
     def info(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self.transport.json("GET", "/info")
+        doc: dict[str, Any] = self.api.json("GET", "/info")
         return doc

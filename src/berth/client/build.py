@@ -3,18 +3,19 @@ sent chunked as it is produced; the answer is JSON lines read as they arrive."""
 
 from __future__ import annotations
 
+import json
+
 from berth import errors
-from berth.client import jsoncodec
+from berth.client.api import json_lines
 from berth.client.models import Progress, Value
-from berth.client.transport import json_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from typing import Final
 
-    from berth.client.http1 import Body
-    from berth.client.transport import Transport
+    from berth.client.api import EngineAPI
+    from berth.client.transport import Body
 
 
 class BuildOptions(Value):
@@ -63,11 +64,11 @@ class BuildOptions(Value):
         return {
             "t": self.tags or None,
             "dockerfile": self.dockerfile or None,
-            "buildargs": jsoncodec.dumps(dict(self.build_args)) if self.build_args else None,
+            "buildargs": json.dumps(dict(self.build_args)) if self.build_args else None,
             "target": self.target or None,
             "nocache": self.no_cache or None,
             "pull": self.pull or None,
-            "labels": jsoncodec.dumps(dict(self.labels)) if self.labels else None,
+            "labels": json.dumps(dict(self.labels)) if self.labels else None,
             "q": self.quiet or None,
             "networkmode": self.network or None,
             "rm": self.remove,
@@ -110,14 +111,14 @@ def _with_preamble(head: bytes, context: Body) -> Iterator[bytes]:
         yield from context
 
 
-def reusable(transport: Transport, key: str, files: list[tuple[str, int, str]]
+def reusable(api: EngineAPI, key: str, files: list[tuple[str, int, str]]
              ) -> tuple[str, list[int]]:
     """``POST /build/context`` (Berth's extension): the kept context of ``key`` that this
     build can start from, and the indices of ``files`` (path, size, signature) it holds
     unchanged; ``("", [])`` from a daemon that keeps none (or does not know the route)."""
     try:
-        doc = transport.json("POST", "/build/context", None,
-                             {"key": key, "files": [list(f) for f in files]})
+        doc = api.json("POST", "/build/context", None,
+                       {"key": key, "files": [list(f) for f in files]})
     except errors.NotFound:
         return "", []
     if not isinstance(doc, dict):
@@ -125,23 +126,23 @@ def reusable(transport: Transport, key: str, files: list[tuple[str, int, str]]
     return str(doc.get("base") or ""), [int(i) for i in doc.get("reuse") or ()]
 
 
-def build(transport: Transport, context: Body, opts: BuildOptions) -> Iterator[Progress]:
+def build(api: EngineAPI, context: Body, opts: BuildOptions) -> Iterator[Progress]:
     """Send ``context`` (a tar: bytes, a file, or an iterable of chunks, streamed; the
     secrets of ``opts`` ahead of it) and yield the build's messages as they come."""
     if opts.secrets:
         context = _with_preamble(secrets_preamble(opts.secrets), context)
-    resp = transport.request("POST", "/build", opts.params(), context,
-                             {"Content-Type": "application/x-tar"})
+    resp = api.request("POST", "/build", opts.params(), context,
+                       {"Content-Type": "application/x-tar"})
     for doc in json_lines(resp):
         if isinstance(doc, dict):
             yield Progress.from_json(doc)
 
 
-def prune(transport: Transport, all: bool = False, keep_storage: int = 0,
+def prune(api: EngineAPI, all: bool = False, keep_storage: int = 0,
           filters: dict[str, list[str]] | None = None) -> tuple[list[str], int]:
     """``POST /build/prune``: the IDs of the build cache entries removed, and the bytes
     reclaimed."""
-    doc = transport.json("POST", "/build/prune", {
+    doc = api.json("POST", "/build/prune", {
         "all": all or None, "keep-storage": keep_storage or None,
-        "filters": jsoncodec.dumps(filters) if filters else None}) or {}
+        "filters": json.dumps(filters) if filters else None}) or {}
     return [str(i) for i in doc.get("CachesDeleted") or ()], int(doc.get("SpaceReclaimed") or 0)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from berth.client import jsoncodec
+import json
+
+from berth.client.api import quote_id, raw_chunks
 from berth.client.models import ContainerSummary, Created, WaitResult
-from berth.client.transport import quote_id, raw_chunks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from berth.client.api import EngineAPI
     from berth.client.containerspec import ContainerSpec
     from berth.client.hijack import HijackedStream
-    from berth.client.http1 import Response
     from berth.client.models import LogOptions
-    from berth.client.transport import Transport
+    from berth.client.transport import Response
 
     Filters = dict[str, list[str]]  # module scope: ``list`` is a method name in the class
 
@@ -30,7 +31,7 @@ class PendingWait:
     def result(self) -> WaitResult:
         with self._resp:
             raw = self._resp.read()
-        return parse_wait(jsoncodec.loads(raw))
+        return parse_wait(json.loads(raw))
 
     def close(self) -> None:
         self._resp.close()
@@ -42,39 +43,39 @@ def parse_wait(doc: dict[str, Any]) -> WaitResult:
 
 
 class ContainersAPI:
-    def __init__(self, transport: Transport) -> None:
-        self._t = transport
+    def __init__(self, api: EngineAPI) -> None:
+        self._api = api
 
     def list(self, all: bool = False, size: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[ContainerSummary]:
         params = {"all": all or None, "size": size or None,
-                  "filters": jsoncodec.dumps(filters) if filters else None}
-        docs = self._t.json("GET", "/containers/json", params)
+                  "filters": json.dumps(filters) if filters else None}
+        docs = self._api.json("GET", "/containers/json", params)
         return [ContainerSummary.from_json(d) for d in docs or ()]
 
     def create(self, spec: ContainerSpec, name: str = "", platform: str = "") -> Created:
         params = {"name": name or None, "platform": platform or None}
-        doc = self._t.json("POST", "/containers/create", params, spec.to_json())
+        doc = self._api.json("POST", "/containers/create", params, spec.to_json())
         return Created(doc["Id"], tuple(doc.get("Warnings") or ()))
 
     def inspect(self, ident: str, size: bool = False) -> dict[str, Any]:
-        doc: dict[str, Any] = self._t.json("GET", f"/containers/{quote_id(ident)}/json",
-                                           {"size": size or None})
+        doc: dict[str, Any] = self._api.json("GET", f"/containers/{quote_id(ident)}/json",
+                                             {"size": size or None})
         return doc
 
     def start(self, ident: str) -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/start")
+        self._api.json("POST", f"/containers/{quote_id(ident)}/start")
 
     def stop(self, ident: str, timeout: int | None = None, signal: str = "") -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/stop",
-                     {"t": timeout, "signal": signal or None})
+        self._api.json("POST", f"/containers/{quote_id(ident)}/stop",
+                       {"t": timeout, "signal": signal or None})
 
     def kill(self, ident: str, signal: str = "") -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/kill", {"signal": signal or None})
+        self._api.json("POST", f"/containers/{quote_id(ident)}/kill", {"signal": signal or None})
 
     def remove(self, ident: str, force: bool = False, volumes: bool = False) -> None:
-        self._t.json("DELETE", f"/containers/{quote_id(ident)}",
-                     {"force": force or None, "v": volumes or None})
+        self._api.json("DELETE", f"/containers/{quote_id(ident)}",
+                       {"force": force or None, "v": volumes or None})
 
     def wait(self, ident: str, condition: str = "") -> WaitResult:
         return self.wait_pending(ident, condition).result()
@@ -82,8 +83,8 @@ class ContainersAPI:
     def wait_pending(self, ident: str, condition: str = "") -> PendingWait:
         """Register a wait now and collect its result later (``run`` does this before
         start so a short-lived container's exit cannot be missed)."""
-        resp = self._t.request("POST", f"/containers/{quote_id(ident)}/wait",
-                               {"condition": condition or None})
+        resp = self._api.request("POST", f"/containers/{quote_id(ident)}/wait",
+                                 {"condition": condition or None})
         return PendingWait(resp)
 
     def attach(self, ident: str, stdin: bool = False, logs: bool = False,
@@ -92,50 +93,50 @@ class ContainersAPI:
                   "logs": logs or None, "detachKeys": detach_keys or None}
         from berth.client.hijack import hijack  # only attached sessions need it
 
-        return hijack(self._t, f"/containers/{quote_id(ident)}/attach", params)
+        return hijack(self._api, f"/containers/{quote_id(ident)}/attach", params)
 
     def resize(self, ident: str, height: int, width: int) -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/resize",
-                     {"h": height, "w": width})
+        self._api.json("POST", f"/containers/{quote_id(ident)}/resize",
+                       {"h": height, "w": width})
 
     def restart(self, ident: str, timeout: int | None = None, signal: str = "") -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/restart",
-                     {"t": timeout, "signal": signal or None})
+        self._api.json("POST", f"/containers/{quote_id(ident)}/restart",
+                       {"t": timeout, "signal": signal or None})
 
     def pause(self, ident: str) -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/pause")
+        self._api.json("POST", f"/containers/{quote_id(ident)}/pause")
 
     def unpause(self, ident: str) -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/unpause")
+        self._api.json("POST", f"/containers/{quote_id(ident)}/unpause")
 
     def rename(self, ident: str, name: str) -> None:
-        self._t.json("POST", f"/containers/{quote_id(ident)}/rename", {"name": name})
+        self._api.json("POST", f"/containers/{quote_id(ident)}/rename", {"name": name})
 
     def top(self, ident: str, ps_args: str = "",
             ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
         """The titles and rows of ``ps`` run in the container's pid namespace."""
-        doc = self._t.json("GET", f"/containers/{quote_id(ident)}/top",
-                           {"ps_args": ps_args or None})
+        doc = self._api.json("GET", f"/containers/{quote_id(ident)}/top",
+                             {"ps_args": ps_args or None})
         return (tuple(doc.get("Titles") or ()),
                 tuple(tuple(p) for p in doc.get("Processes") or ()))
 
     def prune(self, filters: Filters | None = None,
               ) -> tuple[tuple[str, ...], int]:
         """The ids removed and the bytes reclaimed."""
-        doc = self._t.json("POST", "/containers/prune",
-                           {"filters": jsoncodec.dumps(filters) if filters else None})
+        doc = self._api.json("POST", "/containers/prune",
+                             {"filters": json.dumps(filters) if filters else None})
         doc = doc or {}
         return (tuple(doc.get("ContainersDeleted") or ()),
                 int(doc.get("SpaceReclaimed") or 0))
 
     def export(self, ident: str) -> Iterator[bytes]:
         """The container's root filesystem as a tar, as it arrives."""
-        return raw_chunks(self._t.request("GET", f"/containers/{quote_id(ident)}/export"))
+        return raw_chunks(self._api.request("GET", f"/containers/{quote_id(ident)}/export"))
 
     def logs(self, ident: str, opts: LogOptions) -> Response:
         """The open log stream: stdcopy frames without a tty, raw bytes with one."""
         params = {"stdout": opts.stdout, "stderr": opts.stderr,
                   "follow": opts.follow or None, "timestamps": opts.timestamps or None,
                   "tail": opts.tail, "since": opts.since or None, "until": opts.until or None}
-        return self._t.request("GET", f"/containers/{quote_id(ident)}/logs", params)
+        return self._api.request("GET", f"/containers/{quote_id(ident)}/logs", params)
 

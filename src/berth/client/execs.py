@@ -11,15 +11,15 @@ Three requests, as docker's CLI makes them::
 
 from __future__ import annotations
 
+from berth.client.api import quote_id
 from berth.client.models import Value
-from berth.client.transport import quote_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
+    from berth.client.api import EngineAPI
     from berth.client.hijack import HijackedStream
-    from berth.client.transport import Transport
 
 # ConsoleSize in exec create/start came with API 1.42; older daemons reject unknown keys
 # no more than docker's client does: it leaves the field out for them.
@@ -70,11 +70,11 @@ class ExecSpec(Value):
 
 
 class ExecAPI:
-    def __init__(self, transport: Transport) -> None:
-        self._t = transport
+    def __init__(self, api: EngineAPI) -> None:
+        self._api = api
 
     def _sized(self, doc: dict[str, Any], size: tuple[int, int] | None) -> dict[str, Any]:
-        major, _, minor = self._t.api_version.partition(".")
+        major, _, minor = self._api.api_version.partition(".")
         if size is not None and (int(major), int(minor or 0)) >= _CONSOLE_SIZE_SINCE:
             doc["ConsoleSize"] = list(size)
         return doc
@@ -82,13 +82,13 @@ class ExecAPI:
     def create(self, container: str, spec: ExecSpec,
                console_size: tuple[int, int] | None = None) -> str:
         """The new exec's id; ``console_size`` is (height, width) for a tty."""
-        doc = self._t.json("POST", f"/containers/{quote_id(container)}/exec",
-                           payload=self._sized(spec.to_json(), console_size))
+        doc = self._api.json("POST", f"/containers/{quote_id(container)}/exec",
+                             payload=self._sized(spec.to_json(), console_size))
         return str(doc["Id"])
 
     def start_detached(self, ident: str, tty: bool = False) -> None:
-        self._t.json("POST", f"/exec/{quote_id(ident)}/start",
-                     payload={"Detach": True, "Tty": tty})
+        self._api.json("POST", f"/exec/{quote_id(ident)}/start",
+                       payload={"Detach": True, "Tty": tty})
 
     def start(self, ident: str, tty: bool = False,
               console_size: tuple[int, int] | None = None) -> HijackedStream:
@@ -96,11 +96,11 @@ class ExecAPI:
         from berth.client.hijack import hijack
 
         payload = self._sized({"Detach": False, "Tty": tty}, console_size)
-        return hijack(self._t, f"/exec/{quote_id(ident)}/start", payload=payload)
+        return hijack(self._api, f"/exec/{quote_id(ident)}/start", payload=payload)
 
     def inspect(self, ident: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._t.json("GET", f"/exec/{quote_id(ident)}/json")
+        doc: dict[str, Any] = self._api.json("GET", f"/exec/{quote_id(ident)}/json")
         return doc
 
     def resize(self, ident: str, height: int, width: int) -> None:
-        self._t.json("POST", f"/exec/{quote_id(ident)}/resize", {"h": height, "w": width})
+        self._api.json("POST", f"/exec/{quote_id(ident)}/resize", {"h": height, "w": width})

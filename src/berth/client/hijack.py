@@ -11,19 +11,19 @@ The client asks to upgrade, as moby's CLI does::
     Connection: Upgrade
     Upgrade: tcp
 
-After the blank line the socket carries the container's output (stdcopy frames without a
-tty, raw bytes with one) and takes its stdin; half-closing our write side is stdin's EOF.
-The bytes that arrived together with the headers are the start of the output, so the
-response hands them over with the socket (``Response.detach``).
+After the blank line the connection carries the container's output (stdcopy frames
+without a tty, raw bytes with one) and takes its stdin; half-closing our write side is
+stdin's EOF. The bytes that arrived together with the headers are the start of the output,
+so the response hands them over with the connection (``Response.detach`` → ``Stream``),
+whichever transport carried it (unix socket, TCP or TLS).
 """
 
 from __future__ import annotations
 
-import _socket
+import json
 import os
 
-from berth.client import jsoncodec, stdcopy
-from berth.client.http1 import RawStream
+from berth.client import stdcopy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import IO, Any
 
-    from berth.client.transport import Params, Transport
+    from berth.client.api import EngineAPI, Params
+    from berth.client.transport import Stream
 
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 
@@ -39,21 +40,17 @@ MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 class HijackedStream:
     """The raw stream of one attach: read output, write stdin, half-close."""
 
-    def __init__(self, sock: _socket.socket, leftover: bytes, content_type: str) -> None:
-        self._sock = sock
-        self.reader = RawStream(sock, leftover)
+    def __init__(self, stream: Stream, content_type: str) -> None:
+        self.reader = stream
         self.content_type = content_type
         self.detached = False  # set by the stdin pump when the detach keys were typed
 
     def write(self, data: bytes) -> None:
-        self._sock.sendall(data)
+        self.reader.write(data)
 
     def close_write(self) -> None:
         """Signal EOF on the container's stdin, keeping its output flowing."""
-        try:
-            self._sock.shutdown(_socket.SHUT_WR)
-        except OSError:
-            pass  # the daemon already closed the stream; nothing left to signal
+        self.reader.close_write()
 
     def copy_output(self, stdout: IO[bytes], stderr: IO[bytes], tty: bool) -> None:
         """Copy the container's output until the daemon closes the stream."""
@@ -78,7 +75,7 @@ class HijackedStream:
                         sent = escape(data)
                         if sent is None:
                             self.detached = True
-                            self._sock.shutdown(_socket.SHUT_RDWR)
+                            self.reader.shutdown()
                             return
                         data = sent
                     if data:
@@ -92,7 +89,7 @@ class HijackedStream:
         return thread
 
     def close(self) -> None:
-        self._sock.close()
+        self.reader.close()
 
     def __enter__(self) -> HijackedStream:
         return self
@@ -101,21 +98,15 @@ class HijackedStream:
         self.close()
 
 
-def hijack(transport: Transport, path: str, params: Params | None = None,
+def hijack(api: EngineAPI, path: str, params: Params | None = None,
            payload: Any = None) -> HijackedStream:
     """POST ``path`` (with an optional JSON body, as exec's start has) asking for an
     upgrade and return the raw stream once granted."""
     headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
     body = None
     if payload is not None:
-        body = jsoncodec.dumps(payload).encode()
+        body = json.dumps(payload).encode()
         headers["Content-Type"] = "application/json"
-    conn = transport.connect()
-    try:
-        resp = transport.exchange(conn, "POST", path, params, body, headers)
-    except BaseException:
-        conn.close()
-        raise
-    transport.check(resp)  # an error status raises (and closes the connection)
-    sock, leftover = resp.detach()
-    return HijackedStream(sock, leftover, resp.getheader("Content-Type"))
+    resp = api.request("POST", path, params, body, headers)  # an error status raises
+    content_type = resp.getheader("Content-Type")
+    return HijackedStream(resp.detach(), content_type)

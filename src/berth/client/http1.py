@@ -1,11 +1,12 @@
-"""HTTP/1.1 over the daemon's unix socket: the one place in the client that speaks HTTP.
+"""HTTP/1.1 framing for the unix-socket transport (``unix.py``), written out by hand.
 
-Why not ``http.client``: importing it costs ~45 ms (it pulls in ``email.parser``,
-``email.message`` and ``ssl``), paid by every ``berth`` invocation, while the bare
-interpreter starts in ~20 ms. The client needs a narrow slice of HTTP/1.1, so it is
-written out here, strictly, with a test suite for each framing case
-(``tests/unit/client/test_http1.py``); the server side stays on aiohttp. The socket is the
-C ``_socket`` module: ``socket.py`` adds only enum wrappers, which cost milliseconds.
+Why not ``http.client`` (or h11, which the tcp:// transport uses): importing it costs
+~45 ms (it pulls in ``email.parser``, ``email.message`` and ``ssl``; h11 pulls in
+``typing`` and ``re``), paid by every ``berth`` invocation, while the bare interpreter
+starts in ~17 ms (``bench/startup.py`` measures the budget). The client needs a narrow
+slice of HTTP/1.1, so it is written out here, strictly, with a test suite for each framing
+case (``tests/unit/client/test_http1.py``); the server side stays on aiohttp. The socket is
+the C ``_socket`` module: ``socket.py`` adds only enum wrappers, which cost milliseconds.
 
 One connection carries one exchange (``Connection: close`` is implied by how we use it: a
 fresh connection per request, as the docker CLI's short-lived commands effectively do)::
@@ -30,39 +31,22 @@ from __future__ import annotations
 import _socket
 
 from berth import errors
+from berth.client.stream import RECV_SIZE, BodyReader, RawStream
+from berth.client.transport import ProtocolError, body_blocks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Mapping
     from typing import IO
 
-    Body = bytes | IO[bytes] | Iterable[bytes] | None
+    from berth.client.transport import Body
 
 MAX_LINE = 64 * 1024  # a status, header or chunk-size line longer than this is refused
 MAX_HEADERS = 128
-RECV_SIZE = 64 * 1024
-SEND_BLOCK = 64 * 1024
 _NO_BODY_STATUSES = (204, 304)
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # RFC 9110 tchar: a field name
-
-
-class ProtocolError(errors.BerthError):
-    """The daemon's response is not valid HTTP/1.1, or it ended before its framing did."""
-
-
-def connect_unix(path: str, timeout: float | None = None) -> _socket.socket:
-    """A connected AF_UNIX stream socket (close-on-exec, as ``socket.socket`` makes it)."""
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        if timeout is not None:
-            sock.settimeout(timeout)
-        sock.connect(path)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 class _Buffer:
@@ -182,11 +166,11 @@ def _chunk_size(line: bytes) -> int:
 _NO_BODY, _LENGTH, _CHUNKED, _UNTIL_EOF = range(4)
 
 
-class Response:
+class Response(BodyReader):
     """The status and headers of a response, and its body, read as it arrives.
 
-    ``read``/``read1``/``readline``/iteration follow ``io.BufferedReader``; the socket is
-    closed by ``close`` (or the ``with`` block), or handed on by ``detach``.
+    ``read``/``read1``/``readline``/iteration follow ``io.BufferedReader`` (``BodyReader``);
+    the socket is closed by ``close`` (or the ``with`` block), or handed on by ``detach``.
     """
 
     def __init__(self, buf: _Buffer, method: str) -> None:
@@ -229,11 +213,7 @@ class Response:
         return self._mode == _NO_BODY and not self._pending
 
     # -- body ---------------------------------------------------------------------------
-    def _next(self, limit: int) -> bytes:
-        """Up to ``limit`` body bytes, waiting for at most one ``recv``; b"" at the end."""
-        if self._pending:
-            chunk, self._pending = self._pending[:limit], self._pending[limit:]
-            return chunk
+    def _receive(self, limit: int) -> bytes:
         mode = self._mode
         if mode == _NO_BODY:
             return b""
@@ -266,47 +246,13 @@ class Response:
             raise ProtocolError(f"{len(self._buf.data)} bytes follow the end of the body "
                                 "(the framing headers are wrong)")
 
-    def read1(self, size: int = RECV_SIZE) -> bytes:
-        """What is available, up to ``size``, waiting only if nothing is; b"" at the end."""
-        return self._next(size if size > 0 else RECV_SIZE)
-
-    def read(self, size: int = -1) -> bytes:
-        """``size`` bytes (fewer only at the end), or the whole rest of the body."""
-        parts: list[bytes] = []
-        want = size if size >= 0 else -1
-        while want != 0:
-            chunk = self._next(want if want > 0 else RECV_SIZE)
-            if not chunk:
-                break
-            parts.append(chunk)
-            if want > 0:
-                want -= len(chunk)
-        return b"".join(parts)
-
-    def readline(self) -> bytes:
-        """One line of the body including its b"\\n" (the last may lack one)."""
-        line = b""
-        while True:
-            chunk = self._next(RECV_SIZE)
-            if not chunk:
-                return line
-            end = chunk.find(b"\n")
-            if end >= 0:
-                self._pending = chunk[end + 1:] + self._pending
-                return line + chunk[: end + 1]
-            line += chunk
-
-    def __iter__(self) -> Iterator[bytes]:
-        while line := self.readline():
-            yield line
-
     # -- lifetime -----------------------------------------------------------------------
-    def detach(self) -> tuple[_socket.socket, bytes]:
-        """The raw socket and the bytes already received after the headers: for a hijacked
-        connection (``101``, or an old daemon's raw ``200``) whose bytes are no longer
-        HTTP. The response no longer owns the socket."""
+    def detach(self) -> RawStream:
+        """The raw socket with the bytes already received after the headers: for a
+        hijacked connection (``101``, or an old daemon's raw ``200``) whose bytes are no
+        longer HTTP. The response no longer owns the socket."""
         self.closed = True
-        return self._buf.sock, self._pending + self._buf.take()
+        return RawStream(self._buf.sock, self._pending + self._buf.take())
 
     def close(self) -> None:
         if not self.closed:
@@ -358,13 +304,13 @@ class Connection:
         self._send_chunked(body)
 
     def _send_chunked(self, body: IO[bytes] | Iterable[bytes]) -> None:
-        for block in _blocks(body):
+        for block in body_blocks(body):
             self.sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
         self.sock.sendall(b"0\r\n\r\n")
 
     def _send_exact(self, body: IO[bytes] | Iterable[bytes], length: int) -> None:
         sent = 0
-        for block in _blocks(body):
+        for block in body_blocks(body):
             sent += len(block)
             if sent > length:
                 raise errors.InvalidArgument(f"request body longer than its Content-Length "
@@ -385,37 +331,3 @@ class Connection:
 def _head(lines: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-
-def _blocks(body: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
-    read = getattr(body, "read", None)
-    if read is not None:
-        while block := read(SEND_BLOCK):
-            yield block
-        return
-    for block in body:
-        if block:
-            yield bytes(block)
-
-
-class RawStream:
-    """The bytes of a hijacked connection: what arrived with the headers, then the socket.
-    ``read`` and ``read1`` both return what is available (at most one ``recv``)."""
-
-    def __init__(self, sock: _socket.socket, leftover: bytes = b"") -> None:
-        self.sock = sock
-        self._leftover = leftover
-
-    def read1(self, size: int = RECV_SIZE) -> bytes:
-        size = size if size > 0 else RECV_SIZE
-        if self._leftover:
-            chunk, self._leftover = self._leftover[:size], self._leftover[size:]
-            return chunk
-        return self.sock.recv(size)
-
-    def read(self, size: int = -1) -> bytes:
-        if size >= 0:
-            return self.read1(size) if size else b""
-        parts = []
-        while chunk := self.read1(RECV_SIZE):
-            parts.append(chunk)
-        return b"".join(parts)

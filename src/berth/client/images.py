@@ -3,39 +3,39 @@
 from __future__ import annotations
 
 import builtins
+import json
 
-from berth.client import jsoncodec
+from berth.client.api import json_lines, quote_id, raw_chunks
 from berth.client.models import ImageSummary, Progress
-from berth.client.transport import json_lines, quote_id, raw_chunks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import IO, Any
 
+    from berth.client.api import EngineAPI
     from berth.client.models import ImportOptions
-    from berth.client.transport import Transport
 
 
 class ImagesAPI:
-    def __init__(self, transport: Transport) -> None:
-        self._t = transport
+    def __init__(self, api: EngineAPI) -> None:
+        self._api = api
 
     def list(self, all: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[ImageSummary]:
-        params = {"all": all or None, "filters": jsoncodec.dumps(filters) if filters else None}
-        docs = self._t.json("GET", "/images/json", params)
+        params = {"all": all or None, "filters": json.dumps(filters) if filters else None}
+        docs = self._api.json("GET", "/images/json", params)
         return [ImageSummary.from_json(d) for d in docs or ()]
 
     def inspect(self, name: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._t.json("GET", f"/images/{quote_id(name)}/json")
+        doc: dict[str, Any] = self._api.json("GET", f"/images/{quote_id(name)}/json")
         return doc
 
     def remove(self, name: str, force: bool = False,
                prune: bool = True) -> builtins.list[dict[str, str]]:
         """The ``Untagged``/``Deleted`` records, in the daemon's order."""
         params = {"force": force or None, "noprune": None if prune else True}
-        docs: builtins.list[dict[str, str]] = self._t.json("DELETE", f"/images/{quote_id(name)}",
+        docs: builtins.list[dict[str, str]] = self._api.json("DELETE", f"/images/{quote_id(name)}",
                                                   params) or []
         return docs
 
@@ -50,31 +50,31 @@ class ImagesAPI:
         headers = {"Content-Type": "application/x-tar"}
         if size is not None:
             headers["Content-Length"] = str(size)
-        resp = self._t.request("POST", "/images/create", params, source, headers)
+        resp = self._api.request("POST", "/images/create", params, source, headers)
         return _progress(json_lines(resp))
 
     def pull(self, image: str, tag: str, auth: str | None = None,
              platform: str = "") -> Iterator[Progress]:
         """``auth``: the ``X-Registry-Auth`` value (``berth.cli.credentials``)."""
-        resp = self._t.request("POST", "/images/create",
-                               {"fromImage": image, "tag": tag, "platform": platform or None},
-                               headers=_auth_header(auth))
+        resp = self._api.request("POST", "/images/create",
+                                 {"fromImage": image, "tag": tag, "platform": platform or None},
+                                 headers=_auth_header(auth))
         return _progress(json_lines(resp))
 
     def push(self, name: str, tag: str = "", auth: str | None = None) -> Iterator[Progress]:
         """Push ``name`` with ``tag`` (every tag of the repository if empty)."""
-        resp = self._t.request("POST", f"/images/{quote_id(name)}/push",
-                               {"tag": tag or None}, headers=_auth_header(auth))
+        resp = self._api.request("POST", f"/images/{quote_id(name)}/push",
+                                 {"tag": tag or None}, headers=_auth_header(auth))
         return _progress(json_lines(resp))
 
     def tag(self, source: str, repo: str, tag: str = "") -> None:
-        with self._t.request("POST", f"/images/{quote_id(source)}/tag",
-                             {"repo": repo, "tag": tag or None}) as resp:
+        with self._api.request("POST", f"/images/{quote_id(source)}/tag",
+                               {"repo": repo, "tag": tag or None}) as resp:
             resp.read()
 
     def login(self, username: str, password: str, server: str) -> dict[str, Any]:
         """``POST /auth``: the daemon checks the credentials against the registry."""
-        doc: dict[str, Any] = self._t.json("POST", "/auth", None, {
+        doc: dict[str, Any] = self._api.json("POST", "/auth", None, {
             "username": username, "password": password, "serveraddress": server}) or {}
         return doc
 
@@ -82,15 +82,15 @@ class ImagesAPI:
         """Berth's extension: build a base image (``busybox``, ``debian:bookworm`` from
         the Debian ``mirror``, by default the daemon's) on the daemon's host."""
         params = {"name": name, **({"mirror": mirror} if mirror else {})}
-        resp = self._t.request("POST", "/images/bootstrap", params)
+        resp = self._api.request("POST", "/images/bootstrap", params)
         return _progress(json_lines(resp))
 
     def save(self, names: builtins.list[str]) -> Iterator[bytes]:
         """The archive of ``names`` (``docker save``), as it arrives."""
         if len(names) == 1:
-            resp = self._t.request("GET", f"/images/{quote_id(names[0])}/get")
+            resp = self._api.request("GET", f"/images/{quote_id(names[0])}/get")
         else:
-            resp = self._t.request("GET", "/images/get", {"names": tuple(names)})
+            resp = self._api.request("GET", "/images/get", {"names": tuple(names)})
         return raw_chunks(resp)
 
     def load(self, source: IO[bytes], quiet: bool = False,
@@ -99,20 +99,20 @@ class ImagesAPI:
         headers = {"Content-Type": "application/x-tar"}
         if size is not None:
             headers["Content-Length"] = str(size)
-        resp = self._t.request("POST", "/images/load", {"quiet": quiet or None}, source,
-                               headers)
+        resp = self._api.request("POST", "/images/load", {"quiet": quiet or None}, source,
+                                 headers)
         return _progress(json_lines(resp))
 
     def history(self, name: str) -> builtins.list[dict[str, Any]]:
-        docs: builtins.list[dict[str, Any]] = self._t.json(
+        docs: builtins.list[dict[str, Any]] = self._api.json(
             "GET", f"/images/{quote_id(name)}/history") or []
         return docs
 
     def prune(self, filters: dict[str, builtins.list[str]] | None = None,
               ) -> tuple[builtins.list[dict[str, str]], int]:
         """The ``Untagged``/``Deleted`` records and the bytes reclaimed."""
-        doc = self._t.json("POST", "/images/prune",
-                           {"filters": jsoncodec.dumps(filters) if filters else None}) or {}
+        doc = self._api.json("POST", "/images/prune",
+                             {"filters": json.dumps(filters) if filters else None}) or {}
         return list(doc.get("ImagesDeleted") or ()), int(doc.get("SpaceReclaimed") or 0)
 
 

@@ -1,179 +1,166 @@
-"""The Engine API's conventions over ``berth.client.http1``.
+"""The client's transport seam: how one HTTP/1.1 exchange reaches the daemon.
 
-Every request goes through ``Transport.request``: it prefixes the API version
-(``/v1.45/containers/json``), sends the body (bytes, or a file streamed in chunks) and
-maps a failed status back to the ``berth.errors`` tree by status code, taking the message
-from the JSON body's ``message`` (moby's ``errdefs`` convention). Callers get the open
-``Response`` and decide whether to read it whole or stream it.
+::
 
-Like the rest of the client, this module imports only what start-up can afford (see
-``http1`` and ``jsoncodec`` for why neither ``http.client`` nor ``json`` is used).
+    EngineAPI (api.py: /v1.45 prefix, errors by status, JSON)
+        │  Transport.exchange(method, target, headers, body) ──▶ Response
+        │                                     Response.detach() ──▶ Stream (after 101)
+        ├── UnixSocketTransport (unix.py)  unix:///run/berth/berth.sock
+        │     our own HTTP/1.1 framing (http1.py): no http.client, ssl or typing to import,
+        │     so every ``berth`` start stays lean
+        └── H11Transport (h11transport.py)  tcp://host:port, plain or TLS (tls.py)
+              h11's HTTP/1.1 over TCP; imported only when -H names a tcp:// host
+
+Each exchange opens a fresh connection (as the docker CLI's short-lived commands
+effectively do), so streams and hijacks never share one. ``exchange`` returns once the
+status line and headers are in; the ``Response`` then owns the connection: read its body,
+or, once the daemon switched protocols (``101 UPGRADED`` for attach and exec), ``detach``
+the raw duplex ``Stream``.
+
+The Protocols exist for the type checker only (this module is on every CLI start, and
+``typing`` costs ~10 ms there): implementations conform structurally, as stdcopy's
+``Reader`` does.
 """
 
 from __future__ import annotations
 
 from berth import errors
-from berth.client import jsoncodec
-from berth.client.http1 import Connection, ProtocolError, Response, connect_unix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
-    from typing import Any
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import IO, Protocol
 
-    from berth.client.http1 import Body
+    from berth.client.tls import TLSOptions
 
-    Params = Mapping[str, str | int | bool | tuple[str, ...] | None]
+    Body = bytes | IO[bytes] | Iterable[bytes] | None
+
+    class Stream(Protocol):
+        """A hijacked connection's raw bytes both ways. ``read``/``read1`` return what is
+        available (b"" at EOF); ``close_write`` is stdin's EOF, the output keeps coming;
+        ``shutdown`` ends both directions (it wakes a reader in another thread)."""
+
+        def read(self, size: int = -1, /) -> bytes: ...
+        def read1(self, size: int = -1, /) -> bytes: ...
+        def write(self, data: bytes, /) -> None: ...
+        def close_write(self) -> None: ...
+        def shutdown(self) -> None: ...
+        def close(self) -> None: ...
+
+    class Response(Protocol):
+        """A response whose head has arrived; the body is read on demand (as
+        ``io.BufferedReader`` reads) and the connection closes with it."""
+
+        status: int
+        reason: str
+
+        def getheader(self, name: str, default: str = "", /) -> str: ...
+        def read(self, size: int = -1, /) -> bytes: ...
+        def read1(self, size: int = ..., /) -> bytes: ...
+        def readline(self) -> bytes: ...
+        def __iter__(self) -> Iterator[bytes]: ...
+        def detach(self) -> Stream: ...
+        def close(self) -> None: ...
+        def __enter__(self) -> Response: ...
+        def __exit__(self, *exc: object) -> None: ...
+
+    class Transport(Protocol):
+        """Carries one exchange per connection to the daemon at ``host``."""
+
+        @property
+        def host(self) -> str: ...
+
+        def exchange(self, method: str, target: str, headers: Mapping[str, str] | None,
+                     body: Body) -> Response:
+            """Send the request and read the response's head. A daemon that answers early
+            (an error) while the body is still going out is heard, not the broken pipe.
+            Raises ``DaemonUnreachable`` when no connection can be made."""
+            ...
 
 DEFAULT_HOST = "unix:///run/berth/berth.sock"
-DEFAULT_API_VERSION = "1.45"
+SEND_BLOCK = 64 * 1024
+DEFAULT_TCP_PORT = 2375  # docker's ports for tcp:// without one
+DEFAULT_TLS_PORT = 2376
 
 
 class DaemonUnreachable(errors.Unavailable):
-    """No daemon answers on the socket; the CLI prints docker's "Cannot connect" line."""
+    """No daemon answers at the host; the CLI prints docker's "Cannot connect" line."""
 
     def __init__(self, host: str, reason: str) -> None:
         super().__init__(f"cannot connect to {host}: {reason}")
         self.host = host
+        self.reason = reason
 
 
-def socket_path(host: str) -> str:
-    """The filesystem path of a ``unix://`` host; other schemes are not served yet."""
-    scheme, sep, path = host.partition("://")
-    if not sep or scheme != "unix" or not path:
-        raise errors.InvalidArgument(f"unsupported host {host!r}: only unix:// sockets")
-    return path
+class TLSFailure(DaemonUnreachable):
+    """The TLS set-up failed: unreadable certificate files, or a handshake the daemon or
+    we refused. The CLI prints the reason (docker's "error during connect")."""
 
 
-# Percent-encoding as urllib.parse's quote (safe="") and quote_plus (for query strings) do:
-# letters, digits and "_.-~" stay, every other UTF-8 byte becomes %XX.
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
-_ESCAPES = [chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in range(256)]
+class ProtocolError(errors.BerthError):
+    """The daemon's response is not valid HTTP/1.1, or it ended before its framing did."""
 
 
-def quote(text: str, plus: bool = False) -> str:
-    """``text`` percent-encoded; with ``plus`` a space is "+" (form encoding)."""
-    data = text.encode()
-    if _UNRESERVED.issuperset(data):
-        return text
-    escaped = "".join([_ESCAPES[b] for b in data])
-    return escaped.replace("%20", "+") if plus else escaped
+def body_blocks(body: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
+    """A streamed request body (a file's ``read``, or an iterable) as non-empty blocks."""
+    read = getattr(body, "read", None)
+    if read is not None:
+        while block := read(SEND_BLOCK):
+            yield block
+        return
+    for block in body:
+        if block:
+            yield bytes(block)
 
 
-def quote_id(ident: str) -> str:
-    """A container or image reference as one path segment."""
-    return quote(ident)
+def parse_host(text: str, tls: bool = False) -> str:
+    """A ``-H`` value in its full form, as docker's ParseHost reads it: ``unix://PATH``
+    (empty: the default socket), ``tcp://HOST:PORT`` (no port: 2375, or 2376 with TLS; no
+    host: 127.0.0.1); a bare ``HOST:PORT`` is tcp."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_HOST
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if scheme == "unix":
+        return f"unix://{rest}" if rest else DEFAULT_HOST
+    if scheme != "tcp":
+        raise errors.InvalidArgument(f"Invalid bind address format: {text}")
+    address, slash, path = rest.partition("/")
+    if slash and path:
+        raise errors.InvalidArgument(f"Invalid bind address format: {text}")
+    hostname, port = split_address(address, DEFAULT_TLS_PORT if tls else DEFAULT_TCP_PORT)
+    shown = f"[{hostname}]" if ":" in hostname else hostname
+    return f"tcp://{shown}:{port}"
 
 
-def query(params: Params | None) -> str:
-    if not params:
-        return ""
-    pairs: list[str] = []
-    for key, value in params.items():
-        if isinstance(value, tuple):  # a repeated parameter: changes=..&changes=..
-            pairs.extend(f"{quote(key, True)}={quote(item, True)}" for item in value)
-        elif value is not None:
-            pairs.append(f"{quote(key, True)}={quote(_param(value), True)}")
-    return "?" + "&".join(pairs) if pairs else ""
+def split_address(address: str, default_port: int) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port``, ``host`` or ``:port`` as (host, port)."""
+    if address.startswith("["):
+        hostname, bracket, tail = address[1:].partition("]")
+        if not bracket or (tail and not tail.startswith(":")):
+            raise errors.InvalidArgument(f"Invalid bind address format: {address}")
+        port_text = tail[1:]
+    else:
+        hostname, _, port_text = address.rpartition(":") if ":" in address else (
+            address, "", "")
+    if port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
+        raise errors.InvalidArgument(f"Invalid bind address format: {address}")
+    return hostname or "127.0.0.1", int(port_text) if port_text else default_port
 
 
-def _param(value: str | int | bool) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
+def transport_for(host: str, tls: TLSOptions | None = None,
+                  timeout: float | None = None) -> Transport:
+    """The transport that reaches ``host`` (a :func:`parse_host` form). TLS applies to
+    tcp:// hosts only, as in docker."""
+    scheme = host.partition("://")[0]
+    if scheme == "unix":
+        from berth.client.unix import UnixSocketTransport
 
+        return UnixSocketTransport(host, timeout)
+    if scheme == "tcp":
+        from berth.client.h11transport import H11Transport
 
-class Transport:
-    """One daemon endpoint; each request opens a fresh connection (as the docker CLI's
-    short-lived commands effectively do), so streams and hijacks never share one."""
-
-    def __init__(self, host: str = DEFAULT_HOST, api_version: str = DEFAULT_API_VERSION,
-                 timeout: float | None = None) -> None:
-        self.host = host
-        self.api_version = api_version
-        self.timeout = timeout
-        self._path = socket_path(host)
-
-    def url(self, path: str, params: Params | None = None) -> str:
-        prefix = "" if path == "/_ping" else f"/v{self.api_version}"
-        return f"{prefix}{path}{query(params)}"
-
-    def connect(self) -> Connection:
-        try:
-            return Connection(connect_unix(self._path, self.timeout))
-        except OSError as err:
-            raise DaemonUnreachable(self.host, err.strerror or str(err)) from err
-
-    def exchange(self, conn: Connection, method: str, path: str,
-                 params: Params | None = None, body: Body = None,
-                 headers: Mapping[str, str] | None = None) -> Response:
-        """Write one request on ``conn`` and read its status line and headers.
-
-        If the daemon stops reading the body and answers early (an error), that answer is
-        what counts, not the broken pipe."""
-        send_error: OSError | None = None
-        try:
-            conn.send(method, self.url(path, params), headers, body)
-        except OSError as err:
-            send_error = err
-        try:
-            return conn.response(method)
-        except ProtocolError:
-            conn.close()
-            if send_error is not None:
-                raise DaemonUnreachable(self.host, send_error.strerror or str(send_error)
-                                        ) from send_error
-            raise
-
-    def request(self, method: str, path: str, params: Params | None = None,
-                body: Body = None, headers: Mapping[str, str] | None = None) -> Response:
-        """Send a request and return the response once its status is a success."""
-        conn = self.connect()
-        try:
-            resp = self.exchange(conn, method, path, params, body, headers)
-        except BaseException:
-            conn.close()
-            raise
-        return self.check(resp)
-
-    def check(self, resp: Response) -> Response:
-        if resp.status < 400:
-            return resp
-        with resp:
-            raw = resp.read()
-        raise errors.from_status(resp.status, error_message(raw, resp.reason))
-
-    def json(self, method: str, path: str, params: Params | None = None,
-             payload: Any = None) -> Any:
-        """A request with an optional JSON body whose answer is one JSON document."""
-        body = None if payload is None else jsoncodec.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        with self.request(method, path, params, body, headers) as resp:
-            raw = resp.read()
-        return jsoncodec.loads(raw) if raw.strip() else None
-
-
-def error_message(raw: bytes, fallback: str) -> str:
-    """The ``message`` of an Engine API error body, or the raw text if it is not JSON."""
-    try:
-        doc = jsoncodec.loads(raw)
-    except ValueError:
-        return raw.decode(errors="replace").strip() or fallback
-    if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-        return str(doc["message"])
-    return raw.decode(errors="replace").strip() or fallback
-
-
-def json_lines(resp: Response) -> Iterator[Any]:
-    """Decode a JSON-lines stream (progress, events) as documents arrive, until EOF."""
-    with resp:
-        for line in resp:
-            if line.strip():
-                yield jsoncodec.loads(line)
-
-
-def raw_chunks(resp: Response, size: int = 32 * 1024) -> Iterator[bytes]:
-    """Bytes of a streamed body as they arrive (``read1`` does not wait to fill ``size``)."""
-    with resp:
-        while chunk := resp.read1(size):
-            yield chunk
+        return H11Transport.tcp(host, tls, timeout)
+    raise errors.InvalidArgument(f"unsupported host {host!r}: unix:// or tcp:// only")

@@ -15,6 +15,7 @@ from fake_daemon import CID, EXEC_ID
 from berth.cli.attach import StreamIO, pump
 from berth.cli.command import Context
 from berth.client.hijack import HijackedStream
+from berth.client.stream import RawStream
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_pump_detaches_on_the_keys_and_shuts_the_stream(tmp_path):
     compat tests cover that end to end.)"""
     ours, daemons = socket.socketpair()
     read_fd, write_fd = os.pipe()
-    stream = HijackedStream(ours, b"", "application/vnd.docker.raw-stream")
+    stream = HijackedStream(RawStream(ours, b""), "application/vnd.docker.raw-stream")
     from berth.cli.terminal import EscapeProxy
 
     stream.feed_stdin(read_fd, EscapeProxy(b"\x10\x11").feed)
@@ -153,7 +154,7 @@ def test_pump_detaches_on_the_keys_and_shuts_the_stream(tmp_path):
 
 def test_pump_without_stdin_copies_until_the_daemon_closes(tmp_path):
     ours, daemons = socket.socketpair()
-    stream = HijackedStream(ours, b"early ", "application/vnd.docker.raw-stream")
+    stream = HijackedStream(RawStream(ours, b"early "), "application/vnd.docker.raw-stream")
     sent = threading.Thread(target=lambda: (daemons.sendall(b"late"), daemons.close()))
     sent.start()
     out_path = tmp_path / "out"

@@ -12,17 +12,17 @@ from berth.client.models import LogOptions
 from berth.client.stdcopy import frame, frames
 
 
-def test_ping_uses_unversioned_path(daemon, host):
-    assert Client(host).ping() == "1.45"
+def test_ping_uses_unversioned_path(daemon, client):
+    assert client.ping() == "1.45"
     assert daemon.state.requests[0].path == "/_ping"
 
 
-def test_list_decodes_summaries_and_sends_filters(daemon, host):
+def test_list_decodes_summaries_and_sends_filters(daemon, client):
     daemon.state.containers = [{"Id": CID, "Names": ["/web"], "Image": "busybox",
                                 "ImageID": IMAGE_ID, "Command": "sh", "Created": 1,
                                 "State": "running", "Status": "Up 1 second",
                                 "Labels": {"a": "b"}}]
-    [summary] = Client(host).containers.list(all=True, filters={"status": ["running"]})
+    [summary] = client.containers.list(all=True, filters={"status": ["running"]})
     assert summary.names == ("/web",) and summary.labels == {"a": "b"}
     req = daemon.state.find("GET", "/containers/json")
     assert req.path == "/v1.45/containers/json"
@@ -30,10 +30,10 @@ def test_list_decodes_summaries_and_sends_filters(daemon, host):
     assert json.loads(req.query["filters"][0]) == {"status": ["running"]}
 
 
-def test_create_sends_docker_json(daemon, host):
+def test_create_sends_docker_json(daemon, client):
     spec = ContainerSpec(image="busybox", cmd=("echo", "hi"), memory=64 << 20,
                          nano_cpus=500_000_000, auto_remove=True, env=("A=1",))
-    created = Client(host).containers.create(spec, name="web")
+    created = client.containers.create(spec, name="web")
     assert created.id == CID
     req = daemon.state.find("POST", "/containers/create")
     assert req.query["name"] == ["web"]
@@ -46,16 +46,16 @@ def test_create_sends_docker_json(daemon, host):
 
 
 @pytest.mark.parametrize(("path", "cls"), [("nosuch", errors.NotFound)])
-def test_errors_map_by_status_with_message(daemon, host, path, cls):
+def test_errors_map_by_status_with_message(daemon, client, path, cls):
     with pytest.raises(cls) as info:
-        Client(host).containers.inspect(path)
+        client.containers.inspect(path)
     assert info.value.message == "No such container: nosuch"
 
 
-def test_server_error_maps_to_base_error(daemon, host):
+def test_server_error_maps_to_base_error(daemon, client):
     daemon.state.start_error = "boom"
     with pytest.raises(errors.BerthError) as info:
-        Client(host).containers.start(CID)
+        client.containers.start(CID)
     assert type(info.value) is errors.BerthError and info.value.message == "boom"
 
 
@@ -65,8 +65,7 @@ def test_unreachable_daemon(tmp_path):
     assert info.value.host == f"unix://{tmp_path}/none.sock"
 
 
-def test_attach_hijacks_and_demultiplexes(daemon, host):
-    client = Client(host)
+def test_attach_hijacks_and_demultiplexes(daemon, client):
     with client.containers.attach(CID, stdin=True) as stream:
         pending = client.containers.wait_pending(CID, "next-exit")
         daemon.state.exit_code = 7
@@ -81,17 +80,17 @@ def test_attach_hijacks_and_demultiplexes(daemon, host):
     assert daemon.state.find("POST", "/wait").query["condition"] == ["next-exit"]
 
 
-def test_logs_stream_frames(daemon, host):
-    resp = Client(host).containers.logs(CID, LogOptions(timestamps=True, tail="5"))
+def test_logs_stream_frames(daemon, client):
+    resp = client.containers.logs(CID, LogOptions(timestamps=True, tail="5"))
     assert list(frames(resp)) == [(1, b"out\n"), (2, b"err\n")]
     req = daemon.state.find("GET", "/logs")
     assert req.query["timestamps"] == ["1"] and req.query["tail"] == ["5"]
 
 
-def test_import_streams_body_chunked_with_repeated_changes(daemon, host):
+def test_import_streams_body_chunked_with_repeated_changes(daemon, client):
     body = io.BytesIO(b"x" * 100_000)
     opts = ImportOptions(repo="img", tag="1", changes=("ENV A=1", "CMD [\"sh\"]"))
-    progress = list(Client(host).images.import_tar(body, opts))
+    progress = list(client.images.import_tar(body, opts))
     assert progress[-1].status == IMAGE_ID
     req = daemon.state.find("POST", "/images/create")
     assert req.headers.get("Transfer-Encoding") == "chunked"
@@ -100,19 +99,19 @@ def test_import_streams_body_chunked_with_repeated_changes(daemon, host):
     assert req.query["fromSrc"] == ["-"] and req.query["repo"] == ["img"]
 
 
-def test_import_with_size_sends_content_length(daemon, host):
-    list(Client(host).images.import_tar(io.BytesIO(b"abc"), ImportOptions(), size=3))
+def test_import_with_size_sends_content_length(daemon, client):
+    list(client.images.import_tar(io.BytesIO(b"abc"), ImportOptions(), size=3))
     assert daemon.state.find("POST", "/images/create").headers["Content-Length"] == "3"
 
 
-def test_bootstrap_progress(daemon, host):
-    progress = list(Client(host).images.bootstrap("busybox"))
+def test_bootstrap_progress(daemon, client):
+    progress = list(client.images.bootstrap("busybox"))
     assert progress[-1].id == IMAGE_ID
     assert daemon.state.find("POST", "/images/bootstrap").query["name"] == ["busybox"]
 
 
-def test_image_remove_records(daemon, host):
-    assert Client(host).images.remove("busybox", force=True)[1] == {"Deleted": IMAGE_ID}
+def test_image_remove_records(daemon, client):
+    assert client.images.remove("busybox", force=True)[1] == {"Deleted": IMAGE_ID}
 
 
 def test_stdcopy_rejects_truncated_frame():

@@ -13,45 +13,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from scripted import ScriptedSocket
 
 from berth import errors
-from berth.client.http1 import Connection, ProtocolError, RawStream, connect_unix
-from berth.client.transport import DaemonUnreachable, Transport
-
-
-class ScriptedSocket:
-    """Stands in for the socket: ``recv`` hands out ``data`` ``step`` bytes at a time (or
-    the scripted pieces), ``sendall`` records what the client wrote."""
-
-    def __init__(self, data: bytes = b"", step: int = 0, pieces: list[bytes] | None = None,
-                 fail_send_after: int | None = None) -> None:
-        if pieces is None:
-            step = step or max(len(data), 1)
-            pieces = [data[i:i + step] for i in range(0, len(data), step)]
-        self.pieces = pieces
-        self.sent = bytearray()
-        self.closed = False
-        self.sends = 0
-        self.fail_send_after = fail_send_after
-
-    def recv(self, size: int) -> bytes:
-        if not self.pieces:
-            return b""
-        piece = self.pieces[0]
-        if len(piece) > size:
-            self.pieces[0] = piece[size:]
-            return piece[:size]
-        self.pieces.pop(0)
-        return piece
-
-    def sendall(self, data: bytes) -> None:
-        self.sends += 1
-        if self.fail_send_after is not None and self.sends > self.fail_send_after:
-            raise BrokenPipeError(32, "Broken pipe")
-        self.sent += data
-
-    def close(self) -> None:
-        self.closed = True
+from berth.client.api import EngineAPI
+from berth.client.http1 import Connection
+from berth.client.transport import DaemonUnreachable, ProtocolError
+from berth.client.unix import UnixSocketTransport, connect_unix
+from berth.client.unix import exchange as unix_exchange
 
 
 def response(raw: bytes, step: int = 0, method: str = "GET"):
@@ -212,11 +181,10 @@ def test_upgrade_hands_over_socket_with_leftover_bytes():
     ])
     resp = Connection(sock).response("POST")  # type: ignore[arg-type]
     assert resp.status == 101 and resp.getheader("Upgrade") == "tcp"
-    raw, leftover = resp.detach()
-    assert raw is sock and leftover == b"\x01\x00\x00"
+    stream = resp.detach()
+    assert stream.sock is sock
     resp.close()  # detached: the response no longer closes the socket
     assert not sock.closed
-    stream = RawStream(raw, leftover)  # type: ignore[arg-type]
     assert stream.read(2) == b"\x01\x00"
     assert stream.read() == b"\x00\x00\x00\x00\x00\x02hi"
 
@@ -224,7 +192,7 @@ def test_upgrade_hands_over_socket_with_leftover_bytes():
 def test_upgrade_leftover_includes_bytes_read_ahead_by_readline():
     resp = response(b"HTTP/1.1 200 OK\r\n\r\nline\nraw bytes")
     assert resp.readline() == b"line\n"
-    assert resp.detach()[1] == b"raw bytes"
+    assert resp.detach().read() == b"raw bytes"
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -282,19 +250,18 @@ def test_line_breaks_in_request_fields_are_refused(target, headers):
 def test_early_answer_while_sending_body_wins_over_broken_pipe():
     sock = ScriptedSocket(b"HTTP/1.1 413 Too Large\r\nContent-Length: 21\r\n\r\n"
                           b'{"message":"too big"}', fail_send_after=1)
-    transport = Transport("unix:///nonexistent.sock")
-    resp = transport.exchange(Connection(sock), "POST", "/images/create",  # type: ignore[arg-type]
-                              body=io.BytesIO(b"x" * 10))
+    resp = unix_exchange(Connection(sock), "unix:///nonexistent.sock",  # type: ignore[arg-type]
+                         "POST", "/images/create", None, io.BytesIO(b"x" * 10))
     with pytest.raises(errors.BerthError, match="too big") as info:
-        transport.check(resp)
+        EngineAPI(UnixSocketTransport("unix:///nonexistent.sock")).check(resp)
     assert info.value.status == 500 and sock.closed
 
 
 def test_broken_pipe_without_answer_is_unreachable():
     sock = ScriptedSocket(b"", fail_send_after=0)
-    transport = Transport("unix:///nonexistent.sock")
     with pytest.raises(DaemonUnreachable):
-        transport.exchange(Connection(sock), "GET", "/_ping")  # type: ignore[arg-type]
+        unix_exchange(Connection(sock), "unix:///nonexistent.sock",  # type: ignore[arg-type]
+                      "GET", "/_ping", None, None)
 
 
 # -- against a real server -----------------------------------------------------------------

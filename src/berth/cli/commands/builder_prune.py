@@ -32,7 +32,7 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     filters = parse_filters(opts.filter)
     if not opts.force and not confirm(ctx, ALL_WARNING if opts.all else DANGLING_WARNING):
         return 0
-    deleted, reclaimed = prune(ctx.client.transport, opts.all, opts.keep_storage or 0,
+    deleted, reclaimed = prune(ctx.client.api, opts.all, opts.keep_storage or 0,
                                filters)
     if deleted:
         ctx.out("Deleted build cache objects:\n" + "".join(f"{i}\n" for i in deleted))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from berth.cli.command import Command
 from berth.cli.flags import Flag, filter_pair
 from berth.cli.output import ellipsis, go_time, human_size, pick_format, render, since, truncate_id
-from berth.client import jsoncodec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
     fields = {
         "ID": truncate_id(c.id) if trunc else c.id,
         "Image": _image(c, trunc),
-        "Command": jsoncodec.dumps_str(command, ensure_ascii=False),
+        "Command": json.dumps(command, ensure_ascii=False),
         "CreatedAt": go_time(c.created),
         "RunningFor": since(c.created),
         "Ports": ", ".join(_port(p) for p in c.ports),
