@@ -23,18 +23,22 @@ from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
 from berth.api.server.swarm import SwarmRoutes
-from berth.api.server.system import SystemInfo, SystemRoutes
-from berth.config import DaemonConfig, load
+from berth.api.server.system import SystemRoutes
+from berth.api.tls import serve_tls, server_context
+from berth.config import RUNTIMES, DaemonConfig, load
 from berth.engine.builder.builder import Builder
 from berth.engine.containers.admin import ContainerAdmin
 from berth.engine.containers.execs import ExecService
+from berth.engine.containers.logs import LOG_DRIVERS
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
 from berth.engine.images.registries import RegistryOptions
 from berth.engine.images.service import ImageService
+from berth.engine.system import EngineFacts, SystemService
 from berth.errors import BerthError
 from berth.runtime.shim.client import ShimManager
+from berth.runtime.sockets import check_length
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
 from berth.store.snapshots import Snapshotter
@@ -68,6 +72,7 @@ def _lock(exec_root: Path) -> int:
 
 
 async def serve(config: DaemonConfig) -> None:
+    check_length(config.socket_path, "API socket")  # a refusal now, not a failure later
     lock_fd = _lock(config.exec_root)
     config.data_root.mkdir(parents=True, exist_ok=True, mode=0o711)
     db = Database(config.data_root / "metadata.db")
@@ -85,12 +90,15 @@ async def serve(config: DaemonConfig) -> None:
     await containers.restore()
     execs = ExecService(containers, images)
     containers.health.set_prober(execs)  # health probes are execs
-    info = SystemInfo(data_root=str(config.data_root), exec_root=str(config.exec_root),
-                      default_runtime=config.runtime, snapshotter=config.snapshotter,
-                      cgroup_version=_cgroup_version(), debug=config.debug)
+    admin = ContainerAdmin(containers, images, events)
+    system = SystemService(
+        EngineFacts(data_root=config.data_root, exec_root=config.exec_root,
+                    snapshotter=config.snapshotter, default_runtime=config.runtime,
+                    runtimes=RUNTIMES, cgroup_version=_cgroup_version(), debug=config.debug),
+        containers, images, admin, LOG_DRIVERS)
     app = make_app([
-        SystemRoutes(info, containers, images, events).register,
-        ContainerRoutes(containers, execs, ContainerAdmin(containers, images, events),
+        SystemRoutes(system, images.registries, events).register,
+        ContainerRoutes(containers, execs, admin,
                         str(config.data_root)).register,
         ExecRoutes(execs).register,
         ImageRoutes(images, containers).register,
@@ -108,6 +116,7 @@ async def serve(config: DaemonConfig) -> None:
     await site.start()
     os.chmod(sock, 0o660)
     log.info("berthd listening on unix://%s (data root %s)", sock, config.data_root)
+    tls_servers = await _serve_tcp(config, runner)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,6 +124,8 @@ async def serve(config: DaemonConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("berthd shutting down; containers keep running")
+    for server in tls_servers:
+        server.close()
     await runner.cleanup()
     await execs.close()
     await containers.close()
@@ -123,6 +134,29 @@ async def serve(config: DaemonConfig) -> None:
     sock.unlink(missing_ok=True)
     (config.exec_root / "berthd.pid").unlink(missing_ok=True)  # still ours: we hold the lock
     os.close(lock_fd)
+
+
+async def _serve_tcp(config: DaemonConfig, runner: web.AppRunner) -> list[asyncio.Server]:
+    """The ``-H tcp://`` hosts: plain through aiohttp's TCPSite, TLS through
+    ``api.tls``'s relay (which keeps a hijacked stream's half-close). Returns the TLS
+    servers, which ``runner.cleanup`` does not know about."""
+    context = None
+    if config.serves_tls:
+        context = server_context(Path(config.tlscert), Path(config.tlskey),
+                                 Path(config.tlscacert) if config.tlscacert else None,
+                                 config.tlsverify)
+    servers: list[asyncio.Server] = []
+    for host, port in config.tcp_addresses:
+        if context is None:
+            await web.TCPSite(runner, host, port).start()
+            log.warning("berthd listening on tcp://%s:%d without TLS: whoever reaches it "
+                        "controls this host (--tlsverify)", host, port)
+            continue
+        assert runner.server is not None  # set up before the sites
+        servers.append(await serve_tls(runner.server, host, port, context))
+        log.info("berthd listening on tcp://%s:%d (TLS%s)", host, port,
+                 ", client certificates required" if config.tlsverify else "")
+    return servers
 
 
 def main(argv: list[str] | None = None) -> None:

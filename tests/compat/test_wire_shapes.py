@@ -106,3 +106,14 @@ def test_event_documents(daemon: Daemon, containers: tuple[str, str]) -> None:
     assert events
     for event in events:
         check(event, "/events")
+
+
+def test_docker_cli_system_df_and_info(daemon: Daemon, containers: tuple[str, str]) -> None:
+    df = daemon.docker("system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}")
+    rows = {line.rsplit(" ", 2)[0]: line.split()[-2:] for line in df.stdout.splitlines()}
+    assert int(rows["Images"][0]) >= 1 and int(rows["Containers"][0]) >= 2
+    assert int(rows["Containers"][1]) >= 1  # the running one
+    verbose = daemon.docker("system", "df", "-v").stdout
+    assert "shape-run" in verbose and "busybox" in verbose
+    info = daemon.docker("info", "--format", "{{json .DriverStatus}}").stdout
+    assert "Backing Filesystem" in info and '"unknown"' not in info

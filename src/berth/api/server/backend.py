@@ -18,7 +18,7 @@ suite as the real ``ContainerService``::
     ImageArchiveRoutes ───▶ ContainerBackend (image_users)
     BuildRoutes ──────────▶ BuildBackend ──────────▶ builder.builder.Builder
     SystemRoutes ─────────▶ SystemBackend ─────────▶ events.EventBus
-                    └─────▶ ContainerBackend, ImageBackend (/info's counts)
+                    └─────▶ SystemInfoBackend ─────▶ system.SystemService
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from berth.engine.images.push import PushCallback, PushedTag
 from berth.engine.images.recipe import BootstrapProgress
 from berth.engine.images.registries import AuthConfig, RegistryOptions
 from berth.engine.images.service import PullResult
+from berth.engine.system import DiskUsage, Info
 
 
 class ContainerBackend(Protocol):
@@ -191,9 +192,16 @@ class BuildBackend(Protocol):
     async def prune(self, options: CachePruneOptions) -> CachePruneReport: ...
 
 
+class SystemInfoBackend(Protocol):
+    """``/info`` and ``/system/df``: facts gathered by ``engine.system.SystemService``."""
+
+    async def info(self) -> Info: ...
+
+    async def disk_usage(self) -> DiskUsage: ...
+
+
 class SystemBackend(Protocol):
-    """The system router's own need (moby's ``SubscribeToEvents``); ``/info`` counts
-    through the container and image backends."""
+    """The event stream (moby's ``SubscribeToEvents``)."""
 
     def subscribe(self, since_nano: int | None = None, until_nano: int | None = None,
                   flt: EventFilter | None = None) -> AsyncIterator[Event]: ...

@@ -1,4 +1,5 @@
-"""Routes of the system: ``/_ping``, ``/version``, ``/info``, ``/events``."""
+"""Routes of the system: ``/_ping``, ``/version``, ``/info``, ``/events``, ``/system/df``.
+The facts come from ``engine/system.py``; this module only shapes them as docker does."""
 
 from __future__ import annotations
 
@@ -12,30 +13,22 @@ from aiohttp import web
 from berth import __version__
 from berth.api.server import params
 from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router, json_response
-from berth.api.server.backend import ContainerBackend, ImageBackend, SystemBackend
+from berth.api.server.backend import SystemBackend, SystemInfoBackend
+from berth.api.server.container_json import summary as container_summary
 from berth.api.server.distribution import registry_config
-from berth.engine.containers.model import Status
+from berth.api.server.images import summary as image_summary
+from berth.engine import clock
 from berth.engine.events import EventFilter
+from berth.engine.images.registries import RegistryOptions
 from berth.errors import InvalidArgument
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
 @dataclass(frozen=True)
-class SystemInfo:
-    data_root: str
-    exec_root: str
-    default_runtime: str
-    snapshotter: str
-    cgroup_version: str
-    debug: bool
-
-
-@dataclass(frozen=True)
 class SystemRoutes:
-    info_static: SystemInfo
-    containers: ContainerBackend
-    images: ImageBackend
+    system: SystemInfoBackend
+    registries: RegistryOptions
     events: SystemBackend
 
     def register(self, r: Router) -> None:
@@ -44,6 +37,7 @@ class SystemRoutes:
         r.add("GET", "/version", self.version)
         r.add("GET", "/info", self.info)
         r.add("GET", "/events", self.event_stream)
+        r.add("GET", "/system/df", self.disk_usage)
 
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response(text="OK" if request.method == "GET" else None, headers={
@@ -65,36 +59,43 @@ class SystemRoutes:
         })
 
     async def info(self, request: web.Request) -> web.Response:
-        s = self.info_static
-        all_containers = self.containers.list()
-        count = {st: sum(1 for c in all_containers if c.state.status == st) for st in Status}
-        images = await self.images.list(all=True)
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        runtimes = {name: {"path": name} for name in ("native", "runc", "crun")}
+        i = await self.system.info()
         return json_response({
-            "ID": "", "Containers": len(all_containers),
-            "ContainersRunning": count[Status.RUNNING], "ContainersPaused": count[Status.PAUSED],
-            "ContainersStopped": len(all_containers) - count[Status.RUNNING]
-            - count[Status.PAUSED],
-            "Images": len(images), "Driver": s.snapshotter,
-            "DriverStatus": [["Backing Filesystem", "extfs"]], "Plugins": {
-                "Volume": ["local"], "Network": ["none"], "Log": ["json-file", "local", "none"]},
+            "ID": "", "Containers": i.containers, "ContainersRunning": i.running,
+            "ContainersPaused": i.paused, "ContainersStopped": i.stopped, "Images": i.images,
+            "Driver": i.driver, "DriverStatus": [["Backing Filesystem", i.backing_filesystem]],
+            "Plugins": {"Volume": [], "Network": list(i.network_drivers),
+                        "Log": list(i.log_drivers)},
             "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
             "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
-            "IPv4Forwarding": True, "Debug": s.debug, "NFd": len(os.listdir("/proc/self/fd")),
-            "NGoroutines": 0, "SystemTime": "", "LoggingDriver": "json-file",
-            "CgroupDriver": "cgroupfs", "CgroupVersion": s.cgroup_version, "NEventsListener": 0,
-            "KernelVersion": platform.release(), "OperatingSystem": _os_name(), "OSType": "linux",
-            "OSVersion": "", "Architecture": platform.machine(), "NCPU": os.cpu_count() or 1,
-            "MemTotal": mem, "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": registry_config(self.images.registries),
-            "DockerRootDir": s.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
-            "Name": platform.node(), "Labels": [], "ExperimentalBuild": False,
-            "ServerVersion": __version__, "Runtimes": runtimes,
-            "DefaultRuntime": s.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
+            "IPv4Forwarding": True, "Debug": i.debug, "NFd": len(os.listdir("/proc/self/fd")),
+            "NGoroutines": 0, "SystemTime": clock.rfc3339(), "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs", "CgroupVersion": i.cgroup_version,
+            "NEventsListener": 0, "KernelVersion": i.kernel_version,
+            "OperatingSystem": i.operating_system, "OSType": "linux", "OSVersion": "",
+            "Architecture": i.architecture, "NCPU": i.ncpu, "MemTotal": i.mem_total,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": registry_config(self.registries),
+            "DockerRootDir": i.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+            "Name": i.name, "Labels": [], "ExperimentalBuild": False,
+            "ServerVersion": __version__,
+            "Runtimes": {name: {"path": name} for name in i.runtimes},
+            "DefaultRuntime": i.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
             "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
             "Warnings": [],
+        })
+
+    async def disk_usage(self, request: web.Request) -> web.Response:
+        """``docker system df`` (moby's ``SystemDataUsageResponse``)."""
+        df = await self.system.disk_usage()
+        return json_response({
+            "LayersSize": df.layers_size,
+            "Images": [{**image_summary(u.image), "SharedSize": u.shared_size,
+                        "Containers": u.containers} for u in df.images],
+            "Containers": [{**container_summary(u.container), "SizeRw": u.size_rw,
+                            "SizeRootFs": u.size_root_fs} for u in df.containers],
+            "Volumes": [], "BuildCache": [],
         })
 
     async def event_stream(self, request: web.Request) -> web.StreamResponse:
@@ -131,13 +132,3 @@ def _nano(value: str | None) -> int | None:
         return int(seconds) * 10**9 + int((frac + "000000000")[:9])
     except ValueError:
         raise InvalidArgument(f"invalid timestamp {value!r}") from None
-
-
-def _os_name() -> str:
-    try:
-        for line in open("/etc/os-release").read().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return "Linux"

@@ -40,6 +40,7 @@ _OPTIONS = {  # what docker's ValidateLogOpt accepts per driver
     "local": {"max-file", "max-size", "compress"},
     "none": set(),
 }
+LOG_DRIVERS = tuple(_OPTIONS)  # the log drivers berth has
 # The drivers docker has built in that berth has not (yet): refused as such, not as
 # plugins that cannot be found.
 _DOCKER_DRIVERS = frozenset({"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
