@@ -98,10 +98,10 @@ async def serve(config: DaemonConfig) -> None:
         containers, images, admin, LOG_DRIVERS)
     app = make_app([
         SystemRoutes(system, images.registries, events).register,
-        ContainerRoutes(containers, execs, admin,
-                        str(config.data_root)).register,
+        ContainerRoutes(containers, execs, admin, str(config.data_root),
+                        config.snapshotter).register,
         ExecRoutes(execs).register,
-        ImageRoutes(images, containers).register,
+        ImageRoutes(images, containers, config.snapshotter).register,
         BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
         SwarmRoutes().register,
     ])

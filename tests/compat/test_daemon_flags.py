@@ -23,6 +23,9 @@ def test_runc_default_runtime_on_native_snapshotter() -> None:
         assert out == "1\ngone\n"
         c = json.loads(d.berth("inspect", "r1").stdout)[0]
         assert c["HostConfig"]["Runtime"] == "runc"
+        assert c["Driver"] == c["GraphDriver"]["Name"] == "native"  # the real snapshotter
+        image = json.loads(d.docker("image", "inspect", "busybox").stdout)[0]
+        assert image["GraphDriver"]["Name"] == "native"
         assert d.berth("run", "--rm", "busybox", "ls", "/bin/ls").stdout == "/bin/ls\n"
         assert (d.data_root / "snapshots" / "native").is_dir()
         assert not (d.data_root / "snapshots" / "overlay").exists()

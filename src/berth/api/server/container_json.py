@@ -178,7 +178,7 @@ def _host_config(c: Container) -> dict[str, Any]:
     return doc
 
 
-def inspect(c: Container, data_root: str, exec_ids: list[str] | None = None
+def inspect(c: Container, data_root: str, driver: str, exec_ids: list[str] | None = None
             ) -> dict[str, Any]:
     st = c.state
     base = f"{data_root}/containers/{c.id}"
@@ -215,9 +215,9 @@ def inspect(c: Container, data_root: str, exec_ids: list[str] | None = None
         "Image": c.image_id, "ResolvConfPath": f"{base}/resolv.conf",
         "HostnamePath": f"{base}/hostname", "HostsPath": f"{base}/hosts",
         "LogPath": c.log_path, "Name": "/" + c.name, "RestartCount": c.restart_count,
-        "Driver": "overlay", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
+        "Driver": driver, "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "ExecIDs": exec_ids or None, "HostConfig": _host_config(c),
-        "GraphDriver": {"Name": "overlay", "Data": None}, "Mounts": [], "Config": config,
+        "GraphDriver": {"Name": driver, "Data": None}, "Mounts": [], "Config": config,
         "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
                             "Networks": {}},
     }

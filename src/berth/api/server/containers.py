@@ -34,6 +34,7 @@ class ContainerRoutes:
     execs: ExecBackend
     admin: ContainerAdminBackend
     data_root: str
+    driver: str  # the snapshotter: inspect's Driver and GraphDriver.Name
 
     def register(self, r: Router) -> None:
         r.add("POST", "/containers/create", self.create)
@@ -71,7 +72,7 @@ class ContainerRoutes:
 
     async def inspect(self, request: web.Request) -> web.Response:
         c = self.service.get(request.match_info["id"])
-        return json_response(container_json.inspect(c, self.data_root,
+        return json_response(container_json.inspect(c, self.data_root, self.driver,
                                                      self.execs.ids_for(c.id)))
 
     async def start(self, request: web.Request) -> web.Response:

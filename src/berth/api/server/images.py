@@ -32,7 +32,7 @@ def summary(img: Image) -> dict[str, Any]:
     }
 
 
-def inspect(img: Image) -> dict[str, Any]:
+def inspect(img: Image, driver: str) -> dict[str, Any]:
     cfg = img.config
     return {
         "Id": img.id, "RepoTags": list(img.repo_tags), "RepoDigests": list(img.repo_digests),
@@ -40,7 +40,7 @@ def inspect(img: Image) -> dict[str, Any]:
         "DockerVersion": "", "Author": cfg.get("author", ""), "Config": cfg.get("config", {}),
         "Architecture": cfg["architecture"], "Os": cfg["os"], "Size": img.size,
         "VirtualSize": img.size,
-        "GraphDriver": {"Name": "overlay", "Data": None},
+        "GraphDriver": {"Name": driver, "Data": None},
         "RootFS": {"Type": "layers", "Layers": list(cfg["rootfs"]["diff_ids"])},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
@@ -75,6 +75,7 @@ class PullRenderer:
 class ImageRoutes:
     images: ImageBackend
     containers: ContainerBackend
+    driver: str  # the snapshotter, GraphDriver.Name
 
     def register(self, r: Router) -> None:
         r.add("GET", "/images/json", self.list)
@@ -93,7 +94,8 @@ class ImageRoutes:
         return json_response([summary(i) for i in images])
 
     async def inspect(self, request: web.Request) -> web.Response:
-        return json_response(inspect(await self.images.get(request.match_info["name"])))
+        return json_response(inspect(await self.images.get(request.match_info["name"]),
+                                     self.driver))
 
     async def tag(self, request: web.Request) -> web.Response:
         repo = request.query.get("repo")

@@ -48,9 +48,9 @@ def with_api(test: Callable[[Api], Awaitable[None]]) -> Callable[[], None]:
             execs = FakeExecBackend(containers)
             app = make_app([
                 ContainerRoutes(containers, execs, FakeContainerAdmin(containers),
-                                DATA_ROOT).register,
+                                DATA_ROOT, "native").register,
                 ExecRoutes(execs).register,
-                ImageRoutes(images, containers).register,
+                ImageRoutes(images, containers, "native").register,
             ])
             async with TestClient(TestServer(app)) as client:
                 await test(Api(client, images, containers, execs))
