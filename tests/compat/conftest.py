@@ -20,10 +20,7 @@ pytestmark = pytest.mark.compat
 
 @contextlib.contextmanager
 def _running_daemon() -> Iterator[Daemon]:
-    """A berthd with busybox bootstrapped, removed with everything it made afterwards.
-
-    Unix socket paths are limited to 108 bytes and the shim's sockets live under
-    <exec-root>/containers/<64 hex>/, so the root is a short directory under /tmp."""
+    """A berthd with busybox bootstrapped, removed with everything it made afterwards."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
     d = Daemon(Path(tempfile.mkdtemp(prefix="b", dir="/tmp")))

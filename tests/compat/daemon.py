@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from berth.runtime.sockets import socket_path
+
 VENV_BIN = Path(sys.executable).parent
 BERTH = str(VENV_BIN / "berth")
 BERTHD = str(VENV_BIN / "berthd")
@@ -104,6 +106,8 @@ class Daemon:
         for pidfile in self.exec_root.glob("containers/*/shim.pid"):
             with contextlib.suppress(ValueError, OSError):
                 os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+            for name in ("shim.sock", "attach.sock"):  # outside the root: see sockets.py
+                socket_path(pidfile.parent, name).unlink(missing_ok=True)
         remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
 

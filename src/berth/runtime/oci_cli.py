@@ -32,7 +32,7 @@ from pathlib import Path
 
 from berth.errors import RuntimeFailure
 from berth.oci import spec as oci
-from berth.runtime import Stdio
+from berth.runtime import Stdio, sockets
 from berth.runtime.linux import console
 
 _CRUN_NOT_FOUND = re.compile(r"executable file `(.*)` not found in \$PATH(: .*)?$")
@@ -68,8 +68,9 @@ class OciCliRuntime:
 
     def _with_console(self, spawn: Callable[[Stdio, list[str]], int],
                       undo: Callable[[int], None]) -> tuple[int, int]:
-        """Run ``spawn`` with ``--console-socket``; return its pid and the received master."""
-        with tempfile.TemporaryDirectory(prefix="console-", dir=self.root) as tmp:
+        """Run ``spawn`` with ``--console-socket``; return its pid and the received master.
+        The socket lives in the short socket dir: a path under a deep root would not fit."""
+        with tempfile.TemporaryDirectory(prefix="console-", dir=sockets.make_dir()) as tmp:
             path = os.path.join(tmp, "console.sock")
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
                 listener.bind(path)

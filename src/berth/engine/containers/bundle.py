@@ -4,7 +4,7 @@
     <data-root>/containers/<id>/          survives reboots; removed with the container
         <id>-json.log   hostname   hosts   resolv.conf
     <exec-root>/containers/<id>/          one start's runtime state; removed at exit
-        config.json   rootfs/   shim.sock   attach.sock   exit.json
+        config.json   rootfs/   exit.json   (its shim's sockets: runtime/sockets.py)
 """
 
 from __future__ import annotations

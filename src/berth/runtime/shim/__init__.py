@@ -9,8 +9,9 @@ shim start costs a fork, not a Python start.
 The shim owns the container's stdio (pipes, or a pty with ``tty``), writes the json-file
 log, serves attach connections, records the exit status atomically in
 ``state_dir/exit.json`` and exits after the container has exited and every attached
-client has drained. berthd talks to it over ``state_dir/shim.sock``; after a daemon
-restart it reconnects there (live restore) or, if the shim is gone, reads exit.json.
+client has drained. berthd talks to it over its ``shim.sock`` (at a short path derived
+from ``state_dir``: ``runtime/sockets.py``); after a daemon restart it reconnects there
+(live restore) or, if the shim is gone, reads exit.json.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class ShimOptions:
     container_id: str
     bundle: Path  # holds config.json; rootfs_mounts are mounted at bundle/rootfs
     rootfs_mounts: tuple[Mount, ...]
-    state_dir: Path  # exec-root/containers/<id>: shim.sock, attach.sock, exit.json
+    state_dir: Path  # exec-root/containers/<id>: exit.json, pids; names the sockets
     log_path: Path | None  # json-file log; None for --log-driver none
     runtime: str  # "native", "runc", "crun", or the path of a runc-compatible binary
     tty: bool = False

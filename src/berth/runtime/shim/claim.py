@@ -22,6 +22,10 @@ A claim file that exists while nobody holds its lock was left by a shim that die
 its delete finished (``stale``): the next shim for that id runs ``runtime.delete`` (which
 is idempotent) before its create, so the leftover cgroup and runtime state go then. Unlink
 only after a successful delete keeps that true when the delete itself fails.
+
+berthd does the same at once when it sees a shim die without recording an exit
+(``reclaim``): the container is then recorded exited and may be removed, and nothing of it
+may stay behind until a next start that never comes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 
 from berth.errors import BerthError, Conflict
 from berth.runtime import ContainerRuntime
+from berth.runtime.shim.runtimes import open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,33 @@ def acquire(exec_root: Path, container_id: str, runtime_name: str,
     os.ftruncate(fd, 0)
     os.write(fd, runtime_name.encode())
     return claim
+
+
+def reclaim(exec_root: Path, container_id: str) -> None:
+    """Take the claim a dead shim left on ``container_id`` and delete the container from
+    the runtime the claim names (what is left of its processes, its cgroup, its runtime
+    state). Nothing to do without a claim; Conflict if a live shim still holds it."""
+    path = exec_root / CLAIMS_DIR / container_id
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    try:
+        # The dying shim's fds close one by one: its lock may outlast its sockets briefly.
+        if not _lock(fd, time.monotonic() + HANDOVER_TIMEOUT):
+            raise Conflict(f"container {container_id} is still held by a live shim")
+        if not _same_file(fd, path):
+            return  # its holder finished its delete and unlinked it
+        runtime_name = os.pread(fd, 4096, 0).decode()
+        if not runtime_name:  # the shim died inside acquire: it created nothing
+            path.unlink(missing_ok=True)
+            return
+        claim = Claim(path, fd, open_runtime(runtime_name, exec_root), container_id)
+        fd = -1  # the claim's now: delete closes it
+        claim.delete()
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _open(path: Path) -> tuple[int, bool]:

@@ -7,6 +7,9 @@
         exec_resize/exec_close_stdin   one control connection, one request at a time
     Shim.wait(), Shim.exec_wait()   their own connection per call, so any number may wait
                           at once; if the shim is already gone, exit.json answers wait()
+                          and without one it raises ShimDied: the shim was killed or
+                          crashed, at once (its end of the connection closes with it)
+    ShimManager.reap()    after ShimDied: delete what is left of the container (claim.py)
     Shim.attach()         a fresh attach.sock connection, registered before it returns
                           (with exec_id: that exec's streams, connectable before exec_start)
 
@@ -19,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from berth import errors
-from berth.errors import Conflict, InvalidArgument, RuntimeFailure, Unavailable
+from berth.errors import Conflict, RuntimeFailure, Unavailable
 from berth.oci.spec import Process
 from berth.runtime.shim import ExitStatus, ShimOptions
+from berth.runtime.shim.claim import reclaim
 from berth.runtime.shim.protocol import (
     ATTACH_SOCKET,
     CONTROL_SOCKET,
@@ -37,6 +40,7 @@ from berth.runtime.shim.protocol import (
     options_to_json,
     read_exit_status,
 )
+from berth.runtime.sockets import make_dir, socket_path
 
 __all__ = ["Shim", "ShimManager", "read_exit_status"]
 
@@ -44,7 +48,10 @@ log = logging.getLogger(__name__)
 
 ZYGOTE_SOCKET = "zygote.sock"
 _START_TIMEOUT = 30.0
-_MAX_SOCKET_PATH = 107  # sun_path
+
+
+class ShimDied(RuntimeFailure):
+    """The shim exited without recording the container's exit: killed, or crashed."""
 
 
 class Shim:
@@ -52,6 +59,8 @@ class Shim:
         self.state_dir = state_dir
         self.shim_pid = shim_pid
         self.init_pid = init_pid
+        self.control_path = socket_path(state_dir, CONTROL_SOCKET)
+        self.attach_path = socket_path(state_dir, ATTACH_SOCKET)
         self._lock = asyncio.Lock()
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
@@ -115,8 +124,7 @@ class Shim:
         """A request the shim answers later: its own connection, so waits do not queue
         behind each other or block other requests. None if the shim is gone."""
         try:
-            reader, writer = await asyncio.open_unix_connection(
-                self.state_dir / CONTROL_SOCKET)
+            reader, writer = await asyncio.open_unix_connection(self.control_path)
         except OSError:
             return None
         try:
@@ -140,7 +148,7 @@ class Shim:
         ``stdin_once``; an exec's always). Keep the writer referenced: a collected
         StreamWriter closes the connection."""
         try:
-            reader, writer = await asyncio.open_unix_connection(self.state_dir / ATTACH_SOCKET)
+            reader, writer = await asyncio.open_unix_connection(self.attach_path)
         except OSError as err:
             raise Conflict("container is not running") from err
         request: dict[str, Any] = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
@@ -166,7 +174,7 @@ class Shim:
                 try:
                     if self._conn is None:
                         self._conn = await asyncio.open_unix_connection(
-                            self.state_dir / CONTROL_SOCKET)
+                            self.control_path)
                     reader, writer = self._conn
                     writer.write(encode_line(message))
                     await writer.drain()
@@ -187,7 +195,8 @@ class Shim:
     def _recorded_exit(self) -> ExitStatus:
         status = read_exit_status(self.state_dir)
         if status is None:
-            raise RuntimeFailure(f"shim {self.shim_pid} exited without recording an exit status")
+            raise ShimDied(f"shim {self.shim_pid} died without recording the container's "
+                           "exit (killed or crashed)")
         return status
 
 
@@ -206,11 +215,12 @@ def _check(reply: dict[str, Any]) -> dict[str, Any]:
 class ShimManager:
     def __init__(self, exec_root: Path) -> None:
         self.exec_root = exec_root
-        self.socket_path = exec_root / ZYGOTE_SOCKET
+        self.socket_path = socket_path(exec_root, ZYGOTE_SOCKET)
         self._zygote: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         self.exec_root.mkdir(parents=True, exist_ok=True)
+        make_dir()
         self.socket_path.unlink(missing_ok=True)
         self._zygote = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "berth.runtime.shim.zygote", "--socket",
@@ -241,8 +251,6 @@ class ShimManager:
         self.socket_path.unlink(missing_ok=True)
 
     async def create(self, opts: ShimOptions) -> Shim:
-        if len(os.fsencode(opts.state_dir / ATTACH_SOCKET)) > _MAX_SOCKET_PATH:
-            raise InvalidArgument(f"state dir {opts.state_dir} too long for a unix socket")
         try:
             reader, writer = await asyncio.open_unix_connection(self.socket_path)
         except OSError as err:
@@ -259,6 +267,13 @@ class ShimManager:
         if "error" in reply:
             raise RuntimeFailure(str(reply["error"]))
         return Shim(opts.state_dir, int(reply["shim_pid"]), int(reply["init_pid"]))
+
+    async def reap(self, state_dir: Path) -> None:
+        """After ``ShimDied``: delete the container from its runtime (processes, cgroup,
+        runtime state), as its next shim would, and the sockets the shim left."""
+        await asyncio.to_thread(reclaim, self.exec_root, state_dir.name)
+        for name in (CONTROL_SOCKET, ATTACH_SOCKET):
+            socket_path(state_dir, name).unlink(missing_ok=True)
 
     async def connect(self, state_dir: Path) -> Shim | None:
         """Re-attach to the shim of a container after a daemon restart (live restore)."""

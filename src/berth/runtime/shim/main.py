@@ -10,7 +10,7 @@ Runs in a child of the zygote (already ``setsid``), single-threaded::
     allocate stdio: pipes, or a pty               the runtime gets the container's ends
     claim the id (claim.py: waits for a previous shim's delete)
     runtime.create → init pid; write init.pid
-    bind shim.sock and attach.sock
+    bind shim.sock and attach.sock                at short paths (runtime/sockets.py)
     report {"shim_pid", "init_pid"} | {"shim_pid", "error"} on the spawner's connection
     Monitor.run() until the container exited and drained; runtime.delete, release claim
 """
@@ -47,6 +47,7 @@ from berth.runtime.shim.protocol import (
 )
 from berth.runtime.shim.runtimes import ConsoleRuntime, ContainerCgroup, open_runtime
 from berth.runtime.shim.streams import open_stdio
+from berth.runtime.sockets import make_dir, socket_path
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def run_shim(opts: ShimOptions, report: socket.socket) -> int:
         return 1
     json_log = None if opts.log_path is None else JsonFileLog(
         opts.log_path, rotation(dict(opts.log_options)))
-    control = _listen(opts.state_dir / CONTROL_SOCKET)
-    attach = _listen(opts.state_dir / ATTACH_SOCKET)
+    control = _listen(socket_path(opts.state_dir, CONTROL_SOCKET))
+    attach = _listen(socket_path(opts.state_dir, ATTACH_SOCKET))
     cgroup = ContainerCgroup(_cgroups_path(opts.bundle))
     monitor = Monitor(claim, init_pid, io, Sockets(control, attach), json_log, cgroup,
                       opts.state_dir, opts.stdin_once)
@@ -173,6 +174,7 @@ def _cgroups_path(bundle: Path) -> str:
 
 
 def _listen(path: Path) -> socket.socket:
+    make_dir()
     path.unlink(missing_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock.bind(str(path))
