@@ -243,7 +243,7 @@ class AttachListener:
             mode = AttachMode(bool(request.get("stdin")), bool(request.get("stdout")),
                               bool(request.get("stderr")))
             exec_id = request.get("exec_id")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             self._refuse(conn, "bad attach request")
             return
         hub = self.resolve(None if exec_id is None else str(exec_id))

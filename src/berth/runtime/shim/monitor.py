@@ -39,10 +39,12 @@ from berth.runtime.shim.protocol import (
     EXIT_FILE,
     encode_line,
     exit_to_json,
+    window_size,
     write_atomic,
 )
 from berth.runtime.shim.runtimes import ContainerCgroup
 from berth.runtime.shim.streams import OutputPump, ProcessIO
+from berth.runtime.sockets import socket_path
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +203,7 @@ class Monitor:
             return
         self._retired = True
         for name in (CONTROL_SOCKET, ATTACH_SOCKET):
-            (self.state_dir / name).unlink(missing_ok=True)
+            socket_path(self.state_dir, name).unlink(missing_ok=True)
         if self.exit is not None:
             self.claim.delete()
 
@@ -240,19 +242,33 @@ class Monitor:
         while buf is not None and conn not in self._waiting and b"\n" in buf:
             line, _, rest = bytes(buf).partition(b"\n")
             buf[:] = rest
-            try:
-                request = json.loads(line)
-                reply = self._handle(conn, request)
-            except (ValueError, KeyError, TypeError) as err:
-                reply = {"ok": False, "error": f"bad request: {err}"}
-            except BerthError as err:
-                reply = {"ok": False, "error": err.message, "kind": type(err).__name__}
-            except OSError as err:  # a freezer or ioctl failure: the client hears it
-                reply = {"ok": False, "error": f"{request.get('op')}: {err}"}
+            reply = self._answer(conn, line)
             if reply is None:
                 self._waiting.add(conn)
             else:
                 conn.send(encode_line(reply))
+
+    def _answer(self, conn: Connection, line: bytes) -> dict[str, Any] | None:
+        """The reply to one request line (None: deferred). Whatever the line holds, the
+        shim answers and serves on: its death would orphan the container (see protocol)."""
+        try:
+            request = json.loads(line)
+        except (ValueError, RecursionError) as err:
+            return {"ok": False, "error": f"bad request: {err}"}
+        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+            return {"ok": False, "error": "bad request: not an object with a string op"}
+        op = request["op"]
+        try:
+            return self._handle(conn, request)
+        except (ValueError, KeyError, TypeError) as err:
+            return {"ok": False, "error": f"bad request: {op}: {err!r}"}
+        except BerthError as err:
+            return {"ok": False, "error": err.message, "kind": type(err).__name__}
+        except OSError as err:  # a freezer or ioctl failure: the client hears it
+            return {"ok": False, "error": f"{op}: {err}"}
+        except Exception as err:  # a bug of ours: answered and logged, never fatal
+            log.exception("request %.200r failed", line)
+            return {"ok": False, "error": f"{op}: internal error: {err!r}"}
 
     def _handle(self, conn: Connection, request: dict[str, Any]) -> dict[str, Any] | None:
         op = request["op"]
@@ -274,8 +290,9 @@ class Monitor:
         elif op == "kill":
             self._kill(int(request["signal"]))
         elif op == "resize":
+            height, width = window_size(request)
             if self.io.console is not None:
-                set_size(self.io.console, int(request["height"]), int(request["width"]))
+                set_size(self.io.console, height, width)
         elif op == "close_stdin":
             if self.hub.stdin is not None:
                 self.hub.stdin.close()
@@ -300,7 +317,7 @@ class Monitor:
         elif op == "exec_start":
             return {"ok": True, "pid": self.execs.start(exec_id)}
         elif op == "exec_resize":
-            self.execs.resize(exec_id, int(request["height"]), int(request["width"]))
+            self.execs.resize(exec_id, *window_size(request))
         elif op == "exec_close_stdin":
             self.execs.close_stdin(exec_id)
         else:

@@ -1,9 +1,11 @@
 """What berthd, the zygote and a shim say to each other, and the files a shim leaves.
 
-On-disk layout of one container's state dir (``exec-root/containers/<id>``)::
+On-disk layout of one container's state dir (``exec-root/containers/<id>``), and its two
+sockets, which live at short paths derived from it (``runtime/sockets.py``)::
 
     shim.sock     control: newline-delimited JSON, one reply per request, in order
     attach.sock   attach: one JSON line, "ok\\n", then raw bytes both ways
+                  (both at /run/berth-shim/<sha256(state dir)[:32]>-<name>)
     shim.pid      the shim's pid          ┐ written atomically (tmp, rename)
     init.pid      the container's init    │
     exit.json     {"exit_code", "oom_killed", "finished_at"} once the container exited
@@ -18,7 +20,7 @@ Control requests and replies (``shim.sock``)::
 
     {"op": "start"}                        → {"ok": true}  | {"ok": false, "error": "..."}
     {"op": "kill", "signal": 15}           → {"ok": true}
-    {"op": "resize", "height": 24, "width": 80} → {"ok": true}
+    {"op": "resize", "height": 24, "width": 80} → {"ok": true}   (each 0..65535: a winsize)
     {"op": "close_stdin"}                  → {"ok": true}
     {"op": "state"}                        → {"ok": true, "pid": 123, "status": "running",
                                               "paused": false}
@@ -38,6 +40,8 @@ Control requests and replies (``shim.sock``)::
 A failure is {"ok": false, "error": "...", "kind": "Conflict"} (the errors.py class, so
 the client raises the same; no kind: RuntimeFailure). A deferred reply (wait, exec_wait)
 holds back the connection's later requests, so clients wait on a connection of their own.
+No request kills a shim: one it cannot parse, with values out of range, or that fails in
+a way nobody foresaw is answered with a failure, and the shim serves on.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from berth.errors import InvalidArgument
 from berth.oci.mount import Mount
 from berth.runtime.shim import ExitStatus, ShimOptions
 
@@ -56,6 +61,7 @@ SHIM_PID = "shim.pid"
 INIT_PID = "init.pid"
 EXIT_FILE = "exit.json"
 SHIM_LOG = "shim.log"
+MAX_WINDOW = 65535  # a terminal's rows and columns are unsigned shorts (struct winsize)
 
 
 def options_to_json(opts: ShimOptions) -> dict[str, Any]:
@@ -81,6 +87,20 @@ def options_from_json(data: dict[str, Any]) -> ShimOptions:
         stdin_once=bool(data.get("stdin_once", False)),
         log_options=tuple((str(k), str(v)) for k, v in data.get("log_options", ())),
     )
+
+
+def window_size(request: dict[str, Any]) -> tuple[int, int]:
+    """(height, width) of a resize request: InvalidArgument unless both are integers in
+    0..MAX_WINDOW (TIOCSWINSZ could not pack anything else)."""
+    return (_window_value("height", request.get("height")),
+            _window_value("width", request.get("width")))
+
+
+def _window_value(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WINDOW:
+        raise InvalidArgument(f"invalid resize {name} {value!r}: not an integer from 0 to "
+                              f"{MAX_WINDOW}")
+    return value
 
 
 def encode_line(message: dict[str, Any]) -> bytes:
