@@ -25,7 +25,14 @@ _HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 class DaemonConfig:
     data_root: Path = DEFAULT_DATA_ROOT
     exec_root: Path = DEFAULT_EXEC_ROOT
-    host: str = ""  # unix:///path; empty means exec_root/berth.sock
+    # -H, repeatable: at most one unix:///path (none: exec_root/berth.sock, always served)
+    # and any number of tcp://host:port, with TLS for all of them when tls or tlsverify
+    hosts: tuple[str, ...] = ()
+    tls: bool = False  # serve TLS on tcp:// hosts (tlscert, tlskey)
+    tlsverify: bool = False  # ... and require client certificates signed by tlscacert
+    tlscacert: str = ""
+    tlscert: str = ""
+    tlskey: str = ""
     runtime: str = "native"
     snapshotter: str = "overlay"
     cgroup_parent: str = "berth"
@@ -41,11 +48,41 @@ class DaemonConfig:
 
     @property
     def socket_path(self) -> Path:
-        if not self.host:
-            return self.exec_root / "berth.sock"
-        if not self.host.startswith("unix://"):
-            raise InvalidArgument(f"unsupported host {self.host!r}: only unix:// sockets")
-        return Path(self.host[len("unix://"):])
+        unix = [h.removeprefix("unix://") for h in self.hosts if h.startswith("unix://")]
+        return Path(unix[-1]) if unix else self.exec_root / "berth.sock"
+
+    @property
+    def tcp_addresses(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each tcp:// host."""
+        return tuple(_tcp_address(h) for h in self.hosts if h.startswith("tcp://"))
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.tls or self.tlsverify
+
+
+def _tcp_address(host: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` (``[v6]:PORT``; no host: 127.0.0.1) as (host, port)."""
+    address = host.removeprefix("tcp://").rstrip("/")
+    name, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536 or "/" in address:
+        raise InvalidArgument(f"invalid host {host!r}: expected tcp://HOST:PORT")
+    name = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    return name or "127.0.0.1", int(port)
+
+
+def _check_hosts(config: DaemonConfig) -> None:
+    for host in config.hosts:
+        if not host.startswith(("unix://", "tcp://")) or host in ("unix://", "tcp://"):
+            raise InvalidArgument(f"unsupported host {host!r}: unix:///path or "
+                                  "tcp://host:port")
+    if sum(h.startswith("unix://") for h in config.hosts) > 1:
+        raise InvalidArgument("berthd serves one unix:// socket")
+    config.tcp_addresses  # noqa: B018 - validates each tcp:// host
+    if config.serves_tls and not (config.tlscert and config.tlskey):
+        raise InvalidArgument("--tls and --tlsverify need --tlscert and --tlskey")
+    if config.tlsverify and not config.tlscacert:
+        raise InvalidArgument("--tlsverify needs --tlscacert (the CA of client certificates)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", type=Path, default=None, help="daemon.toml")
     p.add_argument("--data-root", type=Path, default=None)
     p.add_argument("--exec-root", type=Path, default=None)
-    p.add_argument("-H", "--host", default=None, help="unix:///path of the API socket")
+    p.add_argument("-H", "--host", dest="hosts", action="append", default=None,
+                   help="unix:///path or tcp://host:port to serve the API on (repeatable)")
+    p.add_argument("--tls", action="store_true", default=None,
+                   help="serve TLS on tcp:// hosts; implied by --tlsverify")
+    p.add_argument("--tlsverify", action="store_true", default=None,
+                   help="serve TLS and require client certificates signed by --tlscacert")
+    p.add_argument("--tlscacert", default=None, metavar="PATH")
+    p.add_argument("--tlscert", default=None, metavar="PATH")
+    p.add_argument("--tlskey", default=None, metavar="PATH")
     p.add_argument("--runtime", default=None, help="native (default), runc, crun or a path")
     p.add_argument("--snapshotter", default=None, choices=("overlay", "native"))
     p.add_argument("--cgroup-parent", default=None)
@@ -146,11 +191,14 @@ def load(argv: list[str]) -> DaemonConfig:
             if name not in known:
                 raise InvalidArgument(f"unknown key {key!r} in {args.config_file}")
             values[name] = Path(value) if name in ("data_root", "exec_root") else value
+    hosts = values.get("hosts")
+    if isinstance(hosts, list):  # daemon.toml's hosts = [...], as dockerd's "hosts"
+        values["hosts"] = tuple(hosts)
     for f in fields(DaemonConfig):
         flag = getattr(args, f.name, None)
         if flag is not None and not f.name.endswith("_registry"):
-            values[f.name] = flag
+            values[f.name] = tuple(flag) if f.name == "hosts" else flag
     _registry_values(values, args)
     config = DaemonConfig(**values)  # type: ignore[arg-type]
-    config.socket_path  # noqa: B018 - validates the host early
+    _check_hosts(config)
     return config

@@ -45,3 +45,27 @@ def test_bad_registry_config_is_refused(tmp_path, toml, message):
     path.write_text(toml + "\n")
     with pytest.raises(InvalidArgument, match=message):
         load(["--config-file", str(path)])
+
+
+def test_hosts_unix_and_tcp_with_tls():
+    config = load(["-H", "unix:///tmp/b.sock", "-H", "tcp://127.0.0.1:2376", "-H",
+                   "tcp://[::1]:2377", "--tlsverify", "--tlscacert", "ca.pem", "--tlscert",
+                   "server.pem", "--tlskey", "server-key.pem"])
+    assert config.socket_path.as_posix() == "/tmp/b.sock"
+    assert config.tcp_addresses == (("127.0.0.1", 2376), ("::1", 2377))
+    assert config.serves_tls and config.tlsverify
+    only_tcp = load(["-H", "tcp://:2375"])  # the unix socket is always served
+    assert only_tcp.socket_path.as_posix() == "/run/berth/berth.sock"
+    assert only_tcp.tcp_addresses == (("127.0.0.1", 2375),) and not only_tcp.serves_tls
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-H", "ssh://box"], "unsupported host"),
+    (["-H", "tcp://127.0.0.1"], "expected tcp://HOST:PORT"),
+    (["-H", "unix:///a.sock", "-H", "unix:///b.sock"], "one unix:// socket"),
+    (["--tls", "-H", "tcp://127.0.0.1:2376"], "need --tlscert and --tlskey"),
+    (["--tlsverify", "--tlscert", "c", "--tlskey", "k"], "needs --tlscacert"),
+])
+def test_bad_hosts_and_tls_flags_are_refused(argv, message):
+    with pytest.raises(InvalidArgument, match=message):
+        load(argv)
