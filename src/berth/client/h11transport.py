@@ -17,7 +17,7 @@ import h11
 
 from berth import errors
 from berth.client.stream import RECV_SIZE, BodyReader, RawStream
-from berth.client.tls import TLSSocket, client_context
+from berth.client.tls import TLSSocket, client_context, tls_reason
 from berth.client.transport import (
     DEFAULT_TCP_PORT,
     DaemonUnreachable,
@@ -128,11 +128,11 @@ def dial_tcp(host: str, address: tuple[str, int], context: ssl.SSLContext | None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if context is None:
             return sock
-        tls = TLSSocket(sock, context, address[0])
+        tls = TLSSocket(sock, context, address[0], host)
         try:
             tls.handshake()
         except ssl.SSLError as err:
-            raise TLSFailure(host, f"TLS handshake: {err.reason or err}") from err
+            raise TLSFailure(host, tls_reason(err)) from err
         except OSError as err:
             raise DaemonUnreachable(host, err.strerror or str(err)) from err
         return tls

@@ -70,6 +70,13 @@ def client_context(host: str, options: TLSOptions) -> ssl.SSLContext:
     return context
 
 
+def tls_reason(err: ssl.SSLError) -> str:
+    """An OpenSSL failure in the words Go's TLS stack uses (what docker users see)."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"tls: failed to verify certificate: {err.verify_message}"
+    return "tls: " + (err.reason or str(err)).lower().replace("_", " ")
+
+
 def _reason(err: OSError) -> str:
     if isinstance(err, ssl.SSLError):
         return err.reason or str(err)
@@ -80,7 +87,9 @@ class TLSSocket:
     """A client TLS session over a connected TCP socket, for one reading and one writing
     thread at a time. ``recv``/``sendall``/``shutdown``/``close`` as a socket has them."""
 
-    def __init__(self, sock: socket.socket, context: ssl.SSLContext, hostname: str) -> None:
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, hostname: str,
+                 host: str = "") -> None:
+        self._host = host or hostname  # for messages: the -H value
         self._sock = sock
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
@@ -128,6 +137,8 @@ class TLSSocket:
                     data = None
                 except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                     return b""  # close_notify, or the peer's plain EOF (see the module doc)
+                except ssl.SSLError as err:  # an alert: TLS 1.3 refuses our certificate here
+                    raise TLSFailure(self._host, tls_reason(err)) from err
                 self._send_pending()
             if data is not None:
                 return data
