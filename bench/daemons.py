@@ -87,6 +87,7 @@ def wait_for_daemon(sock: Path, pid_ok: Callable[[], bool], logfile: Path,
 class Berthd:
     work: Path
     cgroup_parent: str
+    extra: list[str] = field(default_factory=list)  # more berthd flags (-H tcp://…, TLS)
     proc: subprocess.Popen[bytes] | None = None
     helpers: list[int] = field(default_factory=list)
 
@@ -125,7 +126,7 @@ class Berthd:
         logfile = self.work / "berthd.log"
         argv = [str(VENV_BIN / "berthd"), "--data-root", str(data), "--exec-root",
                 str(exec_root), "-H", f"unix://{self.sock}", "--cgroup-parent",
-                self.cgroup_parent]
+                self.cgroup_parent, *self.extra]
         with logfile.open("wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
