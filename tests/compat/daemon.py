@@ -108,6 +108,7 @@ class Daemon:
                 os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
             for name in ("shim.sock", "attach.sock"):  # outside the root: see sockets.py
                 socket_path(pidfile.parent, name).unlink(missing_ok=True)
+        socket_path(self.exec_root, "zygote.sock").unlink(missing_ok=True)  # a killed berthd's
         remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
 
