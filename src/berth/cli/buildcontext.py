@@ -101,7 +101,7 @@ class Header:
     """One tar header, written the way Go's archive/tar does for docker's CLI: ustar, with
     a PAX record (``path``, ``linkpath``, ``size``, ``mtime``) for what ustar cannot hold.
     Written here rather than with ``tarfile``, which costs every ``berth build`` ~20 ms of
-    imports (the CLI's start-up diet: tests/unit/client/test_import_diet.py)."""
+    imports (the CLI's start-up budget: bench/startup.py)."""
 
     __slots__ = ("linkname", "mode", "mtime", "name", "size", "type")
 

@@ -2,8 +2,8 @@
 
 Start-up stays fast: this module imports only the flag parser; the verb's module (and the
 client behind it) is imported when the verb runs, and neither pulls in heavy standard
-modules (``typing``, ``dataclasses``, ``re``, ``json``, ``http.client``...): every module
-costs every invocation; ``tests/unit/client/test_import_diet.py`` guards the list.
+modules (``typing``, ``dataclasses``, ``ssl``, ``http.client``...) on the unix-socket path:
+every module costs every invocation; ``bench/startup.py`` measures the budget.
 ``berth run`` and ``berth container run`` name the same module. Only this module reads
 the environment: ``BERTH_HOST``, ``BERTH_API_VERSION``, and the TLS settings docker's CLI
 reads from ``DOCKER_TLS``/``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH`` as ``BERTH_TLS``,
