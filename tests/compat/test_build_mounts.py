@@ -120,6 +120,25 @@ COPY src/hello.txt /copied.txt
     assert lines[11:] == ["0"]  # no mount point left, even under WORKDIR
 
 
+def test_a_mount_points_parent_swapped_for_a_link_reaches_nothing_on_the_host(
+        daemon: Daemon, tags: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A RUN moves its mount targets' parent away and links a host directory in its
+    place, one that holds an empty directory and an empty file of the mount points'
+    names: dropping the mount points from the step's layer must not remove those."""
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+    host = tmp_path / "host"
+    (host / "d").mkdir(parents=True)
+    (host / "f").touch()
+    ctx = _context(tmp_path / "ctx", "FROM busybox\n"
+                   "RUN --mount=type=tmpfs,target=/p/d --mount=type=bind,source=f,target=/p/f "
+                   f"sh -c 'mv /p /p.moved && ln -s {host} /p'\n", {"f": "context file\n"})
+    tags.append("berth-mount-link:1")
+    daemon.docker("build", "-t", "berth-mount-link:1", str(ctx), timeout=300)
+    assert (host / "d").is_dir() and (host / "f").is_file()
+    assert _run(daemon, "berth-mount-link:1", "readlink /p") == f"{host}\n"
+
+
 def test_secret_is_seen_by_run_and_in_no_layer(daemon: Daemon, tags: list[str],
                                                tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from tests.tarballs import tar_of
 from berth import errors
 from berth.client.build import secrets_preamble
 from berth.engine.builder.errors import DockerfileError
-from berth.engine.builder.mountpoints import drop_mount_points
+from berth.engine.builder.mountpoints import drop_mount_points, drop_placeholders
 from berth.engine.builder.mounts import MountType, Sharing, describe, parse_mount, parse_size
 from berth.engine.builder.runmounts import parse_run_mounts
 from berth.engine.builder.secretstore import SecretStore, take_preamble
@@ -169,3 +169,42 @@ def test_mount_points_are_dropped_but_real_changes_kept(tmp_path: Path) -> None:
                       ["/root/.cache", "/run/secrets/tok", "/work/src"])
     assert sorted(p.relative_to(upper).as_posix() for p in upper.rglob("*")) == [
         "work", "work/made.txt"]
+
+
+def test_a_mount_points_parent_turned_symlink_reaches_nothing_on_the_host(
+        tmp_path: Path) -> None:
+    # the RUN moved /p (holding its mount points) away and linked /p to a host directory
+    # that holds an empty directory and an empty file of the mount points' names
+    host, lower, upper = tmp_path / "host", tmp_path / "lower", tmp_path / "upper"
+    (host / "d").mkdir(parents=True)
+    (host / "f").touch()
+    lower.mkdir()
+    (upper / "p.moved/d").mkdir(parents=True)
+    (upper / "p.moved/f").touch()
+    (upper / "p").symlink_to(host)
+    drop_mount_points(upper, LayerTree([lower]), ["/p/d", "/p/f"])
+    assert (host / "d").is_dir() and (host / "f").is_file()
+    assert (upper / "p").is_symlink()
+
+
+def test_placeholders_are_dropped_but_never_through_a_link(tmp_path: Path) -> None:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "etc").mkdir(parents=True)
+    (lower / "etc/hostname").write_text("image\n")
+    (upper / "etc").mkdir(parents=True)
+    for name in ("hosts", "resolv.conf"):
+        (upper / "etc" / name).touch()
+    drop_placeholders(upper, LayerTree([lower]))
+    assert list(upper.iterdir()) == []  # both files, then the emptied etc
+    (upper / "etc").mkdir()
+    (upper / "etc/hostname").touch()  # the image has one: an emptied file is a change
+    drop_placeholders(upper, LayerTree([lower]))
+    assert (upper / "etc/hostname").is_file()
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "hosts").touch()
+    (upper / "etc/hostname").unlink()
+    (upper / "etc").rmdir()
+    (upper / "etc").symlink_to(host)
+    drop_placeholders(upper, LayerTree([lower]))
+    assert (host / "hosts").is_file() and (upper / "etc").is_symlink()
