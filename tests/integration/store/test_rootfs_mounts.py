@@ -100,7 +100,7 @@ def test_busybox_rootfs_on_overlay(service, tmp_path):
         finally:
             umount(one)
         assert await service.rootfs_usage("c1") >= 0
-        layer = Path(service.snapshotter.writable_path(image.chain_id))
+        layer = service.writable_path(image.chain_id)
         assert (layer / "bin/busybox").is_file()
         await service.remove_rootfs("c1")
         await service.remove_rootfs("c2")

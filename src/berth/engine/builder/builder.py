@@ -22,6 +22,7 @@ from berth import errors
 from berth.engine.builder import cache, stages
 from berth.engine.builder import instructions as ins
 from berth.engine.builder.args import ArgUsage, StageArgs
+from berth.engine.builder.backend import ImageProvider
 from berth.engine.builder.commit import Committer
 from berth.engine.builder.context import BuildContext, receive_context
 from berth.engine.builder.contextcache import (
@@ -42,7 +43,7 @@ from berth.engine.builder.secretstore import SecretStore, take_preamble
 from berth.engine.builder.state import BaseImage, StageState, scratch
 from berth.engine.containers.service import ContainerService
 from berth.engine.images.pull import PullProgress
-from berth.engine.images.service import ImageService, PullResult
+from berth.engine.images.service import PullResult
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.formats.goformat import go_quote
 from berth.oci.reference import parse_named
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 
 class Builder:
-    def __init__(self, images: ImageService, containers: ContainerService,
+    def __init__(self, images: ImageProvider, containers: ContainerService,
                  work_root: Path) -> None:
         self.images = images
         self.work_root = work_root  # build contexts are unpacked under here
@@ -68,7 +69,7 @@ class Builder:
                     output: BuildOutput) -> BuildResult:
         """Build from the context tar ``body``; raises BerthError (DockerfileError,
         CommandFailed, ...) for a build that fails."""
-        if not self.images.snapshotter.changes_only:
+        if not self.images.changes_only:
             raise errors.NotImplemented("berth build needs the overlay snapshotter "
                                  "(berthd --snapshotter overlay): a native snapshot holds "
                                  "the whole tree, not a step's changes")
@@ -98,11 +99,11 @@ class Builder:
         await output.aux(image.id)
         await output.stream(f"Successfully built {short_id(image.id)}\n")
         if refs:
-            store = self.images.store
+            images = self.images
 
             def tag() -> None:
                 for ref in refs:
-                    store.set_tag(ref.string(), image.id)
+                    images.set_tag(ref, image.id)
 
             await self.images.locked(tag)
             for ref in refs:
@@ -259,7 +260,7 @@ class _Build:
             except (NotFound, InvalidArgument) as err:
                 log.warning("could not look up %s for cache resolution, skipping: %s",
                             ref, err.message)
-        return await asyncio.to_thread(cache.cache_sources, images.store, ids)
+        return await asyncio.to_thread(cache.cache_sources, images, ids)
 
     def _excerpt(self, node: ins.Instruction) -> str:
         """Where a failed step is in the Dockerfile, as BuildKit shows it (the classic

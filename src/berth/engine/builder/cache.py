@@ -22,9 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
+from berth.engine.builder.backend import ImageLookup
 from berth.oci.image import ImageConfig
-from berth.store.content import ContentStore
-from berth.store.metadata.images import ImageStore
 
 
 @dataclass(frozen=True)
@@ -34,27 +33,28 @@ class CacheKey:
     depth: int  # history entries of the parent
 
 
-def probe(store: ImageStore, content: ContentStore, key: CacheKey,
-          sources: frozenset[str] | None = None) -> str | None:
+def probe(images: ImageLookup, key: CacheKey, sources: frozenset[str] | None = None
+          ) -> str | None:
     """The ID of the newest image that caches the step ``key``, if any; with ``sources``
     (:func:`cache_sources`), only one of those."""
-    records = [r for i in store.children(key.parent)
-               if (sources is None or i in sources) and (r := store.get_image(i)) is not None]
+    records = [r for i in images.image_children(key.parent)
+               if (sources is None or i in sources)
+               and (r := images.image_record(i)) is not None]
     for record in sorted(records, key=lambda r: r.created, reverse=True):
-        config = cast(ImageConfig, json.loads(content.read(record.config_digest)))
+        config = cast(ImageConfig, json.loads(images.read_blob(record.config_digest)))
         history = config.get("history") or []
         if len(history) == key.depth + 1 and history[-1].get("created_by") == key.created_by:
             return record.id
     return None
 
 
-def cache_sources(store: ImageStore, image_ids: Iterable[str]) -> frozenset[str]:
+def cache_sources(images: ImageLookup, image_ids: Iterable[str]) -> frozenset[str]:
     """``image_ids`` and every image each was built from, following ``parent`` links
     (the chain ``--cache-from`` lets a build reuse: moby's ``ImageCache.isParent``)."""
     chain: set[str] = set()
     for image_id in image_ids:
         while image_id and image_id not in chain:
             chain.add(image_id)
-            record = store.get_image(image_id)
+            record = images.image_record(image_id)
             image_id = record.parent if record is not None else ""
     return frozenset(chain)

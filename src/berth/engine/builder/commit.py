@@ -1,5 +1,6 @@
-"""Turning a build step into an image (blocking store work; the builder runs each call
-through ``ImageService.locked`` so garbage collection never sees half of it).
+"""Turning a build step into an image (blocking store work through the
+``LayerCommitter`` role of :mod:`.backend`; the builder runs each write through
+``ImageProvider.locked`` so garbage collection never sees half of it).
 
 Every step commits an image whose ``parent`` is the image the step started from, so
 ``images -a`` shows the chain and the cache (:mod:`.cache`) can walk it. A step that
@@ -14,29 +15,22 @@ blob is unpacked once onto the parent layer (dedup by chain id, as a pull does):
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from berth.engine.builder.mountpoints import drop_mount_points
+from berth.engine.builder.backend import LayerCommitter
+from berth.engine.builder.mountpoints import drop_mount_points, drop_placeholders
 from berth.engine.builder.state import BaseImage
 from berth.engine.clock import rfc3339
-from berth.engine.images.service import ImageService
 from berth.engine.images.writer import next_chain_id
 from berth.errors import NotFound
 from berth.oci.image import ContainerConfig, Descriptor, History, ImageConfig, Manifest
 from berth.oci.mount import Mount
-from berth.store.diff import OVERLAY_OPAQUE_XATTR, write_diff
 from berth.store.metadata.images import LayerRecord
 from berth.store.rootview import LayerTree
-
-# Files the runtime bind-mounts over the rootfs: an empty placeholder for each lands in a
-# RUN container's upper dir, and docker keeps them out of the layer (its "init layer").
-_MOUNT_PLACEHOLDERS = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 
 
 @dataclass(frozen=True)
@@ -46,31 +40,28 @@ class Layer:
 
 
 class Committer:
-    def __init__(self, images: ImageService) -> None:
-        self.images = images
-        self.writer = images.writer
-        self.store = images.store
-        self.content = images.content
-        self.snapshotter = images.snapshotter
+    def __init__(self, layers: LayerCommitter) -> None:
+        self._layers = layers
 
     # reading images
 
     def load(self, image_id: str) -> BaseImage:
-        record = self.store.get_image(image_id)
+        record = self._layers.image_record(image_id)
         if record is None:
             raise NotFound(f"No such image: {image_id}")
-        config = cast(ImageConfig, json.loads(self.content.read(record.config_digest)))
+        config = cast(ImageConfig, json.loads(self._layers.read_blob(record.config_digest)))
         layers: list[LayerRecord] = []
         chain: str | None = None
         for diff_id in config["rootfs"]["diff_ids"]:
             chain = next_chain_id(chain, diff_id)
-            layer = self.store.get_layer(chain)
+            layer = self._layers.layer(chain)
             if layer is None:
                 raise NotFound(f"layer {chain} of image {image_id} is not unpacked")
             layers.append(layer)
         blobs: list[Descriptor] = []
         if record.manifest_digest:
-            manifest = cast(Manifest, json.loads(self.content.read(record.manifest_digest)))
+            manifest = cast(Manifest,
+                            json.loads(self._layers.read_blob(record.manifest_digest)))
             blobs = list(manifest.get("layers", []))
         if len(blobs) != len(layers):  # e.g. an index: describe the layers by diff_id
             blobs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
@@ -81,7 +72,7 @@ class Committer:
         """The directories of ``image``'s layers, top first (a LayerTree's input)."""
         if not image.layers:
             return []
-        return _mount_dirs(self.snapshotter.mounts(image.layers[-1].snapshot))
+        return _mount_dirs(self._layers.snapshot_mounts(image.layers[-1].snapshot))
 
     # committing
 
@@ -104,7 +95,7 @@ class Committer:
             config["rootfs"]["diff_ids"].append(layer.record.diff_id)
             layers.append(layer.record)
             blobs.append(layer.descriptor)
-        record = self.writer.create_image(config, blobs, layers, [], parent=base.id)
+        record = self._layers.create_image(config, blobs, layers, [], parent=base.id)
         return BaseImage(record.id, config, tuple(layers), tuple(blobs))
 
     def layer_from_upper(self, upper: Path, base: BaseImage) -> Layer | None:
@@ -112,37 +103,34 @@ class Committer:
         changed (docker records such a step as an ``empty_layer``)."""
         if not any(upper.iterdir()):
             return None
-        with self.content.writer() as w:
-            for chunk in write_diff(upper):
-                w.write(chunk)
-            blob = w.commit()
-        parent = base.layers[-1] if base.layers else None
-        record = self.writer.unpack(blob.digest, parent, expected_diff_id=blob.digest)
-        return Layer(record, self.writer.layer_descriptor(blob.digest))
+        record, descriptor = self._layers.commit_layer(
+            upper, base.layers[-1] if base.layers else None)
+        return Layer(record, descriptor)
 
     def container_layer(self, key: str, base: BaseImage, mount_points: Sequence[str] = ()
                         ) -> Layer | None:
         """The layer a RUN container's snapshot ``key`` made (``mount_points``: the
         targets of its ``--mount``s, whose mount points are no part of it)."""
-        upper = Path(self.snapshotter.writable_path(key))
-        lowers = self.layer_dirs(base)
-        _drop_placeholders(upper, lowers)
+        upper = self._layers.writable_path(key)
+        lower = LayerTree(self.layer_dirs(base))
+        drop_placeholders(upper, lower)
         if mount_points:
-            drop_mount_points(upper, LayerTree(lowers), mount_points)
+            drop_mount_points(upper, lower, mount_points)
         return self.layer_from_upper(upper, base)
+
+    def upper(self, key: str) -> Path:
+        """The writable directory of snapshot ``key`` (a RUN container's)."""
+        return self._layers.writable_path(key)
 
     # scratch snapshots that COPY and WORKDIR write into
 
     def prepare(self, base: BaseImage) -> tuple[str, Path]:
         key = f"build-{secrets.token_hex(8)}"
-        self.snapshotter.prepare(key, base.layers[-1].snapshot if base.layers else None)
-        return key, Path(self.snapshotter.writable_path(key))
+        return key, self._layers.prepare_snapshot(
+            key, base.layers[-1].snapshot if base.layers else None)
 
     def discard(self, key: str) -> None:
-        try:
-            self.snapshotter.remove(key)
-        except NotFound:
-            pass
+        self._layers.remove_snapshot(key)
 
 
 def _mount_dirs(mounts: list[Mount]) -> list[Path]:
@@ -156,24 +144,3 @@ def _mount_dirs(mounts: list[Mount]) -> list[Path]:
             out.append(Path(opts["upperdir"]))
         out.extend(Path(p) for p in opts.get("lowerdir", "").split(":") if p)
     return out
-
-
-def _drop_placeholders(upper: Path, lowers: list[Path]) -> None:
-    """Remove the runtime's empty mount-point files (and a directory made only to hold
-    them) from a stopped RUN container's upper dir."""
-    for rel in _MOUNT_PLACEHOLDERS:
-        path = upper / rel
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(st.st_mode) and st.st_size == 0 and \
-                not any((lower / rel).exists() for lower in lowers):
-            path.unlink()
-    etc = upper / "etc"
-    try:
-        if etc.is_dir() and not etc.is_symlink() and not any(etc.iterdir()) and \
-                OVERLAY_OPAQUE_XATTR not in os.listxattr(etc, follow_symlinks=False):
-            etc.rmdir()
-    except OSError:
-        pass

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from berth.engine.builder import cache, history, metadata
 from berth.engine.builder import instructions as ins
+from berth.engine.builder.backend import ImageProvider
 from berth.engine.builder.commit import Committer, Layer
 from berth.engine.builder.copy import CopyPlan, CopySpec, copy_checksum, perform_copy, plan_copy
 from berth.engine.builder.copyplan import ItemKind
@@ -39,7 +40,6 @@ from berth.engine.builder.runmounts import (
     step_mounts,
 )
 from berth.engine.builder.state import BaseImage, StageState
-from berth.engine.images.service import ImageService
 from berth.store.rootview import LayerTree
 
 # SourceResolver: resolves ``COPY --from`` and ``--mount from=`` to the image (a stage's
@@ -55,7 +55,7 @@ def short_id(image_id: str) -> str:
 class StageContext:
     """What every stage of one build shares."""
 
-    images: ImageService
+    images: ImageProvider
     committer: Committer
     executor: RunExecutor
     options: BuildOptions
@@ -177,9 +177,8 @@ class StageRunner:
     async def _cached(self, created_by: str) -> bool:
         if self.ctx.options.no_cache:
             return False
-        images = self.ctx.images
         key = cache.CacheKey(self.state.image.id, created_by, self.state.depth)
-        hit = await asyncio.to_thread(cache.probe, images.store, images.content, key,
+        hit = await asyncio.to_thread(cache.probe, self.ctx.images, key,
                                       self.ctx.cache_sources)
         if hit is None:
             return False

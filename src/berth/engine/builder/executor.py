@@ -18,8 +18,8 @@ import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
+from berth.engine.builder.backend import ImageProvider
 from berth.engine.builder.commit import Committer, Layer
 from berth.engine.builder.errors import CommandFailed
 from berth.engine.builder.options import BuildOutput
@@ -28,7 +28,6 @@ from berth.engine.builder.state import BaseImage
 from berth.engine.containers.model import ContainerSpec, LogConfig
 from berth.engine.containers.service import ContainerService
 from berth.engine.containers.waiters import AttachRequest
-from berth.engine.images.service import ImageService
 from berth.errors import BerthError, NotFound
 from berth.formats.stdcopy import STDERR, STDOUT, FrameDecoder
 
@@ -46,7 +45,7 @@ class RunStep:
 
 
 class RunExecutor:
-    def __init__(self, containers: ContainerService, images: ImageService,
+    def __init__(self, containers: ContainerService, images: ImageProvider,
                  committer: Committer) -> None:
         self.containers = containers
         self.images = images
@@ -102,15 +101,14 @@ class RunExecutor:
 
     def _place_script(self, cid: str, script: tuple[str, bytes] | None) -> None:
         assert script is not None
-        directory = Path(self.committer.snapshotter.writable_path(cid)) / SCRIPT_DIR
+        directory = self.committer.upper(cid) / SCRIPT_DIR
         directory.mkdir(mode=0o755, exist_ok=True)
         path = directory / script[0]
         path.write_bytes(script[1])
         path.chmod(0o755)
 
     def _remove_script(self, cid: str) -> None:
-        shutil.rmtree(Path(self.committer.snapshotter.writable_path(cid)) / SCRIPT_DIR,
-                      ignore_errors=True)
+        shutil.rmtree(self.committer.upper(cid) / SCRIPT_DIR, ignore_errors=True)
 
     async def _remove(self, cid: str) -> None:
         try:

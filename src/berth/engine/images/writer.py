@@ -29,7 +29,7 @@ from berth.oci.image import (
 )
 from berth.oci.reference import Reference
 from berth.store.content import ContentStore
-from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer
+from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer, write_diff
 from berth.store.metadata.images import ImageRecord, ImageStore, LayerRecord
 from berth.store.metadata.leases import Leases
 from berth.store.snapshots import Snapshotter
@@ -144,6 +144,18 @@ class ImageWriter:
                             size=self.snapshotter.usage(chain_id))
         self.images.put_layer(layer)
         return layer
+
+    def commit_upper(self, upper: Path, parent: LayerRecord | None
+                     ) -> tuple[LayerRecord, Descriptor]:
+        """The tar diff of directory ``upper`` (a build step's overlay upper dir: its
+        whiteouts become the tar's) stored as a blob whose digest is its diff_id, and
+        unpacked once onto ``parent``: the layer and the blob's descriptor."""
+        with self.content.writer() as w:
+            for chunk in write_diff(upper):
+                w.write(chunk)
+            blob = w.commit()
+        layer = self.unpack(blob.digest, parent, expected_diff_id=blob.digest)
+        return layer, self.layer_descriptor(blob.digest)
 
     def discard(self, extracted: Extracted) -> None:
         """Drop an extracted layer that will not be adopted (its pull failed)."""

@@ -140,7 +140,7 @@ def test_forced_rmi_deletes_image_of_stopped_container_but_keeps_its_layer(servi
     records = run(service.remove("test:1", True, lambda _: [("c" * 64, False)]))
     assert records == [("Untagged", "test:1"), ("Deleted", image.id)]
     assert run(service.rootfs_mounts("stopped-ctr"))
-    assert service.snapshotter.stat(image.chain_id).parent is None
+    assert service.layer(image.chain_id) is not None and service.snapshot_mounts(image.chain_id)
 
 
 def test_layers_are_shared_between_images(service, tmp_path):
@@ -155,7 +155,7 @@ def step(service, parent, n, tag=""):
     """An image a build step made on ``parent`` (same layer, its own config)."""
     base = run(service.get(parent))
     config = {**base.config, "created": f"2024-01-{n:02}T00:00:00Z"}
-    return service.writer.create_image(config, [], [service.store.get_layer(base.chain_id)],
+    return service.create_image(config, [], [service.layer(base.chain_id)],
                                        [parse(tag)] if tag else [], parent=base.id)
 
 
