@@ -4,6 +4,7 @@ The expected trees are what dockerd 20.10 builds from the same contexts and clie
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,11 @@ def test_run_stderr_is_red_in_the_stream_and_stdout_plain(
 
 def test_cache_from_makes_the_listed_images_the_only_cache_sources(
         daemon: Daemon, api: docker.APIClient, tags: list[str], tmp_path: Path) -> None:
-    ctx = write_tree(tmp_path, {"Dockerfile": "FROM busybox\nENV A=1\nRUN echo built > /f\n"
-                                              "COPY data /data\n", "data": "d\n"})
+    # a step of its own first, so no other test's cached steps can match
+    token = secrets.token_hex(6)
+    ctx = write_tree(tmp_path, {"Dockerfile": f"FROM busybox\nENV A={token}\n"
+                                              "RUN echo built > /f\nCOPY data /data\n",
+                                "data": "d\n"})
     tags.extend(["ctx-cf:1", "ctx-cf:2", "ctx-cf:3"])
 
     def build(tag: str, *flags: str) -> tuple[int, str]:

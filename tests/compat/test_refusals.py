@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -222,3 +223,18 @@ def test_a_client_hanging_up_is_not_an_error(daemon: Daemon) -> None:
     finally:
         if cid:
             daemon.docker("rm", "-f", cid, check=False)
+
+
+@pytest.mark.parametrize(("flags", "name"), [
+    (["--memory", "64m"], "memory"), (["--cpu-shares", "512"], "cpushares"),
+    (["--shm-size", "128m"], "shmsize"), (["--add-host", "h:127.0.0.1"], "extrahosts"),
+    (["--cgroup-parent", "x"], "cgroupparent"),
+])
+def test_build_parameters_berth_ignores_are_refused(daemon: Daemon, tmp_path, flags: list[str],
+                                                    name: str) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN true\n")
+    res = subprocess.run(["docker", "-H", daemon.host, "build", *flags, "-q", str(tmp_path)],
+                         env={**daemon.env(), "DOCKER_BUILDKIT": "0"}, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode != 0
+    assert f"berth does not support the build parameter {name} yet" in res.stderr

@@ -46,6 +46,8 @@ from berth.api.server.app import Router, json_response
 from berth.api.server.backend import BuildBackend
 from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
+from berth.api.types.build import BuildQuery
+from berth.api.types.decode import from_query, set_fields
 from berth.engine.builder.contextcache import MAX_MANIFEST
 from berth.engine.builder.errors import CommandFailed
 from berth.engine.builder.options import BuildOptions
@@ -53,47 +55,39 @@ from berth.engine.builder.prune import prune_options
 from berth.engine.images.pull import PullProgress
 from berth.errors import BerthError, InvalidArgument
 
-
-def _json_map(request: web.Request, name: str) -> dict[str, str]:
-    raw = request.query.get(name)
-    if not raw:
-        return {}
-    try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid {name} value {raw!r}: not JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"invalid {name} value {raw!r}: not a JSON object")
-    # a null value ("--build-arg X" with X unset) means "not given", as in moby
-    return {str(k): str(v) for k, v in value.items() if v is not None}
+# What the classic builder of berth honours of /build's query; any other parameter set to
+# something other than its zero value (or the value the docker CLI sends for "default")
+# is refused by name, never dropped.
+_HONOURED = frozenset({"dockerfile", "t", "q", "nocache", "cachefrom", "pull", "rm",
+                       "forcerm", "buildargs", "labels", "networkmode", "platform",
+                       "target", "buildid"})
+_DEFAULTS: dict[str, tuple[object, ...]] = {"version": ("1",), "isolation": ("default",)}
 
 
-def _list(request: web.Request, name: str) -> tuple[str, ...]:
-    raw = request.query.get(name)
-    if not raw:
-        return ()
-    try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid {name} value {raw!r}: not JSON") from None
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+def query(request: web.Request) -> BuildQuery:
+    return from_query(request.query, {"t": request.query.getall("t", [])}, BuildQuery)
 
 
-def options(request: web.Request) -> BuildOptions:
-    q = request.query
+def options(q: BuildQuery) -> BuildOptions:
+    refused = [name for name, value in set_fields(q)
+               if name not in _HONOURED and value not in _DEFAULTS.get(name, ())]
+    if refused:
+        raise InvalidArgument(f"berth does not support the build parameter {refused[0]} yet")
     return BuildOptions(
-        tags=tuple(t for t in q.getall("t", []) if t),
-        dockerfile=q.get("dockerfile") or "Dockerfile",
-        build_args=tuple(sorted(_json_map(request, "buildargs").items())),
-        target=q.get("target", ""),
-        no_cache=params.boolean(request, "nocache"),
-        pull=params.boolean(request, "pull"),
-        labels=tuple(sorted(_json_map(request, "labels").items())),
-        remove=params.boolean(request, "rm", default=True),
-        force_remove=params.boolean(request, "forcerm"),
-        network_mode=q.get("networkmode", ""),
-        cache_from=_list(request, "cachefrom"),
-        platform=q.get("platform", ""),
+        tags=tuple(q.t or ()),
+        dockerfile=q.dockerfile or "Dockerfile",
+        # a null value ("--build-arg X" with X unset) means "not given", as in moby
+        build_args=tuple(sorted((k, v) for k, v in (q.buildargs or {}).items()
+                                if v is not None)),
+        target=q.target,
+        no_cache=q.nocache,
+        pull=q.pull,
+        labels=tuple(sorted((q.labels or {}).items())),
+        remove=q.rm,
+        force_remove=q.forcerm,
+        network_mode=q.networkmode,
+        cache_from=tuple(q.cachefrom or ()),
+        platform=q.platform,
     )
 
 
@@ -162,9 +156,10 @@ class BuildRoutes:
         return web.json_response({"base": base, "reuse": reuse})
 
     async def build(self, request: web.Request) -> web.StreamResponse:
-        opts = options(request)
+        q = query(request)
+        opts = options(q)
         async with ProgressStream(request, lazy=True) as progress:
-            output = _Output(progress, params.boolean(request, "q"), [])
+            output = _Output(progress, q.q, [])
             try:
                 await self.builder.build(_body(request), opts, output)
             except BerthError as err:

@@ -20,7 +20,7 @@ than their zero value, so the caller can refuse what it does not honour.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
@@ -147,3 +147,47 @@ def set_fields(value: msgspec.Struct, prefix: str = "") -> Iterator[tuple[str, A
     for name, item in _items(value):
         if not is_zero(item):
             yield f"{prefix}{name}", item
+
+
+_FALSE = ("", "0", "no", "false", "none")  # moby's httputils.BoolValue
+
+
+def from_query(query: Mapping[str, str], repeated: Mapping[str, list[str]],
+               model: type[T]) -> T:
+    """Query parameters as ``model``, read as moby reads them: a bool is false only for
+    "", 0, no, false, none; an int is decimal; a name in ``repeated`` is a list of every
+    value given (``t=a&t=b``); any other list or map is JSON in one parameter
+    (``buildargs={...}``, ``cachefrom=[...]``).
+    A parameter that is absent keeps the field's default."""
+    info = mi.type_info(model)
+    assert isinstance(info, mi.StructType)
+    data: dict[str, Any] = {}
+    for field in info.fields:
+        name = field.encode_name
+        if name not in query:
+            continue
+        raw = query[name]
+        kind = _optional(field.type)
+        try:
+            if isinstance(kind, mi.BoolType):
+                data[name] = raw.strip().lower() not in _FALSE
+            elif isinstance(kind, mi.IntType):
+                data[name] = int(raw) if raw.strip() else 0
+            elif name in repeated:
+                data[name] = [v for v in repeated[name] if v]
+            elif isinstance(kind, mi.ListType | mi.DictType):
+                data[name] = json.loads(raw) if raw.strip() else None
+            else:
+                data[name] = raw
+        except ValueError:
+            raise InvalidArgument(f"invalid value for {name}: {raw!r}") from None
+    return convert(data, model)
+
+
+def _optional(info: mi.Type) -> mi.Type:
+    """``X | None`` → ``X``."""
+    if isinstance(info, mi.UnionType):
+        rest = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        if len(rest) == 1:
+            return rest[0]
+    return info

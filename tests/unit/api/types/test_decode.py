@@ -140,3 +140,24 @@ def test_arbitrary_exec_bodies_fail_only_as_berth_errors(create: dict[str, objec
         decode(json.dumps(start).encode(), ExecStart)
     except BerthError as err:
         assert err.status == 400, err
+
+
+def test_build_query_reads_as_moby_reads_it() -> None:
+    from berth.api.server.build import options
+    from berth.api.types.build import BuildQuery
+    from berth.api.types.decode import from_query
+
+    raw = {"t": "a:1", "rm": "0", "nocache": "true", "cachefrom": '["x","y"]',
+           "buildargs": '{"A":"1","B":null}', "memory": "0", "version": "1",
+           "networkmode": "default", "ulimits": "null", "isolation": ""}
+    q = from_query(raw, {"t": ["a:1", "b:2"]}, BuildQuery)
+    assert (q.t, q.rm, q.nocache, q.cachefrom) == (["a:1", "b:2"], False, True, ["x", "y"])
+    opts = options(q)
+    assert opts.build_args == (("A", "1"),) and opts.tags == ("a:1", "b:2")
+    for name, value in (("memory", "1073741824"), ("squash", "1"), ("extrahosts", "h:1.2.3.4"),
+                        ("remote", "https://example.invalid/x.git"), ("version", "2")):
+        with pytest.raises(InvalidArgument,
+                           match=f"berth does not support the build parameter {name} yet"):
+            options(from_query({name: value}, {}, BuildQuery))
+    with pytest.raises(InvalidArgument, match="memory"):
+        from_query({"memory": "lots"}, {}, BuildQuery)
