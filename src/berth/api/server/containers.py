@@ -17,7 +17,8 @@ from berth.api.server.execs import window_size
 from berth.api.server.hijack import hijack
 from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
-from berth.api.types.containers import ContainerCreate
+from berth.api.types.containers import ContainerCreate, ContainerUpdate
+from berth.api.types.decode import set_fields
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import PruneFilters, parse_until
@@ -55,6 +56,7 @@ class ContainerRoutes:
         r.add("POST", "/containers/{id}/rename", self.rename)
         r.add("POST", "/containers/prune", self.prune)
         r.add("GET", "/containers/{id}/export", self.export)
+        r.add("POST", "/containers/{id}/update", self.update)
 
     async def create(self, request: web.Request) -> web.Response:
         spec = container_json.spec_from_create(await params.body(request, ContainerCreate))
@@ -198,6 +200,15 @@ class ContainerRoutes:
     async def rename(self, request: web.Request) -> web.Response:
         await self.admin.rename(request.match_info["id"], request.query.get("name", ""))
         return web.Response(status=204)
+
+    async def update(self, request: web.Request) -> web.Response:
+        """``docker update``: berth cannot change a container's resources or restart
+        policy yet, so any change is refused by name (an empty update changes nothing)."""
+        body = await params.body(request, ContainerUpdate)
+        self.service.get(request.match_info["id"])  # 404 first, as docker
+        for name, _ in set_fields(body):
+            raise InvalidArgument(f"berth does not support updating {name} yet")
+        return json_response({"Warnings": []})
 
     async def export(self, request: web.Request) -> web.StreamResponse:
         return await stream_tar(request, await self.admin.export(request.match_info["id"]))

@@ -107,8 +107,9 @@ class Ulimit(msgspec.Struct):
     Hard: Int64 = 0
 
 
-class HostConfig(msgspec.Struct):
-    # Resources
+class Resources(msgspec.Struct):
+    """The part of HostConfig that ``docker update`` can change too."""
+
     CpuShares: Int64 = 0
     Memory: Int64 = 0
     CgroupParent: str = ""
@@ -140,7 +141,9 @@ class HostConfig(msgspec.Struct):
     CpuPercent: Int64 = 0
     IOMaximumIOps: Int64 = 0
     IOMaximumBandwidth: Int64 = 0
-    # HostConfig proper
+
+
+class HostConfig(Resources):
     Binds: list[str] | None = None
     ContainerIDFile: str = ""
     LogConfig: LogConfig = msgspec.field(default_factory=LogConfig)
@@ -239,6 +242,12 @@ class ContainerCreate(msgspec.Struct):
     Shell: list[str] | None = None
     HostConfig: HostConfig = msgspec.field(default_factory=HostConfig)
     NetworkingConfig: NetworkingConfig = msgspec.field(default_factory=NetworkingConfig)
+
+
+class ContainerUpdate(Resources):
+    """``POST /containers/{id}/update``: the resources and the restart policy."""
+
+    RestartPolicy: RestartPolicy | None = None
 
 
 def to_builtins(value: msgspec.Struct) -> Any:
