@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from berth.api.server.progress import ProgressStream
+from berth.api.types import auth as types
+from berth.api.types.decode import decode
 from berth.config import DOCKER_HUB
 from berth.engine.images.push import PushProgress, PushStep
 from berth.engine.images.registries import AuthConfig, RegistryOptions
@@ -37,18 +38,18 @@ from berth.errors import InvalidArgument
 AUTH_HEADER = "X-Registry-Auth"
 
 
-def auth_config(doc: object) -> AuthConfig | None:
-    """docker's ``AuthConfig`` document; None when it names no credentials."""
-    if not isinstance(doc, dict):
-        raise InvalidArgument("invalid registry credentials: not a JSON object")
-    fields = {key: doc.get(key) or "" for key in
-              ("username", "password", "serveraddress", "identitytoken")}
-    if not all(isinstance(v, str) for v in fields.values()):
-        raise InvalidArgument("invalid registry credentials: fields must be strings")
-    if not fields["username"] and not fields["identitytoken"]:
+def auth_config(doc: types.AuthConfig) -> AuthConfig | None:
+    """The credentials of docker's ``AuthConfig``; None when it names none. ``auth``
+    (base64 ``user:password``, a config.json's form) stands for both when they are unset."""
+    username, password = doc.username, doc.password
+    if doc.auth and not username:
+        try:
+            username, _, password = base64.b64decode(doc.auth).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as err:
+            raise InvalidArgument(f"invalid registry credentials: auth: {err}") from None
+    if not username and not doc.identitytoken:
         return None
-    return AuthConfig(str(fields["username"]), str(fields["password"]),
-                      str(fields["serveraddress"]), str(fields["identitytoken"]))
+    return AuthConfig(username, password, doc.serveraddress, doc.identitytoken)
 
 
 def registry_auth(request: web.Request) -> AuthConfig | None:
@@ -58,10 +59,9 @@ def registry_auth(request: web.Request) -> AuthConfig | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        doc = json.loads(raw)
     except (binascii.Error, ValueError) as err:
         raise InvalidArgument(f"invalid {AUTH_HEADER} header: {err}") from err
-    return auth_config(doc)
+    return auth_config(decode(raw, types.AuthConfig))
 
 
 @dataclass

@@ -14,6 +14,7 @@ from berth.api.server.backend import ContainerBackend, ImageBackend
 from berth.api.server.distribution import PushRenderer, auth_config, registry_auth
 from berth.api.server.image_archives import ImageArchiveRoutes
 from berth.api.server.progress import ProgressStream
+from berth.api.types.auth import AuthConfig as AuthConfigBody
 from berth.engine import clock
 from berth.engine.images.filters import parse_filters
 from berth.engine.images.image import Image
@@ -162,11 +163,7 @@ class ImageRoutes:
         return progress.response
 
     async def auth(self, request: web.Request) -> web.Response:
-        try:
-            doc = await request.json()
-        except ValueError as err:
-            raise InvalidArgument(f"invalid login request: {err}") from err
-        auth = auth_config(doc)
+        auth = auth_config(await params.body(request, AuthConfigBody))
         if auth is None:
             raise InvalidArgument("login needs a username and password, or an identity token")
         await self.images.login(auth)
