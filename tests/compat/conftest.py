@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from tests.compat.daemon import Daemon
@@ -44,6 +45,26 @@ def fresh_daemon() -> Iterator[Daemon]:
     """A berthd of a test's own, for tests that kill or restart the daemon."""
     with _running_daemon() as d:
         yield d
+
+
+@pytest.fixture
+def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
+    """A docker-py client of the session's berthd."""
+    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def api(daemon: Daemon) -> Iterator[docker.APIClient]:
+    """docker-py's low-level client of the session's berthd."""
+    c = docker.APIClient(base_url=daemon.host, version="1.45", timeout=120)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.fixture

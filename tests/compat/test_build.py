@@ -5,7 +5,6 @@ it built."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,6 @@ import pytest
 from tests.compat.daemon import Daemon, inspect
 from tests.tarballs import tar_of
 from tests.trees import write_tree
-
-
-@pytest.fixture
-def api(daemon: Daemon) -> Iterator[docker.APIClient]:
-    c = docker.APIClient(base_url=daemon.host, version="1.45", timeout=120)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def build(api: docker.APIClient, ctx: Path, tag: str | None = None,

@@ -5,7 +5,6 @@ The expected trees are what dockerd 20.10 builds from the same contexts and clie
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,6 @@ from tests.compat.daemon import Daemon
 from tests.trees import write_tree
 
 COPY_ALL = "FROM busybox\nCOPY . /ctx/\n"
-
-
-@pytest.fixture
-def api(daemon: Daemon) -> Iterator[docker.APIClient]:
-    c = docker.APIClient(base_url=daemon.host, version="1.45", timeout=120)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(autouse=True)

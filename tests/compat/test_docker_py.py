@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import docker
 import pytest
-
-from tests.compat.daemon import Daemon
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def test_run_returns_output(client: docker.DockerClient) -> None:

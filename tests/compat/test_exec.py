@@ -15,15 +15,6 @@ from tests.compat.daemon import Daemon
 
 
 @pytest.fixture
-def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-@pytest.fixture
 def sleeper(daemon: Daemon) -> Iterator[str]:
     name = f"ex{time.monotonic_ns()}"
     daemon.docker("run", "-d", "--name", name, "-e", "FROM_RUN=1", "busybox", "sleep", "600")

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import docker
-import pytest
 
 from tests.compat.daemon import Daemon
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def test_docker_kill_then_rm_succeeds_at_once(daemon: Daemon) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -14,15 +13,6 @@ import pytest
 from tests.compat.daemon import Daemon
 
 COUNTER = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _state(daemon: Daemon, ref: str) -> dict[str, object]:

@@ -8,7 +8,6 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -28,7 +27,7 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def api(daemon: Daemon, method: str, path: str, body: Any = None,
+def raw_request(daemon: Daemon, method: str, path: str, body: Any = None,
         raw: bytes | None = None) -> tuple[int, str, bytes]:
     """One request: status, content type, body."""
     conn = _UnixConnection(str(daemon.socket))
@@ -39,15 +38,6 @@ def api(daemon: Daemon, method: str, path: str, body: Any = None,
         return resp.status, resp.getheader("Content-Type") or "", resp.read()
     finally:
         conn.close()
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _container_count(daemon: Daemon) -> int:
@@ -92,7 +82,7 @@ def test_docker_py_refuses_volumes_from(client: docker.DockerClient) -> None:
     {"Labels": [[1]]}, {"StopTimeout": "x"}, {"HostConfig": {"Memory": 2**70}},
 ])
 def test_malformed_create_bodies_are_400_json(daemon: Daemon, body: dict[str, Any]) -> None:
-    status, ctype, data = api(daemon, "POST", "/v1.45/containers/create",
+    status, ctype, data = raw_request(daemon, "POST", "/v1.45/containers/create",
                               {"Image": "busybox", "Cmd": ["true"], **body})
     assert status == 400 and ctype == "application/json", data
     assert "invalid JSON" in json.loads(data)["message"]
@@ -101,24 +91,24 @@ def test_malformed_create_bodies_are_400_json(daemon: Daemon, body: dict[str, An
 def test_malformed_exec_and_raw_bodies_are_400(daemon: Daemon) -> None:
     cid = daemon.docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
     try:
-        status, _, data = api(daemon, "POST", f"/containers/{cid}/exec",
+        status, _, data = raw_request(daemon, "POST", f"/containers/{cid}/exec",
                               {"Cmd": ["true"], "DetachKeys": [None]})
         assert status == 400 and json.loads(data)["message"].startswith("invalid JSON")
-        status, _, data = api(daemon, "POST", "/containers/create", raw=b"{not json")
+        status, _, data = raw_request(daemon, "POST", "/containers/create", raw=b"{not json")
         assert status == 400 and "invalid JSON" in json.loads(data)["message"]
     finally:
         daemon.docker("rm", "-f", cid)
 
 
 def test_top_level_runtime_is_ignored_as_docker_ignores_it(daemon: Daemon) -> None:
-    status, _, data = api(daemon, "POST", "/containers/create",
+    status, _, data = raw_request(daemon, "POST", "/containers/create",
                           {"Image": "busybox", "Cmd": ["true"], "Runtime": ["x"]})
     assert status == 201, data
     daemon.docker("rm", json.loads(data)["Id"])
 
 
 def test_stop_timeout_of_a_wrong_type_never_reaches_stop(daemon: Daemon) -> None:
-    status, _, _ = api(daemon, "POST", "/containers/create",
+    status, _, _ = raw_request(daemon, "POST", "/containers/create",
                        {"Image": "busybox", "Cmd": ["sleep", "5"], "StopTimeout": "x"})
     assert status == 400
 
@@ -189,7 +179,7 @@ def test_wait_omits_error_when_there_is_none(daemon: Daemon) -> None:
     cid = daemon.docker("create", "busybox", "true").stdout.strip()
     try:
         daemon.docker("start", cid)
-        status, _, data = api(daemon, "POST", f"/containers/{cid}/wait")
+        status, _, data = raw_request(daemon, "POST", f"/containers/{cid}/wait")
         assert status == 200 and json.loads(data) == {"StatusCode": 0}
     finally:
         daemon.docker("rm", cid)

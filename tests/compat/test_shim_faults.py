@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -16,15 +15,6 @@ import pytest
 
 from berth.runtime.sockets import socket_path
 from tests.compat.daemon import CGROUP_ROOT, Daemon
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=daemon.host, version="1.45", timeout=60)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _alive(pid: int) -> bool:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.compat.daemon import Daemon
-from tests.compat.test_refusals import api
+from tests.compat.test_refusals import raw_request
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / \
     "docker-engine-api-v1.45.yaml"
@@ -55,7 +55,7 @@ def check(document: Any, path: str, method: str = "get", status: int = 200) -> N
 
 
 def _get(daemon: Daemon, path: str) -> Any:
-    status, _, body = api(daemon, "GET", path)
+    status, _, body = raw_request(daemon, "GET", path)
     assert status == 200, body
     return json.loads(body)
 
@@ -81,7 +81,7 @@ def test_container_documents(daemon: Daemon, containers: tuple[str, str]) -> Non
 
 
 def test_exec_document(daemon: Daemon, containers: tuple[str, str]) -> None:
-    status, _, body = api(daemon, "POST", f"/v1.45/containers/{containers[0]}/exec",
+    status, _, body = raw_request(daemon, "POST", f"/v1.45/containers/{containers[0]}/exec",
                           {"Cmd": ["true"]})
     assert status == 201
     check(_get(daemon, f"/v1.45/exec/{json.loads(body)['Id']}/json"), "/exec/{id}/json")
@@ -100,7 +100,7 @@ def test_system_documents(daemon: Daemon, containers: tuple[str, str]) -> None:
 
 
 def test_event_documents(daemon: Daemon, containers: tuple[str, str]) -> None:
-    status, _, body = api(daemon, "GET", f"/v1.45/events?since=0&until={time.time():.3f}")
+    status, _, body = raw_request(daemon, "GET", f"/v1.45/events?since=0&until={time.time():.3f}")
     assert status == 200
     events = [json.loads(line) for line in body.splitlines() if line.strip()]
     assert events
