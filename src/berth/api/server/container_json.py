@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 from berth.api.types import containers as types
+from berth.api.types import responses as wire
 from berth.api.types.decode import is_zero, set_fields
 from berth.engine import clock
 from berth.engine.containers.model import (
@@ -141,23 +141,22 @@ def _healthcheck(value: types.HealthConfig | None) -> Healthcheck | None:
                        start_interval=value.StartInterval, retries=value.Retries)
 
 
-def _healthcheck_json(hc: Healthcheck) -> dict[str, Any]:
-    out: dict[str, Any] = {"Test": list(hc.test)}
-    for key, value in (("Interval", hc.interval), ("Timeout", hc.timeout),
-                       ("StartPeriod", hc.start_period),
-                       ("StartInterval", hc.start_interval), ("Retries", hc.retries)):
-        if value:  # omitempty, as docker's HealthConfig
-            out[key] = value
-    return out
+def _healthcheck_json(hc: Healthcheck) -> wire.StructDoc:
+    """The request's own model, so the zero durations are left out (omitempty) as docker's
+    HealthConfig does; Test is always there."""
+    doc: wire.StructDoc = types.to_builtins(types.HealthConfig(
+        Test=list(hc.test), Interval=hc.interval, Timeout=hc.timeout,
+        StartPeriod=hc.start_period, StartInterval=hc.start_interval, Retries=hc.retries))
+    return doc
 
 
-def _health_json(h: Health) -> dict[str, Any]:
+def _health_json(h: Health) -> wire.Health:
     return {"Status": h.status, "FailingStreak": h.failing_streak,
             "Log": [{"Start": p.start, "End": p.end, "ExitCode": p.exit_code,
                      "Output": p.output} for p in h.log]}
 
 
-def _host_config(c: Container) -> dict[str, Any]:
+def _host_config(c: Container) -> wire.StructDoc:
     """Every HostConfig field, as docker shows it: what berth honours from the create
     request, everything else (refused at create unless zero) at its zero value."""
     s, r = c.spec, c.spec.resources
@@ -174,50 +173,59 @@ def _host_config(c: Container) -> dict[str, Any]:
         Init=True if s.init else None, ShmSize=64 * 1024 * 1024, PortBindings={},
         ConsoleSize=list(s.console_size), IpcMode=s.ipc_mode, CgroupnsMode=s.cgroupns_mode,
         Isolation=s.isolation, OomKillDisable=False)
-    doc: dict[str, Any] = types.to_builtins(host)
+    doc: wire.StructDoc = types.to_builtins(host)
     return doc
 
 
-def inspect(c: Container, data_root: str, driver: str, exec_ids: list[str] | None = None
-            ) -> dict[str, Any]:
-    st = c.state
-    base = f"{data_root}/containers/{c.id}"
-    config: dict[str, Any] = {
+def _state(st: State) -> wire.ContainerState:
+    state: wire.ContainerState = {
+        "Status": st.status.value,
+        "Running": st.running or st.status == Status.RESTARTING,  # as docker's
+        "Paused": st.status == Status.PAUSED, "Restarting": st.status == Status.RESTARTING,
+        "OOMKilled": st.oom_killed, "Dead": st.status == Status.DEAD, "Pid": st.pid,
+        "ExitCode": st.exit_code, "Error": st.error, "StartedAt": st.started_at,
+        "FinishedAt": st.finished_at,
+    }
+    if st.health is not None:
+        state["Health"] = _health_json(st.health)
+    return state
+
+
+def _config(c: Container) -> wire.ContainerConfig:
+    config: wire.ContainerConfig = {
         "Hostname": c.hostname, "Domainname": c.spec.domainname, "User": c.spec.user,
         "AttachStdin": c.spec.attach_stdin, "AttachStdout": c.spec.attach_stdout,
         "AttachStderr": c.spec.attach_stderr, "Tty": c.spec.tty,
         "OpenStdin": c.spec.open_stdin, "StdinOnce": c.spec.stdin_once, "Env": list(c.env),
         "Cmd": list(c.cmd) if c.cmd is not None else None, "Image": c.spec.image,
         "Volumes": None, "WorkingDir": c.working_dir if c.working_dir != "/" else "",
-        **({"ExposedPorts": {p: {} for p in c.spec.exposed_ports}}
-           if c.spec.exposed_ports else {}),
-        **({"NetworkDisabled": True} if c.spec.network_disabled else {}),
         "Entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
         "OnBuild": None, "Labels": dict(c.labels),
     }
+    if c.spec.exposed_ports:
+        config["ExposedPorts"] = {p: {} for p in c.spec.exposed_ports}
+    if c.spec.network_disabled:
+        config["NetworkDisabled"] = True
     if c.spec.healthcheck is not None:
         config["Healthcheck"] = _healthcheck_json(c.spec.healthcheck)
     if c.spec.stop_signal:
         config["StopSignal"] = c.spec.stop_signal
     if c.spec.stop_timeout is not None:
         config["StopTimeout"] = c.spec.stop_timeout
+    return config
+
+
+def inspect(c: Container, data_root: str, driver: str, exec_ids: list[str] | None = None
+            ) -> wire.ContainerInspect:
+    base = f"{data_root}/containers/{c.id}"
     return {
         "Id": c.id, "Created": c.created, "Path": c.path, "Args": list(c.args),
-        "State": {
-            "Status": st.status.value,
-            "Running": st.running or st.status == Status.RESTARTING,  # as docker's
-            "Paused": st.status == Status.PAUSED, "Restarting": st.status == Status.RESTARTING,
-            "OOMKilled": st.oom_killed, "Dead": st.status == Status.DEAD, "Pid": st.pid,
-            "ExitCode": st.exit_code, "Error": st.error, "StartedAt": st.started_at,
-            "FinishedAt": st.finished_at,
-            **({"Health": _health_json(st.health)} if st.health is not None else {}),
-        },
-        "Image": c.image_id, "ResolvConfPath": f"{base}/resolv.conf",
+        "State": _state(c.state), "Image": c.image_id, "ResolvConfPath": f"{base}/resolv.conf",
         "HostnamePath": f"{base}/hostname", "HostsPath": f"{base}/hosts",
         "LogPath": c.log_path, "Name": "/" + c.name, "RestartCount": c.restart_count,
         "Driver": driver, "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "ExecIDs": exec_ids or None, "HostConfig": _host_config(c),
-        "GraphDriver": {"Name": driver, "Data": None}, "Mounts": [], "Config": config,
+        "GraphDriver": {"Name": driver, "Data": None}, "Mounts": [], "Config": _config(c),
         "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
                             "Networks": {}},
     }
@@ -251,7 +259,7 @@ def _health_suffix(st: State) -> str:
     return f" ({st.health.status})"
 
 
-def summary(c: Container) -> dict[str, Any]:
+def summary(c: Container) -> wire.ContainerSummary:
     return {
         "Id": c.id, "Names": ["/" + c.name], "Image": c.spec.image, "ImageID": c.image_id,
         "Command": " ".join([c.path, *c.args]), "Created": int(clock.parse(c.created)),

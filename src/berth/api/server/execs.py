@@ -9,7 +9,6 @@ moby reports it once the stream is open: its message as output, then the stream 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +17,7 @@ from berth.api.server.app import Router, json_response
 from berth.api.server.backend import ExecBackend
 from berth.api.server.hijack import hijack
 from berth.api.server.relay import parse_detach_keys, reframing, splice
+from berth.api.types import responses as wire
 from berth.api.types.execs import ExecCreate, ExecStart
 from berth.engine.containers.execs import Exec, ExecSpec
 from berth.errors import BerthError, InvalidArgument
@@ -113,7 +113,7 @@ def spec_from_create(body: ExecCreate) -> ExecSpec:
         console_size=(body.ConsoleSize[0], body.ConsoleSize[1]) if body.ConsoleSize else None)
 
 
-def inspect(rec: Exec) -> dict[str, Any]:
+def inspect(rec: Exec) -> wire.ExecInspect:
     """docker's ``GET /exec/{id}/json``: ExitCode is null until the process has exited."""
     s = rec.spec
     return {

@@ -13,7 +13,9 @@ from berth.api.server import params
 from berth.api.server.app import Router, json_response
 from berth.api.server.backend import ContainerBackend, ImageBackend
 from berth.api.server.progress import ProgressStream
+from berth.api.types import responses as wire
 from berth.engine.images import prune
+from berth.engine.images.history import HistoryItem
 from berth.engine.images.load import Kind, LoadEvent
 
 
@@ -27,6 +29,11 @@ async def stream_tar(request: web.Request, chunks: AsyncGenerator[bytes, None]
             await response.write(chunk)
         await response.write_eof()
     return response
+
+
+def history_item(i: HistoryItem) -> wire.HistoryResponseItem:
+    return {"Id": i.id, "Created": i.created, "CreatedBy": i.created_by,
+            "Tags": list(i.tags) or None, "Size": i.size, "Comment": i.comment}
 
 
 async def _body(request: web.Request) -> AsyncGenerator[bytes, None]:
@@ -79,10 +86,7 @@ class ImageArchiveRoutes:
 
     async def history(self, request: web.Request) -> web.Response:
         items = await self.images.history(request.match_info["name"])
-        return json_response([
-            {"Id": i.id, "Created": i.created, "CreatedBy": i.created_by,
-             "Tags": list(i.tags) or None, "Size": i.size, "Comment": i.comment}
-            for i in items])
+        return json_response([history_item(i) for i in items])
 
     async def prune(self, request: web.Request) -> web.Response:
         filters = prune.parse_filters(params.filters(request))

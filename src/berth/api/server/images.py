@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
@@ -14,6 +13,7 @@ from berth.api.server.backend import ContainerBackend, ImageBackend
 from berth.api.server.distribution import PushRenderer, auth_config, registry_auth
 from berth.api.server.image_archives import ImageArchiveRoutes
 from berth.api.server.progress import ProgressStream
+from berth.api.types import responses as wire
 from berth.api.types.auth import AuthConfig as AuthConfigBody
 from berth.engine import clock
 from berth.engine.images.filters import parse_filters
@@ -23,7 +23,7 @@ from berth.errors import InvalidArgument
 from berth.oci import reference
 
 
-def summary(img: Image) -> dict[str, Any]:
+def summary(img: Image) -> wire.ImageSummary:
     cfg = img.config.get("config", {})
     return {
         "Id": img.id, "ParentId": img.parent, "RepoTags": list(img.repo_tags),
@@ -33,7 +33,7 @@ def summary(img: Image) -> dict[str, Any]:
     }
 
 
-def inspect(img: Image, driver: str) -> dict[str, Any]:
+def inspect(img: Image, driver: str) -> wire.ImageInspect:
     cfg = img.config
     return {
         "Id": img.id, "RepoTags": list(img.repo_tags), "RepoDigests": list(img.repo_digests),

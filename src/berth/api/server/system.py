@@ -17,9 +17,11 @@ from berth.api.server.backend import SystemBackend, SystemInfoBackend
 from berth.api.server.container_json import summary as container_summary
 from berth.api.server.distribution import registry_config
 from berth.api.server.images import summary as image_summary
+from berth.api.types import responses as wire
 from berth.engine import clock
-from berth.engine.events import EventFilter
+from berth.engine.events import Event, EventFilter
 from berth.engine.images.registries import RegistryOptions
+from berth.engine.system import DiskUsage, Info
 from berth.errors import InvalidArgument
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
@@ -46,57 +48,13 @@ class SystemRoutes:
             "Pragma": "no-cache", "Content-Type": "text/plain; charset=utf-8"})
 
     async def version(self, request: web.Request) -> web.Response:
-        engine = {
-            "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
-            "GitCommit": "", "GoVersion": "python" + platform.python_version(), "Os": "linux",
-            "Arch": _ARCH, "KernelVersion": platform.release(), "BuildTime": "",
-        }
-        return json_response({
-            "Platform": {"Name": "Berth Engine"},
-            "Components": [{"Name": "Engine", "Version": __version__,
-                            "Details": {k: v for k, v in engine.items() if k != "Version"}}],
-            **engine,
-        })
+        return json_response(version())
 
     async def info(self, request: web.Request) -> web.Response:
-        i = await self.system.info()
-        return json_response({
-            "ID": "", "Containers": i.containers, "ContainersRunning": i.running,
-            "ContainersPaused": i.paused, "ContainersStopped": i.stopped, "Images": i.images,
-            "Driver": i.driver, "DriverStatus": [["Backing Filesystem", i.backing_filesystem]],
-            "Plugins": {"Volume": [], "Network": list(i.network_drivers),
-                        "Log": list(i.log_drivers)},
-            "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
-            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
-            "IPv4Forwarding": True, "Debug": i.debug, "NFd": len(os.listdir("/proc/self/fd")),
-            "NGoroutines": 0, "SystemTime": clock.rfc3339(), "LoggingDriver": "json-file",
-            "CgroupDriver": "cgroupfs", "CgroupVersion": i.cgroup_version,
-            "NEventsListener": 0, "KernelVersion": i.kernel_version,
-            "OperatingSystem": i.operating_system, "OSType": "linux", "OSVersion": "",
-            "Architecture": i.architecture, "NCPU": i.ncpu, "MemTotal": i.mem_total,
-            "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": registry_config(self.registries),
-            "DockerRootDir": i.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
-            "Name": i.name, "Labels": [], "ExperimentalBuild": False,
-            "ServerVersion": __version__,
-            "Runtimes": {name: {"path": name} for name in i.runtimes},
-            "DefaultRuntime": i.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
-            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
-            "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
-            "Warnings": [],
-        })
+        return json_response(info(await self.system.info(), self.registries))
 
     async def disk_usage(self, request: web.Request) -> web.Response:
-        """``docker system df`` (moby's ``SystemDataUsageResponse``)."""
-        df = await self.system.disk_usage()
-        return json_response({
-            "LayersSize": df.layers_size,
-            "Images": [{**image_summary(u.image), "SharedSize": u.shared_size,
-                        "Containers": u.containers} for u in df.images],
-            "Containers": [{**container_summary(u.container), "SizeRw": u.size_rw,
-                            "SizeRootFs": u.size_root_fs} for u in df.containers],
-            "Volumes": [], "BuildCache": [],
-        })
+        return json_response(disk_usage(await self.system.disk_usage()))
 
     async def event_stream(self, request: web.Request) -> web.StreamResponse:
         since, until = _nano(request.query.get("since")), _nano(request.query.get("until"))
@@ -112,15 +70,73 @@ class SystemRoutes:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         async for ev in self.events.subscribe(since, until, flt):
-            attrs = dict(ev.attributes)
-            await response.write(json.dumps({
-                "status": ev.action, "id": ev.actor_id, "from": attrs.get("image", ""),
-                "Type": ev.type, "Action": ev.action,
-                "Actor": {"ID": ev.actor_id, "Attributes": attrs},
-                "scope": "local", "time": ev.time_nano // 10**9, "timeNano": ev.time_nano,
-            }).encode() + b"\n")
+            await response.write(json.dumps(event_message(ev)).encode() + b"\n")
         await response.write_eof()
         return response
+
+
+def version() -> wire.SystemVersion:
+    details = {
+        "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "GitCommit": "",
+        "GoVersion": "python" + platform.python_version(), "Os": "linux", "Arch": _ARCH,
+        "KernelVersion": platform.release(), "BuildTime": "",
+    }
+    return {
+        "Platform": {"Name": "Berth Engine"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+        "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "", "GoVersion": details["GoVersion"], "Os": "linux", "Arch": _ARCH,
+        "KernelVersion": details["KernelVersion"], "BuildTime": "",
+    }
+
+
+def info(i: Info, registries: RegistryOptions) -> wire.SystemInfo:
+    return {
+        "ID": "", "Containers": i.containers, "ContainersRunning": i.running,
+        "ContainersPaused": i.paused, "ContainersStopped": i.stopped, "Images": i.images,
+        "Driver": i.driver, "DriverStatus": [["Backing Filesystem", i.backing_filesystem]],
+        "Plugins": {"Volume": [], "Network": list(i.network_drivers),
+                    "Log": list(i.log_drivers)},
+        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+        "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
+        "IPv4Forwarding": True, "Debug": i.debug, "NFd": len(os.listdir("/proc/self/fd")),
+        "NGoroutines": 0, "SystemTime": clock.rfc3339(), "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs", "CgroupVersion": i.cgroup_version,
+        "NEventsListener": 0, "KernelVersion": i.kernel_version,
+        "OperatingSystem": i.operating_system, "OSType": "linux", "OSVersion": "",
+        "Architecture": i.architecture, "NCPU": i.ncpu, "MemTotal": i.mem_total,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": registry_config(registries),
+        "DockerRootDir": i.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+        "Name": i.name, "Labels": [], "ExperimentalBuild": False,
+        "ServerVersion": __version__,
+        "Runtimes": {name: {"path": name} for name in i.runtimes},
+        "DefaultRuntime": i.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
+        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
+        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+        "Warnings": [],
+    }
+
+
+def disk_usage(df: DiskUsage) -> wire.SystemDataUsage:
+    """``docker system df`` (moby's ``SystemDataUsageResponse``)."""
+    images = [image_summary(u.image) for u in df.images]
+    for doc, u in zip(images, df.images, strict=True):
+        doc["SharedSize"], doc["Containers"] = u.shared_size, u.containers
+    containers = [container_summary(u.container) for u in df.containers]
+    for cdoc, cu in zip(containers, df.containers, strict=True):
+        cdoc["SizeRw"], cdoc["SizeRootFs"] = cu.size_rw, cu.size_root_fs
+    return {"LayersSize": df.layers_size, "Images": images, "Containers": containers,
+            "Volumes": [], "BuildCache": []}
+
+
+def event_message(ev: Event) -> wire.EventMessage:
+    attrs = dict(ev.attributes)
+    return {
+        "status": ev.action, "id": ev.actor_id, "from": attrs.get("image", ""),
+        "Type": ev.type, "Action": ev.action, "Actor": {"ID": ev.actor_id, "Attributes": attrs},
+        "scope": "local", "time": ev.time_nano // 10**9, "timeNano": ev.time_nano,
+    }
 
 
 def _nano(value: str | None) -> int | None:

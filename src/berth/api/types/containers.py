@@ -18,12 +18,14 @@ StrSlice = list[str] | str | None
 
 
 class HealthConfig(msgspec.Struct, omit_defaults=True):
+    """Also inspect's ``Config.Healthcheck``: fields in Go's order, zero ones left out."""
+
     Test: list[str] | None = None
     Interval: Int64 = 0
     Timeout: Int64 = 0
-    Retries: Int64 = 0
     StartPeriod: Int64 = 0
     StartInterval: Int64 = 0
+    Retries: Int64 = 0
 
 
 class RestartPolicy(msgspec.Struct):
