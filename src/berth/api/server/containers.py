@@ -17,6 +17,7 @@ from berth.api.server.execs import window_size
 from berth.api.server.hijack import hijack
 from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
+from berth.api.types import responses as wire
 from berth.api.types.containers import ContainerCreate, ContainerUpdate
 from berth.api.types.decode import set_fields
 from berth.engine import clock
@@ -61,7 +62,8 @@ class ContainerRoutes:
     async def create(self, request: web.Request) -> web.Response:
         spec = container_json.spec_from_create(await params.body(request, ContainerCreate))
         c = await self.service.create(request.query.get("name") or None, spec)
-        return json_response({"Id": c.id, "Warnings": []}, status=201)
+        created: wire.ContainerCreateResponse = {"Id": c.id, "Warnings": []}
+        return json_response(created, status=201)
 
     async def list(self, request: web.Request) -> web.Response:
         show_all = params.boolean(request, "all")
@@ -107,7 +109,8 @@ class ContainerRoutes:
         await response.prepare(request)
         code = await fut
         # docker's WaitResponse: Error is omitted when there is none
-        await response.write(json.dumps({"StatusCode": code}).encode() + b"\n")
+        result: wire.ContainerWaitResponse = {"StatusCode": code}
+        await response.write(json.dumps(result).encode() + b"\n")
         await response.write_eof()
         return response
 
