@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from berth.api.types import responses as wire
     from berth.client.containers import ContainersAPI, PendingWait
     from berth.client.containerspec import ContainerSpec
     from berth.client.execs import ExecAPI
@@ -104,7 +105,7 @@ class Client:
         return self._execs
 
     def events(self, since: str = "", until: str = "",
-               filters: dict[str, list[str]] | None = None) -> Iterator[dict[str, Any]]:
+               filters: dict[str, list[str]] | None = None) -> Iterator[wire.EventMessage]:
         """``GET /events``: each event as the daemon sends it, until ``until`` passes
         (or forever)."""
         from berth.client.api import json_lines
@@ -119,10 +120,10 @@ class Client:
             resp.read()
             return resp.getheader("Api-Version", "")
 
-    def version(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self.api.json("GET", "/version")
+    def version(self) -> wire.SystemVersion:
+        doc: wire.SystemVersion = self.api.json("GET", "/version")
         return doc
 
-    def info(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self.api.json("GET", "/info")
+    def info(self) -> wire.SystemInfo:
+        doc: wire.SystemInfo = self.api.json("GET", "/info")
         return doc

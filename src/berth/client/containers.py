@@ -10,8 +10,8 @@ from berth.client.models import ContainerSummary, Created, WaitResult
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
 
+    from berth.api.types import responses as wire
     from berth.client.api import EngineAPI
     from berth.client.containerspec import ContainerSpec
     from berth.client.hijack import HijackedStream
@@ -31,15 +31,11 @@ class PendingWait:
     def result(self) -> WaitResult:
         with self._resp:
             raw = self._resp.read()
-        return parse_wait(json.loads(raw))
+        doc: wire.ContainerWaitResponse = json.loads(raw)
+        return WaitResult.from_json(doc)
 
     def close(self) -> None:
         self._resp.close()
-
-
-def parse_wait(doc: dict[str, Any]) -> WaitResult:
-    error = doc.get("Error") or {}
-    return WaitResult(int(doc.get("StatusCode", 0)), error.get("Message", "") or "")
 
 
 class ContainersAPI:
@@ -50,17 +46,18 @@ class ContainersAPI:
              filters: dict[str, list[str]] | None = None) -> list[ContainerSummary]:
         params = {"all": all or None, "size": size or None,
                   "filters": json.dumps(filters) if filters else None}
-        docs = self._api.json("GET", "/containers/json", params)
+        docs: list[wire.ContainerSummary] = self._api.json("GET", "/containers/json", params)
         return [ContainerSummary.from_json(d) for d in docs or ()]
 
     def create(self, spec: ContainerSpec, name: str = "", platform: str = "") -> Created:
         params = {"name": name or None, "platform": platform or None}
-        doc = self._api.json("POST", "/containers/create", params, spec.to_json())
-        return Created(doc["Id"], tuple(doc.get("Warnings") or ()))
+        doc: wire.ContainerCreateResponse = self._api.json(
+            "POST", "/containers/create", params, spec.to_json())
+        return Created.from_json(doc)
 
-    def inspect(self, ident: str, size: bool = False) -> dict[str, Any]:
-        doc: dict[str, Any] = self._api.json("GET", f"/containers/{quote_id(ident)}/json",
-                                             {"size": size or None})
+    def inspect(self, ident: str, size: bool = False) -> wire.ContainerInspect:
+        doc: wire.ContainerInspect = self._api.json(
+            "GET", f"/containers/{quote_id(ident)}/json", {"size": size or None})
         return doc
 
     def start(self, ident: str) -> None:

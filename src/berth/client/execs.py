@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
+    from berth.api.types import responses as wire
     from berth.client.api import EngineAPI
     from berth.client.hijack import HijackedStream
 
@@ -98,8 +99,8 @@ class ExecAPI:
         payload = self._sized({"Detach": False, "Tty": tty}, console_size)
         return hijack(self._api, f"/exec/{quote_id(ident)}/start", payload=payload)
 
-    def inspect(self, ident: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._api.json("GET", f"/exec/{quote_id(ident)}/json")
+    def inspect(self, ident: str) -> wire.ExecInspect:
+        doc: wire.ExecInspect = self._api.json("GET", f"/exec/{quote_id(ident)}/json")
         return doc
 
     def resize(self, ident: str, height: int, width: int) -> None:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import IO, Any
 
+    from berth.api.types import responses as wire
     from berth.client.api import EngineAPI
     from berth.client.models import ImportOptions
 
@@ -24,11 +25,11 @@ class ImagesAPI:
     def list(self, all: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[ImageSummary]:
         params = {"all": all or None, "filters": json.dumps(filters) if filters else None}
-        docs = self._api.json("GET", "/images/json", params)
+        docs: builtins.list[wire.ImageSummary] = self._api.json("GET", "/images/json", params)
         return [ImageSummary.from_json(d) for d in docs or ()]
 
-    def inspect(self, name: str) -> dict[str, Any]:
-        doc: dict[str, Any] = self._api.json("GET", f"/images/{quote_id(name)}/json")
+    def inspect(self, name: str) -> wire.ImageInspect:
+        doc: wire.ImageInspect = self._api.json("GET", f"/images/{quote_id(name)}/json")
         return doc
 
     def remove(self, name: str, force: bool = False,
@@ -103,8 +104,8 @@ class ImagesAPI:
                                  headers)
         return _progress(json_lines(resp))
 
-    def history(self, name: str) -> builtins.list[dict[str, Any]]:
-        docs: builtins.list[dict[str, Any]] = self._api.json(
+    def history(self, name: str) -> builtins.list[wire.HistoryResponseItem]:
+        docs: builtins.list[wire.HistoryResponseItem] = self._api.json(
             "GET", f"/images/{quote_id(name)}/history") or []
         return docs
 

@@ -1,8 +1,10 @@
 """The client's typed values: what the CLI sends and gets back, decoded from Docker JSON.
 
 Docker's PascalCase stays in this package; ``from_json``/``to_json`` are the only places
-that know it. Inspect documents are the exception: ``inspect`` prints the daemon's JSON as
-it is, so those stay ``dict``.
+that know it. The documents they read are typed by ``berth.api.types.responses``, the
+shapes the server writes, imported for the type checker only (start-up never loads it).
+Inspect documents are the exception: ``inspect`` prints the daemon's JSON as it is, so the
+client hands those on as those ``TypedDict``s.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
+
+    from berth.api.types import responses as wire
 
 
 class Value:
@@ -129,7 +133,7 @@ class ContainerSummary(Value):
         self.size_root_fs = size_root_fs
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ContainerSummary:
+    def from_json(cls, doc: wire.ContainerSummary) -> ContainerSummary:
         nets = (doc.get("NetworkSettings") or {}).get("Networks") or {}
         return cls(
             id=doc["Id"], names=tuple(doc.get("Names") or ()), image=doc.get("Image", ""),
@@ -185,7 +189,7 @@ class ImageSummary(Value):
         self.parent_id = parent_id
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ImageSummary:
+    def from_json(cls, doc: wire.ImageSummary) -> ImageSummary:
         return cls(
             id=doc["Id"], repo_tags=tuple(doc.get("RepoTags") or ()),
             repo_digests=tuple(doc.get("RepoDigests") or ()),
@@ -204,6 +208,10 @@ class Created(Value):
         self.id = id
         self.warnings = warnings
 
+    @classmethod
+    def from_json(cls, doc: wire.ContainerCreateResponse) -> Created:
+        return cls(doc["Id"], tuple(doc.get("Warnings") or ()))
+
 
 class WaitResult(Value):
     __slots__ = ("error", "status_code")
@@ -213,6 +221,11 @@ class WaitResult(Value):
     def __init__(self, status_code: int, error: str = "") -> None:
         self.status_code = status_code
         self.error = error
+
+    @classmethod
+    def from_json(cls, doc: wire.ContainerWaitResponse) -> WaitResult:
+        error = doc.get("Error")
+        return cls(int(doc.get("StatusCode", 0)), error.get("Message") or "" if error else "")
 
 
 class ProgressDetail(Value):

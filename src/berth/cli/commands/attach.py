@@ -15,7 +15,7 @@ from berth.cli.terminal import check_tty
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from berth.api.types import responses as wire
 
 COMMAND = Command(
     "attach", "[OPTIONS] CONTAINER",
@@ -28,7 +28,7 @@ COMMAND = Command(
     min_args=1, max_args=1, aliases=("container attach", "attach"))
 
 
-def _running(ctx: Context, name: str) -> dict[str, Any]:
+def _running(ctx: Context, name: str) -> wire.ContainerInspect:
     doc = ctx.client.containers.inspect(name)
     state = doc.get("State") or {}
     if not state.get("Running"):

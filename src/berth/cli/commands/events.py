@@ -19,7 +19,7 @@ from berth.cli.flags import Flag, Options, filter_pair
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from berth.api.types import responses as wire
 
 COMMAND = Command(
     "events", "[OPTIONS]", "Get real time events from the server",
@@ -71,7 +71,7 @@ def timestamp(value: str, now: float | None = None) -> str:
     return value
 
 
-def line(event: dict[str, Any]) -> str:
+def line(event: wire.EventMessage) -> str:
     """docker's ``printOutput``."""
     nanos = event.get("timeNano") or (event.get("time") or 0) * 1_000_000_000
     head = ""

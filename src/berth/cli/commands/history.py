@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from berth.api.types import responses as wire
     from berth.cli.command import Context
     from berth.cli.flags import Options
 
@@ -39,7 +40,7 @@ def rfc3339(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", when) + zone
 
 
-def row(item: dict[str, Any], trunc: bool, human: bool) -> dict[str, Any]:
+def row(item: wire.HistoryResponseItem, trunc: bool, human: bool) -> dict[str, Any]:
     created = int(item.get("Created") or 0)
     created_by = str(item.get("CreatedBy") or "").replace("\t", " ")
     size = int(item.get("Size") or 0)

@@ -8,8 +8,7 @@ from berth.cli.output import render_one
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
+    from berth.api.types import responses as wire
     from berth.cli.command import Context
     from berth.cli.flags import Options
 
@@ -29,7 +28,7 @@ def _binary_size(size: float) -> str:
     return f"{size:.4g}{units[i]}"
 
 
-def _server_lines(info: dict[str, Any]) -> list[str]:
+def _server_lines(info: wire.SystemInfo) -> list[str]:
     runtimes = " ".join(sorted(info.get("Runtimes") or {}))
     return [
         f" Containers: {info.get('Containers', 0)}",

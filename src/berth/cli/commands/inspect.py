@@ -11,9 +11,11 @@ from berth.cli.output import render_one
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
-    Getter = Callable[[str], dict[str, Any]]
+    from berth.api.types import responses as wire
+
+    Document = wire.ContainerInspect | wire.ImageInspect
+    Getter = Callable[[str], Document]
 
 _FORMAT = Flag("format", "f", "str", "", "Format output using a custom template")
 _SIZE = Flag("size", "s", "bool", help="Display total file sizes if the type is container")
@@ -43,7 +45,7 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
         getters.append(lambda name: ctx.client.containers.inspect(name, size=size))
     if kind in ("", "image"):
         getters.append(ctx.client.images.inspect)
-    found: list[dict[str, Any]] = []
+    found: list[Document] = []
     failed = False
     for name in args:
         doc = _first(getters, name, ctx, typed=bool(kind))
@@ -61,7 +63,7 @@ def _kind_of(ctx: Context) -> str:
 
 
 def _first(getters: list[Getter], name: str, ctx: Context, typed: bool,
-           ) -> dict[str, Any] | None:
+           ) -> Document | None:
     """The first object named ``name``; a miss is reported as docker reports it."""
     for getter in getters:
         try:
@@ -78,7 +80,7 @@ def _first(getters: list[Getter], name: str, ctx: Context, typed: bool,
     return None
 
 
-def _print(ctx: Context, fmt: str, docs: list[dict[str, Any]]) -> None:
+def _print(ctx: Context, fmt: str, docs: list[Document]) -> None:
     if fmt:
         for doc in docs:
             ctx.stdout.write(render_one(fmt, doc))
@@ -86,7 +88,7 @@ def _print(ctx: Context, fmt: str, docs: list[dict[str, Any]]) -> None:
     ctx.out(indent(docs))
 
 
-def indent(docs: list[dict[str, Any]]) -> str:
+def indent(docs: list[Document]) -> str:
     """Go's ``json.Indent`` with four spaces and no HTML escaping, as ``docker inspect``."""
     if not docs:
         return "[]"

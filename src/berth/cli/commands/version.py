@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from berth.api.types import responses as wire
     from berth.cli.command import Context
     from berth.cli.flags import Options
 
@@ -38,7 +39,7 @@ def _lines(title: str, pairs: list[tuple[str, Any]], indent: str) -> list[str]:
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     client = _client_info(ctx)
-    server: dict[str, Any] | None = None
+    server: wire.SystemVersion | None = None
     failure: errors.BerthError | None = None
     try:
         server = ctx.client.version()
