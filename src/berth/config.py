@@ -16,7 +16,6 @@ from berth.errors import InvalidArgument
 
 DEFAULT_DATA_ROOT = Path("/var/lib/berth")
 DEFAULT_EXEC_ROOT = Path("/run/berth")
-RUNTIMES = ("native", "runc", "crun")
 DOCKER_HUB = "docker.io"
 _HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
@@ -33,7 +32,7 @@ class DaemonConfig:
     tlscacert: str = ""
     tlscert: str = ""
     tlskey: str = ""
-    runtime: str = "native"
+    runtime: str = "native"  # a name in daemon.py's RUNTIMES or a path: checked at start
     snapshotter: str = "overlay"
     cgroup_parent: str = "berth"
     debug: bool = False

@@ -25,18 +25,20 @@ from berth.api.server.images import ImageRoutes
 from berth.api.server.swarm import SwarmRoutes
 from berth.api.server.system import SystemRoutes
 from berth.api.tls import serve_tls, server_context
-from berth.config import RUNTIMES, DaemonConfig, load
+from berth.config import DaemonConfig, load
 from berth.engine.builder.builder import Builder
 from berth.engine.containers.admin import ContainerAdmin
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.logs import LOG_DRIVERS
+from berth.engine.containers.preparer import ContainerPreparer
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
 from berth.engine.images.registries import RegistryOptions
 from berth.engine.images.service import ImageService
 from berth.engine.system import EngineFacts, SystemService
-from berth.errors import BerthError
+from berth.errors import BerthError, InvalidArgument
+from berth.runtime import NATIVE
 from berth.runtime.shim.client import ShimManager
 from berth.runtime.sockets import check_length
 from berth.store.metadata.containers import ContainerRecords
@@ -51,6 +53,28 @@ SNAPSHOTTERS: dict[str, Callable[[Path], Snapshotter]] = {
     "overlay": OverlaySnapshotter,
     "native": NativeSnapshotter,
 }
+
+# Runtime name → its handler: how the shim makes it (runtime/shim/runtimes.py): the native
+# runtime in-process, or a runc-compatible binary ($PATH name or absolute path). The one
+# list of runtime names: create (--runtime), berthd --runtime and /info check or show it;
+# any absolute path is accepted besides (an unnamed runc-compatible binary).
+RUNTIMES: dict[str, str] = {
+    "native": NATIVE,
+    "runc": "runc",
+    "crun": "crun",
+}
+
+# Prepare hooks of every container start (engine/containers/preparer.py), in order:
+# networking and volumes plug in here.
+PREPARERS: tuple[ContainerPreparer, ...] = ()
+
+
+def check_runtime(name: str) -> str:
+    """berthd's --runtime: a name in RUNTIMES or an absolute path."""
+    if name not in RUNTIMES and not os.path.isabs(name):
+        raise InvalidArgument(f"unknown runtime {name!r}: one of {', '.join(RUNTIMES)}, or "
+                              "the absolute path of a runc-compatible binary")
+    return name
 
 
 def _cgroup_version() -> str:
@@ -73,6 +97,7 @@ def _lock(exec_root: Path) -> int:
 
 async def serve(config: DaemonConfig) -> None:
     check_length(config.socket_path, "API socket")  # a refusal now, not a failure later
+    check_runtime(config.runtime)
     lock_fd = _lock(config.exec_root)
     config.data_root.mkdir(parents=True, exist_ok=True, mode=0o711)
     db = Database(config.data_root / "metadata.db")
@@ -85,8 +110,9 @@ async def serve(config: DaemonConfig) -> None:
     events = EventBus()
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
-                       default_runtime=config.runtime, cgroup_parent=config.cgroup_parent),
-        ContainerStore(ContainerRecords(db)), images, shims, events)
+                       default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
+                       runtimes=RUNTIMES),
+        ContainerStore(ContainerRecords(db)), images, shims, events, PREPARERS)
     await containers.restore()
     execs = ExecService(containers, images)
     containers.health.set_prober(execs)  # health probes are execs
@@ -94,7 +120,7 @@ async def serve(config: DaemonConfig) -> None:
     system = SystemService(
         EngineFacts(data_root=config.data_root, exec_root=config.exec_root,
                     snapshotter=config.snapshotter, default_runtime=config.runtime,
-                    runtimes=RUNTIMES, cgroup_version=_cgroup_version(), debug=config.debug),
+                    runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(), debug=config.debug),
         containers, images, admin, LOG_DRIVERS)
     app = make_app([
         SystemRoutes(system, images.registries, events).register,

@@ -17,7 +17,14 @@ container), never inside berthd. The life of one container::
     delete(id) ─────────────────▶ remove cgroup and runtime state
 
 Implementations: ``NativeRuntime`` (``runtime.linux``, in-process: the fast path) and
-``OciCliRuntime`` (``runc``, ``crun``, ``berth-runtime`` via their CLI).
+``OciCliRuntime`` (``runc``, ``crun``, ``berth-runtime`` via their CLI). Which one a
+runtime name means is daemon.py's table: name → *handler*, the string the shim makes the
+runtime from (``runtime/shim/runtimes.py``): ``NATIVE``, or a runc-compatible binary (a
+``$PATH`` name or an absolute path).
+
+Around the runtime, berthd itself sees a created container as a ``task.Task`` (the shim's
+client satisfies it) and reaches the host only through ``host`` (cgroup parent, default
+seccomp profile, unmount), never through ``runtime.linux``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from pathlib import Path
 from typing import Protocol
 
 from berth.oci import spec as oci
+
+NATIVE = "native"  # the handler of the in-process runtime; any other is an OCI binary
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,40 @@
-"""Build the OCI runtime spec (``config.json``) for a container.
+"""Build the OCI runtime spec (``config.json``) from composable options.
 
-The engine resolves everything image- and user-specific (argv, env, uid/gid, limits) and
-hands a ``SpecOptions``; this module adds Docker's defaults: namespaces, the standard
-mounts, default devices and their cgroup rules, capabilities, masked and read-only paths,
-and the default seccomp profile.
+A spec option is one function over the spec (containerd's ``SpecOpt``): it sets or adds
+one concern and leaves the rest alone. ``generate`` starts from a skeleton, applies
+Docker's defaults, then the caller's options in order::
+
+    skeleton ──▶ DEFAULTS: namespaces, standard mounts, default devices (and their
+       │                   cgroup rules), capabilities, masked and read-only paths
+       ▼
+    caller's options, in order: args, env, cwd, user, hostname, terminal, /etc binds,
+                                extra mounts, cgroup path, memory/cpu/pids, seccomp, ...
+
+Order matters where options touch the same list: mounts are appended (standard mounts,
+then binds, then extra mounts), and an option that wraps ``process.args`` (``--init``)
+must come after the one that sets them. The options here are generic; the composition
+for one container (what the image and the create request say) is the engine's
+(``engine/containers/specopts.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from berth.oci import spec as oci
 from berth.oci.mount import Mount
 
-DEFAULT_CAPABILITIES = [
+SpecOpt = Callable[[oci.Spec], None]
+
+# Docker's default capability set (moby oci/caps/defaults.go): the one list of it.
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
     "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-]
+)
+DEFAULT_NAMESPACES = ("pid", "ipc", "uts", "mount", "network", "cgroup")
 
 MASKED_PATHS = [
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -35,126 +51,221 @@ DEFAULT_DEVICES = [
 # Devices cgroup: deny all, then allow the defaults, the pty multiplexer and pty slaves.
 _EXTRA_ALLOWED: list[tuple[int, int | None]] = [(5, 2), (136, None), (10, 200)]
 
-
-@dataclass(frozen=True)
-class SpecOptions:
-    rootfs: Path
-    args: tuple[str, ...]
-    env: tuple[str, ...]
-    cwd: str
-    uid: int = 0
-    gid: int = 0
-    additional_gids: tuple[int, ...] = ()
-    hostname: str = ""
-    terminal: bool = False
-    console_size: tuple[int, int] = (0, 0)  # (height, width) of the terminal, if known
-    cgroups_path: str = ""
-    memory: int = 0  # bytes, 0 = unlimited
-    memory_swap: int = 0  # bytes of memory+swap; -1 unlimited; 0 = docker's default (2x)
-    memory_reservation: int = 0
-    cpu_shares: int = 0
-    cpu_quota: int = 0  # microseconds per period
-    cpu_period: int = 0
-    pids_limit: int = 0  # 0 or negative = unlimited
-    readonly_rootfs: bool = False
-    bind_files: tuple[tuple[str, str], ...] = ()  # (host file, container path): hosts etc.
-    extra_mounts: tuple[Mount, ...] = ()  # each at its ``target``, after the standard ones
-    seccomp: oci.Seccomp | None = None
-    capabilities: tuple[str, ...] = tuple(DEFAULT_CAPABILITIES)
-    annotations: dict[str, str] = field(default_factory=dict)
+_STANDARD_MOUNTS: list[oci.Mount] = [
+    {"destination": "/proc", "type": "proc", "source": "proc",
+     "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+     "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+]
 
 
-def _mounts(opts: SpecOptions) -> list[oci.Mount]:
-    mounts: list[oci.Mount] = [
-        {"destination": "/proc", "type": "proc", "source": "proc",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    ]
-    for source, destination in opts.bind_files:
-        mounts.append({"destination": destination, "type": "bind", "source": source,
-                       "options": ["rbind", "rprivate"]})
-    for m in opts.extra_mounts:
-        mounts.append({"destination": m.target, "type": m.type, "source": m.source,
-                       "options": list(m.options)})
-    return mounts
+def skeleton(rootfs: Path) -> oci.Spec:
+    """The spec before any option: root at ``rootfs``, root user, no args, nothing else."""
+    return {
+        "ociVersion": oci.OCI_VERSION,
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0, "additionalGids": []},
+                    "args": [], "env": [], "cwd": "/", "noNewPrivileges": False},
+        "root": {"path": str(rootfs), "readonly": False},
+        "mounts": [],
+        "linux": {"namespaces": [], "resources": {}},
+    }
 
 
-def _resources(opts: SpecOptions) -> oci.Resources:
-    devices: list[oci.DeviceCgroup] = [{"allow": False, "access": "rwm"}]
-    devices += [{"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
-                for _, ma, mi in DEFAULT_DEVICES]
+def generate(rootfs: Path, opts: Iterable[SpecOpt]) -> oci.Spec:
+    """Docker's default spec for the root at ``rootfs``, then each of ``opts`` in order."""
+    spec = skeleton(rootfs)
+    for opt in (*DEFAULTS, *opts):
+        opt(spec)
+    return spec
+
+
+# ── Docker's defaults ────────────────────────────────────────────────────────────────
+
+
+def with_namespaces(types: Sequence[str]) -> SpecOpt:
+    """New namespaces of these types (no ``path``: none is joined)."""
+    def apply(spec: oci.Spec) -> None:
+        spec["linux"]["namespaces"] = [{"type": t} for t in types]
+    return apply
+
+
+def with_standard_mounts(spec: oci.Spec) -> None:
+    """/proc, /dev, /dev/pts, /sys, /dev/mqueue and /dev/shm, as docker mounts them."""
+    spec["mounts"] += copy.deepcopy(_STANDARD_MOUNTS)
+
+
+def with_default_devices(spec: oci.Spec) -> None:
+    """Docker's default devices, and a device cgroup that denies all but them, the pty
+    multiplexer, pty slaves and /dev/net/tun."""
+    spec["linux"]["devices"] = [
+        {"path": p, "type": "c", "major": ma, "minor": mi, "fileMode": 0o666, "uid": 0,
+         "gid": 0} for p, ma, mi in DEFAULT_DEVICES]
+    rules: list[oci.DeviceCgroup] = [{"allow": False, "access": "rwm"}]
+    rules += [{"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
+              for _, ma, mi in DEFAULT_DEVICES]
     for major, minor in _EXTRA_ALLOWED:
         rule: oci.DeviceCgroup = {"allow": True, "type": "c", "major": major, "access": "rwm"}
-        if minor is not None:  # an absent minor is the wildcard
+        if minor is not None:  # an absent minor is the wildcard (crun rejects -1)
             rule["minor"] = minor
-        devices.append(rule)
-    res: oci.Resources = {"devices": devices}
-    if opts.memory or opts.memory_reservation:
+        rules.append(rule)
+    _resources(spec)["devices"] = rules
+
+
+def with_capabilities(caps: Sequence[str]) -> SpecOpt:
+    """The bounding, effective and permitted sets (docker leaves inheritable and ambient
+    empty)."""
+    def apply(spec: oci.Spec) -> None:
+        spec["process"]["capabilities"] = {
+            "bounding": list(caps), "effective": list(caps), "permitted": list(caps)}
+    return apply
+
+
+def with_masked_paths(masked: Sequence[str], readonly: Sequence[str]) -> SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        spec["linux"]["maskedPaths"] = list(masked)
+        spec["linux"]["readonlyPaths"] = list(readonly)
+    return apply
+
+
+DEFAULTS: tuple[SpecOpt, ...] = (
+    with_namespaces(DEFAULT_NAMESPACES),
+    with_standard_mounts,
+    with_default_devices,
+    with_capabilities(DEFAULT_CAPABILITIES),
+    with_masked_paths(MASKED_PATHS, READONLY_PATHS),
+)
+
+
+# ── the process ──────────────────────────────────────────────────────────────────────
+
+
+def with_args(args: Sequence[str]) -> SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        spec["process"]["args"] = list(args)
+    return apply
+
+
+def with_env(env: Sequence[str]) -> SpecOpt:
+    """The process's environment, exactly (each ``NAME=value``)."""
+    def apply(spec: oci.Spec) -> None:
+        spec["process"]["env"] = list(env)
+    return apply
+
+
+def with_cwd(cwd: str) -> SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        spec["process"]["cwd"] = cwd or "/"
+    return apply
+
+
+def with_user(uid: int, gid: int, additional_gids: Sequence[int] = ()) -> SpecOpt:
+    """Numeric ids, resolved by the caller (the runtime looks nothing up)."""
+    def apply(spec: oci.Spec) -> None:
+        spec["process"]["user"] = {"uid": uid, "gid": gid,
+                                   "additionalGids": list(additional_gids)}
+    return apply
+
+
+def with_terminal(console_size: tuple[int, int] = (0, 0)) -> SpecOpt:
+    """A terminal for the process; its first size (height, width) when both are known."""
+    def apply(spec: oci.Spec) -> None:
+        spec["process"]["terminal"] = True
+        if all(console_size):
+            spec["process"]["consoleSize"] = {"height": console_size[0],
+                                              "width": console_size[1]}
+    return apply
+
+
+def with_seccomp(profile: oci.Seccomp) -> SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        spec["linux"]["seccomp"] = profile
+    return apply
+
+
+# ── the filesystem ───────────────────────────────────────────────────────────────────
+
+
+def with_readonly_rootfs(spec: oci.Spec) -> None:
+    spec["root"]["readonly"] = True
+
+
+def with_hostname(hostname: str) -> SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        spec["hostname"] = hostname
+    return apply
+
+
+def with_bind_files(binds: Sequence[tuple[str, str]]) -> SpecOpt:
+    """Bind (host file, container path) pairs, such as /etc/hosts, after the mounts so far."""
+    def apply(spec: oci.Spec) -> None:
+        spec["mounts"] += [{"destination": destination, "type": "bind", "source": source,
+                            "options": ["rbind", "rprivate"]} for source, destination in binds]
+    return apply
+
+
+def with_mounts(mounts: Sequence[Mount]) -> SpecOpt:
+    """Each mount at its ``target``, after the mounts so far."""
+    def apply(spec: oci.Spec) -> None:
+        spec["mounts"] += [{"destination": m.target, "type": m.type, "source": m.source,
+                            "options": list(m.options)} for m in mounts]
+    return apply
+
+
+# ── the cgroup ───────────────────────────────────────────────────────────────────────
+
+
+def with_cgroups_path(path: str) -> SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        spec["linux"]["cgroupsPath"] = path
+    return apply
+
+
+def with_memory(limit: int = 0, swap: int = 0, reservation: int = 0) -> SpecOpt:
+    """Bytes; 0 leaves each unset. ``swap`` is memory+swap (-1 unlimited); with a limit
+    and no swap, docker allows as much swap as memory (twice the limit)."""
+    def apply(spec: oci.Spec) -> None:
+        if not (limit or reservation):
+            return
         mem: oci.MemoryResources = {}
-        if opts.memory:
-            mem["limit"] = opts.memory
-            # docker: with no --memory-swap, swap allowance equals the memory limit.
-            mem["swap"] = opts.memory_swap or opts.memory * 2
-        if opts.memory_reservation:
-            mem["reservation"] = opts.memory_reservation
-        res["memory"] = mem
-    cpu: oci.CpuResources = {}
-    if opts.cpu_shares:
-        cpu["shares"] = opts.cpu_shares
-    if opts.cpu_quota:
-        cpu["quota"] = opts.cpu_quota
-        cpu["period"] = opts.cpu_period or 100_000
-    if cpu:
-        res["cpu"] = cpu
-    if opts.pids_limit > 0:
-        res["pids"] = {"limit": opts.pids_limit}
-    return res
+        if limit:
+            mem["limit"] = limit
+            mem["swap"] = swap or limit * 2
+        if reservation:
+            mem["reservation"] = reservation
+        _resources(spec)["memory"] = mem
+    return apply
 
 
-def build(opts: SpecOptions) -> oci.Spec:
-    caps = list(opts.capabilities)
-    process: oci.Process = {
-        "terminal": opts.terminal,
-        "user": {"uid": opts.uid, "gid": opts.gid, "additionalGids": list(opts.additional_gids)},
-        "args": list(opts.args),
-        "env": list(opts.env),
-        "cwd": opts.cwd or "/",
-        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "noNewPrivileges": False,
-    }
-    if opts.terminal and all(opts.console_size):
-        process["consoleSize"] = {"height": opts.console_size[0],
-                                  "width": opts.console_size[1]}
-    linux: oci.Linux = {
-        "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network", "cgroup")],
-        "resources": _resources(opts),
-        "devices": [{"path": p, "type": "c", "major": ma, "minor": mi, "fileMode": 0o666,
-                     "uid": 0, "gid": 0} for p, ma, mi in DEFAULT_DEVICES],
-        "maskedPaths": list(MASKED_PATHS),
-        "readonlyPaths": list(READONLY_PATHS),
-    }
-    if opts.cgroups_path:
-        linux["cgroupsPath"] = opts.cgroups_path
-    if opts.seccomp is not None:
-        linux["seccomp"] = opts.seccomp
-    spec: oci.Spec = {
-        "ociVersion": oci.OCI_VERSION,
-        "process": process,
-        "root": {"path": str(opts.rootfs), "readonly": opts.readonly_rootfs},
-        "mounts": _mounts(opts),
-        "linux": linux,
-    }
-    if opts.hostname:
-        spec["hostname"] = opts.hostname
-    if opts.annotations:
-        spec["annotations"] = dict(opts.annotations)
-    return spec
+def with_cpu(shares: int = 0, quota: int = 0, period: int = 0) -> SpecOpt:
+    """CFS shares and quota (microseconds per ``period``, 100 ms unless given); 0 leaves
+    each unset."""
+    def apply(spec: oci.Spec) -> None:
+        cpu: oci.CpuResources = {}
+        if shares:
+            cpu["shares"] = shares
+        if quota:
+            cpu["quota"] = quota
+            cpu["period"] = period or 100_000
+        if cpu:
+            _resources(spec)["cpu"] = cpu
+    return apply
+
+
+def with_pids_limit(limit: int) -> SpecOpt:
+    """At most ``limit`` tasks; 0 or negative is unlimited (docker's -1)."""
+    def apply(spec: oci.Spec) -> None:
+        if limit > 0:
+            _resources(spec)["pids"] = {"limit": limit}
+    return apply
+
+
+def _resources(spec: oci.Spec) -> oci.Resources:
+    return spec["linux"].setdefault("resources", {})

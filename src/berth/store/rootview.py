@@ -32,6 +32,9 @@ The rules that keep a hostile image or container inside its root:
 
 ``host_path`` and ``source_dirs`` hand out host paths for the builder to copy from; they
 are for committed layers only, which nothing changes while they are read.
+``secure_join`` (runc's, from ``runtime.linux.securejoin``) is re-exported for the
+builder's plain directories (the build context), so the engine never imports
+``runtime.linux`` itself.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from typing import BinaryIO, Protocol
 
 from berth.errors import InvalidArgument
 from berth.oci.mount import Mount
-from berth.runtime.linux.securejoin import resolve_links
+from berth.runtime.linux.securejoin import resolve_links, secure_join
 from berth.store.diff import (
     OVERLAY_OPAQUE_XATTR,
     WHITEOUT_META_PREFIX,
@@ -55,6 +58,8 @@ from berth.store.diff import (
     add_path,
     open_regular,
 )
+
+__all__ = ["LayerTree", "export_tar", "secure_join", "split"]
 
 _EMPTY_ROOT = os.stat_result((stat.S_IFDIR | 0o755, 0, 0, 2, 0, 0, 0, 0, 0, 0))
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

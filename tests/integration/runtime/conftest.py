@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from berth.runtime import Stdio
-from berth.runtime.linux.capabilities import DOCKER_DEFAULT
 from berth.runtime.linux.runtime import NativeRuntime
+from berth.runtime.spec import DEFAULT_CAPABILITIES
 
 CGROUP_PARENT = "berth-test"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -43,7 +43,7 @@ def minimal_spec(rootfs: Path, args: list[str], **overrides: Any) -> dict[str, A
             "args": args,
             "env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root"],
             "cwd": "/",
-            "capabilities": {k: list(DOCKER_DEFAULT) for k in
+            "capabilities": {k: list(DEFAULT_CAPABILITIES) for k in
                              ("bounding", "effective", "permitted")},
             "noNewPrivileges": True,
         },

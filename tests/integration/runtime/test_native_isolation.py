@@ -7,9 +7,10 @@ import signal
 from pathlib import Path
 
 from berth.runtime import Stdio
-from berth.runtime.linux.capabilities import DOCKER_DEFAULT, mask
+from berth.runtime.linux.capabilities import mask
 from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.linux.seccomp import default_profile
+from berth.runtime.spec import DEFAULT_CAPABILITIES
 
 
 def test_memory_limit_oom_kills_a_hog(runner, make_spec):
@@ -46,7 +47,7 @@ def test_pids_limit_stops_a_fork_bomb(runner, make_spec):
 def test_capabilities_are_dropped(runner, make_spec):
     result = runner.run(make_spec(["grep", "^Cap", "/proc/self/status"]))
     caps = dict(line.split(":\t") for line in result.stdout.splitlines())
-    expected = f"{mask(DOCKER_DEFAULT):016x}"
+    expected = f"{mask(list(DEFAULT_CAPABILITIES)):016x}"
     assert expected == "00000000a80425fb"  # docker's well-known default
     assert caps["CapEff"] == caps["CapPrm"] == caps["CapBnd"] == expected
     assert caps["CapAmb"] == "0000000000000000"

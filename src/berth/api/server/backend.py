@@ -74,6 +74,11 @@ class ContainerBackend(Protocol):
 
     async def kill(self, ref: str, sig: str = "SIGKILL") -> None: ...
 
+    async def restart(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
+        """Stop it if it runs (``timeout`` and ``sig`` as for ``stop``), then start it:
+        one operation, which no other start, stop or removal of it interleaves."""
+        ...
+
     def waiter(self, ref: str, condition: str = "not-running") -> asyncio.Future[int]:
         """The exit code to come, registered now so that no exit is missed between this
         call and the await (docker's CLI waits before it starts)."""

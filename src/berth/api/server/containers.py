@@ -89,11 +89,8 @@ class ContainerRoutes:
         return web.Response(status=204)
 
     async def restart(self, request: web.Request) -> web.Response:
-        ref = request.match_info["id"]
-        if self.service.get(ref).state.running:
-            await self.service.stop(ref, params.integer(request, "t"),
-                                    request.query.get("signal", ""))
-        await self.service.start(ref)
+        await self.service.restart(request.match_info["id"], params.integer(request, "t"),
+                                   request.query.get("signal", ""))
         return web.Response(status=204)
 
     async def kill(self, request: web.Request) -> web.Response:

@@ -52,8 +52,8 @@ from typing import BinaryIO, cast
 from berth.engine.builder.contextcache import Generation, Manifest, link_reused
 from berth.errors import InvalidArgument, NotFound
 from berth.formats.dockerignore import DockerIgnore, clean
-from berth.runtime.linux.securejoin import secure_join
 from berth.store.diff import ApplyOptions, WhiteoutMode, apply_layer, apply_tar_file
+from berth.store.rootview import secure_join
 
 DOCKERIGNORE = ".dockerignore"
 DEFAULT_DOCKERFILE = "Dockerfile"

@@ -40,7 +40,7 @@ from typing import Any
 
 from berth.errors import Conflict, InvalidArgument
 from berth.formats.contextsync import BASE_GONE
-from berth.runtime.linux.securejoin import secure_join
+from berth.store.rootview import secure_join
 
 MAX_MANIFEST = 64 << 20  # bytes of the .berth-context JSON
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from berth.engine import clock
-from berth.engine.containers import names, top
+from berth.engine.containers import top
 from berth.engine.containers.service import ContainerService
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
@@ -39,15 +39,7 @@ class ContainerAdmin:
         self._events = events
 
     async def rename(self, ref: str, new_name: str) -> None:
-        if not ref or not new_name:
-            raise InvalidArgument("Neither old nor new names may be empty")
-        c = self._containers.get(ref)
-        name = names.validate(new_name)
-        if name == c.name:
-            raise InvalidArgument("Renaming a container with the same name as its current name")
-        old = c.name
-        c = await self._containers.store.rename(c, name)
-        self._containers.publish(c, "rename", oldName="/" + old)
+        await self._containers.rename(ref, new_name)  # under the container's lock
 
     async def top(self, ref: str, ps_args: str) -> top.ProcessTable:
         c, _ = self._containers.running_shim(ref)

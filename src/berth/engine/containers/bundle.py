@@ -14,12 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from berth.errors import RuntimeFailure
 from berth.oci.spec import Spec
-
-# --init: docker's docker-init is a static tini, bind-mounted read-only at this path.
-DOCKER_INIT = "/sbin/docker-init"
-INIT_BINARY = Path("/usr/bin/tini-static")
 
 HOSTS = """127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -74,12 +69,3 @@ def read_spec(state_dir: Path) -> Spec:
     spec: Spec = json.loads((state_dir / "config.json").read_bytes())
     return spec
 
-
-def add_init(spec: Spec) -> None:
-    """Run the container's argv under docker-init, which reaps zombies and forwards
-    signals (``docker run --init``): ``/sbin/docker-init -- argv...``."""
-    if not INIT_BINARY.is_file():
-        raise RuntimeFailure('exec: "docker-init": executable file not found in $PATH')
-    spec["process"]["args"] = [DOCKER_INIT, "--", *spec["process"]["args"]]
-    spec["mounts"].append({"destination": DOCKER_INIT, "type": "bind",
-                           "source": str(INIT_BINARY), "options": ["bind", "ro"]})

@@ -6,8 +6,8 @@ forgotten once the container stops. Its process is the container's own OCI proce
 exec's argv, env, user, cwd and terminal laid over it::
 
     create: validate (running, not paused) ─▶ record (ExitCode null) ─▶ exec_create event
-    start:  shim.exec_create ─▶ shim.attach (unless detached) ─▶ shim.exec_start ─▶ pid
-            monitor: shim.exec_wait ─▶ record ExitCode ─▶ exec_die ─▶ wake waiters
+    start:  task.exec_create ─▶ task.attach (unless detached) ─▶ task.exec_start ─▶ pid
+            monitor: task.exec_wait ─▶ record ExitCode ─▶ exec_die ─▶ wake waiters
 
 A client reading the attach stream inspects the exec when its output ends (docker's CLI and
 docker-py both do), so the API waits for ``exited`` before it closes the connection.
@@ -23,6 +23,7 @@ import os
 import secrets
 import signal
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from berth.engine.containers import process
 from berth.engine.containers.bundle import read_spec
@@ -34,7 +35,7 @@ from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, Runtim
 from berth.formats.stdcopy import FrameDecoder
 from berth.oci import spec as oci
 from berth.oci.mount import Mount
-from berth.runtime.shim.client import Shim
+from berth.runtime.task import Task
 from berth.store.rootview import LayerTree
 
 log = logging.getLogger(__name__)
@@ -156,17 +157,18 @@ class ExecService:
         self.check_startable(rec)
         rec = self._update(rec, started=True)  # before any await: one start wins
         try:
-            c, shim = self._containers.running_shim(rec.container_id)
+            c, task = self._containers.running_task(rec.container_id)
             mounts = await self._images.rootfs_mounts(c.id)
             proc = await asyncio.to_thread(
-                _exec_process, c, shim, rec.spec, mounts, console_size or rec.spec.console_size)
-            await shim.exec_create(rec.id, proc, rec.spec.tty, rec.spec.attach_stdin)
+                _exec_process, c, self._containers.bundle_dir(c.id), rec.spec, mounts,
+                console_size or rec.spec.console_size)
+            await task.exec_create(rec.id, proc, rec.spec.tty, rec.spec.attach_stdin)
             streams = None
             if attach:
-                streams = await shim.attach(rec.spec.attach_stdin, rec.spec.attach_stdout,
+                streams = await task.attach(rec.spec.attach_stdin, rec.spec.attach_stdout,
                                             rec.spec.attach_stderr, exec_id=rec.id)
             try:
-                pid = await shim.exec_start(rec.id)
+                pid = await task.exec_start(rec.id)
             except BaseException:
                 if streams is not None:
                     streams[1].close()
@@ -177,14 +179,14 @@ class ExecService:
         rec = self._update(rec, running=True, pid=pid)
         self._started[rec.id].set()
         self._containers.publish(c, f"exec_start: {_command(rec.spec)}", execID=rec.id)
-        task = asyncio.create_task(self._monitor(rec, shim), name=f"exec-{rec.id[:12]}")
-        self._monitors.add(task)
-        task.add_done_callback(self._monitors.discard)
+        monitor = asyncio.create_task(self._monitor(rec, task), name=f"exec-{rec.id[:12]}")
+        self._monitors.add(monitor)
+        monitor.add_done_callback(self._monitors.discard)
         return streams
 
-    async def _monitor(self, rec: Exec, shim: Shim) -> None:
+    async def _monitor(self, rec: Exec, task: Task) -> None:
         try:
-            code = await shim.exec_wait(rec.id)
+            code = await task.exec_wait(rec.id)
         except (BerthError, OSError) as err:
             log.info("exec %s: its shim is gone (%s)", rec.id[:12], err)
             code = _GONE_EXIT_CODE
@@ -236,8 +238,8 @@ class ExecService:
             if rec.exit_code is None:
                 raise InvalidArgument("exec process is not started")
             return  # exited: nothing left to resize (containerd ignores it too)
-        _, shim = self._containers.running_shim(rec.container_id)
-        await shim.exec_resize(exec_id, height, width)
+        _, task = self._containers.running_task(rec.container_id)
+        await task.exec_resize(exec_id, height, width)
 
     # ── health checks ────────────────────────────────────────────────────────────────
 
@@ -297,12 +299,12 @@ def _start_failure_code(message: str) -> int:
     return 126  # permission denied, and anything else that kept it from running
 
 
-def _exec_process(c: Container, shim: Shim, spec: ExecSpec, mounts: list[Mount],
+def _exec_process(c: Container, bundle: Path, spec: ExecSpec, mounts: list[Mount],
                   console_size: tuple[int, int] | None) -> oci.Process:
     """The container's OCI process with the exec's argv, env, user, cwd and terminal
     (moby starts from the container's spec.Process the same way). Runs in a thread."""
     try:
-        base = read_spec(shim.state_dir)["process"]
+        base = read_spec(bundle)["process"]
     except (OSError, KeyError, ValueError) as err:
         raise Conflict(f"Container {c.id} is not running") from err
     rootfs = LayerTree.from_mounts(mounts)

@@ -216,6 +216,23 @@ class ContainerService:
     def image_users(self, image_id: str) -> builtins.list[tuple[str, bool]]:
         return [(c.id, c.state.running) for c in self.store.all() if c.image_id == image_id]
 
+    async def rename(self, ref: str, new_name: str) -> None:
+        """``docker rename``, under the container's lock like every other change to its
+        record: a start, exit or stop in flight cannot save the old name back over the
+        new one, and a removal cannot finish under it (then it is NotFound)."""
+        if not ref or not new_name:
+            raise InvalidArgument("Neither old nor new names may be empty")
+        c = self.get(ref)
+        name = names.validate(new_name)
+        async with self._locks[c.id]:
+            c = self.get(c.id)
+            if name == c.name:
+                raise InvalidArgument(
+                    "Renaming a container with the same name as its current name")
+            old = c.name
+            c = await self.store.rename(c, name)
+        self._publish(c, "rename", oldName="/" + old)
+
     # ── start and exit ────────────────────────────────────────────────────────────────
 
     async def start(self, ref: str, *, manual: bool = True, only_if: Status | None = None

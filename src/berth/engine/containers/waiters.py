@@ -5,7 +5,7 @@ must be parked and answered later without missing a fast exit::
 
     wait not-running|next-exit ─▶ exits[id]     ── exited(id, code) answers them
     wait removed ───────────────▶ removals[id]  ── removed(id, code) answers both tables
-    attach (not started yet) ───▶ attaches[id]  ── connect(id, shim) inside start's window,
+    attach (not started yet) ───▶ attaches[id]  ── connect(id, task) inside start's window,
                                                    fail(id, err) when the start fails
 """
 
@@ -16,9 +16,9 @@ import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from berth.runtime.shim.client import Shim
+from berth.runtime.task import Streams, Task
 
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+__all__ = ["AttachRequest", "Streams", "Waiters"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,13 @@ class Waiters:
             with contextlib.suppress(ValueError):
                 self._attaches[cid].remove((req, fut))
 
-    async def connect(self, cid: str, shim: Shim) -> None:
+    async def connect(self, cid: str, task: Task) -> None:
         """Attach the parked requests to a created container before it runs anything."""
         for req, fut in self._attaches.pop(cid, []):
             if fut.done():
                 continue
             try:
-                fut.set_result(await shim.attach(req.stdin, req.stdout, req.stderr))
+                fut.set_result(await task.attach(req.stdin, req.stdout, req.stderr))
             except OSError as err:
                 fut.set_exception(err)
 

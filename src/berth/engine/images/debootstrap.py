@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.errors import BerthError, InvalidArgument, Unavailable
-from berth.runtime.linux import syscalls
+from berth.runtime import host
 
 from .recipe import BootstrapProgress
 
@@ -190,7 +190,7 @@ def remove_tree(path: Path) -> None:
             break
         for point in mounts:
             with contextlib.suppress(OSError):
-                syscalls.umount2(point, syscalls.MNT_DETACH)
+                host.unmount(point)
     still = mounts_under(path)
     if still:
         raise BerthError(f"cannot remove {path}: still mounted at {', '.join(still)}")

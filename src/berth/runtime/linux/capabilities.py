@@ -30,12 +30,8 @@ CAPABILITIES: dict[str, int] = {
     "CAP_CHECKPOINT_RESTORE": 40,
 }
 
-# Docker's default set (moby oci/caps/defaults.go).
-DOCKER_DEFAULT: list[str] = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-]
+# Docker's default set is the spec builder's (runtime/spec.py DEFAULT_CAPABILITIES): this
+# runtime applies whatever a spec asks for, as runc does.
 
 
 def mask(names: list[str]) -> int:

@@ -1,7 +1,10 @@
-"""Runtime name → ``ContainerRuntime``, as the shim resolves ``ShimOptions.runtime``.
+"""Runtime handler → ``ContainerRuntime``, as the shim resolves ``ShimOptions.runtime``.
+
+Which runtime *names* exist is daemon.py's table (name → handler); the shim only knows
+how a handler is made::
 
     "native"          NativeRuntime(exec_root/native)        runtime.linux in-process
-    "runc", "crun"    OciCliRuntime(which(name), exec_root/runtime/<name>)
+    "runc", "crun"    OciCliRuntime(which(name), exec_root/runtime/<name>)  (any $PATH name)
     "/abs/path"       OciCliRuntime(path, exec_root/runtime/<basename>)  e.g. berth-runtime
 """
 
@@ -14,17 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from berth.errors import Conflict, InvalidArgument, RuntimeFailure
+from berth.errors import Conflict, RuntimeFailure
 from berth.oci import spec as oci
-from berth.runtime import ContainerRuntime
+from berth.runtime import NATIVE, ContainerRuntime
 from berth.runtime.oci_cli import OciCliRuntime
 
 if TYPE_CHECKING:
     from berth.runtime.linux.cgroups import CgroupManager
 
 log = logging.getLogger(__name__)
-
-OCI_CLI_NAMES = ("runc", "crun")
 
 
 @runtime_checkable
@@ -43,20 +44,15 @@ class ConsoleRuntime(Protocol):
         ...
 
 
-def open_runtime(name: str, exec_root: Path) -> ContainerRuntime:
-    if name == "native":
+def open_runtime(handler: str, exec_root: Path) -> ContainerRuntime:
+    """``NATIVE``, or a runc-compatible binary: an absolute path or a ``$PATH`` name."""
+    if handler == NATIVE:
         from berth.runtime.linux.runtime import NativeRuntime
 
         return NativeRuntime(exec_root / "native")
-    if os.path.isabs(name):
-        binary: str | None = name
-    elif name in OCI_CLI_NAMES:
-        binary = shutil.which(name)
-        if binary is None:
-            raise RuntimeFailure(f"runtime {name!r} not found in $PATH")
-    else:
-        raise InvalidArgument(f"unknown runtime {name!r}")
-    assert binary is not None
+    binary = handler if os.path.isabs(handler) else shutil.which(handler)
+    if binary is None:
+        raise RuntimeFailure(f"runtime {handler!r} not found in $PATH")
     return OciCliRuntime(binary, exec_root / "runtime" / os.path.basename(binary))
 
 

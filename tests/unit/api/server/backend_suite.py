@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -142,6 +142,41 @@ class ContainerBackendSuite:
             await b.containers.stop(c.id, timeout=0)
             st = b.containers.get(c.id).state
             assert (st.status, st.exit_code) == (Status.EXITED, KILLED)
+
+        self.run(case)
+
+    def test_restart_stops_then_starts_in_one_operation(self) -> None:
+        async def case(b: Backends) -> None:
+            c = await b.containers.create("again", b.sleeper())
+            await b.containers.restart(c.id, timeout=0)  # not running: just started
+            first = b.containers.get(c.id).state
+            assert first.status == Status.RUNNING
+            exit_ = b.containers.waiter(c.id, "next-exit")
+            await b.containers.restart(c.id, timeout=0)  # the stop's grace ends in SIGKILL
+            assert await exit_ == KILLED
+            st = b.containers.get(c.id).state
+            assert (st.status, st.exit_code) == (Status.RUNNING, 0)
+            assert st.started_at >= first.started_at
+            assert b.containers.get(c.id).restart_count == 0
+            with pytest.raises(InvalidArgument, match="Invalid signal"):
+                await b.containers.restart(c.id, sig="BOGUS")
+            with pytest.raises(NotFound):
+                await b.containers.restart("nosuch")
+
+        self.run(case)
+
+    def test_restart_keeps_an_auto_remove_container(self) -> None:
+        """docker's restart of a --rm container: its exit is the restart's, so it is not
+        removed (moby's HasBeenManuallyRestarted)."""
+        async def case(b: Backends) -> None:
+            spec = replace(b.sleeper(), auto_remove=True)
+            c = await b.containers.create(None, spec)
+            await b.containers.start(c.id)
+            await b.containers.restart(c.id, timeout=0)
+            assert b.containers.get(c.id).state.status == Status.RUNNING
+            removed = b.containers.waiter(c.id, "removed")
+            await b.containers.kill(c.id)  # an exit of its own: auto-removed
+            assert await removed == KILLED
 
         self.run(case)
 

@@ -25,14 +25,15 @@ import signal
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 
 from berth import errors
+from berth.daemon import RUNTIMES
 from berth.engine import clock
-from berth.engine.containers import health, logs, names, process, restart, signals
+from berth.engine.containers import names, process, record, signals
 from berth.engine.containers.admin import PruneFilters, PruneReport
 from berth.engine.containers.execs import Exec, ExecSpec
 from berth.engine.containers.model import Container, ContainerSpec, Status
-from berth.engine.containers.service import MIN_MEMORY, RUNTIMES
 from berth.engine.containers.top import ProcessTable
 from berth.engine.containers.waiters import AttachRequest, Streams
 from berth.engine.events import Event, EventBus
@@ -49,6 +50,7 @@ from berth.engine.images.registries import AuthConfig, RegistryOptions
 from berth.engine.images.service import PullResult
 from berth.errors import Conflict, InvalidArgument, NotFound, NotModified
 from berth.oci import reference
+from berth.runtime import NATIVE
 
 KILLED = 128 + signal.SIGKILL
 _EXIT = re.compile(r"exit (\d+)")
@@ -188,37 +190,15 @@ class FakeContainerBackend:
 
     async def create(self, name: str | None, spec: ContainerSpec) -> Container:
         name = names.validate(name) if name else self._free_name()
-        runtime = spec.runtime or "native"
-        if runtime not in RUNTIMES and not runtime.startswith("/"):
-            raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
-        if 0 < spec.resources.memory < MIN_MEMORY:
-            raise InvalidArgument("Minimum memory limit allowed is 6MB")
-        if spec.stop_signal:
-            signals.parse(spec.stop_signal)
-        restart.validate(spec.restart_policy, spec.auto_remove)
-        logs.validate_config(spec.log_config)
-        health.validate(spec.healthcheck)
+        runtime = spec.runtime or NATIVE
+        record.validate(spec, runtime, RUNTIMES)
         image = await self._images.get(spec.image)
-        cfg = image.config.get("config", {})
-        argv = process.command(spec.entrypoint, spec.cmd, cfg)
         cid = secrets.token_hex(32)
-        hostname = spec.hostname or cid[:12]
         owner = self._name_owner(name)
         if owner is not None:
             raise _name_conflict(name, owner.id)
-        c = Container(
-            id=cid, name=name, created=clock.rfc3339(), spec=spec, image_id=image.id,
-            path=argv[0], args=argv[1:],
-            cmd=spec.cmd if spec.cmd is not None or spec.entrypoint is not None
-            else _tuple(cfg.get("Cmd")),
-            entrypoint=spec.entrypoint if spec.entrypoint is not None
-            else _tuple(cfg.get("Entrypoint")),
-            labels=tuple({**(cfg.get("Labels") or {}), **dict(spec.labels)}.items()),
-            env=process.environment(cfg, spec.env, hostname, spec.tty),
-            working_dir=process.working_dir(spec.working_dir, cfg),
-            user=spec.user or cfg.get("User", ""), hostname=hostname, runtime=runtime,
-            log_path=f"{self._data_root}/containers/{cid}/{cid}-json.log"
-            if spec.log_config.type != "none" else "")
+        c = record.new_container(cid, name, spec, image.id, image.config.get("config", {}),
+                                 runtime, Path(self._data_root) / "containers" / cid)
         self._containers[cid] = c
         self._order[cid] = len(self._order)
         self.publish(c, "create")
@@ -290,15 +270,16 @@ class FakeContainerBackend:
         if c is not None and c.state.running and c.state.started_at == started_at:
             self._exited(c, code)
 
-    def _exited(self, c: Container, code: int) -> None:
-        """Record the exit, then wake the waiters (the real service's order)."""
+    def _exited(self, c: Container, code: int, restarting: bool = False) -> None:
+        """Record the exit, then wake the waiters (the real service's order). The exit
+        of a restart is not auto-removed."""
         c = self._save(c.with_state(status=Status.EXITED, pid=0, exit_code=code,
                                     finished_at=clock.rfc3339()))
         for callback in self.on_exit:
             callback(c.id)
         self.publish(c, "die", exitCode=str(code))
         _wake(self._exits, c.id, code)
-        if c.spec.auto_remove:
+        if c.spec.auto_remove and not restarting:
             self._finish_remove(c)
 
     # ── signals ──────────────────────────────────────────────────────────────────────
@@ -322,6 +303,15 @@ class FakeContainerBackend:
         c = self._save(replace(c, manually_stopped=True))
         self._exited(c, KILLED)  # the stop signal is ignored; the grace ends in SIGKILL
         self.publish(c, "stop")
+
+    async def restart(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
+        if sig:
+            signals.parse(sig)
+        c = self.get(ref)
+        if c.state.running:
+            self._exited(c, KILLED, restarting=True)
+            self.publish(c, "stop")
+        await self.start(c.id)
 
     def _running(self, ref: str) -> Container:
         c = self.get(ref)
@@ -532,7 +522,3 @@ def _name_conflict(name: str, owner: str) -> Conflict:
 
 def _command(spec: ExecSpec) -> str:
     return f"{spec.cmd[0]} {' '.join(spec.cmd[1:])}"
-
-
-def _tuple(value: builtins.list[str] | None) -> tuple[str, ...] | None:
-    return tuple(value) if value is not None else None

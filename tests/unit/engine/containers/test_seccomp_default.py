@@ -1,23 +1,27 @@
 """The default seccomp profile is never dropped silently: a container whose profile cannot
-be loaded does not start."""
+be loaded does not start. The profile comes through the runtime seam (``runtime.host``);
+the container's spec option fails, and with it the composition of its spec."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
-from berth.engine.containers import service
+from berth.engine.containers import specopts
 from berth.errors import RuntimeFailure
+from berth.runtime import spec as runtime_spec
 
 
 def test_an_unloadable_default_profile_fails_the_start(monkeypatch: pytest.MonkeyPatch
                                                        ) -> None:
     monkeypatch.setitem(sys.modules, "berth.runtime.linux.seccomp", None)  # import fails
     with pytest.raises(RuntimeFailure, match="refusing to start a container without it"):
-        service._default_seccomp()
+        runtime_spec.generate(Path("/rootfs"), [specopts.with_default_seccomp])
 
 
 def test_the_default_profile_loads() -> None:
-    profile = service._default_seccomp()
-    assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["syscalls"]
+    spec = runtime_spec.generate(Path("/rootfs"), [specopts.with_default_seccomp])
+    profile = spec["linux"]["seccomp"]
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile.get("syscalls")
