@@ -80,6 +80,24 @@ def test_container_documents(daemon: Daemon, containers: tuple[str, str]) -> Non
     check(_get(daemon, f"/v1.45/containers/{containers[0]}/top"), "/containers/{id}/top")
 
 
+def test_create_and_wait_documents(daemon: Daemon) -> None:
+    status, _, body = raw_request(daemon, "POST", "/v1.45/containers/create?name=shape-wait",
+                                  {"Image": "busybox", "Cmd": ["sh", "-c", "exit 3"]})
+    assert status == 201, body
+    created = json.loads(body)
+    check(created, "/containers/create", "post", 201)
+    try:
+        status, _, body = raw_request(daemon, "POST", f"/v1.45/containers/{created['Id']}/start")
+        assert status == 204, body
+        status, _, body = raw_request(daemon, "POST", f"/v1.45/containers/{created['Id']}/wait")
+        assert status == 200, body
+        waited = json.loads(body)
+        check(waited, "/containers/{id}/wait", "post")
+        assert waited["StatusCode"] == 3
+    finally:
+        daemon.docker("rm", "-f", created["Id"], check=False)
+
+
 def test_exec_document(daemon: Daemon, containers: tuple[str, str]) -> None:
     status, _, body = raw_request(daemon, "POST", f"/v1.45/containers/{containers[0]}/exec",
                           {"Cmd": ["true"]})
