@@ -14,7 +14,6 @@ from berth.engine.containers.service import ContainerService
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import InvalidArgument, NotFound
-from berth.runtime.linux.cgroups import open_manager
 from berth.store.rootview import LayerTree
 
 
@@ -42,10 +41,9 @@ class ContainerAdmin:
         await self._containers.rename(ref, new_name)  # under the container's lock
 
     async def top(self, ref: str, ps_args: str) -> top.ProcessTable:
-        c, _ = self._containers.running_shim(ref)
-        manager = open_manager(self._containers.cgroups_path(c.id))
+        c, _ = self._containers.running_task(ref)
         try:
-            pids = await asyncio.to_thread(manager.pids)
+            pids = await asyncio.to_thread(self._containers.cgroups.pids, c.id)
         except OSError as err:
             raise NotFound(f"cgroup of container {c.id} is gone: {err}") from err
         table = await top.top(pids, ps_args)

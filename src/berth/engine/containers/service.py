@@ -1,11 +1,18 @@
-"""The container service: create, start, stop, kill, wait, attach and remove.
+"""The container service: the state machine of a container's life (create, start,
+stop, kill, restart, pause, wait, attach, remove).
 
-The daemon holds one ``Shim`` handle per running container and one monitor task that
-awaits its exit; every state change is saved before it is published. Waiters and attach
-requests that arrive before a start are parked and served in start's critical window::
+The daemon holds one ``Task`` per running container and one monitor task that awaits its
+exit; every state change is saved before it is published. Waiters and attach requests
+that arrive before a start are parked and served in start's critical window::
 
-    start: spawn shim (init blocked) ─▶ connect parked attaches ─▶ shim.start() ─▶ running
-    monitor: shim.wait() ─▶ save exited state ─▶ wake waiters ─▶ auto-remove
+    start: spawn task (init blocked) ─▶ prepare hooks ─▶ connect parked attaches
+           ─▶ task.start() ─▶ running
+    monitor: task.wait() ─▶ hand the exit over ─▶ (container lock) release hooks,
+             save exited state, wake waiters ─▶ auto-remove
+
+The states, the transitions and which lock each takes, in which order:
+docs/design/lifecycle.md. What the spec says is composed in ``specopts``; what the last
+daemon left is taken back in ``recovery``.
 """
 
 from __future__ import annotations
@@ -13,20 +20,23 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import functools
 import logging
 import secrets
 import shutil
 import signal as _signal
-import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from berth.engine import clock
-from berth.engine.containers import health, logs, names, process, restart, signals
-from berth.engine.containers.bundle import add_init, write_bundle, write_etc_files
+from berth.engine.containers import health, names, record, recovery, restart, signals
 from berth.engine.containers.model import Container, ContainerSpec, Health, Status
+from berth.engine.containers.preparer import ContainerPreparer
 from berth.engine.containers.store import ContainerStore
+from berth.engine.containers.tasks import SHIM_DIED, ContainerTasks, TaskOptions
 from berth.engine.containers.waiters import AttachRequest, Streams, Waiters
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
@@ -38,41 +48,40 @@ from berth.errors import (
     NotModified,
     RuntimeFailure,
 )
-from berth.oci.mount import Mount
-from berth.oci.spec import Seccomp
-from berth.runtime import spec as runtime_spec
-from berth.runtime.linux.cgroups import open_manager
-from berth.runtime.shim import ExitStatus, ShimOptions
-from berth.runtime.shim.client import Shim, ShimDied, ShimManager, read_exit_status
-from berth.store.rootview import LayerTree
+from berth.runtime import NATIVE
+from berth.runtime.host import CgroupParent
+from berth.runtime.shim import ExitStatus
+from berth.runtime.task import Task, TaskManager
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("native", "runc", "crun")
-MIN_MEMORY = 6 * 1024 * 1024
 KILL_WAIT = 10.0  # moby's Kill: how long a SIGKILL waits for the exit
-SHIM_DIED_EXIT = 137  # a container whose shim died is killed: containerd reports 128+9
-SHIM_DIED = "the container's shim died (killed or crashed), so the container was killed"
+EXIT_RECORD_WAIT = 10.0  # how long an exit seen but not yet recorded is waited for
 
 
 @dataclass(frozen=True)
 class ServiceOptions:
     data_root: Path
     exec_root: Path
-    default_runtime: str = "native"
+    default_runtime: str = NATIVE
     cgroup_parent: str = "berth"
+    # runtime name → the handler the shim makes it from (daemon.py's table); an absolute
+    # path is a runtime too (any runc-compatible binary)
+    runtimes: Mapping[str, str] = field(default_factory=lambda: {NATIVE: NATIVE})
 
 
 class ContainerService:
     def __init__(self, opts: ServiceOptions, store: ContainerStore, images: ImageService,
-                 shims: ShimManager, events: EventBus) -> None:
+                 tasks: TaskManager, events: EventBus,
+                 preparers: Sequence[ContainerPreparer] = ()) -> None:
         self._opts = opts
         self.store = store
         self._images = images
-        self._shims = shims
         self._events = events
-        self._live: dict[str, Shim] = {}
-        self._monitors: dict[str, asyncio.Task[None]] = {}
+        self.cgroups = CgroupParent(opts.cgroup_parent)
+        self._tasks = ContainerTasks(
+            TaskOptions(opts.data_root, opts.exec_root, opts.runtimes, self.cgroups),
+            images, tasks, preparers, self._record_exit)
         self._waiters = Waiters()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._restarts = restart.RestartSupervisor(self._backoff_over)
@@ -93,15 +102,11 @@ class ContainerService:
         for c in containers:
             if c.state.running:
                 await self._reattach(c)
-            else:
-                await self._reap_orphan_shim(self._state_dir(c.id))
+            elif await recovery.reap_orphan(self._tasks.manager, self._state_dir(c.id)):
+                await self._tasks.release(c)  # its start may have prepared it
         known = {c.id for c in containers}
-        for state_dir in await asyncio.to_thread(_children, self._opts.exec_root / "containers"):
-            if state_dir.name not in known:
-                await self._reap_orphan_shim(state_dir)
-        for data_dir in await asyncio.to_thread(_children, self._opts.data_root / "containers"):
-            if data_dir.name not in known:
-                await asyncio.to_thread(shutil.rmtree, data_dir, True)
+        await recovery.sweep(self._tasks.manager, self._opts.exec_root, self._opts.data_root,
+                             known)
         for c in containers:
             if c.state.status == Status.REMOVING:
                 await self._finish_remove(c)
@@ -115,42 +120,26 @@ class ContainerService:
                 await self._auto_restart(c.id)
 
     async def _reattach(self, c: Container) -> None:
-        shim = await self._shims.connect(self._state_dir(c.id))
-        if shim is not None:
-            log.info("restored container %s (pid %d)", c.id[:12], shim.init_pid)
-            self._watch(c.id, shim)
+        task = await self._tasks.manager.connect(self._state_dir(c.id))
+        if task is not None:
+            log.info("restored container %s (pid %d)", c.id[:12], task.init_pid)
+            self._tasks.watch(c.id, task)
             self.health.start(c)
             return
-        status = read_exit_status(self._state_dir(c.id))
+        status = recovery.recorded_exit(self._state_dir(c.id))
         if status is None:  # its shim died while no daemon watched
-            await self._record_exit(c.id, await self._shim_died(c.id), SHIM_DIED)
+            await self._record_exit(c.id, await self._tasks.reclaim(c.id), SHIM_DIED)
         else:
             await self._record_exit(c.id, status)
-
-    async def _reap_orphan_shim(self, state_dir: Path) -> None:
-        shim = await self._shims.connect(state_dir)
-        if shim is not None:
-            log.warning("killing container %s: its start was never recorded", state_dir.name)
-            await shim.kill(_signal.SIGKILL)
-            await shim.wait()
-            await shim.close()
-        await asyncio.to_thread(shutil.rmtree, state_dir, True)
 
     async def close(self) -> None:
         """Stop watching; the shims and their containers keep running."""
         await self._restarts.close()
         await self.health.close()
-        for task in self._monitors.values():
-            task.cancel()
-        for task in list(self._monitors.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for shim in self._live.values():
-            await shim.close()
+        await self._tasks.close()
         # the --cgroup-parent goes with the daemon unless containers still run in it
-        parent = open_manager(f"/{self._opts.cgroup_parent}")
         try:
-            await asyncio.to_thread(parent.release)
+            await asyncio.to_thread(self.cgroups.release)
         except OSError as err:
             log.warning("cannot remove cgroup parent %s: %s", self._opts.cgroup_parent, err)
 
@@ -159,37 +148,12 @@ class ContainerService:
     async def create(self, name: str | None, spec: ContainerSpec) -> Container:
         name = names.validate(name) if name else self._free_name()
         runtime = spec.runtime or self._opts.default_runtime
-        if runtime not in RUNTIMES and not runtime.startswith("/"):
-            raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
-        if 0 < spec.resources.memory < MIN_MEMORY:
-            raise InvalidArgument("Minimum memory limit allowed is 6MB")
-        if spec.stop_signal:
-            signals.parse(spec.stop_signal)
-        restart.validate(spec.restart_policy, spec.auto_remove)
-        logs.validate_config(spec.log_config)
-        health.validate(spec.healthcheck)
+        record.validate(spec, runtime, self._opts.runtimes)
         image = await self._images.get(spec.image)
-        cfg = image.config.get("config", {})
-        spec = replace(spec, healthcheck=health.merge(
-            spec.healthcheck, health.from_image(cfg.get("Healthcheck"))))
-        argv = process.command(spec.entrypoint, spec.cmd, cfg)
         cid = secrets.token_hex(32)
-        hostname = spec.hostname or cid[:12]
         data_dir = self._opts.data_root / "containers" / cid
-        container = Container(
-            id=cid, name=name, created=clock.rfc3339(), spec=spec, image_id=image.id,
-            path=argv[0], args=argv[1:],
-            cmd=spec.cmd if spec.cmd is not None or spec.entrypoint is not None
-            else _tuple(cfg.get("Cmd")),
-            entrypoint=spec.entrypoint if spec.entrypoint is not None
-            else _tuple(cfg.get("Entrypoint")),
-            labels=tuple({**(cfg.get("Labels") or {}), **dict(spec.labels)}.items()),
-            env=process.environment(cfg, spec.env, hostname, spec.tty),
-            working_dir=process.working_dir(spec.working_dir, cfg),
-            user=spec.user or cfg.get("User", ""), hostname=hostname, runtime=runtime,
-            log_path=str(data_dir / f"{cid}-json.log")
-            if spec.log_config.type != "none" else "",
-        )
+        container = record.new_container(cid, name, spec, image.id,
+                                         image.config.get("config", {}), runtime, data_dir)
         await self._images.prepare_rootfs(image.id, cid)
         try:
             await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
@@ -240,77 +204,48 @@ class ContainerService:
         """Start ``ref``; ``manual`` (an API start, not a restart policy's) also resets
         RestartCount, the backoff and the manual stop, as docker's start does. With
         ``only_if``, start only a container in that state (else NotModified)."""
-        c = self.get(ref)
-        failure: RuntimeFailure | None = None
-        async with self._locks[c.id]:
-            c = self.get(c.id)
-            if c.state.running:
-                raise NotModified("container already started")
-            if only_if is not None and c.state.status != only_if:
-                raise NotModified(f"container is {c.state.status.value}, not "
-                                  f"{only_if.value}")
-            if manual:
-                self._restarts.forget(c.id)
-                c = replace(c, restart_count=0, manually_stopped=False)
-            self._exit_on_next.discard(c.id)
-            if c.state.status in (Status.REMOVING, Status.DEAD):
-                raise Conflict(f"cannot start container {c.id}: it is being removed")
-            try:
-                shim = await self._spawn(c)
-            except RuntimeFailure as err:
-                await self._start_failed(c, err)
-                failure = err
-            except (BerthError, OSError) as err:  # nothing runs: parked attaches hear why
-                self._waiters.fail(c.id, err)
-                raise
-            else:
-                await self._waiters.connect(c.id, shim)
-                await shim.start()
-                c = c.with_state(status=Status.RUNNING, pid=shim.init_pid, exit_code=0,
-                                 error="", oom_killed=False, started_at=clock.rfc3339())
-                await self.store.save(c)
-                self._watch(c.id, shim)
-                self.health.start(c)
-        if failure is not None:  # outside the lock: remove() takes it
+        cid = self.get(ref).id
+        async with self._locks[cid]:
+            c, failure = await self._start_locked(cid, manual, only_if)
+        await self._started(c, failure)
+
+    async def _start_locked(self, cid: str, manual: bool, only_if: Status | None = None
+                            ) -> tuple[Container, RuntimeFailure | None]:
+        """The body of a start, under the container's lock: the container running, or
+        recorded as failed to start with the failure to raise once the lock is let go."""
+        c = self.get(cid)
+        if c.state.running:
+            raise NotModified("container already started")
+        if only_if is not None and c.state.status != only_if:
+            raise NotModified(f"container is {c.state.status.value}, not {only_if.value}")
+        if manual:
+            self._restarts.forget(c.id)
+            c = replace(c, restart_count=0, manually_stopped=False)
+        self._exit_on_next.discard(c.id)
+        if c.state.status in (Status.REMOVING, Status.DEAD):
+            raise Conflict(f"cannot start container {c.id}: it is being removed")
+        try:
+            task = await self._tasks.launch(c, functools.partial(self._waiters.connect, c.id))
+        except RuntimeFailure as err:
+            await self._start_failed(c, err)
+            return c, err
+        except (BerthError, OSError) as err:  # nothing runs: parked attaches hear why
+            self._waiters.fail(c.id, err)
+            raise
+        c = c.with_state(status=Status.RUNNING, pid=task.init_pid, exit_code=0, error="",
+                         oom_killed=False, started_at=clock.rfc3339())
+        await self.store.save(c)
+        self._tasks.watch(c.id, task)
+        self.health.start(c)
+        return c, None
+
+    async def _started(self, c: Container, failure: RuntimeFailure | None) -> None:
+        """After a start, outside the lock (remove() takes it)."""
+        if failure is not None:
             if c.spec.auto_remove:
                 await self.remove(c.id, force=True)
             raise failure
         self._publish(c, "start")
-
-    async def _spawn(self, c: Container) -> Shim:
-        mounts = await self._images.rootfs_mounts(c.id)
-        state_dir = self._state_dir(c.id)
-        # All the blocking work in one hop: each to_thread is a thread handoff.
-        await asyncio.to_thread(self._write_bundle, c, mounts, state_dir)
-        return await self._shims.create(ShimOptions(
-            container_id=c.id, bundle=state_dir, rootfs_mounts=tuple(mounts),
-            state_dir=state_dir, log_path=Path(c.log_path) if c.log_path else None,
-            runtime=c.runtime, tty=c.spec.tty, open_stdin=c.spec.open_stdin,
-            stdin_once=c.spec.stdin_once, log_options=c.spec.log_config.options))
-
-    def _write_bundle(self, c: Container, mounts: builtins.list[Mount], state_dir: Path
-                      ) -> None:
-        """Resolve the user in the image, write /etc files and config.json (in a thread)."""
-        rootfs = LayerTree.from_mounts(mounts)
-        uid, gid, gids = process.resolve_user(c.user, rootfs)
-        process.make_workdir(rootfs, c.working_dir)
-        binds = write_etc_files(self._opts.data_root / "containers" / c.id, c.hostname)
-        res = c.spec.resources
-        spec = runtime_spec.build(runtime_spec.SpecOptions(
-            rootfs=state_dir / "rootfs", args=(c.path, *c.args),
-            env=tuple(process.process_env(c.env)), console_size=c.spec.console_size,
-            cwd=c.working_dir, uid=uid, gid=gid, additional_gids=gids, hostname=c.hostname,
-            terminal=c.spec.tty, cgroups_path=self.cgroups_path(c.id),
-            memory=res.memory, memory_swap=res.memory_swap,
-            memory_reservation=res.memory_reservation, cpu_shares=res.cpu_shares,
-            cpu_quota=res.cpu_quota or res.nano_cpus * 100_000 // 1_000_000_000,
-            cpu_period=res.cpu_period, pids_limit=res.pids_limit,
-            readonly_rootfs=c.spec.readonly_rootfs, bind_files=tuple(binds),
-            extra_mounts=c.spec.extra_mounts, seccomp=_default_seccomp(),
-        ))
-        if c.spec.init:
-            add_init(spec)
-        write_bundle(state_dir, spec)
 
     async def _start_failed(self, c: Container, err: RuntimeFailure) -> None:
         msg = err.message
@@ -326,41 +261,26 @@ class ContainerService:
         self._waiters.fail(c.id, Conflict(f"container {c.id} failed to start: {msg}"))
         await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
 
-    def _watch(self, cid: str, shim: Shim) -> None:
-        self._live[cid] = shim
-        self._monitors[cid] = asyncio.create_task(self._monitor(cid, shim),
-                                                  name=f"monitor-{cid[:12]}")
-
-    async def _monitor(self, cid: str, shim: Shim) -> None:
-        error = ""
-        try:
-            status = await shim.wait()
-        except ShimDied as err:  # the wait's connection closed with the shim
-            log.error("container %s: %s", cid[:12], err.message)
-            status, error = await self._shim_died(cid), SHIM_DIED
-        self._monitors.pop(cid, None)
-        self._live.pop(cid, None)
-        await shim.close()
-        await self._record_exit(cid, status, error)
-
-    async def _shim_died(self, cid: str) -> ExitStatus:
-        """The shim of ``cid`` died without recording its exit (killed, or crashed): kill
-        what is left of the container through its cgroup and delete it from its runtime,
-        so that it can be recorded exited and removed, and nothing of it stays behind."""
-        try:
-            await asyncio.to_thread(open_manager(self.cgroups_path(cid)).destroy)
-            await self._shims.reap(self._state_dir(cid))
-        except (OSError, BerthError) as err:
-            log.error("container %s: cleaning up after its shim failed: %s", cid[:12], err)
-        return ExitStatus(SHIM_DIED_EXIT, False, time.time())
-
     async def _record_exit(self, cid: str, status: ExitStatus, error: str = "") -> None:
-        """Record the exit (under the container's lock, so a stop, kill or start waits
-        for the outcome: exited, or restarting with its backoff scheduled)."""
+        """Hand the exit over, then record it under the container's lock, so a stop,
+        kill or start waits for the outcome: exited, or restarting with its backoff
+        scheduled. A restart that holds the lock across the exit it caused takes the
+        handed-over exit and records it itself (``_stop_locked``); then it is no longer
+        unrecorded when this gets the lock, and nothing is left to do."""
+        seen = self._tasks.hand_over(cid, status, error)
         async with self._locks[cid]:
-            c, again = await self._exited(cid, status, error)
+            if not self._tasks.unrecorded(cid, seen):
+                return  # recorded by the restart that held the lock
+            c, again = await self._record_seen(cid)
         if c.spec.auto_remove and not again:
             await self.remove(cid, force=True)
+
+    async def _record_seen(self, cid: str, restarting: bool = False
+                           ) -> tuple[Container, bool]:
+        """Record the exit a monitor handed over; under the container's lock."""
+        status, error = self._tasks.take(cid)
+        await self._tasks.release(self.get(cid))
+        return await self._exited(cid, status, error, restarting)
 
     async def _exit_settled(self, cid: str) -> bool:
         """The shim of ``cid`` is gone: whether a stop or kill must look again, because
@@ -375,16 +295,19 @@ class ContainerService:
         """The record says running but the shim is gone: its exit is being recorded.
         Wait for that (True), or give up after 10 s (False)."""
         try:
-            await asyncio.wait_for(self._waiters.on_exit(cid), 10)
+            await asyncio.wait_for(self._waiters.on_exit(cid), EXIT_RECORD_WAIT)
         except TimeoutError:
             return False
         return True
 
-    async def _exited(self, cid: str, status: ExitStatus, error: str
+    async def _exited(self, cid: str, status: ExitStatus, error: str, restarting: bool
                       ) -> tuple[Container, bool]:
+        """Save the exit; whether the restart policy starts it again. The exit of a
+        ``restart`` is neither restarted by the policy nor auto-removed (docker's
+        HasBeenManuallyRestarted): the restart starts it."""
         self.health.stop(cid)
         c = self.get(cid)
-        again = cid not in self._exit_on_next and restart.should_restart(
+        again = not restarting and cid not in self._exit_on_next and restart.should_restart(
             c.spec.restart_policy, status.exit_code, c.manually_stopped, c.restart_count)
         self._exit_on_next.discard(cid)
         c = c.with_state(status=Status.RESTARTING if again else Status.EXITED, pid=0,
@@ -392,7 +315,7 @@ class ContainerService:
                          finished_at=clock.rfc3339(status.finished_at), error=error)
         if again:
             c = replace(c, restart_count=c.restart_count + 1)
-        if c.spec.auto_remove and not again:
+        if c.spec.auto_remove and not again and not restarting:
             self.store.hold(c)  # deleted right below: a crash before that just re-exits it
         else:
             await self.store.save(c)
@@ -458,8 +381,8 @@ class ContainerService:
             if await self._exit_settled(c.id):
                 return await self.kill(ref, sig)  # now restarting (or exited)
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
-        shim, exited = stopping
-        await self._signal(c.id, shim, number)
+        task, exited = stopping
+        await self._signal(c.id, task, number)
         self._publish(c, "kill", signal=str(number))
         if number == _signal.SIGKILL:
             # moby's Kill: a SIGKILL returns once the container has stopped, so that an
@@ -471,19 +394,19 @@ class ContainerService:
                                      "event") from None
 
     async def _stopping(self, cid: str, exit_on_next: bool
-                        ) -> tuple[Shim, asyncio.Future[int]] | None:
+                        ) -> tuple[Task, asyncio.Future[int]] | None:
         """An API stop or kill is about to signal ``cid``: under its lock (an exit being
         recorded meanwhile would otherwise be overwritten by this save), mark it manually
         stopped and, with ``exit_on_next``, not to be restarted after this exit. Returns
-        the live shim and a future for the exit, or None when the shim is gone."""
+        the live task and a future for the exit, or None when the task is gone."""
         async with self._locks[cid]:
-            shim = self._live.get(cid)
-            if shim is None:
+            task = self._tasks.get(cid)
+            if task is None:
                 return None
             if exit_on_next:
                 self._exit_on_next.add(cid)
             await self.store.save(replace(self.get(cid), manually_stopped=True))
-            return shim, self._waiters.on_exit(cid)
+            return task, self._waiters.on_exit(cid)
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
         if await self._cancel_restart(ref):
@@ -496,49 +419,82 @@ class ContainerService:
             if await self._exit_settled(c.id):
                 return await self.stop(ref, timeout, sig)  # now restarting (or exited)
             raise NotModified("container already stopped")
-        shim, waiter = stopping
-        grace = timeout if timeout is not None else (
-            c.spec.stop_timeout if c.spec.stop_timeout is not None else 10)
-        await self._signal(c.id, shim, stop_signal)
-        if grace < 0:
-            await waiter
-        else:
-            try:
-                await asyncio.wait_for(asyncio.shield(waiter), grace)
-            except TimeoutError:
-                await shim.kill(_signal.SIGKILL)
-                await waiter
+        task, waiter = stopping
+        await self._stop_process(c.id, task, stop_signal, _grace(c, timeout), waiter)
         self._publish(c, "stop")
+
+    async def restart(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
+        """``docker restart``: stop it if it runs (as ``stop`` does), then start it, as
+        one operation under the container's lock, so no start, stop, restart policy or
+        removal gets in between. The lock is held across the exit the stop causes: the
+        monitor hands that exit over and this records it (``_stop_locked``)."""
+        c = self.get(ref)
+        stop_signal = signals.parse(sig) if sig else await self._stop_signal(c)
+        async with self._locks[c.id]:
+            if self.get(c.id).state.running:
+                await self._stop_locked(c.id, stop_signal, _grace(c, timeout))
+            c, failure = await self._start_locked(c.id, manual=True)
+        await self._started(c, failure)
+
+    async def _stop_locked(self, cid: str, sig: int, grace: float) -> None:
+        """A restart's stop, under the container's lock: signal, take the exit its
+        monitor hands over (SIGKILL after ``grace``) and record it."""
+        seen = self._tasks.seen(cid)
+        task = self._tasks.get(cid)
+        if task is not None:
+            await self._stop_process(cid, task, sig, grace, seen)
+        else:  # it exited: its monitor is handing the exit over
+            try:
+                await asyncio.wait_for(asyncio.shield(seen), EXIT_RECORD_WAIT)
+            except TimeoutError:
+                raise Conflict(f"cannot restart container {cid}: its exit was never "
+                               "recorded") from None
+        c, _ = await self._record_seen(cid, restarting=True)
+        self._publish(c, "stop")
+
+    async def _stop_process(self, cid: str, task: Task, sig: int, grace: float,
+                            exited: asyncio.Future[Any]) -> None:
+        """Signal, give the process ``grace`` seconds (negative: forever), then SIGKILL;
+        return once ``exited`` is done."""
+        await self._signal(cid, task, sig)
+        if grace < 0:
+            await exited
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), grace)
+        except TimeoutError:
+            await task.kill(_signal.SIGKILL)
+            await exited
 
     async def _stop_signal(self, c: Container) -> int:
         image = await self._images.get(c.image_id)
         return signals.parse(c.spec.stop_signal
                              or image.config.get("config", {}).get("StopSignal") or "SIGTERM")
 
-    async def _signal(self, cid: str, shim: Shim, number: int) -> None:
+    async def _signal(self, cid: str, task: Task, number: int) -> None:
         """Signal init; a paused container is thawed after the signal is queued, as moby
         does, since a frozen process acts on no signal (not even SIGKILL on cgroup v1)."""
-        await shim.kill(number)
+        await task.kill(number)
         if self.get(cid).state.status == Status.PAUSED:
-            await self._resume(cid, shim)
+            await self._resume(cid, task)
 
     # ── pause, resize ────────────────────────────────────────────────────────────────
 
-    def running_shim(self, ref: str) -> tuple[Container, Shim]:
-        """The container and its shim, or docker's 409 when it is not running."""
+    def running_task(self, ref: str) -> tuple[Container, Task]:
+        """The container and its task, or docker's 409 when it is not running."""
         c = self.get(ref)
-        shim = self._live.get(c.id)
-        if shim is None or not c.state.running:
+        task = self._tasks.get(c.id)
+        if task is None or not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
-        return c, shim
+        return c, task
 
     async def pause(self, ref: str) -> None:
-        c, shim = self.running_shim(ref)
+        c, task = self.running_task(ref)
         async with self._locks[c.id]:
-            c, shim = self.running_shim(c.id)
+            c, task = self.running_task(c.id)
             if c.state.status == Status.PAUSED:
                 raise Conflict(f"Container {c.id} is already paused")
-            await shim.pause()
+            await task.pause()
             c = self.get(c.id)
             if c.state.status == Status.RUNNING:  # it may have exited meanwhile
                 c = await self.store.save(c.with_state(status=Status.PAUSED))
@@ -550,23 +506,23 @@ class ContainerService:
             c = self.get(c.id)
             if c.state.status != Status.PAUSED:
                 raise Conflict(f"Container {c.id} is not paused")
-            await self._resume(c.id, self.running_shim(c.id)[1])
+            await self._resume(c.id, self.running_task(c.id)[1])
 
-    async def _resume(self, cid: str, shim: Shim) -> None:
+    async def _resume(self, cid: str, task: Task) -> None:
         # Conflict: the shim thawed it already (it does for SIGKILL) or has exited.
         with contextlib.suppress(Conflict):
-            await shim.resume()
+            await task.resume()
         c = self.get(cid)
         if c.state.status == Status.PAUSED:
             c = await self.store.save(c.with_state(status=Status.RUNNING))
             self._publish(c, "unpause")
 
     async def resize(self, ref: str, height: int, width: int) -> None:
-        c, shim = self.running_shim(ref)
+        c, task = self.running_task(ref)
         if not c.spec.tty:
             raise Conflict(f"Container {c.id} has no TTY: only a container created with a "
                            "TTY (-t) can be resized")
-        await shim.resize(height, width)
+        await task.resize(height, width)
         self._publish(c, "resize", height=str(height), width=str(width))
 
     # ── wait, attach ─────────────────────────────────────────────────────────────────
@@ -588,9 +544,9 @@ class ContainerService:
     async def attach(self, ref: str, req: AttachRequest) -> Streams:
         c = self.get(ref)
         self._publish(c, "attach")
-        shim = self._live.get(c.id)
-        if shim is not None:
-            return await shim.attach(req.stdin, req.stdout, req.stderr)
+        task = self._tasks.get(c.id)
+        if task is not None:
+            return await task.attach(req.stdin, req.stdout, req.stderr)
         return await self._waiters.attach_after_start(c.id, req)
 
     # ── remove ───────────────────────────────────────────────────────────────────────
@@ -609,14 +565,14 @@ class ContainerService:
                     raise Conflict(
                         f'cannot remove container "/{c.name}": container is running: stop '
                         "the container before removing or force remove")
-                shim = self._live.get(c.id)
-                if shim is None:  # it exited; the exit is being recorded
+                task = self._tasks.get(c.id)
+                if task is None:  # it exited; the exit is being recorded
                     if not await self._exit_recorded(c.id):
                         raise Conflict(f'cannot remove container "/{c.name}": its exit '
                                        "was never recorded")
                     continue
                 waiter = self._waiters.on_exit(c.id)
-                await self._signal(c.id, shim, _signal.SIGKILL)
+                await self._signal(c.id, task, _signal.SIGKILL)
                 await waiter
                 continue
             async with self._locks[c.id]:  # a restart policy's start may hold it
@@ -631,7 +587,10 @@ class ContainerService:
     async def _finish_remove(self, c: Container) -> None:
         """Delete the record first: that is the commit point, and waiters (``docker run
         --rm`` waits for it) are answered then. The files go after; a crash in between
-        leaves only files that no record owns, which ``restore`` prunes at the next start."""
+        leaves only files that no record owns, which ``restore`` prunes at the next start.
+        The prepare hooks release first, while the record still says removing (a crash
+        there is finished by ``restore``, and release is idempotent)."""
+        await self._tasks.release(c)
         await self.store.delete(c.id)
         self.health.forget(c.id)
         self._locks.pop(c.id, None)
@@ -644,10 +603,14 @@ class ContainerService:
     # ── helpers ──────────────────────────────────────────────────────────────────────
 
     def _state_dir(self, cid: str) -> Path:
-        return self._opts.exec_root / "containers" / cid
+        return self._tasks.state_dir(cid)
+
+    def bundle_dir(self, cid: str) -> Path:
+        """Where the running container's ``config.json`` is (an exec's base)."""
+        return self._state_dir(cid)
 
     def cgroups_path(self, cid: str) -> str:
-        return f"/{self._opts.cgroup_parent}/{cid}"
+        return self.cgroups.path(cid)
 
     def publish(self, c: Container, action: str, **extra: str) -> None:
         """A container event with docker's attributes (name, image, labels)."""
@@ -663,25 +626,8 @@ def _remove_dirs(*dirs: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _children(directory: Path) -> list[Path]:
-    try:
-        return [p for p in directory.iterdir() if p.is_dir()]
-    except FileNotFoundError:
-        return []
-
-
-def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
-    return tuple(value) if value is not None else None
-
-
-def _default_seccomp() -> Seccomp:
-    """Docker's default profile. A default the user did not turn off is never dropped:
-    if it cannot be loaded, the container does not start."""
-    try:
-        from berth.runtime.linux.seccomp import default_profile
-
-        return default_profile()
-    except (ImportError, OSError, ValueError) as err:
-        raise RuntimeFailure(
-            f"cannot load the default seccomp profile ({err}): refusing to start a "
-            "container without it") from err
+def _grace(c: Container, timeout: int | None) -> int:
+    """Seconds a stop waits before SIGKILL: the request's, the container's, or 10."""
+    if timeout is not None:
+        return timeout
+    return c.spec.stop_timeout if c.spec.stop_timeout is not None else 10
