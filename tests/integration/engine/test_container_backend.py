@@ -1,6 +1,6 @@
 """The real ContainerService and ExecService pass the backends' conformance suite (the
 one the API's fakes pass: tests/unit/api/server/backend_suite.py), with busybox, shims and
-the kernel.
+the kernel; and the prepare hooks run where the life cycle promises.
 
 The services are put together as ``daemon.serve`` does, on one data root for the session
 (busybox is bootstrapped once) and a fresh database handle, shim zygote and service per
@@ -23,12 +23,14 @@ from tests.integration.conftest import unmount_all_under
 from tests.unit.api.server.backend_suite import Backends, ContainerBackendSuite
 
 from berth.engine.containers.execs import ExecService
+from berth.engine.containers.model import Container, ContainerSpec
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError
 from berth.runtime.shim.client import ShimManager
+from berth.runtime.task import Task
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
 from berth.store.snapshots.overlay import OverlaySnapshotter
@@ -92,3 +94,54 @@ class TestContainerService(ContainerBackendSuite):
             await containers.close()
             await shims.close()
             db.close()
+
+
+class _RecordingPreparer:
+    """Records each call, and at prepare what the container's init runs: not yet the
+    user's command (it is blocked before exec)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.cmdline_at_prepare = b""
+
+    async def prepare(self, container: Container, task: Task) -> None:
+        self.cmdline_at_prepare = Path(f"/proc/{task.init_pid}/cmdline").read_bytes()
+        self.calls.append(("prepare", container.id))
+
+    async def release(self, container: Container) -> None:
+        self.calls.append(("release", container.id))
+
+
+def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
+    """daemon.py passes ContainerService its prepare hooks: each start prepares the
+    created task before its process runs; each exit, and the removal, release."""
+    async def main() -> None:
+        data_root, exec_root = engine_root / "data", engine_root / "exec"
+        db = Database(data_root / "metadata.db")
+        shims = ShimManager(exec_root)
+        await shims.start()
+        hook = _RecordingPreparer()
+        containers = ContainerService(
+            ServiceOptions(data_root=data_root, exec_root=exec_root,
+                           cgroup_parent=f"berth-suite-{secrets.token_hex(4)}"),
+            ContainerStore(ContainerRecords(db)), _images(data_root, db), shims, EventBus(),
+            [hook])
+        try:
+            c = await containers.create(None, ContainerSpec(image="busybox",
+                                                            cmd=("sleep", "300")))
+            await containers.start(c.id)
+            assert hook.calls == [("prepare", c.id)]
+            assert hook.cmdline_at_prepare and hook.cmdline_at_prepare != b"sleep\x00300\x00"
+            await containers.restart(c.id, timeout=0)
+            assert hook.calls == [("prepare", c.id), ("release", c.id), ("prepare", c.id)]
+            await containers.remove(c.id, force=True)
+            assert hook.calls[3:] == [("release", c.id), ("release", c.id)]  # exit, removal
+        finally:
+            for left in containers.list():
+                with contextlib.suppress(BerthError):
+                    await containers.remove(left.id, force=True)
+            await containers.close()
+            await shims.close()
+            db.close()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
