@@ -21,7 +21,11 @@ Races (``service.py``): an exit is recorded under the container's lock, so a sto
 that finds the shim gone while the record still says running waits for that outcome and
 then cancels the backoff like any other; the manual-stop mark is saved under the lock
 too (never over a newer record); a backoff that ends while a stop holds the lock finds
-the container exited and does not start it.
+the container exited and does not start it. An API restart (``ContainerService.restart``)
+holds the lock from its stop through its start and records the exit it caused itself:
+that exit is never the policy's to restart (nor an auto-remove), and a backoff that ends
+meanwhile finds the container running. The locks of every operation:
+docs/design/lifecycle.md.
 """
 
 from __future__ import annotations
