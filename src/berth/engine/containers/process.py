@@ -51,6 +51,16 @@ def process_env(env: tuple[str, ...] | list[str]) -> list[str]:
     return [item for item in env if "=" in item]
 
 
+def start_failure_code(message: str) -> int:
+    """docker's exit code for a container whose process could not start: 127 not found,
+    126 not executable, 128 anything else."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 128
+
+
 def working_dir(requested: str, image: ContainerConfig) -> str:
     wd = requested or image.get("WorkingDir") or "/"
     if not wd.startswith("/"):

@@ -19,8 +19,6 @@ import shutil
 import signal
 from pathlib import Path
 
-from berth.runtime.shim import ExitStatus
-from berth.runtime.shim.client import read_exit_status
 from berth.runtime.task import TaskManager
 
 log = logging.getLogger(__name__)
@@ -48,11 +46,6 @@ async def sweep(tasks: TaskManager, exec_root: Path, data_root: Path, known: set
     for data_dir in await asyncio.to_thread(_children, data_root / "containers"):
         if data_dir.name not in known:
             await asyncio.to_thread(shutil.rmtree, data_dir, True)
-
-
-def recorded_exit(state_dir: Path) -> ExitStatus | None:
-    """The exit the shim recorded in ``exit.json``; None if it died without one."""
-    return read_exit_status(state_dir)
 
 
 def _children(directory: Path) -> list[Path]:

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from berth.engine import clock
-from berth.engine.containers import health, names, record, recovery, restart, signals
+from berth.engine.containers import health, names, process, record, recovery, restart, signals
 from berth.engine.containers.model import Container, ContainerSpec, Health, Status
 from berth.engine.containers.preparer import ContainerPreparer
 from berth.engine.containers.store import ContainerStore
-from berth.engine.containers.tasks import SHIM_DIED, ContainerTasks, TaskOptions
+from berth.engine.containers.tasks import ContainerTasks, TaskOptions
 from berth.engine.containers.waiters import AttachRequest, Streams, Waiters
 from berth.engine.events import Event, EventBus
 from berth.engine.images.service import ImageService
@@ -101,7 +101,8 @@ class ContainerService:
         containers = await asyncio.to_thread(self.store.load)
         for c in containers:
             if c.state.running:
-                await self._reattach(c)
+                if await self._tasks.reattach(c.id):
+                    self.health.start(c)
             elif await recovery.reap_orphan(self._tasks.manager, self._state_dir(c.id)):
                 await self._tasks.release(c)  # its start may have prepared it
         known = {c.id for c in containers}
@@ -118,19 +119,6 @@ class ContainerService:
                 log.info("starting container %s (restart policy %s)", c.id[:12],
                          c.spec.restart_policy.name)
                 await self._auto_restart(c.id)
-
-    async def _reattach(self, c: Container) -> None:
-        task = await self._tasks.manager.connect(self._state_dir(c.id))
-        if task is not None:
-            log.info("restored container %s (pid %d)", c.id[:12], task.init_pid)
-            self._tasks.watch(c.id, task)
-            self.health.start(c)
-            return
-        status = recovery.recorded_exit(self._state_dir(c.id))
-        if status is None:  # its shim died while no daemon watched
-            await self._record_exit(c.id, await self._tasks.reclaim(c.id), SHIM_DIED)
-        else:
-            await self._record_exit(c.id, status)
 
     async def close(self) -> None:
         """Stop watching; the shims and their containers keep running."""
@@ -249,11 +237,7 @@ class ContainerService:
 
     async def _start_failed(self, c: Container, err: RuntimeFailure) -> None:
         msg = err.message
-        code = 128
-        if "executable file not found" in msg or "no such file or directory" in msg:
-            code = 127
-        elif "permission denied" in msg or "is a directory" in msg:
-            code = 126
+        code = process.start_failure_code(msg)
         c = c.with_state(exit_code=code, error=msg)
         await self.store.save(c)
         self._publish(c, "die", exitCode=str(code))
@@ -530,16 +514,7 @@ class ContainerService:
     def waiter(self, ref: str, condition: str = "not-running") -> asyncio.Future[int]:
         """A future for the exit code; created now so no exit between this call and the
         await is missed (docker's CLI registers its wait before it starts a container)."""
-        c = self.get(ref)
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise InvalidArgument(f"invalid condition: {condition!r}")
-        if condition == "removed":
-            return self._waiters.on_removal(c.id)
-        if condition == "not-running" and not c.state.running:
-            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            done.set_result(c.state.exit_code)
-            return done
-        return self._waiters.on_exit(c.id)
+        return self._waiters.on_condition(self.get(ref), condition)
 
     async def attach(self, ref: str, req: AttachRequest) -> Streams:
         c = self.get(ref)

@@ -8,6 +8,8 @@ run, and handing its exit to the state machine (``service.py``), which records i
     watch(cid, task):   monitor: task.wait() ─▶ forget the task ─▶ close it
         ─▶ hand the exit over ─▶ on_exit(cid, status, error)
         (ShimDied: reclaim the container through its cgroup first: exit 137)
+    reattach(cid):      after a daemon restart, the same for a task found running, or
+        on_exit from exit.json (or 137) for one that exited while no daemon watched
 
 The hand-over is a future per container (``seen``): the state machine records an exit
 under the container's lock, and a restart that holds that lock across the exit it caused
@@ -37,7 +39,7 @@ from berth.oci.mount import Mount
 from berth.runtime import spec as runtime_spec
 from berth.runtime.host import CgroupParent
 from berth.runtime.shim import ExitStatus, ShimOptions
-from berth.runtime.shim.client import ShimDied
+from berth.runtime.shim.client import ShimDied, read_exit_status
 from berth.runtime.task import Task, TaskManager
 from berth.store.rootview import LayerTree
 
@@ -136,6 +138,22 @@ class ContainerTasks:
         await release_all(self._preparers, c)
 
     # ── watch, exit ──────────────────────────────────────────────────────────────────
+
+    async def reattach(self, cid: str) -> bool:
+        """Live restore of a container recorded as running: watch its task again (True),
+        or, if its shim is gone, hand over the exit it recorded in exit.json, or 137 if
+        it died without one (False)."""
+        task = await self.manager.connect(self.state_dir(cid))
+        if task is not None:
+            log.info("restored container %s (pid %d)", cid[:12], task.init_pid)
+            self.watch(cid, task)
+            return True
+        status = read_exit_status(self.state_dir(cid))
+        if status is None:  # its shim died while no daemon watched
+            await self._on_exit(cid, await self.reclaim(cid), SHIM_DIED)
+        else:
+            await self._on_exit(cid, status, "")
+        return False
 
     def watch(self, cid: str, task: Task) -> None:
         self._live[cid] = task

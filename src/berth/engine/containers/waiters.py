@@ -16,6 +16,8 @@ import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 
+from berth.engine.containers.model import Container
+from berth.errors import InvalidArgument
 from berth.runtime.task import Streams, Task
 
 __all__ = ["AttachRequest", "Streams", "Waiters"]
@@ -44,6 +46,19 @@ class Waiters:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._removals[cid].append(fut)
         return fut
+
+    def on_condition(self, c: Container, condition: str) -> asyncio.Future[int]:
+        """docker's wait ``condition``: ``not-running`` (answered at once if it is not),
+        ``next-exit`` or ``removed``; InvalidArgument for any other."""
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: {condition!r}")
+        if condition == "removed":
+            return self.on_removal(c.id)
+        if condition == "not-running" and not c.state.running:
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            done.set_result(c.state.exit_code)
+            return done
+        return self.on_exit(c.id)
 
     def exited(self, cid: str, code: int) -> None:
         _wake(self._exits, cid, code)

@@ -56,3 +56,14 @@ def test_make_workdir_through_a_link_and_over_a_file(rootfs: LayerTree,
     assert list(host.iterdir()) == []
     with pytest.raises(RuntimeFailure, match="Cannot mkdir: /etc/passwd is not a directory"):
         process.make_workdir(rootfs, "/etc/passwd")
+
+
+@pytest.mark.parametrize("message,code", [
+    ('exec: "nope": executable file not found in $PATH', 127),
+    ("open /x: no such file or directory", 127),
+    ('exec: "/etc": is a directory', 126),
+    ("exec: /bin/x: permission denied", 126),
+    ("cgroup: no space left on device", 128),
+])
+def test_a_start_failure_gets_dockers_exit_code(message: str, code: int) -> None:
+    assert process.start_failure_code(message) == code
