@@ -98,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tlscacert", default=None, metavar="PATH")
     p.add_argument("--tlscert", default=None, metavar="PATH")
     p.add_argument("--tlskey", default=None, metavar="PATH")
-    p.add_argument("--runtime", default=None, help="native (default), runc, crun or a path")
+    p.add_argument("--runtime", default=None,
+                   help="the default runtime: a name berthd knows (berth info lists them; "
+                        "native if unset) or the path of a runc-compatible binary")
     p.add_argument("--snapshotter", default=None, choices=("overlay", "native"))
     p.add_argument("--cgroup-parent", default=None)
     p.add_argument("-D", "--debug", action="store_true", default=None)
