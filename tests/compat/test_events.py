@@ -58,3 +58,17 @@ def test_docker_py_events_generator(daemon: Daemon) -> None:
         assert [e["Action"] for e in events] == ["create", "attach", "start", "die", "destroy"]
     finally:
         client.close()
+
+
+def test_restart_events_in_dockers_order(daemon: Daemon) -> None:
+    daemon.docker("run", "-d", "--name", "evt-restart", "busybox", "sleep", "60")
+    try:
+        start = time.time()
+        daemon.docker("restart", "-t", "0", "evt-restart")
+        out = daemon.docker("events", "--since", str(start), "--until", str(time.time() + 0.5),
+                            "--filter", "container=evt-restart", "--format",
+                            "{{.Action}}").stdout
+        # a "kill" per signal the stop sends: SIGTERM, then SIGKILL (sh as pid 1 ignores it)
+        assert out.split() == ["kill", "kill", "die", "stop", "start", "restart"]
+    finally:
+        daemon.docker("rm", "-f", "evt-restart", check=False)

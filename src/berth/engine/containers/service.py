@@ -327,9 +327,12 @@ class ContainerService:
         except BerthError as err:
             log.warning("restart of container %s failed: %s", cid[:12], err.message)
         with contextlib.suppress(NotFound):
-            c = self.get(cid)
-            if c.state.status == Status.RESTARTING:
-                await self.store.save(c.with_state(status=Status.EXITED))
+            # under the lock and read again inside it: a start by hand that won the race
+            # must not be overwritten by this stale "restarting"
+            async with self._locks[cid]:
+                c = self.get(cid)
+                if c.state.status == Status.RESTARTING:
+                    await self.store.save(c.with_state(status=Status.EXITED))
 
     async def _cancel_restart(self, ref: str) -> bool:
         """Stop/kill of a container in its restart backoff: cancel the restart and record
@@ -419,6 +422,7 @@ class ContainerService:
                 await self._stop_locked(c.id, stop_signal, _grace(c, timeout))
             c, failure = await self._start_locked(c.id, manual=True)
         await self._started(c, failure)
+        self._publish(c, "restart")  # after start, as moby's daemon/restart.go
 
     async def _stop_locked(self, cid: str, sig: int, grace: float) -> None:
         """A restart's stop, under the container's lock: signal, take the exit its
@@ -441,6 +445,7 @@ class ContainerService:
         """Signal, give the process ``grace`` seconds (negative: forever), then SIGKILL;
         return once ``exited`` is done."""
         await self._signal(cid, task, sig)
+        self._publish(self.get(cid), "kill", signal=str(sig))  # one per signal, as moby
         if grace < 0:
             await exited
             return
@@ -448,6 +453,7 @@ class ContainerService:
             await asyncio.wait_for(asyncio.shield(exited), grace)
         except TimeoutError:
             await task.kill(_signal.SIGKILL)
+            self._publish(self.get(cid), "kill", signal=str(int(_signal.SIGKILL)))
             await exited
 
     async def _stop_signal(self, c: Container) -> int:
