@@ -135,3 +135,22 @@ def test_docker_cli_system_df_and_info(daemon: Daemon, containers: tuple[str, st
     assert "shape-run" in verbose and "busybox" in verbose
     info = daemon.docker("info", "--format", "{{json .DriverStatus}}").stdout
     assert "Backing Filesystem" in info and '"unknown"' not in info
+
+
+def test_sizes_with_ps_s_and_inspect_size(daemon: Daemon) -> None:
+    cid = daemon.docker("run", "-d", "busybox", "sh", "-c",
+                        "head -c 300000 /dev/zero > /blob; sleep 60").stdout.strip()
+    try:
+        for _ in range(50):
+            doc = json.loads(daemon.docker("inspect", "--size", cid).stdout)[0]
+            if doc["SizeRw"] >= 300000:
+                break
+            time.sleep(0.1)
+        image = json.loads(daemon.docker("image", "inspect", "busybox").stdout)[0]["Size"]
+        assert 300000 <= doc["SizeRw"] < 400000 and doc["SizeRootFs"] == doc["SizeRw"] + image
+        check(doc, "/containers/{id}/json")
+        shown = daemon.docker("ps", "-s", "--filter", f"id={cid}", "--format",
+                              "{{.Size}}").stdout
+        assert shown.startswith("300kB") or shown.startswith("301kB"), shown
+    finally:
+        daemon.docker("rm", "-f", cid)

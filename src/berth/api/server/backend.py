@@ -100,7 +100,7 @@ class ContainerBackend(Protocol):
 
 
 class ContainerAdminBackend(Protocol):
-    """Containers outside their life cycle: rename, top, export, prune."""
+    """Containers outside their life cycle: rename, top, export, prune, sizes."""
 
     async def rename(self, ref: str, new_name: str) -> None: ...
 
@@ -109,6 +109,10 @@ class ContainerAdminBackend(Protocol):
     async def export(self, ref: str) -> AsyncGenerator[bytes, None]: ...
 
     async def prune(self, filters: PruneFilters) -> PruneReport: ...
+
+    async def sizes(self, ref: str) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): the writable layer, and that plus the image."""
+        ...
 
 
 class ExecBackend(Protocol):

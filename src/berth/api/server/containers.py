@@ -69,15 +69,21 @@ class ContainerRoutes:
         show_all = params.boolean(request, "all")
         limit = params.integer(request, "limit", -1) or -1
         filters = params.filters(request)
-        out = [container_json.summary(c) for c in self.service.list()
-               if (show_all or limit > 0 or c.state.running or "status" in filters)
-               and container_json.matches(c, filters)]
-        return json_response(out[:limit] if limit > 0 else out)
+        shown = [c for c in self.service.list()
+                 if (show_all or limit > 0 or c.state.running or "status" in filters)
+                 and container_json.matches(c, filters)]
+        out = [container_json.summary(c) for c in (shown[:limit] if limit > 0 else shown)]
+        if params.boolean(request, "size"):
+            for doc in out:
+                doc["SizeRw"], doc["SizeRootFs"] = await self.admin.sizes(doc["Id"])
+        return json_response(out)
 
     async def inspect(self, request: web.Request) -> web.Response:
         c = self.service.get(request.match_info["id"])
-        return json_response(container_json.inspect(c, self.data_root, self.driver,
-                                                     self.execs.ids_for(c.id)))
+        doc = container_json.inspect(c, self.data_root, self.driver, self.execs.ids_for(c.id))
+        if params.boolean(request, "size"):
+            doc["SizeRw"], doc["SizeRootFs"] = await self.admin.sizes(c.id)
+        return json_response(doc)
 
     async def start(self, request: web.Request) -> web.Response:
         await self.service.start(request.match_info["id"])

@@ -127,6 +127,8 @@ class ContainerInspect(TypedDict):
     ProcessLabel: str
     AppArmorProfile: str
     ExecIDs: list[str] | None
+    SizeRw: NotRequired[int]  # with ?size=1
+    SizeRootFs: NotRequired[int]
     HostConfig: StructDoc  # containers.HostConfig
     GraphDriver: GraphDriverData
     Mounts: list[MountPoint]

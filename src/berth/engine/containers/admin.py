@@ -75,6 +75,16 @@ class ContainerAdmin:
                                    (("reclaimed", str(reclaimed)),)))
         return PruneReport(tuple(deleted), reclaimed)
 
+    async def sizes(self, ref: str) -> tuple[int, int]:
+        """docker's SizeRw and SizeRootFs (``ps -s``, ``inspect --size``)."""
+        c = self._containers.get(ref)
+        try:
+            image = (await self._images.get(c.image_id)).size
+        except NotFound:
+            image = 0
+        rw = await self.rw_size(c.id)
+        return rw, rw + image
+
     async def rw_size(self, cid: str) -> int:
         """Bytes in the container's writable layer (docker's SizeRw)."""
         try:

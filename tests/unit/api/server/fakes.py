@@ -178,6 +178,7 @@ class FakeContainerBackend:
     def __init__(self, images: FakeImageBackend, events: EventBus | None = None,
                  data_root: str = "/var/lib/berth") -> None:
         self._images = images
+        self.images = images  # the admin fake reads image sizes through it
         self.events = events or EventBus()
         self._data_root = data_root
         self._containers: dict[str, Container] = {}
@@ -404,6 +405,11 @@ class FakeContainerAdmin:
 
     async def prune(self, filters: PruneFilters) -> PruneReport:
         raise errors.NotImplemented("the fake container admin prunes nothing")
+
+    async def sizes(self, ref: str) -> tuple[int, int]:
+        c = self._containers.get(ref)
+        image = await self._containers.images.get(c.image_id)
+        return 0, image.size  # nothing is ever written: no writable layer
 
 
 class FakeExecBackend:
