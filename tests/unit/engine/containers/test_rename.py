@@ -15,14 +15,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests.unit.engine.containers.stubs import StubImages
 
 from berth.engine.containers.model import Container, ContainerSpec, Status
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
-from berth.engine.images.image import Image
 from berth.errors import RuntimeFailure
-from berth.oci.mount import Mount
 from berth.runtime.shim import ShimOptions
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
@@ -30,26 +29,6 @@ from berth.store.metadata.db import Database
 NOT_FOUND = 'exec: "nope": executable file not found in $PATH'
 
 
-class _Images:
-    """The calls create, start and remove make on the image service."""
-
-    def __init__(self, rootfs: Path) -> None:
-        self.rootfs = rootfs
-
-    async def get(self, ref: str) -> Image:
-        return Image(id="sha256:" + "1" * 64, repo_tags=(ref,), repo_digests=(), created="",
-                     size=0, parent="", comment="",
-                     config={"architecture": "amd64", "os": "linux", "config": {},
-                             "rootfs": {"type": "layers", "diff_ids": []}})
-
-    async def prepare_rootfs(self, image_id: str, key: str) -> list[Mount]:
-        return await self.rootfs_mounts(key)
-
-    async def rootfs_mounts(self, key: str) -> list[Mount]:
-        return [Mount("bind", str(self.rootfs), ("rbind", "rw"))]
-
-    async def remove_rootfs(self, key: str) -> None:
-        pass
 
 
 class _Shims:
@@ -90,7 +69,7 @@ def _service(tmp_path: Path) -> tuple[ContainerService, _Records, _Shims]:
     shims = _Shims()
     service = ContainerService(
         ServiceOptions(data_root=tmp_path / "data", exec_root=tmp_path / "exec"),
-        ContainerStore(records), _Images(tmp_path / "rootfs"),  # type: ignore[arg-type]
+        ContainerStore(records), StubImages(tmp_path / "rootfs"),  # type: ignore[arg-type]
         shims, EventBus())  # type: ignore[arg-type]
     return service, records, shims
 

@@ -13,39 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.unit.engine.containers.stubs import StubImages
 
 from berth.engine.containers.model import Container, ContainerSpec, Status
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import Event, EventBus
-from berth.engine.images.image import Image
 from berth.errors import InvalidArgument, NotModified, RuntimeFailure
-from berth.oci.mount import Mount
 from berth.oci.spec import Process
 from berth.runtime.shim import ExitStatus, ShimOptions
 from berth.runtime.task import Streams, Task
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
-
-
-class _Images:
-    def __init__(self, rootfs: Path) -> None:
-        self.rootfs = rootfs
-
-    async def get(self, ref: str) -> Image:
-        return Image(id="sha256:" + "1" * 64, repo_tags=(ref,), repo_digests=(), created="",
-                     size=0, parent="", comment="",
-                     config={"architecture": "amd64", "os": "linux", "config": {},
-                             "rootfs": {"type": "layers", "diff_ids": []}})
-
-    async def prepare_rootfs(self, image_id: str, key: str) -> list[Mount]:
-        return await self.rootfs_mounts(key)
-
-    async def rootfs_mounts(self, key: str) -> list[Mount]:
-        return [Mount("bind", str(self.rootfs), ("rbind", "rw"))]
-
-    async def remove_rootfs(self, key: str) -> None:
-        pass
 
 
 class _Task:
@@ -156,7 +135,7 @@ def _service(tmp_path: Path, preparers: list[_Preparer], log: list[str]
     service = ContainerService(
         ServiceOptions(data_root=tmp_path / "data", exec_root=tmp_path / "exec"),
         ContainerStore(ContainerRecords(Database(tmp_path / "metadata.db"))),
-        _Images(tmp_path / "rootfs"), tasks, events, preparers)  # type: ignore[arg-type]
+        StubImages(tmp_path / "rootfs"), tasks, events, preparers)  # type: ignore[arg-type]
     return service, tasks, events
 
 
@@ -230,12 +209,12 @@ def test_restart_holds_the_lock_across_the_exit_it_causes(tmp_path: Path) -> Non
         with pytest.raises(NotModified):
             await start
         assert log == ["kill 15", "release net", "create", "prepare net", "start"]
-        assert events.actions == ["die", "stop", "start"]
+        assert events.actions == ["kill", "die", "stop", "start", "restart"]
         st = service.get(c.id).state
         assert (st.status, st.exit_code, st.pid) == (Status.RUNNING, 0, 4242)
         for _ in range(20):  # the first monitor, let in after the restart, does nothing
             await asyncio.sleep(0)
-        assert events.actions == ["die", "stop", "start"]
+        assert events.actions == ["kill", "die", "stop", "start", "restart"]
         assert service.get(c.id).state.status == Status.RUNNING
         tasks.made[1].gate.set()
         await service.remove(c.id, force=True)
