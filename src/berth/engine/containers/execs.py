@@ -93,14 +93,7 @@ class ExecService:
 
     async def create(self, ref: str, spec: ExecSpec) -> Exec:
         c = self._containers.get(ref)
-        if c.state.status == Status.PAUSED:
-            raise Conflict(f"Container {ref} is paused, unpause the container before exec")
-        if not c.state.running:
-            raise Conflict(f"Container {c.id} is not running")
-        if spec.privileged:
-            raise InvalidArgument("privileged exec is not supported")
-        if not spec.cmd:
-            raise InvalidArgument("No exec command specified")
+        check_creatable(c, ref, spec)
         self._forget_stopped()
         rec = Exec(id=secrets.token_hex(32), container_id=c.id,
                    container_started_at=c.state.started_at, spec=spec)
@@ -297,6 +290,19 @@ def _start_failure_code(message: str) -> int:
     if "executable file not found" in lowered or "no such file or directory" in lowered:
         return 127
     return 126  # permission denied, and anything else that kept it from running
+
+
+def check_creatable(c: Container, ref: str, spec: ExecSpec) -> None:
+    """docker's refusals of an exec create: a paused or stopped container, no command."""
+    if c.state.status == Status.PAUSED:
+        raise Conflict(f"Container {ref} is paused, unpause the container before exec")
+    if not c.state.running:
+        raise Conflict(f"Container {c.id} is not running")
+    if spec.privileged:
+        raise InvalidArgument("privileged exec is not supported")
+    if not spec.cmd:
+        raise InvalidArgument("No exec command specified")
+
 
 
 def _exec_process(c: Container, bundle: Path, spec: ExecSpec, mounts: list[Mount],

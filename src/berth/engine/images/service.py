@@ -12,7 +12,6 @@ import asyncio
 import builtins
 import json
 import os
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from berth.engine import streams
-from berth.errors import BerthError, InvalidArgument, NotFound, Unavailable
+from berth.errors import BerthError, NotFound, Unavailable
 from berth.oci.image import ContainerConfig, Descriptor, ImageConfig, chain_ids
 from berth.oci.mount import Mount
 from berth.oci.reference import Reference, parse, parse_named, parse_repository, validate_tag
@@ -42,7 +41,7 @@ from . import push as push_mod
 from .changes import apply_changes
 from .delete import DeleteRequest, ImageDeleter, Users
 from .filters import ImageFilters, select
-from .image import Image
+from .image import Image, resolve
 from .prune import ImagePruner, PruneFilters, PruneReport
 from .pull import PullCallback, PullProgress, Step
 from .push import PushCallback, PushedTag, PushProgress, PushStep
@@ -51,7 +50,6 @@ from .save import SavePlan, SaveSources, plan_save, write_archive
 from .unpack import StackUnpacker, layer_blobs
 from .writer import ImageWriter
 
-_HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 T = TypeVar("T")
 
 
@@ -85,24 +83,7 @@ class ImageService:
     # lookup
 
     def _resolve(self, ref_or_id: str) -> ImageRecord:
-        ref: Reference | None = None
-        try:
-            ref = parse(ref_or_id)
-        except InvalidArgument:
-            ref = None
-        if ref is not None:
-            record = self._by_reference(ref)
-            if record is not None:
-                return record
-        match = _HEX_PREFIX_RE.match(ref_or_id)
-        if match is not None:
-            found = self._store.find_images("sha256:" + match.group(1))
-            if len(found) == 1:
-                return found[0]
-        if match is None and ref is None:
-            raise InvalidArgument("invalid reference format")
-        shown = ref.with_default_tag().familiar() if ref is not None else ref_or_id
-        raise NotFound(f"No such image: {shown}")
+        return resolve(ref_or_id, self._by_reference, self._store.find_images)
 
     def _by_reference(self, ref: Reference) -> ImageRecord | None:
         image_id = self._store.resolve_tag(ref.with_default_tag().string())

@@ -32,7 +32,7 @@ from berth.daemon import RUNTIMES
 from berth.engine import clock
 from berth.engine.containers import names, process, record, signals
 from berth.engine.containers.admin import PruneFilters, PruneReport
-from berth.engine.containers.execs import Exec, ExecSpec
+from berth.engine.containers.execs import Exec, ExecSpec, check_creatable
 from berth.engine.containers.model import Container, ContainerSpec, Status
 from berth.engine.containers.top import ProcessTable
 from berth.engine.containers.waiters import AttachRequest, Streams
@@ -41,7 +41,7 @@ from berth.engine.images import prune as image_prune
 from berth.engine.images.delete import Users
 from berth.engine.images.filters import ImageFilters, select
 from berth.engine.images.history import HistoryItem
-from berth.engine.images.image import Image
+from berth.engine.images.image import Image, resolve
 from berth.engine.images.load import LoadCallback
 from berth.engine.images.pull import PullCallback
 from berth.engine.images.push import PushCallback, PushedTag
@@ -54,7 +54,6 @@ from berth.runtime import NATIVE
 
 KILLED = 128 + signal.SIGKILL
 _EXIT = re.compile(r"exit (\d+)")
-_HEX_PREFIX = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 
 
 def exit_code(argv: tuple[str, ...]) -> int | None:
@@ -92,23 +91,12 @@ class FakeImageBackend:
 
     async def get(self, ref_or_id: str) -> Image:
         """By reference first, then by a unique id prefix, as the real store looks."""
-        try:
-            ref: reference.Reference | None = reference.parse(ref_or_id)
-        except InvalidArgument:
-            ref = None
-        if ref is not None:
-            for image in self._images.values():
-                if ref.with_default_tag().familiar() in image.repo_tags:
-                    return image
-        match = _HEX_PREFIX.match(ref_or_id)
-        if match is not None:
-            found = [i for i in self._images.values() if i.id[7:].startswith(match[1])]
-            if len(found) == 1:
-                return found[0]
-        if match is None and ref is None:
-            raise InvalidArgument("invalid reference format")
-        shown = ref.with_default_tag().familiar() if ref is not None else ref_or_id
-        raise NotFound(f"No such image: {shown}")
+        def by_reference(ref: reference.Reference) -> Image | None:
+            return next((i for i in self._images.values()
+                         if ref.with_default_tag().familiar() in i.repo_tags), None)
+
+        return resolve(ref_or_id, by_reference, lambda prefix: [
+            i for i in self._images.values() if i.id.startswith(prefix)])
 
     async def list(self, all: bool = False, filters: ImageFilters | None = None
                    ) -> builtins.list[Image]:
@@ -421,14 +409,7 @@ class FakeExecBackend:
 
     async def create(self, ref: str, spec: ExecSpec) -> Exec:
         c = self._containers.get(ref)
-        if c.state.status == Status.PAUSED:
-            raise Conflict(f"Container {ref} is paused, unpause the container before exec")
-        if not c.state.running:
-            raise Conflict(f"Container {c.id} is not running")
-        if spec.privileged:
-            raise InvalidArgument("privileged exec is not supported")
-        if not spec.cmd:
-            raise InvalidArgument("No exec command specified")
+        check_creatable(c, ref, spec)
         rec = Exec(id=secrets.token_hex(32), container_id=c.id,
                    container_started_at=c.state.started_at, spec=spec)
         self._execs[rec.id] = rec
