@@ -137,8 +137,15 @@ def is_zero(value: Any) -> bool:
 
 
 def _items(value: msgspec.Struct) -> Iterator[tuple[str, Any]]:
-    for field in msgspec.structs.fields(value):
-        yield field.encode_name, getattr(value, field.name)
+    for encoded, name in _names(type(value)):
+        yield encoded, getattr(value, name)
+
+
+@cache
+def _names(model: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
+    """(wire name, attribute) of each field: msgspec.structs.fields evaluates the
+    annotations at every call, far too slow for every request."""
+    return tuple(zip(model.__struct_encode_fields__, model.__struct_fields__, strict=True))
 
 
 def set_fields(value: msgspec.Struct, prefix: str = "") -> Iterator[tuple[str, Any]]:
