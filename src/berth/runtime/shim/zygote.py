@@ -21,6 +21,7 @@ double fork would add bought nothing once the zygote no longer has to wait for c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -54,8 +55,14 @@ def serve(listener: socket.socket) -> None:
             log.warning("bad spawn request: %s", err)
             _reply_error(conn, f"bad spawn request: {err}")
             continue
+        # SIGTERM is held across the fork: the child drops the zygote's handler (which
+        # removes the zygote's socket) before it can run there
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             _become_shim(listener, conn, opts)  # never returns
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         conn.close()
         # The new container's init joins its cgroup a few ms from now; pay the kernel's
         # wait for that migration here, while the shim sets up (see prime_migration).
@@ -108,14 +115,25 @@ def main(argv: list[str] | None = None) -> None:
     # Everything allocated so far lives as long as the zygote: move it out of the GC's
     # generations, so a shim's collections never walk (and so copy-on-write) these pages.
     gc.freeze()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     path = args.socket
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     listener.bind(path)
+    bound = os.stat(path).st_ino
+    signal.signal(signal.SIGTERM, lambda signum, frame: _exit_removing(path, bound))
     listener.listen(64)
     serve(listener)
+
+
+def _exit_removing(path: str, bound: int) -> None:
+    """SIGTERM (berthd stopped, or died: PDEATHSIG): take the socket along, unless a new
+    zygote has bound that path since (its socket is another inode), then exit at once.
+    Forked shims reset SIGTERM first thing (``serve``) and are not affected."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_ino == bound:
+            os.unlink(path)
+    os._exit(0)
 
 
 if __name__ == "__main__":
