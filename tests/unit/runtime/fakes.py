@@ -17,8 +17,9 @@ config.json (``process.args``), as a runtime would, and understands these::
 SIGKILL ends a task in any state with 137, and thaws a paused one first (as the shim does,
 so a resume after it is refused); a paused task acts on SIGTERM once resumed. An exit comes
 on a later turn of the loop, as the shim's does; a ``gated`` manager's tasks hold it until
-the test calls ``open_gate``, so a test can hold a task between its signal and its exit. Execs understand the same commands (without the signals): ``sh -c "exit N"``
-exits N, anything else runs until the container exits (137). ``attach`` moves no bytes:
+the test calls ``open_gate``, so a test can hold a task between its signal and its exit.
+Execs understand the same commands (without the signals): ``sh -c "exit N"`` exits N,
+anything else runs until the container exits (137). ``attach`` moves no bytes:
 NotImplemented.
 """
 
