@@ -4,7 +4,9 @@
 real ``ContainerService``/``ExecService`` (``backend_suite.py``): same lifecycle, same
 errors (NotFound, Conflict, NotModified, InvalidArgument) with the same messages. They
 validate a create with the engine's own helpers (names, signals, restart, logs, health,
-process) so a record looks as the real service makes it.
+process) so a record looks as the real service makes it. ``FakeImageBackend`` passes the
+real ``ImageService``'s (``image_backend_suite.py``); it keeps tags as the real store does
+and removes and prunes with the engine's own rules (``ImageDeleter``, ``ImagePruner``).
 
 No process runs. A command ``sh -c "exit N"`` (or ``true``) exits with N as soon as it has
 started, on the next turn of the loop; any other command runs until it is killed and, as a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import json
 import re
 import secrets
 import signal
@@ -38,9 +41,9 @@ from berth.engine.containers.top import ProcessTable
 from berth.engine.containers.waiters import AttachRequest, Streams
 from berth.engine.events import Event, EventBus
 from berth.engine.images import prune as image_prune
-from berth.engine.images.delete import Users
+from berth.engine.images.delete import DeleteRequest, ImageDeleter, Users
 from berth.engine.images.filters import ImageFilters, select
-from berth.engine.images.history import HistoryItem
+from berth.engine.images.history import HistoryItem, history
 from berth.engine.images.image import Image, resolve
 from berth.engine.images.load import LoadCallback
 from berth.engine.images.pull import PullCallback
@@ -51,6 +54,7 @@ from berth.engine.images.service import PullResult
 from berth.errors import Conflict, InvalidArgument, NotFound, NotModified
 from berth.oci import reference
 from berth.runtime import NATIVE
+from berth.store.metadata.images import ImageRecord
 
 KILLED = 128 + signal.SIGKILL
 _EXIT = re.compile(r"exit (\d+)")
@@ -67,63 +71,118 @@ def exit_code(argv: tuple[str, ...]) -> int | None:
     return None
 
 
+class _ImageTable:
+    """The fake's store: images by id and a tag table of full references, as
+    ``ImageStore`` keeps them, with the methods of it that the engine's rmi and prune rules
+    (``ImageDeleter``, ``ImagePruner``) call: the fake removes as the real service does."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, Image] = {}  # their repo_tags are empty: the table says
+        self.tags: dict[str, str] = {}  # "docker.io/library/busybox:latest" -> image id
+
+    def get_image(self, image_id: str) -> ImageRecord | None:
+        image = self.images.get(image_id)
+        if image is None:
+            return None
+        return ImageRecord(id=image.id, config_digest=image.id, manifest_digest=None,
+                           created=image.created, size=image.size, parent=image.parent)
+
+    def find_images(self, id_prefix: str) -> builtins.list[ImageRecord]:
+        return [r for i in self.images if i.startswith(id_prefix)
+                for r in [self.get_image(i)] if r is not None]
+
+    def list_images(self) -> builtins.list[ImageRecord]:
+        """Newest first, as the real store's ``ORDER BY created DESC``."""
+        records = [r for i in self.images for r in [self.get_image(i)] if r is not None]
+        return sorted(records, key=lambda r: r.created, reverse=True)
+
+    def children(self, image_id: str) -> builtins.list[str]:
+        return [i.id for i in self.images.values() if i.parent == image_id]
+
+    def delete_image(self, image_id: str) -> None:
+        for name in self.tags_of(image_id):
+            del self.tags[name]
+        del self.images[image_id]
+
+    def set_tag(self, name: str, image_id: str) -> None:
+        self.tags[name] = image_id
+
+    def remove_tag(self, name: str) -> None:
+        self.tags.pop(name, None)
+
+    def resolve_tag(self, name: str) -> str | None:
+        return self.tags.get(name)
+
+    def tags_of(self, image_id: str) -> builtins.list[str]:
+        return sorted(n for n, i in self.tags.items() if i == image_id)
+
+
 class FakeImageBackend:
-    """Images by tag, without layers: enough to create containers and to list and
-    inspect. What moves bytes (pull, push, save, load, import, bootstrap) is
-    NotImplemented."""
+    """Images without layers or parents, enough to create containers; lookup, list, tag,
+    rmi, history and prune as the real service does them. What moves bytes (pull, push,
+    save, load, import, bootstrap) is NotImplemented."""
 
     def __init__(self) -> None:
         self.registries = RegistryOptions()
-        self._images: dict[str, Image] = {}  # by id
+        self._table = _ImageTable()
 
     def add(self, name: str, cmd: tuple[str, ...] = ("sh",),
             labels: dict[str, str] | None = None) -> Image:
-        tag = reference.parse(name).with_default_tag().familiar()
+        """A new image tagged ``name`` (moved from any image that had it)."""
+        created = clock.rfc3339()
         image = Image(
-            id="sha256:" + secrets.token_hex(32), repo_tags=(tag,), repo_digests=(),
-            created=clock.rfc3339(), size=4096, parent="", comment="",
-            config={"architecture": "amd64", "os": "linux",
+            id="sha256:" + secrets.token_hex(32), repo_tags=(), repo_digests=(),
+            created=created, size=4096, parent="", comment="",
+            config={"architecture": "amd64", "os": "linux", "created": created,
                     "config": {"Cmd": list(cmd), "Env": [process.DEFAULT_PATH],
                                "Labels": labels or {}},
-                    "rootfs": {"type": "layers", "diff_ids": []}})
-        self._images[image.id] = image
-        return image
+                    "rootfs": {"type": "layers", "diff_ids": []},
+                    "history": [{"created": created, "empty_layer": True,
+                                 "created_by": f"/bin/sh -c #(nop)  CMD {json.dumps(cmd)}"}]})
+        self._table.images[image.id] = image
+        self._table.set_tag(reference.parse_named(name).string(), image.id)
+        return self._image(image.id)
+
+    def _image(self, image_id: str) -> Image:
+        refs = [reference.parse(name) for name in self._table.tags_of(image_id)]
+        return replace(self._table.images[image_id],
+                       repo_tags=tuple(r.familiar() for r in refs if r.digest is None),
+                       repo_digests=tuple(r.familiar() for r in refs if r.digest is not None))
+
+    def _get(self, ref_or_id: str) -> Image:
+        """By reference first, then by a unique id prefix, as the real store looks."""
+        def by_reference(ref: reference.Reference) -> ImageRecord | None:
+            image_id = self._table.resolve_tag(ref.with_default_tag().string())
+            return self._table.get_image(image_id) if image_id is not None else None
+
+        return self._image(resolve(ref_or_id, by_reference, self._table.find_images).id)
 
     async def get(self, ref_or_id: str) -> Image:
-        """By reference first, then by a unique id prefix, as the real store looks."""
-        def by_reference(ref: reference.Reference) -> Image | None:
-            return next((i for i in self._images.values()
-                         if ref.with_default_tag().familiar() in i.repo_tags), None)
-
-        return resolve(ref_or_id, by_reference, lambda prefix: [
-            i for i in self._images.values() if i.id.startswith(prefix)])
+        return self._get(ref_or_id)
 
     async def list(self, all: bool = False, filters: ImageFilters | None = None
                    ) -> builtins.list[Image]:
-        images = builtins.list(self._images.values())
-        if filters is None:
+        images = [self._image(r.id) for r in self._table.list_images()]
+        if filters is not None:
+            return select(images, filters, all, lambda ref: self._get(ref).created)
+        if all:
             return images
-        created = {t: i.created for i in images for t in (i.id, *i.repo_tags)}
-        return select(images, filters, all, created.__getitem__)
+        parents = {i.parent for i in images if i.parent}
+        return [i for i in images if i.repo_tags or i.repo_digests or i.id not in parents]
 
     async def tag(self, source: str, repo: str, tag: str) -> None:
-        image = await self.get(source)
-        new = reference.parse(f"{repo}:{tag}").familiar()
-        for other in self._images.values():
-            if new in other.repo_tags:
-                self._images[other.id] = replace(
-                    other, repo_tags=tuple(t for t in other.repo_tags if t != new))
-        image = self._images[image.id]
-        self._images[image.id] = replace(image, repo_tags=(*image.repo_tags, new))
+        image = self._get(source)
+        target = reference.parse_repository(repo).with_tag(reference.validate_tag(tag)) \
+            if tag else reference.parse_named(repo)
+        self._table.set_tag(target.string(), image.id)
 
     async def remove(self, ref: str, force: bool, users: Callable[[str], Users],
                      prune: bool = True) -> builtins.list[tuple[str, str]]:
-        image = await self.get(ref)
-        if not force and users(image.id):
-            raise Conflict(f"conflict: unable to delete {image.id[7:19]} (must be forced) - "
-                           f"image is being used by container {users(image.id)[0][0][:12]}")
-        del self._images[image.id]
-        return [*(("Untagged", t) for t in image.repo_tags), ("Deleted", image.id)]
+        record = self._table.get_image(self._get(ref).id)
+        assert record is not None
+        request = DeleteRequest(text=ref, image=record, force=force, users=users(record.id),
+                                prune=prune)
+        return ImageDeleter(self._table, lambda: None).delete(request)  # type: ignore[arg-type]
 
     async def import_image(self, tar: AsyncIterator[bytes], repo_tag: str | None,
                            changes: builtins.list[str], message: str) -> Image:
@@ -155,11 +214,20 @@ class FakeImageBackend:
         raise errors.NotImplemented("the fake image backend has no layers")
 
     async def history(self, name: str) -> builtins.list[HistoryItem]:
-        raise errors.NotImplemented("the fake image backend has no history")
+        def parent_of(image_id: str) -> Image | None:
+            return self._image(image_id) if image_id in self._table.images else None
+
+        return history(self._get(name), lambda _: 0, parent_of)  # no layer has a size
 
     async def prune(self, filters: image_prune.PruneFilters, users: Callable[[str], Users]
                     ) -> image_prune.PruneReport:
-        raise errors.NotImplemented("the fake image backend prunes nothing")
+        def labels(record: ImageRecord) -> dict[str, str]:
+            config = self._table.images[record.id].config.get("config", {})
+            return dict(config.get("Labels") or {})
+
+        table = {i: users(i) for i in self._table.images}
+        pruner = image_prune.ImagePruner(self._table, labels, lambda: 0)  # type: ignore[arg-type]
+        return pruner.prune(filters, lambda i: table.get(i, []))  # nothing to reclaim
 
 
 class FakeContainerBackend:

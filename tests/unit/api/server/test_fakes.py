@@ -1,5 +1,6 @@
-"""The in-memory fakes pass the backends' conformance suite (the real services pass it in
-tests/integration/engine/test_container_backend.py)."""
+"""The in-memory fakes pass the backends' conformance suites (the real services pass them
+in tests/integration/engine/test_container_backend.py and
+tests/unit/engine/images/test_image_backend.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.unit.api.server.fakes import (
     FakeExecBackend,
     FakeImageBackend,
 )
+from tests.unit.api.server.image_backend_suite import ImageBackendSuite, Images
 
 from berth.api.server.backend import (
     ContainerAdminBackend,
@@ -22,6 +24,7 @@ from berth.api.server.backend import (
     ExecBackend,
     ImageBackend,
 )
+from berth.engine.images.image import Image
 
 
 class TestFakeBackends(ContainerBackendSuite):
@@ -31,6 +34,17 @@ class TestFakeBackends(ContainerBackendSuite):
         images.add("busybox")
         containers = FakeContainerBackend(images)
         yield Backends(containers, FakeExecBackend(containers), "busybox")
+
+
+class TestFakeImageBackend(ImageBackendSuite):
+    @contextlib.asynccontextmanager
+    async def open_images(self) -> AsyncIterator[Images]:
+        images = FakeImageBackend()
+
+        async def add(name: str, labels: dict[str, str] | None = None) -> Image:
+            return images.add(name, labels=labels)
+
+        yield Images(images, add)
 
 
 def _members(protocol: type) -> list[str]:
