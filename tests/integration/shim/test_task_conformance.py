@@ -49,8 +49,9 @@ class TestShimTasks(TaskSuite):
     def test_a_paused_task_acts_on_sigterm_once_resumed(self, open_tasks: OpenTasks,
                                                         harness: Harness) -> None:
         if harness.runtime == "runc":
-            # Known bug, to fix: about one run in seven under runc, a SIGTERM sent while
-            # the task is frozen never acts after the thaw (the wait hangs); native and
-            # crun pass every time. See the session 4 closing note.
-            pytest.skip("runc: a SIGTERM queued while frozen is sometimes lost")
+            # Known bug, to fix: about one run in seven under runc, the wait hangs after
+            # the thaw: init exits by its trap, but its background child outlives it
+            # (reparented to the shim) and holds the output open; native and crun pass
+            # every time. See the session 4 closing note.
+            pytest.skip("runc: after a frozen SIGTERM, init's child sometimes outlives it")
         super().test_a_paused_task_acts_on_sigterm_once_resumed(open_tasks)
