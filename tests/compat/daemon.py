@@ -9,6 +9,7 @@ temp dir.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -23,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from berth.runtime.sockets import socket_path
 
@@ -183,3 +185,28 @@ def registry_server(root: Path, *extra: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """http.client over berthd's unix socket, for raw API calls in tests."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=30)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self._path)
+
+
+def raw_request(daemon: Daemon, method: str, path: str, body: Any = None,
+                raw: bytes | None = None) -> tuple[int, str, bytes]:
+    """One request: status, content type, body."""
+    conn = UnixConnection(str(daemon.socket))
+    try:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        conn.request(method, path, data, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type") or "", resp.read()
+    finally:
+        conn.close()

@@ -378,9 +378,9 @@ class LayerTree:
     def make_dirs(self, path: str) -> str:
         """``mkdir -p path`` as a process in the root would run it, in the writable top
         layer: symlinks followed inside the root, missing directories created root-owned
-        0755, existing parents copied up with their mode and owner (overlay's copy-up).
-        Returns the resolved path; NotADirectoryError where a non-directory is in the
-        way."""
+        0755, existing parents copied up with their mode and owner (overlay's copy-up);
+        nothing written when the directory exists in any layer. Returns the resolved path;
+        NotADirectoryError where a non-directory is in the way."""
         rel = self.resolve(path)
         parts = split(rel)
         upper = self.upper
@@ -395,6 +395,8 @@ class LayerTree:
                 raise NotADirectoryError(errno.ENOTDIR, "not a directory",
                                          "/" + "/".join(parts[:depth + 1]))
             plan.append((found[0][0] == upper, found[0][1]))
+        if len(plan) == len(parts):
+            return rel  # a directory already, in some layer: nothing to write
         plan += [(False, None)] * (len(parts) - len(plan))
         fd = os.open(upper, _DIR)
         try:

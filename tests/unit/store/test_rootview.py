@@ -255,6 +255,17 @@ def test_make_dirs_creates_in_the_upper_layer_and_copies_up_parents(tmp_path):
     assert tree.make_dirs("srv/app/data") == "srv/app/data"  # already there: no change
 
 
+def test_make_dirs_writes_nothing_for_a_directory_a_lower_layer_has(tmp_path):
+    """A container whose image has its WORKDIR gets no copies of it in its own layer
+    (they would show in ``docker diff`` and in a commit)."""
+    upper, lower = tmp_path / "upper", tmp_path / "lower"
+    upper.mkdir()
+    (lower / "usr/src/app").mkdir(parents=True)
+    tree = LayerTree([upper, lower], writable=True)
+    assert tree.make_dirs("/usr/src/app") == "usr/src/app"
+    assert list(upper.iterdir()) == []
+
+
 @pytest.mark.parametrize("where", ["upper", "lower"])
 @pytest.mark.parametrize("target", ["{host}", "../../../../../../{host}"])
 def test_make_dirs_through_a_link_stays_in_the_root(tmp_path, host, where, target):

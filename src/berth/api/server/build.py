@@ -47,7 +47,7 @@ from berth.api.server.backend import BuildBackend
 from berth.api.server.images import PullRenderer
 from berth.api.server.progress import ProgressStream
 from berth.api.types.build import BuildQuery
-from berth.api.types.decode import from_query, set_fields
+from berth.api.types.decode import from_query, unsupported
 from berth.engine.builder.contextcache import MAX_MANIFEST
 from berth.engine.builder.errors import CommandFailed
 from berth.engine.builder.options import BuildOptions
@@ -69,10 +69,9 @@ def query(request: web.Request) -> BuildQuery:
 
 
 def options(q: BuildQuery) -> BuildOptions:
-    refused = [name for name, value in set_fields(q)
-               if name not in _HONOURED and value not in _DEFAULTS.get(name, ())]
-    if refused:
-        raise InvalidArgument(f"berth does not support the build parameter {refused[0]} yet")
+    refused = unsupported(q, _HONOURED, _DEFAULTS)
+    if refused is not None:
+        raise InvalidArgument(f"berth does not support the build parameter {refused} yet")
     return BuildOptions(
         tags=tuple(q.t or ()),
         dockerfile=q.dockerfile or "Dockerfile",

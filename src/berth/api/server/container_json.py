@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from berth.api.types import containers as types
 from berth.api.types import responses as wire
-from berth.api.types.decode import is_zero, set_fields
+from berth.api.types.decode import is_zero, unsupported
 from berth.engine import clock
 from berth.engine.containers.model import (
     Container,
@@ -56,16 +56,15 @@ _NETWORKS_WITHOUT_SETTINGS = frozenset({"default", "bridge", "none"})
 
 def _refuse_unsupported(body: types.ContainerCreate) -> None:
     """400 naming the first field set to something berth does not do (yet)."""
-    unsupported = [path for path, _ in set_fields(body) if path not in _HONOURED_CONFIG]
-    unsupported += [path for path, value in set_fields(body.HostConfig, "HostConfig.")
-                    if path[len("HostConfig."):] not in _HONOURED_HOST
-                    and value not in _DEFAULTS.get(path[len("HostConfig."):], ())]
-    for network, settings in (body.NetworkingConfig.EndpointsConfig or {}).items():
-        if network not in _NETWORKS_WITHOUT_SETTINGS or (
-                settings is not None and not is_zero(settings)):
-            unsupported.append("NetworkingConfig.EndpointsConfig")
-    if unsupported:
-        raise InvalidArgument(f"berth does not support {unsupported[0]} yet")
+    refused = (unsupported(body, _HONOURED_CONFIG)
+               or unsupported(body.HostConfig, _HONOURED_HOST, _DEFAULTS, "HostConfig."))
+    if refused is None and any(
+            network not in _NETWORKS_WITHOUT_SETTINGS
+            or (settings is not None and not is_zero(settings))
+            for network, settings in (body.NetworkingConfig.EndpointsConfig or {}).items()):
+        refused = "NetworkingConfig.EndpointsConfig"
+    if refused is not None:
+        raise InvalidArgument(f"berth does not support {refused} yet")
 
 
 def _command(value: types.StrSlice, field: str) -> tuple[str, ...] | None:
@@ -87,9 +86,7 @@ def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
     if host.NanoCpus < 0 or host.NanoCpus > ncpu * 10**9:
         raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
                               f"{ncpu} CPUs available")
-    console = host.ConsoleSize or [0, 0]
-    if len(console) != 2 or not all(0 <= v <= 65535 for v in console):
-        raise InvalidArgument("invalid ConsoleSize: expected [height, width]")
+    console = host.ConsoleSize or [0, 0]  # its shape is checked by the decoder
     return ContainerSpec(
         image=body.Image,
         cmd=_command(body.Cmd, "Cmd"),

@@ -19,7 +19,7 @@ from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
 from berth.api.types import responses as wire
 from berth.api.types.containers import ContainerCreate, ContainerUpdate
-from berth.api.types.decode import set_fields
+from berth.api.types.decode import unsupported
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import PruneFilters, parse_until
@@ -212,8 +212,9 @@ class ContainerRoutes:
         policy yet, so any change is refused by name (an empty update changes nothing)."""
         body = await params.body(request, ContainerUpdate)
         self.service.get(request.match_info["id"])  # 404 first, as docker
-        for name, _ in set_fields(body):
-            raise InvalidArgument(f"berth does not support updating {name} yet")
+        refused = unsupported(body)
+        if refused is not None:
+            raise InvalidArgument(f"berth does not support updating {refused} yet")
         return json_response({"Warnings": []})
 
     async def export(self, request: web.Request) -> web.StreamResponse:

@@ -7,7 +7,7 @@ what berth honours shows every other field at its zero value, in docker's shape.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -15,6 +15,9 @@ from berth.api.types.decode import Int64
 
 # Go's StrSlice: a JSON string or an array of strings.
 StrSlice = list[str] | str | None
+# ``[height, width]``, each a terminal dimension (moby: two uints).
+ConsoleSize = Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=65535)]],
+                        msgspec.Meta(min_length=2, max_length=2)]
 
 
 class HealthConfig(msgspec.Struct, omit_defaults=True):
@@ -156,7 +159,7 @@ class HostConfig(Resources):
     VolumeDriver: str = ""
     VolumesFrom: list[str] | None = None
     Mounts: list[Mount] | None = None
-    ConsoleSize: list[Int64] | None = None
+    ConsoleSize: ConsoleSize | None = None
     Annotations: dict[str, str] | None = None
     CapAdd: list[str] | None = None
     CapDrop: list[str] | None = None

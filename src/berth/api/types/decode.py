@@ -148,6 +148,18 @@ def _names(model: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
     return tuple(zip(model.__struct_encode_fields__, model.__struct_fields__, strict=True))
 
 
+def unsupported(value: msgspec.Struct, honoured: frozenset[str] = frozenset(),
+                defaults: Mapping[str, tuple[object, ...]] | None = None, prefix: str = ""
+                ) -> str | None:
+    """The path of the first field of ``value`` that is set, not ``honoured``, and not
+    one of the values ``defaults`` lists for it (what a handler refuses by name)."""
+    for path, item in set_fields(value, prefix):
+        name = path[len(prefix):]
+        if name not in honoured and item not in (defaults or {}).get(name, ()):
+            return path
+    return None
+
+
 def set_fields(value: msgspec.Struct, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """``(path, value)`` of each field of ``value`` that is not its zero value, with
     dotted paths from ``prefix`` (``HostConfig.PortBindings``)."""
@@ -166,10 +178,8 @@ def from_query(query: Mapping[str, str], repeated: Mapping[str, list[str]],
     value given (``t=a&t=b``); any other list or map is JSON in one parameter
     (``buildargs={...}``, ``cachefrom=[...]``).
     A parameter that is absent keeps the field's default."""
-    info = mi.type_info(model)
-    assert isinstance(info, mi.StructType)
     data: dict[str, Any] = {}
-    for field in info.fields:
+    for field in _query_fields(model):
         name = field.encode_name
         if name not in query:
             continue
@@ -189,6 +199,13 @@ def from_query(query: Mapping[str, str], repeated: Mapping[str, list[str]],
         except ValueError:
             raise InvalidArgument(f"invalid value for {name}: {raw!r}") from None
     return convert(data, model)
+
+
+@cache
+def _query_fields(model: type[msgspec.Struct]) -> tuple[mi.Field, ...]:
+    info = mi.type_info(model)  # evaluates the annotations: once per model
+    assert isinstance(info, mi.StructType)
+    return info.fields
 
 
 def _optional(info: mi.Type) -> mi.Type:

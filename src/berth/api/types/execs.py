@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 
-from berth.api.types.containers import StrSlice
+from berth.api.types.containers import ConsoleSize, StrSlice
 from berth.api.types.decode import Int64
-
-# ``[height, width]``, each a terminal dimension (moby: two uints).
-ConsoleSize = Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=65535)]],
-                        msgspec.Meta(min_length=2, max_length=2)]
 
 
 class ExecCreate(msgspec.Struct):

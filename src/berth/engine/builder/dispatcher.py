@@ -220,6 +220,4 @@ def _kind(plan: CopyPlan) -> str:
 def make_dirs(upper: Path, lower: LayerTree, path: str) -> None:
     """Create ``path`` (symlinks followed in ``lower``) in ``upper`` unless ``lower`` has
     it: missing directories root-owned 0755, existing parents copied up as they are."""
-    if not lower.exists(lower.resolve(path)):
-        LayerTree([upper, *lower.dirs], whiteouts=lower.whiteouts, writable=True
-                  ).make_dirs(path)
+    LayerTree([upper, *lower.dirs], whiteouts=lower.whiteouts, writable=True).make_dirs(path)

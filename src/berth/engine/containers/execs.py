@@ -167,7 +167,7 @@ class ExecService:
                     streams[1].close()
                 raise
         except BerthError as err:
-            self._finish(rec, _start_failure_code(err.message))
+            self._finish(rec, process.start_failure_code(err.message, default=126))
             raise
         rec = self._update(rec, running=True, pid=pid)
         self._started[rec.id].set()
@@ -282,14 +282,6 @@ class ExecService:
 def _command(spec: ExecSpec) -> str:
     """moby's event text: entrypoint, a space, the arguments (so "ls " for bare ls)."""
     return f"{spec.cmd[0]} {' '.join(spec.cmd[1:])}"
-
-
-def _start_failure_code(message: str) -> int:
-    """docker's exit code for an exec that could not start (translateContainerdStartErr)."""
-    lowered = message.lower()
-    if "executable file not found" in lowered or "no such file or directory" in lowered:
-        return 127
-    return 126  # permission denied, and anything else that kept it from running
 
 
 def check_creatable(c: Container, ref: str, spec: ExecSpec) -> None:

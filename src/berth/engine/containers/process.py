@@ -51,14 +51,16 @@ def process_env(env: tuple[str, ...] | list[str]) -> list[str]:
     return [item for item in env if "=" in item]
 
 
-def start_failure_code(message: str) -> int:
-    """docker's exit code for a container whose process could not start: 127 not found,
-    126 not executable, 128 anything else."""
-    if "executable file not found" in message or "no such file or directory" in message:
+def start_failure_code(message: str, default: int = 128) -> int:
+    """docker's exit code for a process that could not start: 127 not found, 126 not
+    executable, ``default`` anything else (128 for a container, 126 for an exec: moby's
+    translateContainerdStartErr)."""
+    lowered = message.lower()
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
         return 127
-    if "permission denied" in message or "is a directory" in message:
+    if "permission denied" in lowered or "is a directory" in lowered:
         return 126
-    return 128
+    return default
 
 
 def working_dir(requested: str, image: ContainerConfig) -> str:

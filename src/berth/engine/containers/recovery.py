@@ -16,33 +16,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import signal
 from pathlib import Path
 
-from berth.runtime.task import TaskManager
+from berth.engine.containers.tasks import ContainerTasks
 
 log = logging.getLogger(__name__)
 
 
-async def reap_orphan(tasks: TaskManager, state_dir: Path) -> bool:
+async def reap_orphan(tasks: ContainerTasks, cid: str) -> bool:
     """Kill the container of a shim whose start was never recorded, so no process runs
     that ``ps`` cannot show, and delete its state dir. Whether there was such a shim."""
-    task = await tasks.connect(state_dir)
+    state_dir = tasks.state_dir(cid)
+    task = await tasks.manager.connect(state_dir)
     if task is not None:
-        log.warning("killing container %s: its start was never recorded", state_dir.name)
-        await task.kill(signal.SIGKILL)
-        await task.wait()
-        await task.close()
+        log.warning("killing container %s: its start was never recorded", cid)
+        await tasks.discard(cid, task)  # a shim that dies meanwhile is reclaimed
     await asyncio.to_thread(shutil.rmtree, state_dir, True)
     return task is not None
 
 
-async def sweep(tasks: TaskManager, exec_root: Path, data_root: Path, known: set[str]
+async def sweep(tasks: ContainerTasks, exec_root: Path, data_root: Path, known: set[str]
                 ) -> None:
     """Reap the shims and delete the dirs of containers that have no record."""
     for state_dir in await asyncio.to_thread(_children, exec_root / "containers"):
         if state_dir.name not in known:
-            await reap_orphan(tasks, state_dir)
+            await reap_orphan(tasks, state_dir.name)
     for data_dir in await asyncio.to_thread(_children, data_root / "containers"):
         if data_dir.name not in known:
             await asyncio.to_thread(shutil.rmtree, data_dir, True)

@@ -103,10 +103,10 @@ class ContainerService:
             if c.state.running:
                 if await self._tasks.reattach(c.id):
                     self.health.start(c)
-            elif await recovery.reap_orphan(self._tasks.manager, self._state_dir(c.id)):
+            elif await recovery.reap_orphan(self._tasks, c.id):
                 await self._tasks.release(c)  # its start may have prepared it
         known = {c.id for c in containers}
-        await recovery.sweep(self._tasks.manager, self._opts.exec_root, self._opts.data_root,
+        await recovery.sweep(self._tasks, self._opts.exec_root, self._opts.data_root,
                              known)
         for c in containers:
             if c.state.status == Status.REMOVING:
@@ -243,7 +243,7 @@ class ContainerService:
         self._publish(c, "die", exitCode=str(code))
         self._waiters.exited(c.id, code)
         self._waiters.fail(c.id, Conflict(f"container {c.id} failed to start: {msg}"))
-        await asyncio.to_thread(shutil.rmtree, self._state_dir(c.id), True)
+        await asyncio.to_thread(shutil.rmtree, self._tasks.state_dir(c.id), True)
 
     async def _record_exit(self, cid: str, status: ExitStatus, error: str = "") -> None:
         """Hand the exit over, then record it under the container's lock, so a stop,
@@ -303,7 +303,7 @@ class ContainerService:
             self.store.hold(c)  # deleted right below: a crash before that just re-exits it
         else:
             await self.store.save(c)
-            await asyncio.to_thread(shutil.rmtree, self._state_dir(cid), True)
+            await asyncio.to_thread(shutil.rmtree, self._tasks.state_dir(cid), True)
         if status.oom_killed:
             self._publish(c, "oom")
         self._publish(c, "die", exitCode=str(status.exit_code))
@@ -579,19 +579,13 @@ class ContainerService:
         self._waiters.removed(c.id, c.state.exit_code)
         await self._images.remove_rootfs(c.id)
         await asyncio.to_thread(_remove_dirs, self._opts.data_root / "containers" / c.id,
-                                self._state_dir(c.id))
+                                self._tasks.state_dir(c.id))
 
     # ── helpers ──────────────────────────────────────────────────────────────────────
 
-    def _state_dir(self, cid: str) -> Path:
-        return self._tasks.state_dir(cid)
-
     def bundle_dir(self, cid: str) -> Path:
         """Where the running container's ``config.json`` is (an exec's base)."""
-        return self._state_dir(cid)
-
-    def cgroups_path(self, cid: str) -> str:
-        return self.cgroups.path(cid)
+        return self._tasks.state_dir(cid)
 
     def publish(self, c: Container, action: str, **extra: str) -> None:
         """A container event with docker's attributes (name, image, labels)."""

@@ -89,13 +89,13 @@ class ContainerTasks:
         try:
             await prepare_all(self._preparers, c, task)
         except Exception:
-            await self._discard(c.id, task)
+            await self.discard(c.id, task)
             raise
         try:
             await attach(task)
             await task.start()
         except Exception:
-            await self._discard(c.id, task)
+            await self.discard(c.id, task)
             await self.release(c)
             raise
         return task
@@ -120,7 +120,7 @@ class ContainerTasks:
                                       self._opts.cgroups.path(c.id))
         write_bundle(state_dir, runtime_spec.generate(state_dir / "rootfs", opts))
 
-    async def _discard(self, cid: str, task: Task) -> None:
+    async def discard(self, cid: str, task: Task) -> None:
         """Kill a task that will never start and let its shim finish."""
         try:
             await task.kill(signal.SIGKILL)
