@@ -29,8 +29,9 @@ from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError
+from berth.oci import spec as oci
 from berth.runtime.shim.client import ShimManager
-from berth.runtime.task import Task
+from berth.runtime.spec import SpecOpt
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
 from berth.store.snapshots.overlay import OverlaySnapshotter
@@ -97,24 +98,29 @@ class TestContainerService(ContainerBackendSuite):
 
 
 class _RecordingPreparer:
-    """Records each call, and at prepare what the container's init runs: not yet the
-    user's command (it is blocked before exec)."""
+    """Records each call; its spec option puts an environment variable in the process."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
-        self.cmdline_at_prepare = b""
 
-    async def prepare(self, container: Container, task: Task) -> None:
-        self.cmdline_at_prepare = Path(f"/proc/{task.init_pid}/cmdline").read_bytes()
+    async def check(self, spec: ContainerSpec) -> ContainerSpec:
+        self.calls.append(("check", spec.image))
+        return spec
+
+    async def prepare(self, container: Container) -> list[SpecOpt]:
         self.calls.append(("prepare", container.id))
+
+        def apply(spec: oci.Spec) -> None:
+            spec["process"]["env"].append("PREPARED=yes")
+        return [apply]
 
     async def release(self, container: Container) -> None:
         self.calls.append(("release", container.id))
 
 
 def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
-    """daemon.py passes ContainerService its prepare hooks: each start prepares the
-    created task before its process runs; each exit, and the removal, release."""
+    """daemon.py passes ContainerService its prepare hooks: each create checks, each start
+    prepares (its options reach the process), each exit and the removal release."""
     async def main() -> None:
         data_root, exec_root = engine_root / "data", engine_root / "exec"
         db = Database(data_root / "metadata.db")
@@ -129,13 +135,15 @@ def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
         try:
             c = await containers.create(None, ContainerSpec(image="busybox",
                                                             cmd=("sleep", "300")))
+            assert hook.calls == [("check", "busybox")]
             await containers.start(c.id)
-            assert hook.calls == [("prepare", c.id)]
-            assert hook.cmdline_at_prepare and hook.cmdline_at_prepare != b"sleep\x00300\x00"
+            assert hook.calls[1:] == [("prepare", c.id)]
+            pid = containers.get(c.id).state.pid
+            assert b"PREPARED=yes" in Path(f"/proc/{pid}/environ").read_bytes()
             await containers.restart(c.id, timeout=0)
-            assert hook.calls == [("prepare", c.id), ("release", c.id), ("prepare", c.id)]
+            assert hook.calls[1:] == [("prepare", c.id), ("release", c.id), ("prepare", c.id)]
             await containers.remove(c.id, force=True)
-            assert hook.calls[3:] == [("release", c.id), ("release", c.id)]  # exit, removal
+            assert hook.calls[4:] == [("release", c.id), ("release", c.id)]  # exit, removal
         finally:
             for left in containers.list():
                 with contextlib.suppress(BerthError):

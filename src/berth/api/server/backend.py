@@ -17,6 +17,8 @@ suite as the real ``ContainerService``::
     ImageRoutes,          ▶ ImageBackend ──────────▶ images.service.ImageService
     ImageArchiveRoutes ───▶ ContainerBackend (image_users)
     BuildRoutes ──────────▶ BuildBackend ──────────▶ builder.builder.Builder
+    NetworkRoutes ────────▶ NetworkBackend ────────▶ networks.service.NetworkService
+    ContainerRoutes ──────▶ NetworkBackend (container_network: NetworkSettings)
     SystemRoutes ─────────▶ SystemBackend ─────────▶ events.EventBus
                     └─────▶ SystemInfoBackend ─────▶ system.SystemService
 """
@@ -32,7 +34,7 @@ from berth.engine.builder.options import BuildOptions, BuildOutput, BuildResult
 from berth.engine.builder.prune import CachePruneOptions, CachePruneReport
 from berth.engine.containers.admin import PruneFilters, PruneReport
 from berth.engine.containers.execs import Exec, ExecSpec
-from berth.engine.containers.model import Container, ContainerSpec
+from berth.engine.containers.model import Container, ContainerSpec, EndpointConfig
 from berth.engine.containers.top import ProcessTable
 from berth.engine.containers.waiters import AttachRequest, Streams
 from berth.engine.events import Event, EventFilter
@@ -47,6 +49,13 @@ from berth.engine.images.push import PushCallback, PushedTag
 from berth.engine.images.recipe import BootstrapProgress
 from berth.engine.images.registries import AuthConfig, RegistryOptions
 from berth.engine.images.service import PullResult
+from berth.engine.networks.model import (
+    ContainerNetwork,
+    Endpoint,
+    Network,
+    NetworkCreate,
+    NetworkPruneReport,
+)
 from berth.engine.system import DiskUsage, Info
 
 
@@ -214,3 +223,44 @@ class SystemBackend(Protocol):
 
     def subscribe(self, since_nano: int | None = None, until_nano: int | None = None,
                   flt: EventFilter | None = None) -> AsyncIterator[Event]: ...
+
+
+class NetworkBackend(Protocol):
+    """Networks and containers' endpoints on them (moby's network router backend). A
+    network reference is a name, a full id or a unique id prefix (NotFound otherwise:
+    ``network NAME not found``)."""
+
+    async def create(self, req: NetworkCreate) -> Network:
+        """Conflict for a name in use, a subnet overlapping another network's or the
+        host's routes is Forbidden (docker: "Pool overlaps with other one on this address
+        space"); InvalidArgument for a bad subnet/gateway or an unsupported driver."""
+        ...
+
+    def get(self, ref: str) -> Network: ...
+
+    def list(self) -> builtins.list[Network]: ...
+
+    def attached(self, network_id: str) -> builtins.list[tuple[str, Endpoint]]:
+        """(container id, its endpoint) of each container on the network (running or
+        not), for inspect's Containers."""
+        ...
+
+    async def remove(self, ref: str) -> None:
+        """Forbidden for a predefined network; Conflict while containers are attached
+        (docker: "error while removing network: network NAME id ID has active
+        endpoints")."""
+        ...
+
+    async def prune(self, labels: builtins.list[str], until: float | None
+                    ) -> NetworkPruneReport: ...
+
+    async def connect(self, ref: str, container: str, config: EndpointConfig) -> None:
+        """Join a container (running or not) to a network; a running one gets its
+        interface at once."""
+        ...
+
+    async def disconnect(self, ref: str, container: str, force: bool = False) -> None: ...
+
+    def container_network(self, container: Container) -> ContainerNetwork:
+        """The container's NetworkSettings (inspect, ps)."""
+        ...

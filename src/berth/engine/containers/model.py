@@ -65,6 +65,33 @@ class Healthcheck:
 
 
 @dataclass(frozen=True)
+class PortBinding:
+    """One ``-p``: a container port published on the host (docker's PortBinding).
+
+    ``host_port`` 0 takes a free ephemeral port; ``host_port_end`` > 0 any free port of
+    ``host_port..host_port_end``; ``host_ip`` "" is daemon.toml's default_bind_address."""
+
+    container_port: int
+    proto: str = "tcp"  # "tcp" | "udp" | "sctp"
+    host_ip: str = ""
+    host_port: int = 0
+    host_port_end: int = 0
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """One network the container joins (NetworkingConfig.EndpointsConfig, connect).
+
+    ``network`` is the name or id the request gave until the network preparer's ``check``
+    makes it the network's full id."""
+
+    network: str
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str = ""  # IPAMConfig.IPv4Address: "" takes the next free one
+    links: tuple[tuple[str, str], ...] = ()  # (container, alias), this network only
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     image: str
     cmd: tuple[str, ...] | None = None
@@ -89,9 +116,20 @@ class ContainerSpec:
     log_config: LogConfig = field(default_factory=LogConfig)
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     readonly_rootfs: bool = False
+    # "default" | "bridge" | "none" | "host" | "container:<id>" | a network's name or id
     network_mode: str = "default"
     network_disabled: bool = False
-    exposed_ports: tuple[str, ...] = ()  # "80/tcp": recorded (nothing is published yet)
+    exposed_ports: tuple[str, ...] = ()  # "80/tcp"
+    port_bindings: tuple[PortBinding, ...] = ()
+    publish_all_ports: bool = False  # -P: every exposed port on a free host port
+    links: tuple[tuple[str, str], ...] = ()  # --link (container, alias)
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()  # --add-host "name:ip" ("host-gateway" allowed)
+    mac_address: str = ""
+    # The networks joined, the primary one (network_mode's) first; ids after check().
+    endpoints: tuple[EndpointConfig, ...] = ()
     console_size: tuple[int, int] = (0, 0)  # (height, width) of the first terminal
     ipc_mode: str = "private"
     cgroupns_mode: str = "private"

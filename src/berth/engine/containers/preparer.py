@@ -1,20 +1,23 @@
 """The prepare step of a start: where networking and volumes plug into the life cycle.
 
-A ``ContainerPreparer`` readies what a container's process needs from outside its
-bundle, once its task exists (init created, its namespaces made, nothing of the user's
-run yet) and before its process starts; and releases it after the run (containerd's CNI
-setup between task create and start)::
+A ``ContainerPreparer`` checks at create what a spec names outside the container
+(networks, linked containers, volumes), readies it before each start, and releases it
+after each run (containerd's CNI setup, but before the task exists: berth makes the
+network namespace itself and hands the runtime its path in the spec)::
 
-    start:  spawn task ─▶ prepare(c, task) for each, in order ─▶ attach ─▶ task.start()
-               │ one fails: the task is killed, the ones prepared are released in
-               │ reverse order, and the start fails with its error
+    create: check(spec) for each, in order: the spec each returns goes to the next; a
+            refusal raises before anything of the container exists
+    start:  prepare(c) for each, in order ─▶ their spec options, after the container's
+            own ─▶ bundle ─▶ spawn task ─▶ attach ─▶ task.start()
+               │ one fails (or the spawn or start does): the ones prepared are released
+               │ in reverse order, and the start fails with its error
     exit:   (exit recorded, under the container's lock) ─▶ release(c) for each, reversed
     remove: release(c) for each, reversed (whatever an exit nobody saw left behind)
 
 ``release`` must be idempotent and must accept a container it never prepared (a daemon
 restarted since, or an exit after a prepare that failed): like CNI's DEL, it releases
-whatever it finds. The service calls both under the container's lock, so a prepare never
-overlaps the release of the same container. daemon.py passes the list (empty for now).
+whatever it finds. The service calls prepare and release under the container's lock, so a
+prepare never overlaps the release of the same container. daemon.py passes the list.
 """
 
 from __future__ import annotations
@@ -23,17 +26,22 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from berth.engine.containers.model import Container
+from berth.engine.containers.model import Container, ContainerSpec
 from berth.errors import BerthError
-from berth.runtime.task import Task
+from berth.runtime.spec import SpecOpt
 
 log = logging.getLogger(__name__)
 
 
 class ContainerPreparer(Protocol):
-    async def prepare(self, container: Container, task: Task) -> None:
-        """Ready ``container``'s run of ``task`` (created, not started); raise to fail
-        the start."""
+    async def check(self, spec: ContainerSpec) -> ContainerSpec:
+        """At create: refuse what cannot be honoured (NotFound, InvalidArgument, ...) and
+        return the spec with what it names resolved (network names to ids)."""
+        ...
+
+    async def prepare(self, container: Container) -> Sequence[SpecOpt]:
+        """Ready ``container``'s next run, before its bundle is written; the spec
+        options returned apply after the container's own. Raise to fail the start."""
         ...
 
     async def release(self, container: Container) -> None:
@@ -41,18 +49,27 @@ class ContainerPreparer(Protocol):
         ...
 
 
-async def prepare_all(preparers: Sequence[ContainerPreparer], c: Container,
-                      task: Task) -> None:
+async def check_all(preparers: Sequence[ContainerPreparer], spec: ContainerSpec
+                    ) -> ContainerSpec:
+    for p in preparers:
+        spec = await p.check(spec)
+    return spec
+
+
+async def prepare_all(preparers: Sequence[ContainerPreparer], c: Container
+                      ) -> list[SpecOpt]:
     """Prepare in order; if one raises, release the ones before it (reversed) and
-    re-raise. Killing the task is the caller's."""
+    re-raise."""
     done: list[ContainerPreparer] = []
+    opts: list[SpecOpt] = []
     try:
         for p in preparers:
-            await p.prepare(c, task)
+            opts += await p.prepare(c)
             done.append(p)
     except BaseException:
         await release_all(done, c)
         raise
+    return opts
 
 
 async def release_all(preparers: Sequence[ContainerPreparer], c: Container) -> None:

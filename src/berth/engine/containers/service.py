@@ -5,7 +5,7 @@ The daemon holds one ``Task`` per running container and one monitor task that aw
 exit; every state change is saved before it is published. Waiters and attach requests
 that arrive before a start are parked and served in start's critical window::
 
-    start: spawn task (init blocked) ─▶ prepare hooks ─▶ connect parked attaches
+    start: prepare hooks ─▶ spawn task (init blocked) ─▶ connect parked attaches
            ─▶ task.start() ─▶ running
     monitor: task.wait() ─▶ hand the exit over ─▶ (container lock) release hooks,
              save exited state, wake waiters ─▶ auto-remove
@@ -138,6 +138,7 @@ class ContainerService:
         runtime = spec.runtime or self._opts.default_runtime
         record.validate(spec, runtime, self._opts.runtimes)
         image = await self._images.get(spec.image)
+        spec = await self._tasks.check(spec)
         cid = secrets.token_hex(32)
         data_dir = self._opts.data_root / "containers" / cid
         container = record.new_container(cid, name, spec, image.id,

@@ -1,10 +1,11 @@
 """The task side of the containers: launching a created container's task, watching it
 run, and handing its exit to the state machine (``service.py``), which records it.
 
-    launch(c, attach):  bundle (config.json from ``specopts``) ─▶ TaskManager.create
-        ─▶ prepare hooks ─▶ attach(task) (the parked attaches) ─▶ task.start()
-        any step failing after create: the task is killed (its init never ran the
-        user's process), what was prepared is released, the error is raised
+    launch(c, attach):  prepare hooks ─▶ bundle (config.json from ``specopts`` and the
+        hooks' options) ─▶ TaskManager.create ─▶ attach(task) (the parked attaches)
+        ─▶ task.start()
+        any step failing after the hooks: what was prepared is released (and a created
+        task is killed: its init never ran the user's process), the error is raised
     watch(cid, task):   monitor: task.wait() ─▶ forget the task ─▶ close it
         ─▶ hand the exit over ─▶ on_exit(cid, status, error)
         (ShimDied: reclaim the container through its cgroup first: exit 137)
@@ -31,8 +32,13 @@ from pathlib import Path
 
 from berth.engine.containers import specopts
 from berth.engine.containers.bundle import write_bundle
-from berth.engine.containers.model import Container
-from berth.engine.containers.preparer import ContainerPreparer, prepare_all, release_all
+from berth.engine.containers.model import Container, ContainerSpec
+from berth.engine.containers.preparer import (
+    ContainerPreparer,
+    check_all,
+    prepare_all,
+    release_all,
+)
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError
 from berth.oci.mount import Mount
@@ -85,11 +91,11 @@ class ContainerTasks:
                      ) -> Task:
         """Start a run of ``c``; ``attach`` connects the parked attaches to the created
         task before its process runs."""
-        task = await self._spawn(c)
+        extra = await prepare_all(self._preparers, c)
         try:
-            await prepare_all(self._preparers, c, task)
+            task = await self._spawn(c, extra)
         except Exception:
-            await self.discard(c.id, task)
+            await self.release(c)
             raise
         try:
             await attach(task)
@@ -100,11 +106,15 @@ class ContainerTasks:
             raise
         return task
 
-    async def _spawn(self, c: Container) -> Task:
+    async def check(self, spec: ContainerSpec) -> ContainerSpec:
+        """The create-time check of every prepare hook (preparer.py)."""
+        return await check_all(self._preparers, spec)
+
+    async def _spawn(self, c: Container, extra: Sequence[runtime_spec.SpecOpt]) -> Task:
         mounts = await self._images.rootfs_mounts(c.id)
         state_dir = self.state_dir(c.id)
         # All the blocking work in one hop: each to_thread is a thread handoff.
-        await asyncio.to_thread(self._write_bundle, c, mounts, state_dir)
+        await asyncio.to_thread(self._write_bundle, c, mounts, state_dir, extra)
         return await self.manager.create(ShimOptions(
             container_id=c.id, bundle=state_dir, rootfs_mounts=tuple(mounts),
             state_dir=state_dir, log_path=Path(c.log_path) if c.log_path else None,
@@ -112,13 +122,15 @@ class ContainerTasks:
             open_stdin=c.spec.open_stdin, stdin_once=c.spec.stdin_once,
             log_options=c.spec.log_config.options))
 
-    def _write_bundle(self, c: Container, mounts: list[Mount], state_dir: Path) -> None:
-        """config.json from the container's spec options, applied in order (in a thread:
-        they look the user up in the image and write the /etc files)."""
+    def _write_bundle(self, c: Container, mounts: list[Mount], state_dir: Path,
+                      extra: Sequence[runtime_spec.SpecOpt]) -> None:
+        """config.json from the container's spec options and then the prepare hooks',
+        applied in order (in a thread: they look the user up in the image)."""
         opts = specopts.for_container(c, LayerTree.from_mounts(mounts),
                                       self._opts.data_root / "containers" / c.id,
                                       self._opts.cgroups.path(c.id))
-        write_bundle(state_dir, runtime_spec.generate(state_dir / "rootfs", opts))
+        write_bundle(state_dir, runtime_spec.generate(state_dir / "rootfs",
+                                                      [*opts, *extra]))
 
     async def discard(self, cid: str, task: Task) -> None:
         """Kill a task that will never start and let its shim finish."""

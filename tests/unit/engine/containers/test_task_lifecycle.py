@@ -10,18 +10,20 @@ Nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 from tests.unit.engine.containers.stubs import StubImages
-from tests.unit.runtime.fakes import TERM_HANDLER, FakeTask, FakeTaskManager
+from tests.unit.runtime.fakes import TERM_HANDLER, FakeTaskManager
 
 from berth.engine.containers.model import Container, ContainerSpec, Status
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import Event, EventBus
 from berth.errors import InvalidArgument, NotModified, RuntimeFailure
-from berth.runtime.task import Task
+from berth.runtime import spec as runtime_spec
+from berth.runtime.spec import SpecOpt
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
 
@@ -34,11 +36,15 @@ class _Preparer:
         self.log = log
         self.fail = fail
 
-    async def prepare(self, container: Container, task: Task) -> None:
-        assert isinstance(task, FakeTask) and not task.started  # created, not started
+    async def check(self, spec: ContainerSpec) -> ContainerSpec:
+        self.log.append(f"check {self.name}")
+        return spec
+
+    async def prepare(self, container: Container) -> list[SpecOpt]:
         self.log.append(f"prepare {self.name}")
         if self.fail is not None:
             raise self.fail
+        return [runtime_spec.with_hostname(f"by-{self.name}")]
 
     async def release(self, container: Container) -> None:
         self.log.append(f"release {self.name}")
@@ -76,8 +82,13 @@ def test_prepare_runs_between_create_and_start_and_release_after_exit_and_remove
         service, _, _ = _service(tmp_path, [_Preparer("net", log), _Preparer("vol", log)],
                                  log)
         c = await service.create("hooked", SLEEPER)
+        assert log == ["check net", "check vol"]
+        log.clear()
         await service.start(c.id)
-        assert log == ["create", "prepare net", "prepare vol", "start"]
+        assert log == ["prepare net", "prepare vol", "create", "start"]
+        config = json.loads((tmp_path / "exec" / "containers" / c.id / "config.json")
+                            .read_text())
+        assert config["hostname"] == "by-vol"  # the hooks' options apply last, in order
         log.clear()
         await service.kill(c.id)  # returns once the exit is recorded
         assert log == ["kill 9", "release vol", "release net"]
@@ -90,7 +101,7 @@ def test_prepare_runs_between_create_and_start_and_release_after_exit_and_remove
     asyncio.run(scenario())
 
 
-def test_a_failing_prepare_kills_the_task_and_releases_what_was_prepared(
+def test_a_failing_prepare_releases_what_was_prepared_and_makes_no_task(
         tmp_path: Path) -> None:
     async def scenario() -> None:
         log: list[str] = []
@@ -99,10 +110,11 @@ def test_a_failing_prepare_kills_the_task_and_releases_what_was_prepared(
             tmp_path, [_Preparer("net", log), _Preparer("vol", log, fail=failure),
                        _Preparer("never", log)], log)
         c = await service.create("unprepared", SLEEPER)
+        log.clear()
         with pytest.raises(RuntimeFailure, match="no address left"):
             await service.start(c.id)
-        assert log == ["create", "prepare net", "prepare vol", "release net", "kill 9"]
-        assert not tasks.made[0].started
+        assert log == ["prepare net", "prepare vol", "release net"]
+        assert not tasks.made
         st = service.get(c.id).state
         assert (st.status, st.exit_code, st.error) == (
             Status.CREATED, 128, "no address left in the pool")
@@ -135,7 +147,7 @@ def test_restart_holds_the_lock_across_the_exit_it_causes(tmp_path: Path) -> Non
         await restart
         with pytest.raises(NotModified):
             await start
-        assert log == ["kill 15", "release net", "create", "prepare net", "start"]
+        assert log == ["kill 15", "release net", "prepare net", "create", "start"]
         assert events.actions == ["kill", "die", "stop", "start", "restart"]
         st = service.get(c.id).state
         assert (st.status, st.exit_code, st.pid) == (Status.RUNNING, 0,

@@ -1,0 +1,2 @@
+"""Networks: the daemon's networks and each container's place on them
+(docs/design/networking.md)."""
