@@ -10,6 +10,7 @@ Runs in a child of the zygote (already ``setsid``), single-threaded::
     allocate stdio: pipes, or a pty               the runtime gets the container's ends
     claim the id (claim.py: waits for a previous shim's delete)
     runtime.create → init pid; write init.pid
+    detach <exec-root>/netns                      its copies of the netns binds (below)
     bind shim.sock and attach.sock                at short paths (runtime/sockets.py)
     report {"shim_pid", "init_pid"} | {"shim_pid", "error"} on the spawner's connection
     Monitor.run() until the container exited and drained; runtime.delete, release claim
@@ -48,6 +49,10 @@ from berth.runtime.shim.protocol import (
 from berth.runtime.shim.runtimes import ConsoleRuntime, ContainerCgroup, open_runtime
 from berth.runtime.shim.streams import open_stdio
 from berth.runtime.sockets import make_dir, socket_path
+
+# Where berthd binds each container's network namespace (<exec-root>/netns/<id>, made a
+# mount point of its own: docs/design/networking.md).
+NETNS_DIR = "netns"
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +131,7 @@ def _setup(opts: ShimOptions) -> tuple[Claim, int, ContainerIO]:
         if isinstance(runtime, OciCliRuntime) and runtime.name == "crun":
             _hide_cgroup2()
         init_pid, io = _create(opts, runtime)
+        _drop_netns_mounts(exec_root / NETNS_DIR)
     except BaseException:
         claim.delete()  # nothing of a failed create may outlive the shim
         raise
@@ -158,6 +164,15 @@ def _mount(mount: Mount, target: str) -> None:
     syscalls.mount(mount.source, target, fstype, flags, ",".join(data))
     if flags & syscalls.MS_BIND and flags & syscalls.MS_RDONLY:  # bind ignores ro at first
         syscalls.mount("none", target, "", flags | syscalls.MS_REMOUNT)
+
+
+def _drop_netns_mounts(netns_dir: Path) -> None:
+    """Let go of the network namespaces berthd binds under the exec root: this shim's
+    mount namespace copied every one of them, and a copy would keep a removed
+    container's namespace alive for as long as this shim runs. The container has joined
+    its own by now (exec joins through /proc/<pid>/ns)."""
+    if os.path.ismount(netns_dir):
+        syscalls.umount2(str(netns_dir), syscalls.MNT_DETACH)
 
 
 def _hide_cgroup2() -> None:
