@@ -1,14 +1,15 @@
 """The spec options of one container: what its image and create request make of the
 OCI spec, as ``runtime.spec`` options applied in order (containerd's ``oci.WithXxx``).
 
-    for_container(c, rootfs, data_dir, cgroups_path)
+    for_container(c, rootfs, cgroups_path)
         args ─ env ─ user (looked up in the image) ─ working dir (made if missing) ─
-        hostname ─ terminal ─ read-only root ─ /etc files (written) ─ extra mounts ─
+        hostname ─ terminal ─ read-only root ─ extra mounts ─
         cgroup path ─ memory/cpu/pids ─ default seccomp ─ --init (wraps args, last)
 
 Some options do I/O (the user lookup reads the image's /etc/passwd, the working dir is
-made in the writable layer, /etc/hosts and friends are written under the data root), in
-that order, as docker does before a start: run the whole list in a thread.
+made in the writable layer), in that order, as docker does before a start: run the whole
+list in a thread. The /etc files and the network namespace are the network preparer's
+(engine/networks), whose options apply after these.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from berth.engine.containers import process
-from berth.engine.containers.bundle import write_etc_files
 from berth.engine.containers.model import Container, Resources
 from berth.errors import RuntimeFailure
 from berth.oci import spec as oci
@@ -30,8 +30,7 @@ DOCKER_INIT = "/sbin/docker-init"
 INIT_BINARY = Path("/usr/bin/tini-static")
 
 
-def for_container(c: Container, rootfs: LayerTree, data_dir: Path, cgroups_path: str
-                  ) -> list[SpecOpt]:
+def for_container(c: Container, rootfs: LayerTree, cgroups_path: str) -> list[SpecOpt]:
     """The options that make ``c``'s spec, in the order they apply."""
     opts = [
         runtime_spec.with_args((c.path, *c.args)),
@@ -45,7 +44,6 @@ def for_container(c: Container, rootfs: LayerTree, data_dir: Path, cgroups_path:
     if c.spec.readonly_rootfs:
         opts.append(runtime_spec.with_readonly_rootfs)
     opts += [
-        with_etc_files(data_dir, c.hostname),
         runtime_spec.with_mounts(c.spec.extra_mounts),
         runtime_spec.with_cgroups_path(cgroups_path),
         with_resources(c.spec.resources),
@@ -70,13 +68,6 @@ def with_workdir(path: str, rootfs: LayerTree) -> SpecOpt:
     def apply(spec: oci.Spec) -> None:
         process.make_workdir(rootfs, path)
         runtime_spec.with_cwd(path)(spec)
-    return apply
-
-
-def with_etc_files(data_dir: Path, hostname: str) -> SpecOpt:
-    """Write the container's hostname, hosts and resolv.conf and bind them at /etc."""
-    def apply(spec: oci.Spec) -> None:
-        runtime_spec.with_bind_files(write_etc_files(data_dir, hostname))(spec)
     return apply
 
 

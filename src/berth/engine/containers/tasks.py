@@ -127,7 +127,6 @@ class ContainerTasks:
         """config.json from the container's spec options and then the prepare hooks',
         applied in order (in a thread: they look the user up in the image)."""
         opts = specopts.for_container(c, LayerTree.from_mounts(mounts),
-                                      self._opts.data_root / "containers" / c.id,
                                       self._opts.cgroups.path(c.id))
         write_bundle(state_dir, runtime_spec.generate(state_dir / "rootfs",
                                                       [*opts, *extra]))

@@ -72,8 +72,7 @@ def tini(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _compose(c: Container, root: Path, layer: Path) -> oci.Spec:
     rootfs = LayerTree([layer], whiteouts=False, writable=True)
-    opts = specopts.for_container(c, rootfs, root / "data" / "containers" / c.id,
-                                  f"/berth/{c.id}")
+    opts = specopts.for_container(c, rootfs, f"/berth/{c.id}")
     return runtime_spec.generate(root / "exec" / c.id / "rootfs", opts)
 
 
@@ -117,13 +116,6 @@ def test_the_working_dir_is_made_and_set(layer: Path) -> None:
     rootfs = LayerTree([layer], whiteouts=False, writable=True)
     assert _apply(specopts.with_workdir("/a/b", rootfs))["process"]["cwd"] == "/a/b"
     assert (layer / "a" / "b").is_dir()
-
-
-def test_etc_files_are_written_and_bound(tmp_path: Path) -> None:
-    mounts = _apply(specopts.with_etc_files(tmp_path / "c", "box"))["mounts"]
-    assert [(m["destination"], m.get("source")) for m in mounts] == [
-        (f"/etc/{n}", str(tmp_path / "c" / n)) for n in ("hostname", "hosts", "resolv.conf")]
-    assert (tmp_path / "c" / "hostname").read_text() == "box\n"
 
 
 def test_resources_turn_cpus_into_a_quota() -> None:
