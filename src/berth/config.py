@@ -44,6 +44,19 @@ class DaemonConfig:
     # ``image bootstrap debian``'s Debian mirror; empty: the host's apt source, else
     # deb.debian.org (engine/images/apt_sources.py)
     bootstrap_mirror: str = ""
+    # Networking (docs/design/networking.md): the default bridge's device and subnet ("":
+    # picked from default_address_pools, clear of the host's routes), the pools user
+    # networks' subnets come from ("CIDR" or "CIDR:size"), the host ip of a -p without
+    # one, the userland proxy beside the kernel rules, and berth's iptables chains (a
+    # second berthd on the host needs its own bridge and prefix).
+    bridge: str = "berth0"
+    bridge_subnet: str = ""
+    default_address_pools: tuple[str, ...] = (
+        "172.18.0.0/16", "172.19.0.0/14:16", "172.24.0.0/14:16", "192.168.0.0/16:20")
+    default_bind_address: str = "0.0.0.0"
+    userland_proxy: bool = False
+    iptables: bool = True
+    iptables_chain_prefix: str = "BERTH"
 
     @property
     def socket_path(self) -> Path:
@@ -112,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="the registry unqualified names (busybox) come from")
     p.add_argument("--bootstrap-mirror", default=None, metavar="URL",
                    help="the Debian mirror `image bootstrap debian` uses")
+    p.add_argument("-b", "--bridge", default=None,
+                   help="the default bridge network's device (berth0)")
+    p.add_argument("--bip", dest="bridge_subnet", default=None, metavar="CIDR",
+                   help="the default bridge network's subnet")
+    p.add_argument("--ip", dest="default_bind_address", default=None,
+                   help="the host ip of published ports without one (0.0.0.0)")
+    p.add_argument("--iptables-chain-prefix", default=None,
+                   help="the prefix of berth's iptables chains (BERTH)")
     return p
 
 
@@ -192,9 +213,9 @@ def load(argv: list[str]) -> DaemonConfig:
             if name not in known:
                 raise InvalidArgument(f"unknown key {key!r} in {args.config_file}")
             values[name] = Path(value) if name in ("data_root", "exec_root") else value
-    hosts = values.get("hosts")
-    if isinstance(hosts, list):  # daemon.toml's hosts = [...], as dockerd's "hosts"
-        values["hosts"] = tuple(hosts)
+    for key in ("hosts", "default_address_pools"):
+        if isinstance(values.get(key), list):  # daemon.toml's lists, as dockerd's
+            values[key] = tuple(values[key])  # type: ignore[arg-type]
     for f in fields(DaemonConfig):
         flag = getattr(args, f.name, None)
         if flag is not None and not f.name.endswith("_registry"):
@@ -202,4 +223,21 @@ def load(argv: list[str]) -> DaemonConfig:
     _registry_values(values, args)
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_hosts(config)
+    _check_network(config)
     return config
+
+
+def _check_network(config: DaemonConfig) -> None:
+    """The networking keys' shapes; the subnets themselves are checked at start."""
+    if not 0 < len(config.bridge) < 16 or "/" in config.bridge or " " in config.bridge:
+        raise InvalidArgument(f"invalid bridge name {config.bridge!r}: 1-15 characters")
+    if not config.iptables_chain_prefix or len(config.iptables_chain_prefix) > 12:
+        raise InvalidArgument("iptables_chain_prefix must be 1-12 characters")
+    try:
+        ipaddress.IPv4Address(config.default_bind_address)
+        if config.bridge_subnet:
+            ipaddress.IPv4Network(config.bridge_subnet, strict=False)
+        for pool in config.default_address_pools:
+            ipaddress.IPv4Network(pool.split(":", 1)[0], strict=False)
+    except ValueError as err:
+        raise InvalidArgument(f"invalid network setting: {err}") from err

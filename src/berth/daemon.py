@@ -36,6 +36,9 @@ from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
 from berth.engine.images.registries import RegistryOptions
 from berth.engine.images.service import ImageService
+from berth.engine.networks import startup as network_startup
+from berth.engine.networks.preparer import NetworkPreparer
+from berth.engine.networks.service import NetworkOptions, NetworkService
 from berth.engine.system import EngineFacts, SystemService
 from berth.errors import BerthError, InvalidArgument
 from berth.runtime import NATIVE
@@ -43,6 +46,7 @@ from berth.runtime.shim.client import ShimManager
 from berth.runtime.sockets import check_length
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
+from berth.store.metadata.networks import NetworkRecords
 from berth.store.snapshots import Snapshotter
 from berth.store.snapshots.native import NativeSnapshotter
 from berth.store.snapshots.overlay import OverlaySnapshotter
@@ -64,9 +68,20 @@ RUNTIMES: dict[str, str] = {
     "crun": "crun",
 }
 
-# Prepare hooks of every container start (engine/containers/preparer.py), in order:
-# networking and volumes plug in here.
+# Prepare hooks of every container start (engine/containers/preparer.py), in order, after
+# the network preparer (made in ``serve``: it needs the daemon's network service): volumes
+# plug in here.
 PREPARERS: tuple[ContainerPreparer, ...] = ()
+
+
+def _network_options(config: DaemonConfig) -> NetworkOptions:
+    return NetworkOptions(
+        exec_root=config.exec_root, data_root=config.data_root, bridge=config.bridge,
+        bridge_subnet=config.bridge_subnet,
+        default_address_pools=config.default_address_pools,
+        default_bind_address=config.default_bind_address,
+        userland_proxy=config.userland_proxy, iptables=config.iptables,
+        iptables_chain_prefix=config.iptables_chain_prefix)
 
 
 def check_runtime(name: str) -> str:
@@ -108,12 +123,17 @@ async def serve(config: DaemonConfig) -> None:
     shims = ShimManager(config.exec_root)
     await shims.start()
     events = EventBus()
+    networks = NetworkService(_network_options(config), NetworkRecords(db))
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
                        runtimes=RUNTIMES),
-        ContainerStore(ContainerRecords(db)), images, shims, events, PREPARERS)
+        ContainerStore(ContainerRecords(db)), images, shims, events,
+        (NetworkPreparer(networks, images), *PREPARERS))
+    networks.set_containers(containers)  # lookups of linked and joined containers
+    await networks.start()  # bridges ready before restore starts restart-policy ones
     await containers.restore()
+    await network_startup.reconcile(networks)
     execs = ExecService(containers, images)
     containers.health.set_prober(execs)  # health probes are execs
     admin = ContainerAdmin(containers, images, events)
@@ -155,6 +175,7 @@ async def serve(config: DaemonConfig) -> None:
     await runner.cleanup()
     await execs.close()
     await containers.close()
+    await networks.close()  # removes nothing: published ports keep working
     await shims.close()
     db.close()
     sock.unlink(missing_ok=True)

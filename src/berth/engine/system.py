@@ -118,7 +118,7 @@ class SystemService:
             stopped=len(all_containers) - count[Status.RUNNING] - count[Status.PAUSED],
             images=len(images), driver=f.snapshotter,
             backing_filesystem=await asyncio.to_thread(backing_filesystem, f.data_root),
-            network_drivers=("null",),  # every container has its own lo and nothing else
+            network_drivers=("bridge", "host", "null"),
             log_drivers=self._log_drivers, runtimes=f.runtimes,
             default_runtime=f.default_runtime, cgroup_version=f.cgroup_version,
             data_root=str(f.data_root), debug=f.debug, kernel_version=platform.release(),

@@ -26,14 +26,20 @@ import secrets
 import shutil
 import signal as _signal
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from berth.engine import clock
 from berth.engine.containers import health, names, process, record, recovery, restart, signals
-from berth.engine.containers.model import Container, ContainerSpec, Health, Status
+from berth.engine.containers.model import (
+    Container,
+    ContainerSpec,
+    EndpointConfig,
+    Health,
+    Status,
+)
 from berth.engine.containers.preparer import ContainerPreparer
 from berth.engine.containers.store import ContainerStore
 from berth.engine.containers.tasks import ContainerTasks, TaskOptions
@@ -185,6 +191,20 @@ class ContainerService:
             old = c.name
             c = await self.store.rename(c, name)
         self._publish(c, "rename", oldName="/" + old)
+
+    async def change_endpoints(
+            self, ref: str,
+            change: Callable[[Container], Awaitable[tuple[EndpointConfig, ...]]]
+    ) -> Container:
+        """Replace the networks ``ref`` is on (network connect/disconnect) with what
+        ``change`` makes of the container, under its lock: a start or exit cannot run
+        while ``change`` gives a running container its interface or takes it away."""
+        c = self.get(ref)
+        async with self._locks[c.id]:
+            c = self.get(c.id)
+            endpoints = await change(c)
+            return await self.store.save(replace(c, spec=replace(c.spec,
+                                                                  endpoints=endpoints)))
 
     # ── start and exit ────────────────────────────────────────────────────────────────
 
