@@ -22,7 +22,7 @@ class LiveEndpoints:
         self._by_network: dict[str, dict[str, Attachment]] = defaultdict(dict)
         self._names: dict[str, str] = {}  # container id → name, for links
 
-    def set(self, a: Attachment, name: str) -> None:
+    def put(self, a: Attachment, name: str) -> None:
         self._by_container[a.container_id][a.network_id] = a
         self._by_network[a.network_id][a.container_id] = a
         self._names[a.container_id] = name

@@ -87,7 +87,7 @@ class NetworkPreparer:
         attachments, _ = await asyncio.to_thread(
             sandbox.plumb, net.host, c.id, joins, publish, True)
         for a in attachments:
-            net.live.set(a, c.name)
+            net.live.put(a, c.name)
         try:
             own = [HostsEntry(a.address, etcfiles.own_names(c.hostname, c.spec.domainname))
                    for a in attachments[:1]]

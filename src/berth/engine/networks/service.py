@@ -349,7 +349,7 @@ class NetworkService:
         ifname = next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
         join = self.join_for(c, n, cfg, ifname, default_route=False)
         a = await asyncio.to_thread(sandbox.join_network, self.host, c.id, join)
-        self.live.set(a, c.name)
+        self.live.put(a, c.name)
         if n.predefined is False and not self._dns_attached(c.id, exclude=n.id):
             await self.dns.attach(c.id, str(self.host.netns_path(c.id)),
                                   self.upstreams(c))

@@ -37,7 +37,7 @@ async def reconcile(net: NetworkService) -> None:
                                           {n.id: n.bridge for n in net.list()},
                                           net.opts.userland_proxy)
     for a in attachments:
-        net.live.set(a, running[a.container_id].name)
+        net.live.put(a, running[a.container_id].name)
     for cid, c in running.items():
         if any(net.user_defined(a.network_id) for a in net.live.of(cid)):
             try:
