@@ -112,3 +112,25 @@ def real_dockerd(daemon: Daemon) -> Iterator[Any]:
         host.remove_cgroups(dockerd.cgroup_parent)
         shutil.rmtree(work, ignore_errors=True)
 
+
+
+@pytest.fixture
+def containers(daemon: Daemon) -> Iterator[list[str]]:
+    """Names of containers a test makes on the session's berthd; removed afterwards."""
+    made: list[str] = []
+    yield made
+    if made:
+        daemon.docker("rm", "-f", *made, check=False)
+
+
+@pytest.fixture
+def networks(daemon: Daemon, containers: list[str]) -> Iterator[list[str]]:
+    """Names of networks a test makes; removed afterwards, after its containers."""
+    made: list[str] = []
+    yield made
+    if containers:
+        daemon.docker("rm", "-f", *containers, check=False)
+        containers.clear()
+    for net in made:
+        daemon.user_bridges()
+        daemon.docker("network", "rm", net, check=False)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.runtime.sockets import socket_path
+from tests.compat import netstate
 
 VENV_BIN = Path(sys.executable).parent
 BERTH = str(VENV_BIN / "berth")
@@ -39,6 +40,13 @@ class Daemon:
     root: Path
     cgroup_parent: str = field(default_factory=lambda: f"berth-test-{secrets.token_hex(4)}")
     proc: subprocess.Popen[bytes] | None = None
+    # Its own default bridge and iptables chains, so test daemons and a real dockerd or
+    # berthd coexist (netstate.py removes them at cleanup); more daemon.toml keys in
+    # ``settings`` (e.g. userland_proxy = True).
+    bridge: str = field(default_factory=lambda: f"bt{secrets.token_hex(3)}")
+    chain_prefix: str = field(default_factory=lambda: f"BT{secrets.token_hex(3).upper()}")
+    settings: dict[str, object] = field(default_factory=dict)
+    networks_seen: set[str] = field(default_factory=set)  # bridges of its user networks
 
     @property
     def data_root(self) -> Path:
@@ -59,11 +67,27 @@ class Daemon:
     def env(self) -> dict[str, str]:
         return {**os.environ, "BERTH_HOST": self.host, "DOCKER_HOST": self.host}
 
+    def config_file(self, extra: tuple[str, ...]) -> tuple[str, ...]:
+        """``extra`` with a ``--config-file`` of this daemon's network keys and settings
+        ahead of the keys of the caller's own ``--config-file``, if it gave one."""
+        args = list(extra)
+        theirs = ""
+        if "--config-file" in args:
+            at = args.index("--config-file")
+            theirs = Path(args[at + 1]).read_text()
+            del args[at:at + 2]
+        keys = {"bridge": self.bridge, "iptables_chain_prefix": self.chain_prefix,
+                **self.settings}
+        path = self.root / "daemon.toml"
+        path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items()) + theirs)
+        return ("--config-file", str(path), *args)
+
     def start(self, *extra: str) -> None:
         log = open(self.root / "berthd.log", "ab")
         self.proc = subprocess.Popen(
             [BERTHD, "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
-             "-H", self.host, "--cgroup-parent", self.cgroup_parent, *extra],
+             "-H", self.host, "--cgroup-parent", self.cgroup_parent,
+             *self.config_file(extra)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -97,14 +121,27 @@ class Daemon:
         env = {**os.environ, "DOCKER_CONFIG": str(self.root / "dockercfg")}
         return _run(["docker", "-H", self.host, *args], check, timeout, input, env)
 
+    def user_bridges(self) -> set[str]:
+        """The bridge devices of this daemon's user networks (remembered, so cleanup
+        finds them after the daemon is gone)."""
+        out = self.docker("network", "ls", "-q", "--no-trunc", check=False, timeout=20)
+        self.networks_seen |= {f"br-{n[:12]}" for n in out.stdout.split()}
+        return self.networks_seen
+
     def cleanup(self) -> None:
-        """Remove every container, stop the daemon, kill leftover shims, drop cgroups."""
+        """Remove every container and network, stop the daemon, kill leftover shims and
+        helpers, drop cgroups, the bridges, veths, netns binds and iptables chains."""
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(Exception):
                 ids = self.berth("ps", "-aq", timeout=20).stdout.split()
                 if ids:
                     self.berth("rm", "-f", *ids, check=False, timeout=60)
+                self.user_bridges()
+                self.docker("network", "prune", "-f", check=False, timeout=60)
         self.stop()
+        for pid in netstate.processes_mentioning(f"{self.root}/"):  # userland proxies
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         for pidfile in self.exec_root.glob("containers/*/shim.pid"):
             with contextlib.suppress(ValueError, OSError):
                 os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
@@ -112,6 +149,8 @@ class Daemon:
                 socket_path(pidfile.parent, name).unlink(missing_ok=True)
         socket_path(self.exec_root, "zygote.sock").unlink(missing_ok=True)  # a killed berthd's
         remove_cgroups(self.cgroup_parent)
+        netstate.remove_leftovers(self.chain_prefix, {self.bridge, *self.networks_seen},
+                                  self.exec_root / "netns")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
