@@ -59,13 +59,15 @@ from berth.errors import BerthError, InvalidArgument
 # something other than its zero value (or the value the docker CLI sends for "default")
 # is refused by name, never dropped.
 _HONOURED = frozenset({"dockerfile", "t", "q", "nocache", "cachefrom", "pull", "rm",
-                       "forcerm", "buildargs", "labels", "networkmode", "platform",
+                       "forcerm", "buildargs", "labels", "networkmode", "extrahosts",
+                       "platform",
                        "target", "buildid"})
 _DEFAULTS: dict[str, tuple[object, ...]] = {"version": ("1",), "isolation": ("default",)}
 
 
 def query(request: web.Request) -> BuildQuery:
-    return from_query(request.query, {"t": request.query.getall("t", [])}, BuildQuery)
+    repeated = {name: request.query.getall(name, []) for name in ("t", "extrahosts")}
+    return from_query(request.query, repeated, BuildQuery)
 
 
 def options(q: BuildQuery) -> BuildOptions:
@@ -85,6 +87,7 @@ def options(q: BuildQuery) -> BuildOptions:
         remove=q.rm,
         force_remove=q.forcerm,
         network_mode=q.networkmode,
+        extra_hosts=tuple(q.extrahosts or ()),
         cache_from=tuple(q.cachefrom or ()),
         platform=q.platform,
     )

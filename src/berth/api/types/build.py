@@ -10,7 +10,7 @@ from berth.api.types.decode import Int64
 class BuildQuery(msgspec.Struct):
     dockerfile: str = ""
     t: list[str] | None = None
-    extrahosts: str = ""
+    extrahosts: list[str] | None = None  # repeated: extrahosts=a:1.2.3.4&extrahosts=...
     remote: str = ""
     q: bool = False
     nocache: bool = False

@@ -31,7 +31,7 @@ from berth.engine.builder.dockerfile import parse
 from berth.engine.builder.errors import DockerfileError
 from berth.engine.builder.executor import RunExecutor
 from berth.engine.builder.lex import expand
-from berth.engine.builder.options import NETWORK_MODES, BuildOptions, BuildOutput
+from berth.engine.builder.options import RUN_NETWORK_MODES, BuildOptions, BuildOutput
 from berth.engine.builder.runcommand import run_step
 from berth.engine.builder.runmounts import (
     MountSources,
@@ -103,7 +103,7 @@ class StageRunner:
             await self._commit(change.created_by, author=change.author)
 
     async def _run(self, node: ins.Run) -> None:
-        if (node.network or "") not in NETWORK_MODES:
+        if (node.network or "") not in RUN_NETWORK_MODES:
             raise DockerfileError(f"unsupported network mode {node.network!r}", node.line)
         env, esc = self.state.expansion_env(), self.state.escape
         mounts = parse_run_mounts(node.mounts, lambda v: expand(v, env, esc),
@@ -117,8 +117,9 @@ class StageRunner:
                                   "this stage has no files yet (FROM scratch)", node.line)
         keep = not self.ctx.options.remove and not self.ctx.options.force_remove
         async with step_mounts(mounts, self.ctx.mounts, node.line) as prepared:
-            layer = await self.ctx.executor.run(step, base, self.ctx.output, keep=keep,
-                                                mounts=prepared)
+            layer = await self.ctx.executor.run(
+                step, base, self.ctx.output, keep=keep, mounts=prepared,
+                network=self.ctx.options.step_network(node.network))
         await self._commit(created_by, layer=layer, probe=False)
 
     async def _copy(self, node: ins.Copy | ins.Add) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from berth.engine.builder.backend import ImageProvider
 from berth.engine.builder.commit import Committer, Layer
 from berth.engine.builder.errors import CommandFailed
-from berth.engine.builder.options import BuildOutput
+from berth.engine.builder.options import BuildOutput, StepNetwork
 from berth.engine.builder.runmounts import StepMounts
 from berth.engine.builder.state import BaseImage
 from berth.engine.containers.model import ContainerSpec, LogConfig
@@ -52,13 +52,16 @@ class RunExecutor:
         self.committer = committer
 
     async def run(self, step: RunStep, base: BaseImage, output: BuildOutput,
-                  keep: bool = False, mounts: StepMounts | None = None) -> Layer | None:
-        """Run ``step`` on ``base`` with ``mounts`` (its ``--mount``s, prepared); the
-        layer it made (None: it changed nothing)."""
+                  keep: bool = False, mounts: StepMounts | None = None,
+                  network: StepNetwork | None = None) -> Layer | None:
+        """Run ``step`` on ``base`` with ``mounts`` (its ``--mount``s, prepared) on
+        ``network`` (the default bridge if None) through the same network preparer as
+        ``run``; the layer it made (None: it changed nothing)."""
         mounts = mounts or StepMounts((), ())
+        network = network or StepNetwork()
         spec = ContainerSpec(image=base.id, entrypoint=step.argv, cmd=(), env=step.env,
-                             log_config=LogConfig(type="none"), network_mode="none",
-                             extra_mounts=mounts.mounts)
+                             log_config=LogConfig(type="none"), network_mode=network.mode,
+                             extra_hosts=network.extra_hosts, extra_mounts=mounts.mounts)
         c = await self.containers.create(None, spec)
         short = c.id[:12]
         try:

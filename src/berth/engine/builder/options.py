@@ -12,9 +12,19 @@ from typing import Protocol
 from berth.engine.images.pull import PullProgress
 from berth.errors import InvalidArgument
 
-# Networking is not implemented yet: every RUN container has only a loopback device, so
-# these modes all mean the same; the names are accepted for docker/compose compatibility.
-NETWORK_MODES = frozenset({"", "default", "bridge", "host", "none"})
+# ``RUN --network=``: BuildKit's three modes. "default" (or no flag) is the build's own
+# network, i.e. ``docker build --network`` (itself the default bridge unless given).
+RUN_NETWORK_MODES = frozenset({"", "default", "host", "none"})
+_DEFAULT_MODES = ("", "default")
+
+
+@dataclass(frozen=True)
+class StepNetwork:
+    """The network of one RUN container: a ContainerSpec ``network_mode`` (the build's
+    ``--network``, or the step's ``RUN --network``) and the build's ``--add-host``s."""
+
+    mode: str = "default"
+    extra_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,15 +38,24 @@ class BuildOptions:
     labels: tuple[tuple[str, str], ...] = ()
     remove: bool = True  # rm: remove the containers of steps that succeed
     force_remove: bool = False  # forcerm (berth removes failed steps' containers anyway)
-    network_mode: str = ""
+    network_mode: str = ""  # "", default, bridge, host, none or a user network's name
+    extra_hosts: tuple[str, ...] = ()  # --add-host "name:ip" ("host-gateway" allowed)
     cache_from: tuple[str, ...] = ()  # the only cache sources (with their parents) if set
     platform: str = ""
 
     def __post_init__(self) -> None:
-        if self.network_mode not in NETWORK_MODES:
+        if self.network_mode.startswith("container:"):
             raise InvalidArgument(
-                f"network mode {self.network_mode!r} is not supported for builds yet "
-                "(use default, bridge, host or none)")
+                f"network mode {self.network_mode!r} is not supported for builds "
+                "(use default, bridge, host, none or a network's name)")
+
+    def step_network(self, run_flag: str | None) -> StepNetwork:
+        """What a RUN step's container joins: its ``--network`` flag unless that is
+        absent or "default", else the build's network (the default bridge if unset, as
+        docker's classic builder does)."""
+        mode = run_flag if run_flag and run_flag != "default" else self.network_mode
+        return StepNetwork(mode="default" if mode in _DEFAULT_MODES else mode,
+                           extra_hosts=self.extra_hosts)
 
 
 class BuildOutput(Protocol):
