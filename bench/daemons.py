@@ -25,6 +25,7 @@ from host import (
     stop_pid,
     tail,
 )
+from hostnet import HostNet, check_no_docker, free_subnet
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -90,6 +91,8 @@ class Berthd:
     extra: list[str] = field(default_factory=list)  # more berthd flags (-H tcp://…, TLS)
     proc: subprocess.Popen[bytes] | None = None
     helpers: list[int] = field(default_factory=list)
+    # daemon.toml keys (bridge, iptables_chain_prefix, userland_proxy, ...); none: none
+    settings: dict[str, object] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -127,7 +130,12 @@ class Berthd:
         argv = [str(VENV_BIN / "berthd"), "--data-root", str(data), "--exec-root",
                 str(exec_root), "-H", f"unix://{self.sock}", "--cgroup-parent",
                 self.cgroup_parent, *self.extra]
-        with logfile.open("wb") as out:
+        if self.settings:
+            toml = self.work / "berthd.toml"
+            toml.write_text("".join(f"{k} = {json.dumps(v)}\n"
+                                    for k, v in self.settings.items()))
+            argv += ["--config-file", str(toml)]
+        with logfile.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          env=self.env)
@@ -207,6 +215,10 @@ class Dockerd:
     cgroup_parent: str
     cli_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    # "": no networking (--bridge=none, no iptables); else the name of an existing bridge
+    # (hostnet.HostNet.bridge) for its default network, with iptables and masquerade on
+    bridge: str = ""
+    userland_proxy: bool = True  # dockerd's default
 
     @property
     def root(self) -> Path:
@@ -229,19 +241,26 @@ class Dockerd:
 
     def start(self) -> None:
         dockerd = ensure_dockerd()
-        (self.work / "cli-config").mkdir()
+        (self.work / "cli-config").mkdir(exist_ok=True)
         config = self.work / "dockerd.json"
         config.write_text("{}\n")  # not the host's /etc/docker/daemon.json
         logfile = self.work / "dockerd.log"
         argv = [dockerd, "--config-file", str(config), "--data-root", str(self.work / "dd"),
                 "--exec-root", str(self.work / "de"), "--pidfile", str(self.work / "dockerd.pid"),
-                "-H", f"unix://{self.sock}", "--bridge=none", "--iptables=false",
-                "--ip-masq=false", "--ip6tables=false", "--cgroup-parent", self.cgroup_parent]
-        with logfile.open("wb") as out:
+                "-H", f"unix://{self.sock}", *self.network_flags(), "--ip6tables=false",
+                "--cgroup-parent", self.cgroup_parent]
+        with logfile.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         proc = self.proc
         wait_for_daemon(self.sock, lambda: proc.poll() is None, logfile, 120)
+
+    def network_flags(self) -> list[str]:
+        if not self.bridge:
+            return ["--bridge=none", "--iptables=false", "--ip-masq=false"]
+        return [f"--bridge={self.bridge}", "--iptables=true", "--ip-masq=true",
+                f"--userland-proxy={'true' if self.userland_proxy else 'false'}",
+                "--userland-proxy-path=/usr/sbin/docker-proxy"]
 
     def import_image(self, tar: Path) -> None:
         with tar.open("rb") as f:
@@ -279,10 +298,24 @@ class Dockerd:
 
 
 def start_daemons(work: Path, tag: str, stoppers: list[Callable[[], None]], docker: bool,
-                  busybox: bool = True) -> tuple[Berthd, Dockerd | None, Path | None]:
+                  busybox: bool = True, networking: bool = False,
+                  ) -> tuple[Berthd, Dockerd | None, Path | None]:
     """berthd, and dockerd unless ``docker`` is False, both stopped by ``stoppers``; with
-    ``busybox``, berth's busybox layer (``layer.tar``) is the busybox image on both."""
+    ``busybox``, berth's busybox layer (``layer.tar``) is the busybox image on both.
+    With ``networking``, each gets a default bridge of its own (``bb<tag>``/``bd<tag>``)
+    and iptables (berth's chains prefixed ``BB<tag>``), removed again by ``stoppers``."""
     berthd = Berthd(work, f"berth-bench-{tag}")
+    bridge = ""
+    if networking:
+        net = HostNet()
+        net.snapshot()
+        stoppers.append(net.restore)  # runs last: after both daemons stopped
+        berthd.settings = {"bridge": f"bb{tag}", "iptables_chain_prefix": f"BB{tag.upper()}"}
+        net.forget_bridge(f"bb{tag}")
+        if docker:
+            check_no_docker()
+            bridge = f"bd{tag}"
+            net.bridge(bridge, free_subnet())
     stoppers.append(berthd.stop)
     log(f"starting berthd in {work}")
     berthd.start()
@@ -292,7 +325,8 @@ def start_daemons(work: Path, tag: str, stoppers: list[Callable[[], None]], dock
         shutil.copyfile(berthd.bootstrap(), tar)
     dockerd = None
     if docker:
-        dockerd = Dockerd(work, f"berth-bench-{tag}-docker", newest_docker_cli())
+        dockerd = Dockerd(work, f"berth-bench-{tag}-docker", newest_docker_cli(),
+                          bridge=bridge)
         stoppers.append(dockerd.stop)
         log(f"starting dockerd (CLI {dockerd.cli_path})")
         dockerd.start()

@@ -104,7 +104,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def setup(work: Path, tag: str, args: argparse.Namespace,
           stoppers: list[Callable[[], None]]) -> tuple[Berthd, Dockerd | None, Path]:
-    berthd, dockerd, tar = start_daemons(work, tag, stoppers, docker=not args.skip_docker)
+    berthd, dockerd, tar = start_daemons(work, tag, stoppers, docker=not args.skip_docker,
+                                         networking=True)
     assert tar is not None
     return berthd, dockerd, tar
 
@@ -117,12 +118,15 @@ def benchmark(work: Path, tag: str, args: argparse.Namespace, berthd: Berthd,
     run_checked(["tar", "-xf", str(tar), "-C", str(rootfs)])
     cases = [Case("berth", "berth run --rm busybox true",
                   lambda i: [*berthd.cli, "run", "--rm", "busybox", "true"], berthd.env),
+             Case("berth_none", "berth run --rm --network none busybox true",
+                  lambda i: [*berthd.cli, "run", "--rm", "--network", "none", "busybox",
+                             "true"], berthd.env),
              Case("berth_nopyc", "berth run --rm busybox true, no bytecode cache",
                   lambda i: [*berthd.cli, "run", "--rm", "busybox", "true"],
                   berthd.env_nopyc)]
     if dockerd is not None:
         dcli, denv = dockerd.cli, dockerd.env
-        cases += [Case("docker", "docker run --rm busybox true (default network)",
+        cases += [Case("docker", "docker run --rm busybox true (default bridge, iptables)",
                        lambda i: [*dcli, "run", "--rm", "busybox", "true"], denv),
                   Case("docker_none", "docker run --rm --network none busybox true",
                        lambda i: [*dcli, "run", "--rm", "--network", "none", "busybox",
