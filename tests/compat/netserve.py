@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import ipaddress
 import json
+import re
 import secrets
 import socket
 import subprocess
@@ -32,6 +33,12 @@ def httpd_argv(body: str, *ports: int) -> list[str]:
     script = "; ".join(["mkdir -p /www", f"echo {body} > /www/index.html", *serve,
                         f"exec httpd -f -p {ports[-1]} -h /www"])
     return ["sh", "-c", script]
+
+
+def interfaces(text: str) -> set[str]:
+    """Interface names in ``ip -o link`` output (``2: eth0@if7: <...> ...``); other
+    lines are ignored."""
+    return {m.group(1) for m in re.finditer(r"^\d+: ([^:@\s]+)(?:@\S+)?:", text, re.M)}
 
 
 def fetch(port: int, host: str = "127.0.0.1", timeout: float = 5) -> str:

@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from tests.compat.daemon import Daemon
-from tests.compat.netserve import free_subnet, name
+from tests.compat.netserve import free_subnet, interfaces, name
 from tests.trees import write_tree
 
 PROBE = """\
@@ -28,10 +28,6 @@ RUN --network=default ip -o link > /default.links
 def classic_builder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_BUILDKIT", "0")
 
-
-def _links(text: str) -> set[str]:
-    return {line.split(":")[1].strip().split("@")[0] for line in text.splitlines()
-            if line.count(":") >= 2}
 
 
 def _built(d: Daemon, tmp_path: Path, tags: list[str], *opts: str) -> dict[str, str]:
@@ -55,29 +51,29 @@ def test_build_on_the_default_bridge(daemon: Daemon, tmp_path: Path,
     d = daemon
     seen = _built(d, tmp_path, tags, "--add-host", "built.test:10.7.7.7",
                   "--add-host", "gw:host-gateway")
-    assert _links(seen["build.links"]) == {"lo", "eth0"}
+    assert interfaces(seen["build.links"]) == {"lo", "eth0"}
     assert "default via" in seen["build.routes"]
     assert "10.7.7.7\tbuilt.test" in seen["build.hosts"].splitlines()
     gateway = d.docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}",
                        "bridge").stdout.strip()
     assert f"{gateway}\tgw" in seen["build.hosts"].splitlines()
-    assert _links(seen["none.links"]) == {"lo"}
-    assert d.bridge in _links(seen["host.links"])
-    assert _links(seen["default.links"]) == {"lo", "eth0"}
+    assert interfaces(seen["none.links"]) == {"lo"}
+    assert d.bridge in interfaces(seen["host.links"])
+    assert interfaces(seen["default.links"]) == {"lo", "eth0"}
 
 
 @pytest.mark.parametrize("mode", ["none", "host"])
 def test_build_network_option(daemon: Daemon, tmp_path: Path, tags: list[str],
                               mode: str) -> None:
     seen = _built(daemon, tmp_path, tags, "--network", mode)
-    build = _links(seen["build.links"])
+    build = interfaces(seen["build.links"])
     if mode == "none":
         assert build == {"lo"} and seen["build.routes"].strip() == ""
     else:
         assert daemon.bridge in build
-    assert _links(seen["default.links"]) == build  # RUN --network=default: the build's
-    assert _links(seen["none.links"]) == {"lo"}
-    assert daemon.bridge in _links(seen["host.links"])
+    assert interfaces(seen["default.links"]) == build  # RUN --network=default: the build's
+    assert interfaces(seen["none.links"]) == {"lo"}
+    assert daemon.bridge in interfaces(seen["host.links"])
 
 
 def test_build_on_a_user_network(daemon: Daemon, tmp_path: Path, tags: list[str],
@@ -103,4 +99,4 @@ def test_docker_py_build_with_network_and_extra_hosts(daemon: Daemon, api: docke
         pass
     out = daemon.docker("run", "--rm", tag, "cat", "/h", "/l").stdout
     assert "10.6.6.6\tpy.test" in out.splitlines()
-    assert _links(out) == {"lo"}
+    assert interfaces(out) == {"lo"}

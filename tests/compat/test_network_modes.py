@@ -9,13 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.compat.daemon import Daemon
-from tests.compat.netserve import container_net, httpd_argv, ip_of, name, wget_in
-
-
-def _interfaces(text: str) -> set[str]:
-    """Names in ``ip -o link`` output."""
-    return {line.split(":")[1].strip().split("@")[0] for line in text.splitlines()
-            if line.count(":") >= 2}
+from tests.compat.netserve import container_net, httpd_argv, interfaces, ip_of, name, wget_in
 
 
 def test_default_bridge_gives_each_container_its_own_address(
@@ -66,7 +60,7 @@ def test_dns_options_and_extra_hosts(daemon: Daemon) -> None:
 
 def test_network_host_sees_the_hosts_interfaces(daemon: Daemon) -> None:
     d = daemon
-    inside = _interfaces(d.docker("run", "--rm", "--network", "host", "busybox",
+    inside = interfaces(d.docker("run", "--rm", "--network", "host", "busybox",
                                   "ip", "-o", "link").stdout)
     assert d.bridge in inside and "lo" in inside
     assert {p.name for p in Path("/sys/class/net").iterdir()} >= inside - {"lo"}
@@ -84,7 +78,7 @@ def test_network_host_container_has_no_address(daemon: Daemon, containers: list[
 
 def test_network_none_has_only_loopback(daemon: Daemon, containers: list[str]) -> None:
     d = daemon
-    inside = _interfaces(d.docker("run", "--rm", "--network", "none", "busybox",
+    inside = interfaces(d.docker("run", "--rm", "--network", "none", "busybox",
                                   "ip", "-o", "link").stdout)
     assert inside == {"lo"}
     c = name("nonet")
