@@ -79,7 +79,7 @@ class Answerer:
             return None
         local = self._local(cid, query)
         if local is not None:
-            return local
+            return local if tcp else _fit_udp(query, local)
         for upstream in upstreams:
             reply = await self._forward(upstream, data, tcp)
             if reply is not None:
@@ -119,6 +119,17 @@ class Answerer:
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as err:
             log.debug("DNS upstream %s: %r", upstream, err)
             return None
+
+
+def _fit_udp(query: DNSRecord, packed: bytes) -> bytes:
+    """A reply too big for the client's UDP size (512, or its EDNS size) goes out
+    truncated, TC set and no answers, so the client asks again over TCP."""
+    limit = max([512] + [rr.rclass for rr in query.ar if rr.rtype == QTYPE.OPT])
+    if len(packed) <= limit:
+        return packed
+    reply = query.reply()
+    reply.header.tc = 1
+    return bytes(reply.pack())
 
 
 def _servfail(query: DNSRecord) -> bytes:

@@ -253,6 +253,8 @@ def _serve_tcp(listener: socket.socket, target: tuple[str, int]) -> None:
         try:
             conn, _addr = listener.accept()
         except OSError as err:
+            if err.errno in (errno.EBADF, errno.EINVAL):
+                return  # the listener is gone
             if err.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 time.sleep(0.1)  # out of descriptors: let sessions end, then accept again
             continue

@@ -209,6 +209,9 @@ def test_stop_kills_it_and_is_idempotent(service: TcpService, state: Path) -> No
     assert proxy.running(state)
     assert processes_for(state) == [pid]
     assert os.getsid(pid) != os.getsid(0)  # its own session
+    with open(f"/proc/{pid}/stat") as f:
+        ppid = int(f.read().rpartition(")")[2].split()[1])
+    assert ppid != os.getpid()  # adopted away from us: never our zombie
     proxy.stop(state)
     assert not proxy.running(state)
     assert processes_for(state) == []

@@ -203,6 +203,19 @@ def test_detach_closes_the_sockets_and_is_idempotent() -> None:
     run(body)
 
 
+def test_a_big_answer_is_truncated_over_udp_and_whole_over_tcp() -> None:
+    many = [f"10.9.{i // 250}.{i % 250 + 1}" for i in range(60)]  # > 512 bytes of answers
+
+    async def body() -> None:
+        server = dns.DnsServer(lambda cid, name: many)
+        async with served(server, "c1") as port:
+            udp = await ask_udp(port, query("web"))
+            (tcp,) = await ask_tcp(port, query("web"))
+        assert udp.header.tc == 1 and udp.rr == []
+        assert tcp.header.tc == 0 and addresses(tcp) == set(many)
+    run(body)
+
+
 def test_close_detaches_every_container() -> None:
     async def body() -> None:
         server = dns.DnsServer(Calls())
