@@ -54,8 +54,14 @@ def rules(prefix: str) -> list[str]:
 
 
 def container_rules(prefix: str, cid: str) -> list[str]:
-    """The rules berth made for one container (their comment names it)."""
+    """The rules berth made for one container (their comment, ``PREFIX:<cid>``, names
+    it)."""
     return [r for r in rules(prefix) if cid[:12] in r]
+
+
+def dnat_rules(prefix: str) -> list[str]:
+    """Every published port's DNAT rule."""
+    return [r for r in rules(prefix) if "DNAT" in r]
 
 
 def links() -> list[dict[str, object]]:

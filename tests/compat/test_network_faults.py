@@ -67,7 +67,7 @@ def test_published_ports_outlive_berthd(fresh_daemon: Daemon, sig: int) -> None:
     assert fetch_eventually(port) == "still-here"
     assert sorted(netstate.rules(d.chain_prefix)) == before, "no duplicated or lost rules"
     d.docker("rm", "-f", "steady")
-    assert [r for r in netstate.rules(d.chain_prefix) if "berth:" in r] == []
+    assert netstate.dnat_rules(d.chain_prefix) == []
 
 
 def test_container_dead_while_berthd_is_down_is_reconciled(fresh_daemon: Daemon) -> None:
@@ -102,7 +102,7 @@ def test_berthd_killed_mid_run(fresh_daemon: Daemon, delay: float) -> None:
     d.start()
     d.docker("rm", "-f", "midway", check=False)
     # everything of that container is gone, whatever state it was caught in
-    assert [r for r in netstate.rules(d.chain_prefix) if "berth:" in r] == []
+    assert netstate.dnat_rules(d.chain_prefix) == []
     assert netstate.veths_on({d.bridge}) == []
     netns = d.exec_root / "netns"
     assert not netns.exists() or list(netns.iterdir()) == []
