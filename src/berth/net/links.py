@@ -169,6 +169,7 @@ def add_veth(cfg: VethConfig) -> str:
     finally:
         os.close(ns_fd)
     try:
+        _write_sysfs(f"/sys/class/net/{cfg.host_name}/brport/hairpin_mode", "1")
         _configure_peer(cfg)
     except BaseException:
         remove_veth(cfg.host_name)
@@ -182,6 +183,7 @@ def _configure_peer(cfg: VethConfig) -> None:
             index = _index(cfg.ifname)
             if index is None:
                 raise LinkError(f"{cfg.ifname} did not appear in {cfg.netns}")
+            _no_dad(cfg.ifname)
             ipr.link("set", index=index, state="up")
             ipr.addr("add", index=index, address=cfg.address, prefixlen=cfg.prefix_len)
             if cfg.gateway:
@@ -189,6 +191,16 @@ def _configure_peer(cfg: VethConfig) -> None:
         except NetlinkError as err:
             raise _fail(f"configuring {cfg.ifname} ({cfg.address}) in {cfg.netns}",
                         err) from err
+
+
+def _no_dad(ifname: str) -> None:
+    """Hairpin mode reflects the interface's own IPv6 neighbour solicitations back to it,
+    which duplicate address detection would take for a clash (docker's known
+    ``dadfailed``): skip DAD, as the address is berth's own. /proc/sys/net shows the
+    netns of the thread that opens it, so this acts inside the container's netns."""
+    key = f"net/ipv6/conf/{ifname}/accept_dad"
+    if os.path.exists(f"/proc/sys/{key}"):  # else no IPv6 here
+        _write_sysctl(key, "0")
 
 
 def remove_veth(host_name: str) -> None:
@@ -235,7 +247,12 @@ def enable_forwarding() -> None:
 
 
 def _write_sysctl(key: str, value: str) -> None:
-    path = f"/proc/sys/{key}"
+    _write_sysfs(f"/proc/sys/{key}", value)
+
+
+def _write_sysfs(path: str, value: str) -> None:
+    """Write ``value`` unless it is there already (a read is cheaper than a write that
+    makes the kernel notify)."""
     try:
         with open(path) as f:
             if f.read().strip() == value:
@@ -243,7 +260,7 @@ def _write_sysctl(key: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as err:
-        raise LinkError(f"setting {key.replace('/', '.')}={value}: {err.strerror}") from err
+        raise LinkError(f"writing {value} to {path}: {err.strerror}") from err
 
 
 def mac_for(address: str | ipaddress.IPv4Address) -> str:
