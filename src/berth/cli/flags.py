@@ -34,7 +34,8 @@ class Flag:
     (``convert`` turns the text into the value, raising ``ValueError`` with the reason).
     A plain class, not a dataclass: ``dataclasses`` costs milliseconds at every start."""
 
-    __slots__ = ("convert", "default", "help", "kind", "long", "metavar", "short")
+    __slots__ = ("_dest", "convert", "default", "help", "hidden", "kind", "long", "metavar",
+                 "short")
     long: Final[str]
     short: Final[str]
     kind: Final[str]
@@ -42,9 +43,11 @@ class Flag:
     help: Final[str]
     convert: Final[Converter | None]
     metavar: Final[str]
+    hidden: Final[bool]
 
     def __init__(self, long: str, short: str = "", kind: str = "str", default: Any = None,
-                 help: str = "", convert: Converter | None = None, metavar: str = "") -> None:
+                 help: str = "", convert: Converter | None = None, metavar: str = "",
+                 dest: str = "", hidden: bool = False) -> None:
         self.long = long
         self.short = short
         self.kind = kind
@@ -52,13 +55,15 @@ class Flag:
         self.help = help
         self.convert = convert
         self.metavar = metavar
+        self._dest = dest  # another flag's name: both fill one value (--net, --network)
+        self.hidden = hidden  # accepted, not listed in help (docker's MarkHidden)
 
     def __repr__(self) -> str:
         return f"Flag({self.long!r}, {self.short!r}, {self.kind!r})"
 
     @property
     def dest(self) -> str:
-        return self.long.replace("-", "_")
+        return (self._dest or self.long).replace("-", "_")
 
     @property
     def label(self) -> str:
@@ -219,6 +224,7 @@ def filter_pair(text: str) -> str:
 
 def help_lines(flags: Sequence[Flag]) -> list[str]:
     """The ``Options:`` section of a command's help, aligned as cobra prints it."""
+    flags = [flag for flag in flags if not flag.hidden]
     left: list[str] = []
     for flag in flags:
         head = f"-{flag.short}, --{flag.long}" if flag.short else f"    --{flag.long}"

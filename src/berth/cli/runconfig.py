@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from berth.cli.durations import parse_duration
 from berth.cli.flags import Flag, UsageError, parse_int
+from berth.cli.netflags import NETWORK_FLAGS, network_config
 from berth.client.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 
 TYPE_CHECKING = False
@@ -54,7 +55,7 @@ def nano_cpus(text: str) -> int:
     return int(nanos)
 
 
-SHARED_FLAGS: tuple[Flag, ...] = (
+_OWN_FLAGS: tuple[Flag, ...] = (
     Flag("attach", "a", "list", help="Attach to STDIN, STDOUT or STDERR"),
     Flag("cpu-shares", "c", "int", 0, "CPU shares (relative weight)"),
     Flag("cpus", kind="value", default=0, convert=nano_cpus, metavar="decimal",
@@ -100,6 +101,8 @@ SHARED_FLAGS: tuple[Flag, ...] = (
     Flag("user", "u", "str", "", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "str", "", "Working directory inside the container"),
 )
+SHARED_FLAGS: tuple[Flag, ...] = tuple(sorted((*_OWN_FLAGS, *NETWORK_FLAGS),
+                                              key=lambda f: f.long))
 
 RUN_FLAGS: tuple[Flag, ...] = tuple(sorted(
     (*SHARED_FLAGS,
@@ -190,7 +193,7 @@ def build_spec(opts: Options, args: list[str], env: Mapping[str, str],
         nano_cpus=opts.cpus, cpu_shares=opts.cpu_shares, pids_limit=opts.pids_limit,
         runtime=opts.runtime, auto_remove=opts.rm, log_driver=opts.log_driver,
         log_opts=log_opts, init=opts.init if "init" in opts.given else None,
-        restart_policy=restart, healthcheck=_healthcheck(opts))
+        restart_policy=restart, healthcheck=_healthcheck(opts), network=network_config(opts))
 
 
 def parse_restart_policy(text: str) -> RestartPolicy:

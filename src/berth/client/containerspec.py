@@ -13,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
+    from berth.client.networking import ContainerNetworking
+
 
 class RestartPolicy(Value):
     """``HostConfig.RestartPolicy``: ``no``, ``always``, ``unless-stopped`` or
@@ -89,6 +91,7 @@ class ContainerSpec(Value):
         "log_opts",
         "memory",
         "nano_cpus",
+        "network",
         "open_stdin",
         "pids_limit",
         "restart_policy",
@@ -125,6 +128,7 @@ class ContainerSpec(Value):
     init: Final[bool | None]
     restart_policy: Final[RestartPolicy | None]
     healthcheck: Final[Healthcheck | None]
+    network: Final[ContainerNetworking | None]
 
     def __init__(self, image: str, cmd: tuple[str, ...] | None = None,
                  entrypoint: tuple[str, ...] | None = None, env: tuple[str, ...] = (),
@@ -137,7 +141,8 @@ class ContainerSpec(Value):
                  runtime: str = "", auto_remove: bool = False, log_driver: str = "",
                  log_opts: dict[str, str] | None = None, init: bool | None = None,
                  restart_policy: RestartPolicy | None = None,
-                 healthcheck: Healthcheck | None = None) -> None:
+                 healthcheck: Healthcheck | None = None,
+                 network: ContainerNetworking | None = None) -> None:
         self.image = image
         self.cmd = cmd
         self.entrypoint = entrypoint
@@ -164,6 +169,7 @@ class ContainerSpec(Value):
         self.init = init
         self.restart_policy = restart_policy
         self.healthcheck = healthcheck
+        self.network = network
 
     def _host_config(self) -> dict[str, Any]:
         host: dict[str, Any] = {
@@ -200,4 +206,6 @@ class ContainerSpec(Value):
             doc["StopTimeout"] = self.stop_timeout
         if self.healthcheck is not None:
             doc["Healthcheck"] = self.healthcheck.to_json()
+        if self.network is not None:
+            doc["NetworkingConfig"] = self.network.fill(doc, doc["HostConfig"])
         return doc
