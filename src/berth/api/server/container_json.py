@@ -10,9 +10,10 @@ import os
 import time
 from collections.abc import Callable
 
+from berth.api.server import container_network
 from berth.api.types import containers as types
 from berth.api.types import responses as wire
-from berth.api.types.decode import is_zero, unsupported
+from berth.api.types.decode import unsupported
 from berth.engine import clock
 from berth.engine.containers.model import (
     Container,
@@ -25,6 +26,7 @@ from berth.engine.containers.model import (
     State,
     Status,
 )
+from berth.engine.networks.model import ContainerNetwork
 from berth.errors import InvalidArgument
 from berth.formats.units import human_duration
 
@@ -34,35 +36,31 @@ _HONOURED_CONFIG = frozenset({
     "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
     "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
     "ArgsEscaped", "Image", "WorkingDir", "Entrypoint", "NetworkDisabled", "Labels",
-    "StopSignal", "StopTimeout", "HostConfig", "NetworkingConfig",
+    "StopSignal", "StopTimeout", "HostConfig", "NetworkingConfig", "MacAddress",
 })
 _HONOURED_HOST = frozenset({
     "CpuShares", "Memory", "CpuPeriod", "CpuQuota", "MemoryReservation", "MemorySwap",
     "NanoCpus", "Init", "PidsLimit", "LogConfig", "RestartPolicy", "AutoRemove",
     "ConsoleSize", "ReadonlyRootfs", "Runtime",
+    "NetworkMode", "PortBindings", "PublishAllPorts", "Links", "Dns", "DnsSearch",
+    "DnsOptions", "ExtraHosts",  # container_network.py
     "ContainerIDFile",  # the client writes that file; moby ignores it too
 })
 # Values that ask for exactly what every berth container gets.
 _DEFAULTS: dict[str, tuple[object, ...]] = {
-    "NetworkMode": ("default", "bridge", "none"),  # no network yet: each has only lo
     "MemorySwappiness": (-1,),
     "OomKillDisable": (False,),
     "IpcMode": ("private", "shareable"),
     "CgroupnsMode": ("private",),
     "Isolation": ("default",),
 }
-_NETWORKS_WITHOUT_SETTINGS = frozenset({"default", "bridge", "none"})
 
 
 def _refuse_unsupported(body: types.ContainerCreate) -> None:
-    """400 naming the first field set to something berth does not do (yet)."""
+    """400 naming the first field set to something berth does not do (yet); the
+    endpoints' own refusals are container_network's."""
     refused = (unsupported(body, _HONOURED_CONFIG)
                or unsupported(body.HostConfig, _HONOURED_HOST, _DEFAULTS, "HostConfig."))
-    if refused is None and any(
-            network not in _NETWORKS_WITHOUT_SETTINGS
-            or (settings is not None and not is_zero(settings))
-            for network, settings in (body.NetworkingConfig.EndpointsConfig or {}).items()):
-        refused = "NetworkingConfig.EndpointsConfig"
     if refused is not None:
         raise InvalidArgument(f"berth does not support {refused} yet")
 
@@ -87,7 +85,7 @@ def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
         raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
                               f"{ncpu} CPUs available")
     console = host.ConsoleSize or [0, 0]  # its shape is checked by the decoder
-    return ContainerSpec(
+    spec = ContainerSpec(
         image=body.Image,
         cmd=_command(body.Cmd, "Cmd"),
         entrypoint=_command(body.Entrypoint, "Entrypoint"),
@@ -117,16 +115,15 @@ def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
         restart_policy=RestartPolicy(name=host.RestartPolicy.Name or "no",
                                      maximum_retry_count=host.RestartPolicy.MaximumRetryCount),
         readonly_rootfs=host.ReadonlyRootfs,
-        network_mode=host.NetworkMode or "default",
         healthcheck=_healthcheck(body.Healthcheck),
         init=bool(host.Init),
-        exposed_ports=tuple(sorted(body.ExposedPorts or {})),
         network_disabled=body.NetworkDisabled,
         console_size=(console[0], console[1]),
         ipc_mode=host.IpcMode or "private",
         cgroupns_mode=host.CgroupnsMode or "private",
         isolation=host.Isolation,
     )
+    return container_network.with_networking(spec, body)
 
 
 def _healthcheck(value: types.HealthConfig | None) -> Healthcheck | None:
@@ -158,7 +155,7 @@ def _host_config(c: Container) -> wire.StructDoc:
     request, everything else (refused at create unless zero) at its zero value."""
     s, r = c.spec, c.spec.resources
     host = types.HostConfig(
-        AutoRemove=s.auto_remove, Runtime=c.runtime, NetworkMode=s.network_mode,
+        AutoRemove=s.auto_remove, Runtime=c.runtime,
         Memory=r.memory, MemorySwap=r.memory_swap, MemoryReservation=r.memory_reservation,
         NanoCpus=r.nano_cpus, CpuShares=r.cpu_shares, CpuQuota=r.cpu_quota,
         CpuPeriod=r.cpu_period, PidsLimit=r.pids_limit or None,
@@ -167,10 +164,10 @@ def _host_config(c: Container) -> wire.StructDoc:
         RestartPolicy=types.RestartPolicy(
             Name=s.restart_policy.name,
             MaximumRetryCount=s.restart_policy.maximum_retry_count),
-        Init=True if s.init else None, ShmSize=64 * 1024 * 1024, PortBindings={},
+        Init=True if s.init else None, ShmSize=64 * 1024 * 1024,
         ConsoleSize=list(s.console_size), IpcMode=s.ipc_mode, CgroupnsMode=s.cgroupns_mode,
         Isolation=s.isolation, OomKillDisable=False)
-    doc: wire.StructDoc = types.to_builtins(host)
+    doc: wire.StructDoc = types.to_builtins(container_network.host_config(host, c))
     return doc
 
 
@@ -212,8 +209,8 @@ def _config(c: Container) -> wire.ContainerConfig:
     return config
 
 
-def inspect(c: Container, data_root: str, driver: str, exec_ids: list[str] | None = None
-            ) -> wire.ContainerInspect:
+def inspect(c: Container, data_root: str, driver: str, net: ContainerNetwork,
+            exec_ids: list[str] | None = None) -> wire.ContainerInspect:
     base = f"{data_root}/containers/{c.id}"
     return {
         "Id": c.id, "Created": c.created, "Path": c.path, "Args": list(c.args),
@@ -223,8 +220,7 @@ def inspect(c: Container, data_root: str, driver: str, exec_ids: list[str] | Non
         "Driver": driver, "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "ExecIDs": exec_ids or None, "HostConfig": _host_config(c),
         "GraphDriver": {"Name": driver, "Data": None}, "Mounts": [], "Config": _config(c),
-        "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-                            "Networks": {}},
+        "NetworkSettings": container_network.network_settings(c, net),
     }
 
 
@@ -256,13 +252,16 @@ def _health_suffix(st: State) -> str:
     return f" ({st.health.status})"
 
 
-def summary(c: Container) -> wire.ContainerSummary:
+def summary(c: Container, net: ContainerNetwork | None = None) -> wire.ContainerSummary:
+    """One item of ps; ``net`` None (system df) shows no ports nor networks."""
+    net = net or ContainerNetwork()
     return {
         "Id": c.id, "Names": ["/" + c.name], "Image": c.spec.image, "ImageID": c.image_id,
         "Command": " ".join([c.path, *c.args]), "Created": int(clock.parse(c.created)),
-        "Ports": [], "Labels": dict(c.labels), "State": c.state.status.value,
+        "Ports": container_network.summary_ports(c, net), "Labels": dict(c.labels),
+        "State": c.state.status.value,
         "Status": status_text(c), "HostConfig": {"NetworkMode": c.spec.network_mode},
-        "NetworkSettings": {"Networks": {}}, "Mounts": [],
+        "NetworkSettings": {"Networks": container_network.networks(net)}, "Mounts": [],
     }
 
 

@@ -12,7 +12,12 @@ from aiohttp import web
 
 from berth.api.server import container_json, params
 from berth.api.server.app import Router, json_response
-from berth.api.server.backend import ContainerAdminBackend, ContainerBackend, ExecBackend
+from berth.api.server.backend import (
+    ContainerAdminBackend,
+    ContainerBackend,
+    ExecBackend,
+    NetworkBackend,
+)
 from berth.api.server.execs import window_size
 from berth.api.server.hijack import hijack
 from berth.api.server.image_archives import stream_tar
@@ -37,6 +42,7 @@ class ContainerRoutes:
     admin: ContainerAdminBackend
     data_root: str
     driver: str  # the snapshotter: inspect's Driver and GraphDriver.Name
+    networks: NetworkBackend  # NetworkSettings, ps's Ports and Networks
 
     def register(self, r: Router) -> None:
         r.add("POST", "/containers/create", self.create)
@@ -72,7 +78,8 @@ class ContainerRoutes:
         shown = [c for c in self.service.list()
                  if (show_all or limit > 0 or c.state.running or "status" in filters)
                  and container_json.matches(c, filters)]
-        out = [container_json.summary(c) for c in (shown[:limit] if limit > 0 else shown)]
+        out = [container_json.summary(c, self.networks.container_network(c))
+               for c in (shown[:limit] if limit > 0 else shown)]
         if params.boolean(request, "size"):
             for doc in out:
                 doc["SizeRw"], doc["SizeRootFs"] = await self.admin.sizes(doc["Id"])
@@ -80,7 +87,9 @@ class ContainerRoutes:
 
     async def inspect(self, request: web.Request) -> web.Response:
         c = self.service.get(request.match_info["id"])
-        doc = container_json.inspect(c, self.data_root, self.driver, self.execs.ids_for(c.id))
+        doc = container_json.inspect(c, self.data_root, self.driver,
+                                     self.networks.container_network(c),
+                                     self.execs.ids_for(c.id))
         if params.boolean(request, "size"):
             doc["SizeRw"], doc["SizeRootFs"] = await self.admin.sizes(c.id)
         return json_response(doc)

@@ -190,7 +190,9 @@ class HostConfig(Resources):
     ReadonlyPaths: list[str] | None = None
 
 
-class EndpointIPAMConfig(msgspec.Struct):
+class EndpointIPAMConfig(msgspec.Struct, omit_defaults=True):
+    """Rendered in inspect's ``Networks`` too, where Go leaves out each empty field."""
+
     IPv4Address: str = ""
     IPv6Address: str = ""
     LinkLocalIPs: list[str] | None = None

@@ -98,12 +98,56 @@ class MountPoint(TypedDict):
     Propagation: str
 
 
+class PortBinding(TypedDict):
+    HostIp: str
+    HostPort: str
+
+
+class EndpointIPAMConfig(TypedDict):
+    IPv4Address: NotRequired[str]  # omitempty
+
+
+class EndpointSettings(TypedDict):
+    """A container's place on one network (inspect's and ps's ``Networks``)."""
+
+    IPAMConfig: EndpointIPAMConfig | None
+    Links: list[str] | None
+    Aliases: list[str] | None
+    MacAddress: str
+    DriverOpts: dict[str, str] | None
+    NetworkID: str
+    EndpointID: str
+    Gateway: str
+    IPAddress: str
+    IPPrefixLen: int
+    IPv6Gateway: str
+    GlobalIPv6Address: str
+    GlobalIPv6PrefixLen: int
+    DNSNames: list[str] | None
+
+
 class NetworkSettings(TypedDict):
+    """Inspect's ``NetworkSettings``; the top-level address fields are the default
+    bridge endpoint's (docker's deprecated ``DefaultNetworkSettings``), empty otherwise."""
+
     Bridge: str
     SandboxID: str
     SandboxKey: str
-    Ports: dict[str, list[StructDoc] | None]  # containers.PortBinding
-    Networks: dict[str, StructDoc]  # containers.EndpointSettings
+    Ports: dict[str, list[PortBinding] | None]  # null: exposed, not published
+    HairpinMode: bool
+    LinkLocalIPv6Address: str
+    LinkLocalIPv6PrefixLen: int
+    SecondaryIPAddresses: list[dict[str, Any]] | None
+    SecondaryIPv6Addresses: list[dict[str, Any]] | None
+    EndpointID: str
+    Gateway: str
+    GlobalIPv6Address: str
+    GlobalIPv6PrefixLen: int
+    IPAddress: str
+    IPPrefixLen: int
+    IPv6Gateway: str
+    MacAddress: str
+    Networks: dict[str, EndpointSettings]
 
 
 class ContainerInspect(TypedDict):
@@ -148,7 +192,7 @@ class SummaryHostConfig(TypedDict):
 
 
 class SummaryNetworkSettings(TypedDict):
-    Networks: dict[str, StructDoc]  # containers.EndpointSettings
+    Networks: dict[str, EndpointSettings]
 
 
 class ContainerSummary(TypedDict):
@@ -187,6 +231,67 @@ class ContainerWaitResponse(TypedDict):
 
     StatusCode: int
     Error: NotRequired[ContainerWaitExitError]  # omitted when there is none
+
+
+# --- networks: GET /networks, GET /networks/{id}, create, prune ---
+
+class NetworkIPAMConfig(TypedDict):
+    Subnet: NotRequired[str]  # each omitempty
+    IPRange: NotRequired[str]
+    Gateway: NotRequired[str]
+
+
+class NetworkIPAM(TypedDict):
+    Driver: str
+    Options: dict[str, str] | None
+    Config: list[NetworkIPAMConfig]
+
+
+class NetworkConfigReference(TypedDict):
+    Network: str
+
+
+class NetworkContainer(TypedDict):
+    Name: str
+    EndpointID: str
+    MacAddress: str
+    IPv4Address: str  # "172.18.0.2/16"
+    IPv6Address: str
+
+
+class NetworkInspect(TypedDict):
+    """``GET /networks/{id}`` and each item of ``GET /networks`` (whose Containers is
+    ``{}``, as docker's list leaves it)."""
+
+    Name: str
+    Id: str
+    Created: str
+    Scope: str
+    Driver: str
+    EnableIPv4: bool  # API 1.47's; docker CLI 28 shows it
+    EnableIPv6: bool
+    IPAM: NetworkIPAM
+    Internal: bool
+    Attachable: bool
+    Ingress: bool
+    ConfigFrom: NetworkConfigReference
+    ConfigOnly: bool
+    Containers: dict[str, NetworkContainer]
+    Options: dict[str, str]
+    Labels: dict[str, str]
+
+
+class NetworkCreateResponse(TypedDict):
+    """``POST /networks/create`` (201)."""
+
+    Id: str
+    Warning: str
+
+
+class NetworkPruneResponse(TypedDict):
+    """``POST /networks/prune``: the names removed (null when none)."""
+
+    NetworksDeleted: list[str] | None
 
 
 # --- exec: GET /exec/{id}/json ---
