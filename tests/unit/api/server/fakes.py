@@ -242,6 +242,8 @@ class FakeContainerBackend:
         self._exits: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
         self._removals: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
         self.on_exit: list[Callable[[str], None]] = []  # the exec fake's: its execs die
+        # the preparers' checks at create (the network fake's resolves the networks)
+        self.checks: list[Callable[[ContainerSpec], ContainerSpec]] = []
 
     # ── records ──────────────────────────────────────────────────────────────────────
 
@@ -250,6 +252,8 @@ class FakeContainerBackend:
         runtime = spec.runtime or NATIVE
         record.validate(spec, runtime, RUNTIMES)
         image = await self._images.get(spec.image)
+        for check in self.checks:
+            spec = check(spec)
         cid = secrets.token_hex(32)
         owner = self._name_owner(name)
         if owner is not None:
@@ -304,6 +308,11 @@ class FakeContainerBackend:
     def _save(self, c: Container) -> Container:
         self._containers[c.id] = c
         return c
+
+    def replace_spec(self, cid: str, spec: ContainerSpec) -> None:
+        """For the network fake's connect and disconnect (the real service's
+        ``change_endpoints``)."""
+        self._save(replace(self._containers[cid], spec=spec))
 
     # ── start and exit ───────────────────────────────────────────────────────────────
 

@@ -15,11 +15,13 @@ from tests.unit.api.server.fakes import (
     FakeExecBackend,
     FakeImageBackend,
 )
+from tests.unit.api.server.network_fakes import FakeNetworks
 
 from berth.api.server.app import make_app
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
+from berth.api.server.networks import NetworkRoutes
 
 DATA_ROOT = "/var/lib/berth"
 
@@ -30,6 +32,7 @@ class Api:
     images: FakeImageBackend
     containers: FakeContainerBackend
     execs: FakeExecBackend
+    networks: FakeNetworks
 
     async def create(self, name: str = "", **body: object) -> str:
         """A container made through the route; its id."""
@@ -46,14 +49,16 @@ def with_api(test: Callable[[Api], Awaitable[None]]) -> Callable[[], None]:
             images.add("busybox", labels={"from": "image"})
             containers = FakeContainerBackend(images, data_root=DATA_ROOT)
             execs = FakeExecBackend(containers)
+            networks = FakeNetworks(containers)
             app = make_app([
                 ContainerRoutes(containers, execs, FakeContainerAdmin(containers),
-                                DATA_ROOT, "native").register,
+                                DATA_ROOT, "native", networks).register,
                 ExecRoutes(execs).register,
                 ImageRoutes(images, containers, "native").register,
+                NetworkRoutes(networks, containers).register,
             ])
             async with TestClient(TestServer(app)) as client:
-                await test(Api(client, images, containers, execs))
+                await test(Api(client, images, containers, execs, networks))
 
         asyncio.run(main())
 

@@ -69,11 +69,11 @@ def test_zero_values_and_set_fields() -> None:
 
 @pytest.mark.parametrize(("host", "field"), [
     ({"Binds": ["/src:/dst"]}, "HostConfig.Binds"),
-    ({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}, "HostConfig.PortBindings"),
+    ({"ShmSize": 1 << 20}, "HostConfig.ShmSize"),
     ({"CapDrop": ["CHOWN"]}, "HostConfig.CapDrop"),
     ({"Privileged": True}, "HostConfig.Privileged"),
     ({"PidMode": "host"}, "HostConfig.PidMode"),
-    ({"NetworkMode": "host"}, "HostConfig.NetworkMode"),
+    ({"Sysctls": {"net.ipv4.ip_forward": "1"}}, "HostConfig.Sysctls"),
     ({"MemorySwappiness": 10}, "HostConfig.MemorySwappiness"),
     ({"CpusetCpus": "0"}, "HostConfig.CpusetCpus"),
 ])
@@ -154,7 +154,7 @@ def test_build_query_reads_as_moby_reads_it() -> None:
     assert (q.t, q.rm, q.nocache, q.cachefrom) == (["a:1", "b:2"], False, True, ["x", "y"])
     opts = options(q)
     assert opts.build_args == (("A", "1"),) and opts.tags == ("a:1", "b:2")
-    for name, value in (("memory", "1073741824"), ("squash", "1"), ("extrahosts", "h:1.2.3.4"),
+    for name, value in (("memory", "1073741824"), ("squash", "1"),
                         ("remote", "https://example.invalid/x.git"), ("version", "2")):
         with pytest.raises(InvalidArgument,
                            match=f"berth does not support the build parameter {name} yet"):

@@ -19,7 +19,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from tests.unit.api.server.harness import DATA_ROOT, Api, with_api
 
-from berth.api.server import container_json, image_archives, images, system
+from berth.api.server import container_json, image_archives, images, networks, system
 from berth.api.types import responses as wire
 from berth.engine.containers.model import Health, Healthcheck, HealthProbe
 from berth.engine.events import Event
@@ -133,7 +133,26 @@ async def test_documents_conform_to_the_shared_shapes(api: Api) -> None:
     resp = await wait
     shapes.check(json.loads(await resp.read()), wire.ContainerWaitResponse)
 
-    for cid in (full, plain):
+    resp = await api.client.post("/networks/create", json={"Name": "appnet"})
+    resp = await api.client.post("/networks/create", json={"Name": "ranged", "IPAM": {
+        "Config": [{"Subnet": "10.99.0.0/16", "IPRange": "10.99.1.0/24"}]}})
+    shapes.check(await resp.json(), wire.NetworkCreateResponse)
+    web = await api.create(ExposedPorts={"81/tcp": {}}, HostConfig={
+        "NetworkMode": "appnet", "PortBindings": {"80/tcp": [{"HostPort": "8080"}]}},
+        NetworkingConfig={"EndpointsConfig": {"appnet": {
+            "Aliases": ["w"], "Links": ["full:f"], "IPAMConfig": {"IPv4Address": ""}}}})
+    assert (await api.client.post(f"/containers/{web}/start")).status == 204
+    assert (await api.client.post("/networks/bridge/connect",
+                                  json={"Container": web})).status == 200
+    shapes.check(await get("/networks"), list[wire.NetworkInspect])
+    for ref in ("bridge", "appnet", "host"):
+        shapes.check(await get(f"/networks/{ref}"), wire.NetworkInspect)
+    shapes.check(_wire(networks.network_json(api.networks.get("appnet"), {})),
+                 wire.NetworkInspect)
+    resp = await api.client.post("/networks/prune")
+    shapes.check(await resp.json(), wire.NetworkPruneResponse)
+
+    for cid in (full, plain, web):
         shapes.check(await get(f"/containers/{cid}/json"), wire.ContainerInspect)
         shapes.check(await get(f"/containers/{cid}/json?size=1"), wire.ContainerInspect)
     shapes.check(await get("/containers/json?all=1&size=1"), list[wire.ContainerSummary])
@@ -149,7 +168,8 @@ async def test_documents_conform_to_the_shared_shapes(api: Api) -> None:
     c = api.containers.get(full).with_state(health=Health(
         status="healthy", log=(HealthProbe("2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z",
                                            0, "ok\n"),)))
-    shapes.check(_wire(container_json.inspect(c, DATA_ROOT, "native", [exec_id])),
+    shapes.check(_wire(container_json.inspect(c, DATA_ROOT, "native",
+                                              api.networks.container_network(c), [exec_id])),
                  wire.ContainerInspect)
 
     shapes.check(_wire([image_archives.history_item(HistoryItem(
