@@ -38,7 +38,7 @@ TOP_LEVEL = {
     "unpause": "pause:UNPAUSE", "restart": "restart", "rename": "rename", "events": "events",
     "pull": "pull", "push": "push", "tag": "tag", "login": "login", "logout": "logout",
     "save": "save", "load": "load", "export": "export", "history": "history",
-    "build": "build",
+    "build": "build", "port": "port",
 }
 MANAGEMENT = {
     "container": {
@@ -47,6 +47,7 @@ MANAGEMENT = {
         "kill": "kill", "wait": "wait", "rm": "rm", "remove": "rm", "exec": "exec",
         "attach": "attach", "top": "top", "pause": "pause", "unpause": "pause:UNPAUSE",
         "restart": "restart", "rename": "rename", "prune": "prune", "export": "export",
+        "port": "port",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -54,6 +55,12 @@ MANAGEMENT = {
         "pull": "pull", "push": "push", "tag": "tag",
         "save": "save", "load": "load", "history": "history", "prune": "image_prune",
         "build": "build",
+    },
+    "network": {
+        "create": "network:CREATE", "ls": "network:LS", "list": "network:LS",
+        "inspect": "network:INSPECT", "rm": "network:RM", "remove": "network:RM",
+        "prune": "network:PRUNE", "connect": "network:CONNECT",
+        "disconnect": "network:DISCONNECT",
     },
     "system": {"info": "info", "events": "events"},
     "builder": {"prune": "builder_prune"},
@@ -81,6 +88,7 @@ Management Commands:
   builder     Manage builds
   container   Manage containers
   image       Manage images
+  network     Manage networks
   registry    Run a registry server (serve, garbage-collect)
   system      Manage Berth
 
@@ -96,6 +104,7 @@ Commands:
   load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
+  port        List port mappings or a specific mapping for the container
   rename      Rename a container
   restart     Restart one or more containers
   rm          Remove one or more containers

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         Progress,
         WaitResult,
     )
+    from berth.client.networks import NetworksAPI
     from berth.client.tls import TLSOptions
     from berth.client.transport import Transport
 
@@ -65,7 +66,8 @@ def __getattr__(name: str) -> Any:
 
 
 class Client:
-    """The Engine API at ``host``; ``containers`` and ``images`` group the endpoints.
+    """The Engine API at ``host``; ``containers``, ``images``, ``execs`` and ``networks``
+    group the endpoints.
     ``tls`` applies to tcp:// hosts; ``transport``, when given, replaces the one ``host``
     would pick (tests run the same client over each transport)."""
 
@@ -75,6 +77,7 @@ class Client:
         self._containers: ContainersAPI | None = None
         self._images: ImagesAPI | None = None
         self._execs: ExecAPI | None = None
+        self._networks: NetworksAPI | None = None
 
     @property
     def host(self) -> str:
@@ -103,6 +106,14 @@ class Client:
 
             self._execs = ExecAPI(self.api)
         return self._execs
+
+    @property
+    def networks(self) -> NetworksAPI:
+        if self._networks is None:
+            from berth.client.networks import NetworksAPI
+
+            self._networks = NetworksAPI(self.api)
+        return self._networks
 
     def events(self, since: str = "", until: str = "",
                filters: dict[str, list[str]] | None = None) -> Iterator[wire.EventMessage]:

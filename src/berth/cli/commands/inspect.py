@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from berth.api.types import responses as wire
+    from berth.client.networks import NetworkDocument
 
-    Document = wire.ContainerInspect | wire.ImageInspect
+    Document = wire.ContainerInspect | wire.ImageInspect | NetworkDocument
     Getter = Callable[[str], Document]
 
 _FORMAT = Flag("format", "f", "str", "", "Format output using a custom template")
@@ -37,23 +38,26 @@ IMAGE = Command(
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     kind = getattr(opts, "type", "") or _kind_of(ctx)
-    if kind not in ("", "container", "image"):
-        raise StatusError(1, f'unknown type: "{kind}": must be one of "container", "image"')
+    if kind not in ("", "container", "image", "network"):
+        raise StatusError(1, f'unknown type: "{kind}": must be one of "container", '
+                             '"image", "network"')
     size = bool(getattr(opts, "size", False))
     getters: list[Getter] = []
     if kind in ("", "container"):
         getters.append(lambda name: ctx.client.containers.inspect(name, size=size))
     if kind in ("", "image"):
         getters.append(ctx.client.images.inspect)
+    if kind in ("", "network"):
+        getters.append(ctx.client.networks.inspect)
     found: list[Document] = []
     failed = False
     for name in args:
-        doc = _first(getters, name, ctx, typed=bool(kind))
+        doc = find(getters, name, ctx, typed=bool(kind))
         if doc is None:
             failed = True
         else:
             found.append(doc)
-    _print(ctx, opts.format, found)
+    show(ctx, opts.format, found)
     return 1 if failed else 0
 
 
@@ -62,7 +66,7 @@ def _kind_of(ctx: Context) -> str:
     return words[1] if len(words) == 3 else ""
 
 
-def _first(getters: list[Getter], name: str, ctx: Context, typed: bool,
+def find(getters: list[Getter], name: str, ctx: Context, typed: bool,
            ) -> Document | None:
     """The first object named ``name``; a miss is reported as docker reports it."""
     for getter in getters:
@@ -80,7 +84,7 @@ def _first(getters: list[Getter], name: str, ctx: Context, typed: bool,
     return None
 
 
-def _print(ctx: Context, fmt: str, docs: list[Document]) -> None:
+def show(ctx: Context, fmt: str, docs: list[Document]) -> None:
     if fmt:
         for doc in docs:
             ctx.stdout.write(render_one(fmt, doc))

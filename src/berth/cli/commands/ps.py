@@ -89,7 +89,7 @@ def row(c: ContainerSummary, trunc: bool) -> dict[str, Any]:
         "Command": json.dumps(command, ensure_ascii=False),
         "CreatedAt": go_time(c.created),
         "RunningFor": since(c.created),
-        "Ports": ", ".join(_port(p) for p in c.ports),
+        "Ports": displayable_ports(c.ports),
         "State": c.state,
         "Status": c.status,
         "Size": _size(c),
@@ -121,10 +121,43 @@ def _names(names: tuple[str, ...], trunc: bool) -> list[str]:
     return [n for n in stripped if not (trunc and "/" in n)]
 
 
-def _port(p: Port) -> str:
-    if p.public_port:
-        return f"{p.ip}:{p.public_port}->{p.private_port}/{p.type}"
-    return f"{p.private_port}/{p.type}"
+def _join_host_port(ip: str, port: str) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _group(key: tuple[str, str], first: int, last: int) -> str:
+    """docker's ``formGroup``: "8000-8010/tcp", or "0.0.0.0:8000-8010->8000-8010/tcp"."""
+    ip, proto = key
+    group = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        group = f"{_join_host_port(ip, group)}->{group}"
+    return f"{group}/{proto}"
+
+
+def displayable_ports(ports: tuple[Port, ...]) -> str:
+    """docker's ``DisplayablePorts``: the PORTS column. Consecutive ports of one address
+    and protocol published on the same numbers collapse into a range; a port published
+    on another number is listed on its own, after the groups."""
+    ordered = sorted(ports, key=lambda p: (p.private_port, p.ip, p.public_port or 0, p.type))
+    groups: dict[tuple[str, str], list[int]] = {}  # key -> [first, last], in first-seen order
+    done: list[str] = []
+    mappings: list[str] = []
+    for p in ordered:
+        key = ("", p.type)
+        if p.ip:
+            if (p.public_port or 0) != p.private_port:
+                mappings.append(f"{_join_host_port(p.ip, str(p.public_port or 0))}->"
+                                f"{p.private_port}/{p.type}")
+                continue
+            key = (p.ip, p.type)
+        span = groups.get(key)
+        if span is not None and p.private_port == span[1] + 1:
+            span[1] = p.private_port
+            continue
+        if span is not None:
+            done.append(_group(key, *span))
+        groups[key] = [p.private_port, p.private_port]  # a key keeps its first place
+    return ", ".join([*done, *(_group(k, *s) for k, s in groups.items()), *mappings])
 
 
 def _size(c: ContainerSummary) -> str:
