@@ -56,7 +56,7 @@ def test_ps_row_matches_docker_columns():
     assert row["Command"] == '"sh -c \'while true; …"'
     assert row["Names"] == "web"
     assert row["Labels"] == "a=1,b=2" and row["Label"]("b") == "2"
-    assert row["Ports"] == "0.0.0.0:8080->80/tcp, 53/udp"
+    assert row["Ports"] == "53/udp, 0.0.0.0:8080->80/tcp"
     assert row["Size"] == "N/A" and row["Status"] == "Up 5 seconds"
     assert row["RunningFor"].endswith(" ago")
 

@@ -22,6 +22,7 @@ from berth.client.stdcopy import frame
 CID = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
 IMAGE_ID = "sha256:" + "ab" * 32
 EXEC_ID = "e" * 64
+NETWORK_ID = "7d86d31b1478e7cca9ebed7e73aa0fdeec46c5ca29497431d3007d2d9e15ed99"
 
 
 @dataclass
@@ -54,6 +55,8 @@ class State:
         "Titles": ["PID", "COMMAND"], "Processes": [["1", "sh"], ["12345", "sleep 100"]]})
     pruned: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    network_settings: dict[str, Any] = field(default_factory=dict)  # inspect's
+    networks: list[dict[str, Any]] = field(default_factory=list)
 
     def find(self, method: str, suffix: str) -> Request:
         for req in self.requests:
@@ -148,7 +151,8 @@ class Handler(BaseHTTPRequestHandler):
         elif parts[1] == "json":
             self._reply(200, {"Id": CID, "Name": "/web",
                               "Config": {"Tty": state.tty, "OpenStdin": True},
-                              "State": state.state, "HostConfig": {}})
+                              "State": state.state, "HostConfig": {},
+                              "NetworkSettings": state.network_settings})
         elif parts[1] == "top":
             self._reply(200, state.top)
         elif parts[1] == "logs":
@@ -277,6 +281,41 @@ class Handler(BaseHTTPRequestHandler):
 
     def _delete_images(self, req: Request, parts: list[str], state: State) -> None:
         self._reply(200, [{"Untagged": f"{parts[0]}:latest"}, {"Deleted": IMAGE_ID}])
+
+
+    def _network(self, ident: str, state: State) -> dict[str, Any] | None:
+        return next((n for n in state.networks
+                     if ident in (n["Name"], n["Id"]) or n["Id"].startswith(ident)), None)
+
+    def _get_networks(self, req: Request, parts: list[str], state: State) -> None:
+        if not parts or parts == [""]:
+            self._reply(200, state.networks)
+            return
+        found = self._network(parts[0], state)
+        if found is None:
+            self._reply(404, {"message": f"network {parts[0]} not found"})
+        else:
+            self._reply(200, found)
+
+    def _post_networks(self, req: Request, parts: list[str], state: State) -> None:
+        if parts == ["create"]:
+            self._reply(201, {"Id": NETWORK_ID, "Warning": ""})
+        elif parts == ["prune"]:
+            self._reply(200, {"NetworksDeleted": [n["Name"] for n in state.networks]})
+        elif self._network(parts[0], state) is None:
+            self._reply(404, {"message": f"network {parts[0]} not found"})
+        else:
+            self._reply(200)
+
+    def _delete_networks(self, req: Request, parts: list[str], state: State) -> None:
+        found = self._network(parts[0], state)
+        if found is None:
+            self._reply(404, {"message": f"network {parts[0]} not found"})
+        elif found.get("Containers"):
+            self._reply(403, {"message": f"error while removing network: network {parts[0]} "
+                                         f"id {found['Id']} has active endpoints"})
+        else:
+            self._reply(204)
 
 
 class FakeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
