@@ -38,8 +38,9 @@ from berth.engine.containers.model import EndpointConfig
 from berth.engine.networks.model import Endpoint, IpamPool, Network, NetworkCreate
 from berth.errors import InvalidArgument, NotFound
 
-_HONOURED_CREATE = frozenset({"Name", "CheckDuplicate", "Driver", "Scope", "IPAM",
-                              "Internal", "Attachable", "Options", "Labels"})
+# Scope and EnableIPv6 pass only at their defaults (below); IPAM is checked on its own.
+_HONOURED_CREATE = frozenset({"Name", "CheckDuplicate", "Driver", "IPAM", "Internal",
+                              "Attachable", "Options", "Labels"})
 _CREATE_DEFAULTS: dict[str, tuple[object, ...]] = {"Scope": ("local",),
                                                   "EnableIPv6": (False,)}
 _LIST_FILTERS = frozenset({"name", "id", "label", "driver", "type", "scope", "dangling"})
@@ -147,7 +148,7 @@ def create_request(body: NetworkCreateRequest) -> NetworkCreate:
     """The create body as the engine's request; 400 naming what berth does not do."""
     ipam = body.IPAM or IPAM()
     refused = (unsupported(body, _HONOURED_CREATE, _CREATE_DEFAULTS)
-               or unsupported(ipam, frozenset({"Driver", "Config"}),
+               or unsupported(ipam, frozenset({"Config"}),
                               {"Driver": ("default",)}, "IPAM."))
     for i, pool in enumerate(ipam.Config or ()):
         refused = refused or unsupported(pool, frozenset({"Subnet", "IPRange", "Gateway"}),

@@ -17,12 +17,15 @@ from tests.unit.api.server.fakes import (
     FakeImageBackend,
 )
 from tests.unit.api.server.image_backend_suite import ImageBackendSuite, Images
+from tests.unit.api.server.network_backend_suite import NetworkBackends, NetworkBackendSuite
+from tests.unit.api.server.network_fakes import FakeNetworks
 
 from berth.api.server.backend import (
     ContainerAdminBackend,
     ContainerBackend,
     ExecBackend,
     ImageBackend,
+    NetworkBackend,
 )
 from berth.engine.images.image import Image
 
@@ -47,13 +50,23 @@ class TestFakeImageBackend(ImageBackendSuite):
         yield Images(images, add)
 
 
+class TestFakeNetworks(NetworkBackendSuite):
+    @contextlib.asynccontextmanager
+    async def open_backends(self) -> AsyncIterator[NetworkBackends]:
+        images = FakeImageBackend()
+        images.add("busybox")
+        containers = FakeContainerBackend(images)
+        yield NetworkBackends(FakeNetworks(containers), containers, "busybox", "suite-")
+
+
 def _members(protocol: type) -> list[str]:
     return [name for name in vars(protocol) if not name.startswith("_")]
 
 
 @pytest.mark.parametrize(("protocol", "fake"), [
     (ContainerBackend, FakeContainerBackend), (ContainerAdminBackend, FakeContainerAdmin),
-    (ExecBackend, FakeExecBackend), (ImageBackend, FakeImageBackend)])
+    (ExecBackend, FakeExecBackend), (ImageBackend, FakeImageBackend),
+    (NetworkBackend, FakeNetworks)])
 def test_each_fake_has_every_member_of_its_protocol(protocol: type, fake: type) -> None:
     """A cheap guard between mypy runs (mypy checks src/ only): every method with the
     protocol's parameters, in order. The real services' fit is checked by mypy in
