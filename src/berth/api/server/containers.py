@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import PruneFilters, parse_until
 from berth.engine.containers.waiters import AttachRequest
-from berth.errors import InvalidArgument
+from berth.errors import InvalidArgument, NotFound
 from berth.formats.stdcopy import encode_frame
 
 _CLIENT_HEADER_GRACE = 0.05  # seconds
@@ -75,15 +76,27 @@ class ContainerRoutes:
         show_all = params.boolean(request, "all")
         limit = params.integer(request, "limit", -1) or -1
         filters = params.filters(request)
+        on = self._network_ids(filters.pop("network", None))
         shown = [c for c in self.service.list()
                  if (show_all or limit > 0 or c.state.running or "status" in filters)
-                 and container_json.matches(c, filters)]
+                 and container_json.matches(c, filters)
+                 and (on is None or any(e.network in on for e in c.spec.endpoints))]
         out = [container_json.summary(c, self.networks.container_network(c))
                for c in (shown[:limit] if limit > 0 else shown)]
         if params.boolean(request, "size"):
             for doc in out:
                 doc["SizeRw"], doc["SizeRootFs"] = await self.admin.sizes(doc["Id"])
         return json_response(out)
+
+    def _network_ids(self, refs: builtins.list[str] | None) -> set[str] | None:
+        """ps's ``network`` filter (names or ids) as network ids; None: no such filter."""
+        if refs is None:
+            return None
+        ids = set()
+        for ref in refs:
+            with contextlib.suppress(NotFound, InvalidArgument):
+                ids.add(self.networks.get(ref).id)
+        return ids
 
     async def inspect(self, request: web.Request) -> web.Response:
         c = self.service.get(request.match_info["id"])

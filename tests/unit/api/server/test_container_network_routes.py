@@ -111,3 +111,18 @@ async def test_an_unknown_network_is_not_found_at_create(api: Api) -> None:
         "Image": "busybox", "HostConfig": {"NetworkMode": "nope"}})
     assert resp.status == 404
     assert (await resp.json())["message"] == "network nope not found"
+
+
+@with_api
+async def test_ps_filters_by_network_name_or_id(api: Api) -> None:
+    resp = await api.client.post("/networks/create", json={"Name": "appnet"})
+    nid = (await resp.json())["Id"]
+    on = await api.create("on", HostConfig={"NetworkMode": "appnet"})
+    await api.create("off")
+
+    async def ids(network: str) -> list[str]:
+        rows = await _get(api, f'/containers/json?all=1&filters={{"network":["{network}"]}}')
+        return [r["Id"] for r in rows]
+
+    assert await ids("appnet") == [on] and await ids(nid[:12]) == [on]
+    assert len(await ids("bridge")) == 1 and await ids("nope") == []
