@@ -42,6 +42,7 @@ _HONOURED_ENDPOINT = frozenset({
     "DNSNames",
 })
 _DEFAULT_MODES = ("", "default", "bridge")
+_NUMBER = re.compile(r"[0-9]{1,5}")  # ASCII only: str.isdigit takes "²" and "٣"
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
 
 
@@ -62,13 +63,19 @@ def with_networking(spec: ContainerSpec, body: types.ContainerCreate) -> Contain
     exposed = [*(body.ExposedPorts or {}), *(f"{b.container_port}/{b.proto}" for b in bindings)]
     return replace(
         spec, network_mode=mode, port_bindings=bindings,
-        exposed_ports=tuple(sorted({f"{p}/{proto}" for p, proto in
-                                    map(ports.parse_exposed, exposed)})),
+        exposed_ports=tuple(sorted({f"{p}/{proto}" for p, proto in map(_exposed, exposed)})),
         publish_all_ports=host.PublishAllPorts,
         links=tuple(parse_link(v) for v in host.Links or ()),
         dns=tuple(host.Dns or ()), dns_search=tuple(host.DnsSearch or ()),
         dns_options=tuple(host.DnsOptions or ()), extra_hosts=tuple(host.ExtraHosts or ()),
         mac_address=mac, endpoints=endpoints)
+
+
+def _exposed(key: str) -> tuple[int, str]:
+    """``"80/tcp"``, ``"80"``: the engine's parse, ASCII digits only."""
+    if not _NUMBER.fullmatch(key.partition("/")[0]):
+        raise InvalidArgument(f"invalid port specification: {key!r}")
+    return ports.parse_exposed(key)
 
 
 def port_bindings(table: Mapping[str, list[types.PortBinding] | None]
@@ -77,7 +84,7 @@ def port_bindings(table: Mapping[str, list[types.PortBinding] | None]
     on any free port for a container port with none listed (moby's ``-p 80``)."""
     for key, given in table.items():
         number, _, proto = key.partition("/")
-        if not number.isdigit() or int(number) > 65535:
+        if not _NUMBER.fullmatch(number) or int(number) > 65535:
             raise InvalidArgument(f'invalid port specification: "{number}"')
         for b in given or [types.PortBinding()]:
             low, high = _host_ports(b.HostPort)
@@ -90,7 +97,7 @@ def _host_ports(text: str) -> tuple[int, int]:
     if not text:
         return 0, 0
     low, sep, high = text.partition("-")
-    if not low.isdigit() or (sep and not high.isdigit()):
+    if not _NUMBER.fullmatch(low) or (sep and not _NUMBER.fullmatch(high)):
         raise InvalidArgument(f"Invalid hostPort: {text}")
     if not sep or int(high) == int(low):
         return int(low), 0
@@ -183,9 +190,10 @@ def host_config(host: types.HostConfig, c: Container) -> types.HostConfig:
 
 
 def port_map(c: Container, net: ContainerNetwork) -> dict[str, list[wire.PortBinding] | None]:
-    """NetworkSettings.Ports: while it runs, each published port with its host side and
-    each exposed one as null; ``{}`` otherwise (docker drops the map at stop)."""
-    if not c.state.running:
+    """NetworkSettings.Ports: while it runs in a sandbox of its own, each published port
+    with its host side and each exposed one as null; ``{}`` otherwise (docker drops the
+    map at stop; host, none and container: modes have no port map)."""
+    if not (c.state.running and net.sandbox_key):
         return {}
     out: dict[str, list[wire.PortBinding] | None] = {p: None for p in net.exposed}
     for p in net.ports:

@@ -126,3 +126,14 @@ async def test_ps_filters_by_network_name_or_id(api: Api) -> None:
 
     assert await ids("appnet") == [on] and await ids(nid[:12]) == [on]
     assert len(await ids("bridge")) == 1 and await ids("nope") == []
+
+
+@with_api
+async def test_no_port_map_without_a_sandbox_of_its_own(api: Api) -> None:
+    for mode in ("host", "none"):
+        cid = await api.create(Cmd=["sleep", "300"], ExposedPorts={"80/tcp": {}},
+                               HostConfig={"NetworkMode": mode})
+        assert (await api.client.post(f"/containers/{cid}/start")).status == 204
+        settings = (await _get(api, f"/containers/{cid}/json"))["NetworkSettings"]
+        assert settings["Ports"] == {} and list(settings["Networks"]) == [mode]
+        assert settings["Networks"][mode]["IPAddress"] == ""

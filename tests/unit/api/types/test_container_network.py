@@ -8,12 +8,14 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from berth.api.server import container_json
 from berth.api.types.containers import ContainerCreate
 from berth.api.types.decode import decode
 from berth.engine.containers.model import ContainerSpec, EndpointConfig, PortBinding
-from berth.errors import InvalidArgument
+from berth.errors import BerthError, InvalidArgument
 
 
 def _spec(**body: Any) -> ContainerSpec:
@@ -48,6 +50,8 @@ def test_exposed_ports_merge_and_publish_all() -> None:
 @pytest.mark.parametrize(("bindings", "message"), [
     ({"8o/tcp": []}, 'invalid port specification: "8o"'),
     ({"70000/tcp": []}, 'invalid port specification: "70000"'),
+    ({"\u00b2/tcp": []}, 'invalid port specification: "\u00b2"'),
+    ({"80/tcp": [{"HostPort": "\u0663"}]}, "Invalid hostPort: \u0663"),
     ({"80/tcp": [{"HostPort": "x"}]}, "Invalid hostPort: x"),
     ({"80/tcp": [{"HostPort": "80-"}]}, "Invalid hostPort: 80-"),
     ({"80/tcp": [{"HostPort": "9000-8000"}]}, "invalid hostPort: 9000-8000"),
@@ -119,7 +123,30 @@ def test_endpoints_config_primary_first() -> None:
       "NetworkingConfig": {"EndpointsConfig": {"a": {"MacAddress": "02:42:ac:11:00:0a"}}}},
      "must match the endpoint-specific MAC address"),
     ({"ExposedPorts": {"http": {}}}, "invalid port specification"),
+    ({"ExposedPorts": {"\u00b2/tcp": {}}}, "invalid port specification"),
 ])
 def test_bad_endpoints(body: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         _spec(**body)
+
+
+_text = st.text(alphabet="0123456789-/:.abtcpud ", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_text, st.none() | st.lists(st.fixed_dictionaries(
+           {}, optional={"HostIp": _text, "HostPort": _text}), max_size=3), max_size=3),
+       st.lists(_text, max_size=3),
+       st.dictionaries(_text, st.fixed_dictionaries({}, optional={
+           "Aliases": st.lists(_text, max_size=2), "Links": st.lists(_text, max_size=2),
+           "MacAddress": _text, "IPAMConfig": st.fixed_dictionaries(
+               {}, optional={"IPv4Address": _text, "IPv6Address": _text})}), max_size=2),
+       _text)
+def test_arbitrary_network_fields_fail_only_as_bad_requests(
+        bindings: dict[str, Any], links: list[str], endpoints: dict[str, Any],
+        mode: str) -> None:
+    try:
+        _spec(HostConfig={"PortBindings": bindings, "Links": links, "NetworkMode": mode},
+              NetworkingConfig={"EndpointsConfig": endpoints})
+    except BerthError as err:
+        assert err.status == 400, err

@@ -106,10 +106,12 @@ _json = st.recursive(
     max_leaves=20)
 _field_names = st.sampled_from(
     ["Image", "Cmd", "Env", "HostConfig", "Labels", "StopTimeout", "WorkingDir",
-     "Healthcheck", "Entrypoint", "ExposedPorts", "NetworkingConfig", "Tty", "User"])
+     "Healthcheck", "Entrypoint", "ExposedPorts", "NetworkingConfig", "Tty", "User",
+     "MacAddress"])
 _host_names = st.sampled_from(
     ["LogConfig", "RestartPolicy", "Memory", "NanoCpus", "ConsoleSize", "PidsLimit",
-     "NetworkMode", "Binds", "Init", "Runtime", "MemorySwappiness", "CpuQuota"])
+     "NetworkMode", "Binds", "Init", "Runtime", "MemorySwappiness", "CpuQuota",
+     "PortBindings", "Links", "ExtraHosts", "PublishAllPorts", "Dns"])
 
 
 @settings(max_examples=400, deadline=None)
