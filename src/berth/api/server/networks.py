@@ -15,6 +15,7 @@ docker-py and docker-compose v1 read the JSON, so its shape is docker's to the k
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -101,7 +102,8 @@ class NetworkRoutes:
         out: dict[str, wire.NetworkContainer] = {}
         for cid, e in self.networks.attached(n.id):
             if e.endpoint_id:
-                out[cid] = _network_container(self.containers.get(cid).name, e)
+                with contextlib.suppress(NotFound):  # removed since: its endpoint too
+                    out[cid] = _network_container(self.containers.get(cid).name, e)
         return out
 
     async def create(self, request: web.Request) -> web.Response:
