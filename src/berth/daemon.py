@@ -22,6 +22,7 @@ from berth.api.server.build import BuildRoutes
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
+from berth.api.server.networks import NetworkRoutes
 from berth.api.server.swarm import SwarmRoutes
 from berth.api.server.system import SystemRoutes
 from berth.api.tls import serve_tls, server_context
@@ -145,7 +146,8 @@ async def serve(config: DaemonConfig) -> None:
     app = make_app([
         SystemRoutes(system, images.registries, events).register,
         ContainerRoutes(containers, execs, admin, str(config.data_root),
-                        config.snapshotter).register,
+                        config.snapshotter, networks).register,
+        NetworkRoutes(networks, containers).register,
         ExecRoutes(execs).register,
         ImageRoutes(images, containers, config.snapshotter).register,
         BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
