@@ -165,7 +165,7 @@ def test_a_container_gets_eth0_a_route_and_reaches_another(root: Path) -> None:
                 assert f"inet {ea.ip_address}/" in _in(ca.state.pid, "ip", "-4", "addr",
                                                        "show", "eth0")
                 assert f"default via {ea.gateway}" in _in(ca.state.pid, "ip", "route")
-                _in(ca.state.pid, "ping", "-c", "1", "-W", "2", eb.ip_address)
+                _in(ca.state.pid, "busybox", "ping", "-c", "1", "-W", "2", eb.ip_address)
                 hosts = (root / "data" / "containers" / a / "hosts").read_text()
                 assert f"{ea.ip_address}\t{a[:12]}" in hosts
             finally:
@@ -206,7 +206,7 @@ def test_a_published_port_answers_on_loopback_and_its_rule_goes(root: Path) -> N
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", 0))
                     port = s.getsockname()[1]
-                cid = await _run(e, "nc", "-lk", "-p", "80", "-e", "echo", "hello",
+                cid = await _run(e, "nc", "-ll", "-p", "80", "-e", "echo", "hello",
                                  port_bindings=(PortBinding(80, host_port=port),))
                 deadline = time.monotonic() + 10
                 while True:
