@@ -69,7 +69,7 @@ def wget_in(d: Daemon, where: list[str], url: str, tries: int = 30) -> str:
     argv), retried until the server answers."""
     last: subprocess.CompletedProcess[str] | None = None
     for _ in range(tries):
-        last = d.docker(*where, "wget", "-qO-", "-T", "3", url, check=False)
+        last = d.docker(*where, "timeout", "5", "wget", "-qO-", url, check=False)
         if last.returncode == 0:
             return last.stdout.strip()
         time.sleep(0.3)

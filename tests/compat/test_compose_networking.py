@@ -76,7 +76,7 @@ def compose(d: Daemon, root: Path, project: str, *args: str,
 def _exec_wget(d: Daemon, root: Path, project: str, service: str, url: str) -> str:
     deadline = time.monotonic() + 20
     while True:
-        done = compose(d, root, project, "exec", "-T", service, "wget", "-qO-", "-T", "3",
+        done = compose(d, root, project, "exec", "-T", service, "timeout", "5", "wget", "-qO-",
                        url, check=False)
         if done.returncode == 0:
             return done.stdout.strip()

@@ -63,7 +63,7 @@ def test_run_with_ports_and_links(daemon: Daemon, client: docker.DockerClient,
     assert f"DATABASE_NAME=/{web_name}/database" in env.splitlines()
     deadline = time.monotonic() + 15
     while True:
-        got = web.exec_run(["wget", "-qO-", "-T", "3", "http://database:5432/"])
+        got = web.exec_run(["timeout", "5", "wget", "-qO-", "http://database:5432/"])
         if got.exit_code == 0:
             break
         assert time.monotonic() < deadline, got.output

@@ -116,4 +116,4 @@ def test_network_container_needs_a_running_container(daemon: Daemon,
     d.docker("create", "--name", stopped, "busybox", "true")
     done = d.docker("run", "--rm", "--network", f"container:{stopped}", "busybox", "true",
                     check=False)
-    assert done.returncode != 0 and "not running" in done.stderr, done.stderr
+    assert done.returncode != 0 and "non running container" in done.stderr, done.stderr

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,20 +110,44 @@ def test_default_bind_address_from_daemon_toml(fresh_daemon: Daemon) -> None:
     assert fetch_eventually(int(mapped.rpartition(":")[2])) == "only-local"
 
 
+# The static busybox's nc has no -u: the UDP server is a host python run inside the
+# container's network namespace (nsenter -n), which is where a published port leads.
+_UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(b"echo:" + data, peer)
+"""
+
+
 def test_udp_publish(daemon: Daemon, containers: list[str]) -> None:
     d = daemon
     port = free_ports()
     c = name("udp")
     containers.append(c)
     d.docker("run", "-d", "-p", f"127.0.0.1:{port}:5353/udp", "--name", c, "busybox",
-             "nc", "-u", "-l", "-p", "5353")
+             "sleep", "600")
     assert _port_lines(d, c) == {f"5353/udp -> 127.0.0.1:{port}"}
-    deadline = time.monotonic() + 15
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        while "datagram-1" not in d.docker("logs", c).stdout:
-            assert time.monotonic() < deadline, d.docker("logs", c).stdout
-            s.sendto(b"datagram-1\n", ("127.0.0.1", port))
-            time.sleep(0.3)
+    pid = d.docker("inspect", "-f", "{{.State.Pid}}", c).stdout.strip()
+    with subprocess.Popen(["nsenter", "-t", pid, "-n", sys.executable, "-c", _UDP_ECHO],
+                          stdout=subprocess.PIPE, text=True) as echo:
+        try:
+            assert echo.stdout is not None and echo.stdout.readline().strip() == "ready"
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.5)
+                deadline = time.monotonic() + 15
+                while True:
+                    s.sendto(b"datagram-1", ("127.0.0.1", port))
+                    try:
+                        assert s.recv(64) == b"echo:datagram-1"
+                        break
+                    except TimeoutError:
+                        assert time.monotonic() < deadline, "no UDP reply"
+        finally:
+            echo.kill()
 
 
 def test_publish_a_range(daemon: Daemon, containers: list[str]) -> None:

@@ -29,10 +29,10 @@ Docker, DNAT happens in PREROUTING, before the host's INPUT chain, so ufw or fir
 rules on INPUT do not see published ports: publish on ``127.0.0.1`` to keep a port local.
 Nothing here is removed when berthd stops, so published ports keep working (live restore).
 
-A DNAT rule does not apply to traffic arriving from the container's own bridge, except
-the container's own (hairpin: it reaches its published port through a host address, and
-the reply comes back through the host because its source is masqueraded); other
-containers of the bridge reach a published port through the userland proxy.
+A DNAT rule applies to every sender, the containers of the bridge included (docker's
+``userland-proxy: false`` hairpin): a container reaching its own published port through
+a host address has its source masqueraded so the reply comes back through the host;
+another container's reply is un-NATed on the bridge by br_netfilter.
 """
 
 from __future__ import annotations
@@ -177,8 +177,7 @@ class Firewall:
             dst = "" if host.is_unspecified else f"-d {host}/32 "
             port = f"-p {r.proto} -m {r.proto} --dport"
             dnat = f"{tag} -j DNAT --to-destination {cip}:{r.container_port}"
-            nat += [f"-A {self.nat} {dst}! -i {bridge} {port} {r.host_port} {dnat}",
-                    f"-A {self.nat} {dst}-s {cip}/32 -i {bridge} {port} {r.host_port} {dnat}",
+            nat += [f"-A {self.nat} {dst}{port} {r.host_port} {dnat}",
                     f"-A {self.postrouting} -s {cip}/32 -d {cip}/32 {port} "
                     f"{r.container_port} {tag} -j MASQUERADE"]
             filt.append(f"-A {self.forward} -d {cip}/32 ! -i {bridge} -o {bridge} {port} "

@@ -23,7 +23,9 @@ import contextlib
 import ipaddress
 import logging
 import os
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,6 +246,19 @@ def routes() -> list[ipaddress.IPv4Network]:
 def enable_forwarding() -> None:
     """net.ipv4.ip_forward=1: containers' traffic is routed through the host."""
     _write_sysctl("net/ipv4/ip_forward", "1")
+
+
+def enable_bridge_netfilter() -> bool:
+    """Bridged traffic through iptables (br_netfilter, loaded if it is a module), as
+    docker's bridge driver does: a DNAT between two containers of one bridge is undone on
+    the way back. False if the kernel has no br_netfilter."""
+    key = "net/bridge/bridge-nf-call-iptables"
+    if not os.path.exists(f"/proc/sys/{key}") and shutil.which("modprobe"):
+        subprocess.run(["modprobe", "br_netfilter"], capture_output=True, check=False)
+    if not os.path.exists(f"/proc/sys/{key}"):
+        return False
+    _write_sysctl(key, "1")
+    return True
 
 
 def _write_sysctl(key: str, value: str) -> None:

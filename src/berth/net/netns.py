@@ -62,6 +62,28 @@ def _setns(fd: int) -> None:
     _check(_libc.setns(fd, CLONE_NEWNET), "setns")
 
 
+def prepare_dir(path: Path | str) -> None:
+    """Make ``path`` (where the netns binds live) a mount point of its own, bound onto
+    itself, as ``ip netns`` does with /run/netns: a process that copied this mount
+    namespace (a shim) can then drop every copy of the binds with one detach of the
+    directory, instead of keeping each container's netns alive until it exits."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if _mount_point(path):
+        return
+    raw = os.fsencode(path)
+    _check(_libc.mount(raw, raw, None, MS_BIND, None), f"binding {path} onto itself")
+
+
+def _mount_point(path: Path) -> bool:
+    """Whether ``path`` is a mount point (mountinfo's fifth field, octal escapes as the
+    kernel writes them); ``os.path.ismount`` misses a bind of a directory onto itself."""
+    escaped = str(path.resolve()).replace("\\", "\\134").replace(" ", "\\040") \
+        .replace("\t", "\\011").replace("\n", "\\012")
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split(" ", 5)[4] == escaped for line in f)
+
+
 def create(path: Path | str) -> None:
     """Make a new netns bound at ``path`` with ``lo`` up; on failure leave nothing."""
     path = Path(path)

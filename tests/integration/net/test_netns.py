@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.integration.conftest import mounts_under
+from tests.integration.conftest import mounts_under, unmount_all_under
 from tests.integration.net.conftest import ROOT_ONLY
 
 from berth.net import netns
@@ -35,6 +35,19 @@ def test_create_binds_a_netns_with_lo_up(nsdir: Path) -> None:
             s.listen()
             with socket.create_connection(s.getsockname(), timeout=1):
                 pass
+
+
+def test_prepare_dir_binds_the_directory_onto_itself_once(nsdir: Path) -> None:
+    try:
+        netns.prepare_dir(nsdir)
+        netns.prepare_dir(nsdir)
+        assert mounts_under(str(nsdir)) == [str(nsdir)]
+        netns.create(nsdir / "a")  # a netns bind inside it
+        assert mounts_under(str(nsdir)) == [str(nsdir), str(nsdir / "a")]
+    finally:
+        netns.remove(nsdir / "a")
+        unmount_all_under(str(nsdir))
+    assert mounts_under(str(nsdir)) == []
 
 
 def test_remove_is_idempotent_and_leaves_nothing(nsdir: Path) -> None:

@@ -281,6 +281,6 @@ def matches(c: Container, filters: dict[str, list[str]]) -> bool:
         check = checks.get(key)
         if check is None:
             raise InvalidArgument(f"invalid filter '{key}'")
-        if not any(check(v) for v in values):
-            return False
+        if not (all if key == "label" else any)(check(v) for v in values):
+            return False  # docker: every label must match, any one of the other values
     return True

@@ -81,7 +81,9 @@ class NetworkRoutes:
             "scope": lambda v: n.scope == v,
             "dangling": lambda v: self._dangling(n, v),
         }
-        return all(any(checks[key](v) for v in values) for key, values in filters.items())
+        # docker: every label must match, any one of the other values
+        return all((all if key == "label" else any)(checks[key](v) for v in values)
+                   for key, values in filters.items())
 
     def _dangling(self, n: Network, value: str) -> bool:
         if value.lower() not in (*_TRUE, *_FALSE):

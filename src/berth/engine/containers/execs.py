@@ -309,7 +309,8 @@ def _exec_process(c: Container, bundle: Path, spec: ExecSpec, mounts: list[Mount
     uid, gid, gids = process.resolve_user(spec.user or c.user, rootfs)
     proc = copy.deepcopy(base)
     proc["args"] = list(spec.cmd)
-    proc["env"] = _environment(c.env, spec.env, spec.tty)
+    # the started process's env: the container's and what its start added (link vars)
+    proc["env"] = _environment(tuple(base.get("env", ())), spec.env, spec.tty)
     proc["cwd"] = process.working_dir(spec.working_dir, {"WorkingDir": c.working_dir})
     proc["user"] = {"uid": uid, "gid": gid, "additionalGids": list(gids)}
     proc["terminal"] = spec.tty

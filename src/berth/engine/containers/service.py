@@ -219,7 +219,7 @@ class ContainerService:
         await self._started(c, failure)
 
     async def _start_locked(self, cid: str, manual: bool, only_if: Status | None = None
-                            ) -> tuple[Container, RuntimeFailure | None]:
+                            ) -> tuple[Container, BerthError | OSError | None]:
         """The body of a start, under the container's lock: the container running, or
         recorded as failed to start with the failure to raise once the lock is let go."""
         c = self.get(cid)
@@ -240,7 +240,9 @@ class ContainerService:
             return c, err
         except (BerthError, OSError) as err:  # nothing runs: parked attaches hear why
             self._waiters.fail(c.id, err)
-            raise
+            if not c.spec.auto_remove:
+                raise
+            return c, err  # a --rm container goes on any failed start, as docker's
         c = c.with_state(status=Status.RUNNING, pid=task.init_pid, exit_code=0, error="",
                          oom_killed=False, started_at=clock.rfc3339())
         await self.store.save(c)
@@ -248,7 +250,7 @@ class ContainerService:
         self.health.start(c)
         return c, None
 
-    async def _started(self, c: Container, failure: RuntimeFailure | None) -> None:
+    async def _started(self, c: Container, failure: BerthError | OSError | None) -> None:
         """After a start, outside the lock (remove() takes it)."""
         if failure is not None:
             if c.spec.auto_remove:

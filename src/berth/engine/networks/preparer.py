@@ -28,7 +28,7 @@ from berth.engine.networks import etcfiles, legacylinks, ports, sandbox
 from berth.engine.networks import model as m
 from berth.engine.networks.etcfiles import DnsConfig, HostResolv, HostsEntry
 from berth.engine.networks.service import NetworkService
-from berth.errors import BerthError, InvalidArgument, NotFound, RuntimeFailure
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from berth.oci import spec as oci
 from berth.runtime import spec as runtime_spec
 from berth.runtime.spec import SpecOpt
@@ -47,7 +47,12 @@ class NetworkPreparer:
 
     async def check(self, spec: ContainerSpec) -> ContainerSpec:
         spec = await self._with_image_ports(spec)
-        return check_spec(self._net, spec)
+        try:
+            return check_spec(self._net, spec)
+        except NotFound as err:
+            # a 404 from create makes docker's CLI pull the image (moby#39823): a missing
+            # network, link or container:<x> is a bad parameter
+            raise InvalidArgument(err.message) from err
 
     async def _with_image_ports(self, spec: ContainerSpec) -> ContainerSpec:
         image = await self._images.get(spec.image)
@@ -131,8 +136,10 @@ class NetworkPreparer:
                 "hosts": etcfiles.hosts(own, links, extra),
                 "resolv.conf": etcfiles.resolv_conf(HostResolv.read(), dns, embedded)}
 
-    def _legacy_links(self, c: Container) -> list[tuple[str, legacylinks.LinkedContainer]]:
-        """The containers ``c`` links to on the default bridge, which must run."""
+    def _legacy_links(self, c: Container, starting: str = ""
+                      ) -> list[tuple[str, legacylinks.LinkedContainer]]:
+        """The containers ``c`` links to on the default bridge, which must run (or be
+        ``starting``: its endpoint is up, its state not yet)."""
         bridge = self._net.by_name(m.BRIDGE).id
         out = []
         for name, alias in c.spec.links:
@@ -141,7 +148,7 @@ class NetworkPreparer:
             except NotFound as err:
                 raise NotFound(f"could not get container for {name}") from err
             a = self._net.live.get(target.id, bridge)
-            if not target.state.running or a is None:
+            if a is None or not (target.state.running or target.id == starting):
                 raise RuntimeFailure(f"Cannot link to a non running container: "
                                      f"/{target.name} AS /{c.name}/{alias}")
             out.append((alias, legacylinks.LinkedContainer(
@@ -162,7 +169,7 @@ class NetworkPreparer:
                                                                 c.spec.domainname))
                        for a in self._net.live.of(c.id)[:1]]
                 links = [legacylinks.hosts_entry(alias, lc)
-                         for alias, lc in self._legacy_links(c)]
+                         for alias, lc in self._legacy_links(c, starting=target.id)]
                 path = self._net.opts.data_root / "containers" / c.id / "hosts"
                 gateway = self._net.by_name(m.BRIDGE).pools[0].gateway
                 extra = [_extra_host(h, gateway) for h in c.spec.extra_hosts]
@@ -174,8 +181,8 @@ class NetworkPreparer:
     def _joined(self, ref: str) -> list[SpecOpt]:
         target = self._net.containers.get(ref)
         if not target.state.running:
-            raise RuntimeFailure(f"cannot join network of a non running container: "
-                                 f"{target.id}")
+            raise Conflict(f"cannot join network namespace of a non running container: "
+                           f"container {target.name} is {target.state.status.value}")
         files = etcfiles.binds_of(self._net.opts.data_root / "containers" / target.id)
         if target.spec.network_mode == m.HOST:
             return [_without_netns, runtime_spec.with_bind_files(files)]
@@ -252,7 +259,8 @@ def _check_container_mode(net: NetworkService, spec: ContainerSpec, mode: str
     try:
         target = net.containers.get(ref)
     except NotFound as err:
-        raise NotFound(f"No such container: {ref}") from err
+        raise NotFound(f"joining network namespace of container: No such container: "
+                       f"{ref}") from err
     for given, what in ((spec.port_bindings or spec.publish_all_ports,
                          "port publishing and the container type network mode"),
                         (spec.hostname, "hostname and the network mode"),

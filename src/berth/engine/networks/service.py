@@ -46,7 +46,7 @@ from berth.engine.networks.model import (
 )
 from berth.engine.networks.sandbox import Attachment, Host
 from berth.errors import BerthError, Conflict, Forbidden, InvalidArgument, NotFound
-from berth.net import dns, ipam, links
+from berth.net import dns, ipam, links, netns
 from berth.net import firewall as fw
 from berth.store.metadata.networks import NetworkRecords
 
@@ -120,9 +120,13 @@ class NetworkService:
             n = network_from_json(doc)
             self._networks[n.id] = n
         self._ensure_predefined()
+        netns.prepare_dir(self.host.netns_dir)
         links.enable_forwarding()
         if firewall is not None:
             firewall.setup()
+            if not links.enable_bridge_netfilter():
+                log.warning("no br_netfilter: a container reaches another one's published "
+                            "port only through the userland proxy")
         for n in self._networks.values():
             if n.bridge:
                 self._make_bridge(n)

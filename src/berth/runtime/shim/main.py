@@ -171,8 +171,11 @@ def _drop_netns_mounts(netns_dir: Path) -> None:
     mount namespace copied every one of them, and a copy would keep a removed
     container's namespace alive for as long as this shim runs. The container has joined
     its own by now (exec joins through /proc/<pid>/ns)."""
-    if os.path.ismount(netns_dir):
+    try:  # a bind of the directory onto itself (netns.prepare_dir), which ismount misses
         syscalls.umount2(str(netns_dir), syscalls.MNT_DETACH)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOENT):  # not a mount point: no netns
+            raise
 
 
 def _hide_cgroup2() -> None:

@@ -177,6 +177,12 @@ class FakeNetworks:
     def check(self, spec: ContainerSpec) -> ContainerSpec:
         """The network preparer's ``check``, in short: the mode's network first, then
         the others asked for, names made ids; a ``container:`` mode has none."""
+        try:
+            return self._check(spec)
+        except NotFound as err:  # as the preparer: a 400, or docker's CLI pulls the image
+            raise InvalidArgument(err.message) from err
+
+    def _check(self, spec: ContainerSpec) -> ContainerSpec:
         mode = "none" if spec.network_disabled else (spec.network_mode or "default")
         if mode.startswith("container:"):
             target = self._containers.get(mode.removeprefix("container:"))

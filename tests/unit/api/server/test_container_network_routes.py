@@ -106,10 +106,11 @@ async def test_a_user_network_with_aliases_and_a_fixed_address(api: Api) -> None
 
 
 @with_api
-async def test_an_unknown_network_is_not_found_at_create(api: Api) -> None:
+async def test_an_unknown_network_is_a_bad_parameter_at_create(api: Api) -> None:
+    # a 404 would make docker's CLI say the image is missing and pull it (moby#39823)
     resp = await api.client.post("/containers/create", json={
         "Image": "busybox", "HostConfig": {"NetworkMode": "nope"}})
-    assert resp.status == 404
+    assert resp.status == 400
     assert (await resp.json())["message"] == "network nope not found"
 
 

@@ -127,6 +127,9 @@ async def test_list_shows_running_ones_unless_all_and_applies_filters(api: Api) 
     assert await ids(filters=json.dumps({"status": ["exited"]})) == [exited]
     assert await ids(all="1", filters=json.dumps({"exited": ["3"]})) == [exited]
     assert await ids(all="1", filters=json.dumps({"label": ["role=db"]})) == [running]
+    # every label must match (compose finds a service's container by three), as docker
+    assert await ids(all="1", filters=json.dumps({"label": ["role=db", "from"]})) == [running]
+    assert await ids(all="1", filters=json.dumps({"label": ["role=db", "role=web"]})) == []
     assert await ids(all="1", filters=json.dumps({"name": ["creat"]})) == [created]
     assert await ids(all="1", filters=json.dumps({"label": {"from": True}})) == [
         exited, created, running]  # the legacy map form; image labels count

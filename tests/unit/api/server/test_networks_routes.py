@@ -97,6 +97,7 @@ async def test_the_predefined_networks_and_list_filters(api: Api) -> None:
     assert await names(id=[back_id[:10]]) == {"back"}
     assert await names(label=["tier"]) == {"front", "back"}
     assert await names(label=["tier=db"]) == {"back"}
+    assert await names(label=["tier", "tier=db"]) == {"back"}  # every label must match
     assert await names(driver=["null"]) == {"none"}
     assert await names(type=["custom"]) == {"front", "back"}
     assert await names(type=["builtin"]) == {"bridge", "host", "none"}
