@@ -57,6 +57,9 @@ class DaemonConfig:
     userland_proxy: bool = False
     iptables: bool = True
     iptables_chain_prefix: str = "BERTH"
+    # The DNS servers of containers without --dns (dockerd's --dns): their resolv.conf,
+    # and where the embedded DNS forwards; empty: the host's resolvers.
+    dns: tuple[str, ...] = ()
 
     @property
     def socket_path(self) -> Path:
@@ -131,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the default bridge network's subnet")
     p.add_argument("--ip", dest="default_bind_address", default=None,
                    help="the host ip of published ports without one (0.0.0.0)")
+    p.add_argument("--dns", action="append", default=None, metavar="IP",
+                   help="a DNS server of containers without --dns (repeatable)")
     p.add_argument("--iptables-chain-prefix", default=None,
                    help="the prefix of berth's iptables chains (BERTH)")
     return p
@@ -213,13 +218,13 @@ def load(argv: list[str]) -> DaemonConfig:
             if name not in known:
                 raise InvalidArgument(f"unknown key {key!r} in {args.config_file}")
             values[name] = Path(value) if name in ("data_root", "exec_root") else value
-    for key in ("hosts", "default_address_pools"):
+    for key in ("hosts", "default_address_pools", "dns"):
         if isinstance(values.get(key), list):  # daemon.toml's lists, as dockerd's
             values[key] = tuple(values[key])  # type: ignore[arg-type]
     for f in fields(DaemonConfig):
         flag = getattr(args, f.name, None)
         if flag is not None and not f.name.endswith("_registry"):
-            values[f.name] = tuple(flag) if f.name == "hosts" else flag
+            values[f.name] = tuple(flag) if f.name in ("hosts", "dns") else flag
     _registry_values(values, args)
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_hosts(config)
@@ -239,5 +244,7 @@ def _check_network(config: DaemonConfig) -> None:
             ipaddress.IPv4Network(config.bridge_subnet, strict=False)
         for pool in config.default_address_pools:
             ipaddress.IPv4Network(pool.split(":", 1)[0], strict=False)
+        for server in config.dns:
+            ipaddress.ip_address(server)
     except ValueError as err:
         raise InvalidArgument(f"invalid network setting: {err}") from err

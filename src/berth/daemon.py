@@ -82,7 +82,7 @@ def _network_options(config: DaemonConfig) -> NetworkOptions:
         default_address_pools=config.default_address_pools,
         default_bind_address=config.default_bind_address,
         userland_proxy=config.userland_proxy, iptables=config.iptables,
-        iptables_chain_prefix=config.iptables_chain_prefix)
+        iptables_chain_prefix=config.iptables_chain_prefix, dns=config.dns)
 
 
 def check_runtime(name: str) -> str:

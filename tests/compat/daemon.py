@@ -121,6 +121,14 @@ class Daemon:
         env = {**os.environ, "DOCKER_CONFIG": str(self.root / "dockercfg")}
         return _run(["docker", "-H", self.host, *args], check, timeout, input, env)
 
+    def mounts(self) -> list[str]:
+        """The host's mount points under this daemon's root, but for the netns
+        directory's bind onto itself, which lives as long as the daemon's exec root."""
+        own = str(self.exec_root / "netns")
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+        return [p for p in points if p.startswith(f"{self.root}/") and p != own]
+
     def user_bridges(self) -> set[str]:
         """The bridge devices of this daemon's user networks (remembered, so cleanup
         finds them after the daemon is gone)."""

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from tests.compat.daemon import Daemon
 
@@ -142,3 +143,32 @@ def listening(port: int, host: str = "127.0.0.1") -> Iterator[socket.socket]:
         yield s
     finally:
         s.close()
+
+
+@contextlib.contextmanager
+def loopback_dns(answers: dict[str, str]) -> Iterator[str]:
+    """A DNS server on 127.53.<random>:53 (UDP) answering ``answers`` (name → IPv4) and
+    NXDOMAIN otherwise: the upstream of containers run with ``--dns <it>``, so a test's
+    lookups of unknown names never leave the host for its real resolvers."""
+    from dnslib import QTYPE, RCODE, RR, A
+    from dnslib.server import BaseResolver, DNSServer
+
+    class Resolver(BaseResolver):  # type: ignore[misc]
+        def resolve(self, request: Any, handler: Any) -> Any:
+            reply = request.reply()
+            name = str(request.q.qname).rstrip(".").lower()
+            if name in answers and request.q.qtype == QTYPE.A:
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(answers[name]), ttl=5))
+            elif name not in answers:
+                reply.header.rcode = RCODE.NXDOMAIN
+            return reply
+
+    address = f"127.53.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    server = DNSServer(Resolver(), address=address, port=53,
+                       logger=type("Quiet", (), {"__getattr__": lambda s, n: lambda *a: None})())
+    server.start_thread()
+    try:
+        yield address
+    finally:
+        server.stop()
+        server.server.server_close()

@@ -112,6 +112,8 @@ def remove_leftovers(prefix: str, bridges: set[str], netns_dir: Path) -> None:
                            timeout=30)
             with contextlib.suppress(OSError):
                 ns.unlink()
+        subprocess.run(["umount", "-l", str(netns_dir)],  # its bind onto itself
+                       capture_output=True, check=False, timeout=30)
 
 
 def processes_mentioning(marker: str) -> list[int]:

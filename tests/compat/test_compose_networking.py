@@ -6,6 +6,7 @@ leaves no rules, veths or netns behind."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from tests.compat import netstate
 from tests.compat.daemon import Daemon
-from tests.compat.netserve import fetch_eventually, free_ports, free_subnet
+from tests.compat.netserve import fetch_eventually, free_ports, free_subnet, loopback_dns
 from tests.trees import write_tree
 
 COMPOSE_FILE = """\
@@ -50,6 +51,7 @@ services:
   edge:
     image: busybox
     command: ["sleep", "600"]
+    dns: ["{dns}"]
     networks: [front]
 networks:
   front: {{}}
@@ -91,8 +93,9 @@ def test_compose_up_services_reach_each_other_then_down(daemon: Daemon,
     d = daemon
     project = f"bnet{secrets.token_hex(3)}"
     port = free_ports()
+    dns = contextlib.ExitStack()  # edge's upstream: its unknown names stay on the host
     write_tree(tmp_path, {"docker-compose.yml": COMPOSE_FILE.format(
-        port=port, subnet=free_subnet())})
+        port=port, subnet=free_subnet(), dns=dns.enter_context(loopback_dns({})))})
     try:
         compose(d, tmp_path, project, "up", "-d")
         nets = d.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
@@ -115,6 +118,7 @@ def test_compose_up_services_reach_each_other_then_down(daemon: Daemon,
         assert len(bridges) == 2 and all(netstate.link_exists(b) for b in bridges)
     finally:
         down = compose(d, tmp_path, project, "down", check=False)
+        dns.close()
     assert down.returncode == 0, down.stderr
     nets = d.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert not [n for n in nets if n.startswith(f"{project}_")], nets

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -120,5 +119,4 @@ def test_workdir_is_created_in_the_container_only(daemon: Daemon) -> None:
 def test_no_mount_leaks_after_containers(daemon: Daemon) -> None:
     run(daemon, "busybox", "true")
     time.sleep(0.2)
-    mounts = Path("/proc/self/mountinfo").read_text()
-    assert str(daemon.root) not in mounts, "container rootfs mounts must stay in the shim"
+    assert daemon.mounts() == [], "container rootfs mounts must stay in the shim"

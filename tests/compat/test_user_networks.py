@@ -10,7 +10,7 @@ import json
 
 from tests.compat import netstate
 from tests.compat.daemon import Daemon, raw_request
-from tests.compat.netserve import free_subnet, httpd_argv, ip_of, name, wget_in
+from tests.compat.netserve import free_subnet, httpd_argv, ip_of, loopback_dns, name, wget_in
 
 
 def _create(d: Daemon, networks: list[str], *opts: str) -> tuple[str, str]:
@@ -67,12 +67,18 @@ def test_names_of_another_network_do_not_resolve(daemon: Daemon, networks: list[
     containers += [hidden, plain]
     d.docker("run", "-d", "--network", one, "--name", hidden, "busybox", "sleep", "600")
     d.docker("run", "-d", "--name", plain, "busybox", "sleep", "600")
-    for other in (hidden, plain):
-        done = d.docker("run", "--rm", "--network", two, "busybox", "nslookup", other,
-                        check=False)
-        assert done.returncode != 0, done.stdout
-    found = d.docker("run", "--rm", "--network", one, "busybox", "nslookup", hidden).stdout
-    assert ip_of(d, hidden, one) in found
+    # names berth does not know go to the upstream: a loopback one of the test's own
+    with loopback_dns({"upstream.test": "10.9.8.7"}) as upstream:
+        for other in (hidden, plain):
+            done = d.docker("run", "--rm", "--network", two, "--dns", upstream, "busybox",
+                            "nslookup", other, check=False)
+            assert done.returncode != 0, done.stdout
+        found = d.docker("run", "--rm", "--network", one, "--dns", upstream, "busybox",
+                         "nslookup", hidden).stdout
+        assert ip_of(d, hidden, one) in found
+        forwarded = d.docker("run", "--rm", "--network", one, "--dns", upstream, "busybox",
+                             "nslookup", "-type=a", "upstream.test").stdout
+        assert "10.9.8.7" in forwarded, forwarded
 
 
 def test_connect_with_alias_and_ip_then_disconnect(daemon: Daemon, networks: list[str],

@@ -1,4 +1,4 @@
-"""The registry keys of daemon.toml and their flags."""
+"""The keys of daemon.toml and their flags: registries, hosts, networking."""
 
 from __future__ import annotations
 
@@ -69,3 +69,13 @@ def test_hosts_unix_and_tcp_with_tls():
 def test_bad_hosts_and_tls_flags_are_refused(argv, message):
     with pytest.raises(InvalidArgument, match=message):
         load(argv)
+
+
+def test_dns_servers_from_toml_or_flags(tmp_path):
+    toml = tmp_path / "daemon.toml"
+    toml.write_text('dns = ["127.0.0.1", "::1"]\n')
+    assert load(["--config-file", str(toml)]).dns == ("127.0.0.1", "::1")
+    assert load(["--dns", "10.0.0.53", "--dns", "10.0.0.54"]).dns == ("10.0.0.53", "10.0.0.54")
+    assert load([]).dns == ()
+    with pytest.raises(InvalidArgument, match="invalid network setting"):
+        load(["--dns", "not-an-ip"])

@@ -131,7 +131,8 @@ class NetworkPreparer:
                    embedded: bool = False) -> dict[str, str]:
         gateway = self._net.by_name(m.BRIDGE).pools[0].gateway
         extra = [_extra_host(h, gateway) for h in c.spec.extra_hosts]
-        dns = DnsConfig(c.spec.dns, c.spec.dns_search, c.spec.dns_options)
+        dns = DnsConfig(c.spec.dns or self._net.opts.dns, c.spec.dns_search,
+                        c.spec.dns_options)
         return {"hostname": c.hostname + "\n",
                 "hosts": etcfiles.hosts(own, links, extra),
                 "resolv.conf": etcfiles.resolv_conf(HostResolv.read(), dns, embedded)}

@@ -79,6 +79,7 @@ class NetworkOptions:
     default_bind_address: str = "0.0.0.0"
     userland_proxy: bool = False
     iptables: bool = True
+    dns: tuple[str, ...] = ()  # of containers without --dns (dockerd's --dns)
     iptables_chain_prefix: str = "BERTH"
 
 
@@ -364,7 +365,7 @@ class NetworkService:
 
     def upstreams(self, c: Container) -> builtins.list[str]:
         return etcfiles.upstreams(etcfiles.HostResolv.read(),
-                                  etcfiles.DnsConfig(c.spec.dns))
+                                  etcfiles.DnsConfig(c.spec.dns or self.opts.dns))
 
     def join_for(self, c: Container, n: Network, cfg: EndpointConfig, ifname: str,
                  default_route: bool) -> sandbox.Join:
