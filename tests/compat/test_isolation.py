@@ -28,13 +28,14 @@ def test_same_container_under_every_runtime(daemon: Daemon, runtime: str) -> Non
     assert out[0] == "1", "PID 1 in its own pid namespace"
     assert out[1] == "box" and out[3] == "box"
     assert out[2].startswith("uid=1000 gid=1000")  # busybox, as docker's, names no 1000
-    assert out[4] == "lo", "a new network namespace holds only lo"
-    mounts = out[5:10]
+    # the network namespace berth made before the runtime ran, joined by every runtime
+    assert out[4:6] == ["lo", "eth0"], "its own network namespace: lo and the bridge's eth0"
+    mounts = out[6:11]
     assert "/proc proc rw" in mounts and "/sys sysfs ro" in mounts
     assert "/dev tmpfs rw" in mounts and "/dev/pts devpts rw" in mounts
-    assert "Read-only file system" in out[10]
+    assert "Read-only file system" in out[11]
     for dev in ("null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"):
-        assert dev in out[11].split()
+        assert dev in out[12].split()
 
 
 def _cgroup(daemon: Daemon, controller: str, cid: str, name: str) -> str:

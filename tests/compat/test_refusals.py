@@ -21,8 +21,6 @@ def _container_count(daemon: Daemon) -> int:
 
 @pytest.mark.parametrize(("flags", "field"), [
     (["-v", "/srv/src:/dst"], "HostConfig.Binds"),
-    (["-p", "8080:80"], "HostConfig.PortBindings"),
-    (["--link", "db:db"], "HostConfig.Links"),
     (["--cap-drop", "CHOWN"], "HostConfig.CapDrop"),
     (["--cap-add", "NET_ADMIN"], "HostConfig.CapAdd"),
     (["--privileged"], "HostConfig.Privileged"),
@@ -31,7 +29,6 @@ def _container_count(daemon: Daemon) -> int:
     (["--tmpfs", "/scratch"], "HostConfig.Tmpfs"),
     (["--cpuset-cpus", "0"], "HostConfig.CpusetCpus"),
     (["--mount", "type=tmpfs,dst=/x"], "HostConfig.Mounts"),
-    (["--network", "host"], "HostConfig.NetworkMode"),
     (["-v", "/anonymous"], "Volumes"),
 ])
 def test_docker_cli_refuses_what_berth_does_not_do(daemon: Daemon, flags: list[str],
@@ -186,7 +183,7 @@ def test_a_client_hanging_up_is_not_an_error(daemon: Daemon) -> None:
 
 @pytest.mark.parametrize(("flags", "name"), [
     (["--memory", "64m"], "memory"), (["--cpu-shares", "512"], "cpushares"),
-    (["--shm-size", "128m"], "shmsize"), (["--add-host", "h:127.0.0.1"], "extrahosts"),
+    (["--shm-size", "128m"], "shmsize"),
     (["--cgroup-parent", "x"], "cgroupparent"),
 ])
 def test_build_parameters_berth_ignores_are_refused(daemon: Daemon, tmp_path, flags: list[str],

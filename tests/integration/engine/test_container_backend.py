@@ -139,7 +139,12 @@ def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
             await containers.start(c.id)
             assert hook.calls[1:] == [("prepare", c.id)]
             pid = containers.get(c.id).state.pid
-            assert b"PREPARED=yes" in Path(f"/proc/{pid}/environ").read_bytes()
+            environ = Path(f"/proc/{pid}/environ")
+            for _ in range(50):  # empty while the init is still inside its execve
+                if environ.read_bytes():
+                    break
+                await asyncio.sleep(0.05)
+            assert b"PREPARED=yes" in environ.read_bytes()
             await containers.restart(c.id, timeout=0)
             assert hook.calls[1:] == [("prepare", c.id), ("release", c.id), ("prepare", c.id)]
             await containers.remove(c.id, force=True)
