@@ -79,7 +79,8 @@ def test_unpublish_removes_exactly_its_rules(
                                     PortRule("udp", "0.0.0.0", p2, two.address, 80)])
     firewall.publish("c2", b.name, [PortRule("tcp", "0.0.0.0", p2, two.address, 80),
                                     PortRule("udp", "0.0.0.0", p2, two.address, 80)])
-    assert len(_ours(firewall)) == len(without_c2) + 6  # DNAT, hairpin MASQUERADE, FORWARD per port: no duplicates
+    # per port a DNAT, a hairpin MASQUERADE and a FORWARD accept: twice published, no copies
+    assert len(_ours(firewall)) == len(without_c2) + 6
     assert firewall.keys() == {"net1", "c1", "c2"}
     firewall.unpublish("c2")
     assert _ours(firewall) == without_c2
