@@ -3,6 +3,7 @@ it starts itself), and the Engine API over their unix sockets."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -26,6 +27,8 @@ from host import (
     tail,
 )
 from hostnet import HostNet, check_no_docker, free_subnet
+
+from berth.runtime.sockets import socket_path
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -164,6 +167,10 @@ class Berthd:
     def stop(self) -> None:
         marker = str(self.root)
         if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(BenchError):  # containers first, by the book
+                ids = run_checked([*self.cli, "ps", "-aq"], env=self.env, timeout=30).split()
+                if ids:
+                    run_checked([*self.cli, "rm", "-f", *ids], env=self.env, timeout=120)
             self.proc.terminate()
             try:
                 self.proc.wait(15)
@@ -171,9 +178,11 @@ class Berthd:
                 log("berthd ignored SIGTERM for 15s: SIGKILL")
                 self.proc.kill()
                 self.proc.wait()
+        # shims are forks of the zygote: their command line names its socket, not the root
+        zygote = str(socket_path(self.work / "be", "zygote.sock"))
         shims = [read_pid(p) for p in (self.work / "be").glob("containers/*/shim.pid")]
-        for pid in [*self.helpers, *(p for p in shims if p)]:
-            stop_pid(pid, "berth shim", marker, 5)
+        for pid in [*self.helpers, *(p for p in shims if p), *processes_mentioning(zygote)]:
+            stop_pid(pid, "berth shim", zygote, 5)
         for pid in processes_mentioning(marker):
             stop_pid(pid, "berth helper", marker, 5)
 

@@ -1,11 +1,13 @@
 """berth.net.firewall over the real kernel (iptables): published ports reached from the
-host on 127.0.0.1 and on the bridge's gateway address, hairpin, udp, exact removal,
-isolation between bridges, nothing left after teardown."""
+host on 127.0.0.1 and on the bridge's gateway address, hairpin, outbound masquerade, udp,
+exact removal, isolation between bridges, nothing left after teardown."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -17,6 +19,7 @@ from tests.integration.net.conftest import (
     echo_server,
     free_port,
     reachable,
+    socket_in,
 )
 
 from berth.net.firewall import Firewall, PortRule
@@ -52,6 +55,40 @@ def test_published_tcp_port_from_loopback_gateway_and_hairpin(
         assert ask(None, "127.0.0.1", port) == b"echo:hi"
         assert ask(None, b.gateway, port) == b"echo:hi"
         assert ask(c.netns, b.gateway, port) == b"echo:hi"  # hairpin through the host
+
+
+def test_outbound_traffic_is_masqueraded(
+        firewall: Firewall, make_bridge: MakeBridge, make_endpoint: MakeEndpoint) -> None:
+    """A container reaches what the host reaches, under the host's address: "outside" is a
+    netns of this test behind a plain host bridge (no berth network, so no isolation)."""
+    b, world = make_bridge(), make_bridge()
+    c, outside = make_endpoint(b, 2), make_endpoint(world, 2)
+    firewall.add_network("net1", b.name, str(b.subnet), internal=False)
+    port = free_port()
+    srv = socket_in(outside.netns)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(1)
+    srv.settimeout(5)
+
+    def tell_peer() -> None:
+        with contextlib.suppress(OSError):
+            conn, peer = srv.accept()
+            with conn:
+                conn.sendall(peer[0].encode())
+
+    t = threading.Thread(target=tell_peer, daemon=True)
+    t.start()
+    try:
+        with socket_in(c.netns) as s:
+            s.settimeout(5)
+            s.connect((outside.address, port))
+            seen = s.recv(64).decode()
+    finally:
+        t.join(6)
+        srv.close()
+    assert seen == world.gateway, "the container's source is the host's, not " + c.address
+    firewall.remove_network("net1")  # without the masquerade the source is the container's
+    assert not any("MASQUERADE" in r and str(b.subnet) in r for r in _ours(firewall))
 
 
 def test_published_udp_port_on_loopback_only(
