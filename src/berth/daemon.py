@@ -124,7 +124,7 @@ async def serve(config: DaemonConfig) -> None:
     shims = ShimManager(config.exec_root)
     await shims.start()
     events = EventBus()
-    networks = NetworkService(_network_options(config), NetworkRecords(db))
+    networks = NetworkService(_network_options(config), NetworkRecords(db), events)
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,

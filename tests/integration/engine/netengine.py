@@ -85,6 +85,7 @@ def scrub(root: Path) -> None:
 class Engine:
     containers: ContainerService
     networks: NetworkService
+    events: EventBus
 
 
 @contextlib.asynccontextmanager
@@ -94,21 +95,22 @@ async def engine(root: Path) -> AsyncIterator[Engine]:
     images = images_of(root, db)
     shims = ShimManager(exec_root)
     await shims.start()
+    events = EventBus()
     networks = NetworkService(NetworkOptions(
         exec_root=exec_root, data_root=data_root, bridge=BRIDGE,
         default_address_pools=("10.231.0.0/16:24",), iptables_chain_prefix=CHAINS),
-        NetworkRecords(db))
+        NetworkRecords(db), events)
     containers = ContainerService(
         ServiceOptions(data_root=data_root, exec_root=exec_root,
                        cgroup_parent=f"berth-net-{TAG}"),
-        ContainerStore(ContainerRecords(db)), images, shims, EventBus(),
+        ContainerStore(ContainerRecords(db)), images, shims, events,
         [NetworkPreparer(networks, images)])
     networks.set_containers(containers)
     await networks.start()
     await containers.restore()
     await startup.reconcile(networks)
     try:
-        yield Engine(containers, networks)
+        yield Engine(containers, networks, events)
     finally:
         _USER_BRIDGES.update(n.bridge for n in networks.list() if n.bridge)
         await containers.close()

@@ -20,6 +20,7 @@ import pytest
 from tests.integration.engine.netengine import TAG, Engine, cleanup, engine, engine_root
 
 from berth.engine.containers.model import ContainerSpec, PortBinding
+from berth.engine.events import EventFilter
 from berth.engine.networks.model import NetworkCreate
 
 pytestmark = [
@@ -140,5 +141,32 @@ def test_a_new_service_over_the_same_database_keeps_addresses_unique(root: Path)
         finally:
             async with engine(root) as third:
                 await cleanup(third)
+
+    asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_network_events_as_docker_sends_them(root: Path) -> None:
+    """create, connect (a start), disconnect (its exit), destroy: type network, the
+    network's id, its name and type, the container of a (dis)connect."""
+    async def main() -> None:
+        async with engine(root) as e:
+            try:
+                since = time.time_ns()
+                n = await e.networks.create(NetworkCreate(name=f"ev{TAG}"))
+                cid = await _run(e, "true", network_mode=n.name)
+                await e.containers.waiter(cid)
+                await e.containers.remove(cid)
+                await e.networks.remove(n.id)
+                seen = []
+                async for ev in e.events.subscribe(since, time.time_ns(),
+                                                   EventFilter(types=frozenset({"network"}))):
+                    seen.append((ev.action, ev.actor_id, dict(ev.attributes)))
+                base = {"name": n.name, "type": "bridge"}
+                assert seen == [("create", n.id, base),
+                                ("connect", n.id, {**base, "container": cid}),
+                                ("disconnect", n.id, {**base, "container": cid}),
+                                ("destroy", n.id, base)]
+            finally:
+                await cleanup(e)
 
     asyncio.run(asyncio.wait_for(main(), 120))

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -93,6 +94,7 @@ class NetworkPreparer:
             sandbox.plumb, net.host, c.id, joins, publish, True)
         for a in attachments:
             net.live.put(a, c.name)
+            net.publish(net.get(a.network_id), "connect", container=c.id)
         try:
             own = [HostsEntry(a.address, etcfiles.own_names(c.hostname, c.spec.domainname))
                    for a in attachments[:1]]
@@ -204,8 +206,12 @@ class NetworkPreparer:
             except (BerthError, OSError) as err:
                 log.warning("container %s: DNS detach failed: %s", c.id[:12], err)
         veths = [net.host.veth_name(c.id, e.network) for e in c.spec.endpoints]
+        live = net.live.of(c.id)
         await asyncio.to_thread(sandbox.unplumb, net.host, c.id, veths)
         net.live.drop(c.id)
+        for a in live:
+            with contextlib.suppress(NotFound):  # a network removed meanwhile
+                net.publish(net.get(a.network_id), "disconnect", container=c.id)
 
 
 # ── check, pure ──────────────────────────────────────────────────────────────────────

@@ -32,6 +32,7 @@ from typing import Protocol
 
 from berth.engine import clock
 from berth.engine.containers.model import Container, EndpointConfig
+from berth.engine.events import Event, EventBus
 from berth.engine.networks import etcfiles, sandbox
 from berth.engine.networks import model as m
 from berth.engine.networks.live import LiveEndpoints
@@ -84,8 +85,10 @@ class NetworkOptions:
 
 
 class NetworkService:
-    def __init__(self, opts: NetworkOptions, records: NetworkRecords) -> None:
+    def __init__(self, opts: NetworkOptions, records: NetworkRecords,
+                 events: EventBus | None = None) -> None:
         self.opts = opts
+        self._events = events or EventBus()
         self._records = records
         self._networks: dict[str, Network] = {}
         firewall = fw.Firewall(opts.iptables_chain_prefix) if opts.iptables else None
@@ -256,7 +259,8 @@ class NetworkService:
             if any(o.bridge == n.bridge for o in self._networks.values()):
                 raise Conflict(f"bridge name {n.bridge} is in use by another network")
             await asyncio.to_thread(self._create_sync, n)
-            return n
+        self.publish(n, "create")
+        return n
 
     def _pools(self, req: NetworkCreate, nid: str) -> tuple[IpamPool, ...]:
         if not req.pools:
@@ -295,6 +299,7 @@ class NetworkService:
                 raise Conflict(f"error while removing network: network {n.name} id {n.id} "
                                "has active endpoints")
             await asyncio.to_thread(self._remove_sync, n)
+        self.publish(n, "destroy")
 
     async def prune(self, labels: builtins.list[str], until: float | None
                     ) -> NetworkPruneReport:
@@ -344,6 +349,7 @@ class NetworkService:
             if a is not None:
                 await asyncio.to_thread(sandbox.leave_network, self.host, cur.id, a)
                 self.live.drop(cur.id, n.id)
+                self.publish(n, "disconnect", container=cur.id)
             return tuple(e for e in cur.spec.endpoints if e.network != n.id)
 
         await self.containers.change_endpoints(c.id, change)
@@ -355,9 +361,17 @@ class NetworkService:
         join = self.join_for(c, n, cfg, ifname, default_route=False)
         a = await asyncio.to_thread(sandbox.join_network, self.host, c.id, join)
         self.live.put(a, c.name)
+        self.publish(n, "connect", container=c.id)
         if n.predefined is False and not self._dns_attached(c.id, exclude=n.id):
             await self.dns.attach(c.id, str(self.host.netns_path(c.id)),
                                   self.upstreams(c))
+
+    def publish(self, n: Network, action: str, **extra: str) -> None:
+        """A network event as docker's: name and type, the container of a (dis)connect;
+        connect and disconnect are an endpoint made or removed (a start, a stop, a
+        connect or disconnect of a running container)."""
+        attrs = {**extra, "name": n.name, "type": n.driver}
+        self._events.publish(Event("network", action, n.id, tuple(attrs.items())))
 
     def _dns_attached(self, cid: str, exclude: str) -> bool:
         return any(self.user_defined(a.network_id) for a in self.live.of(cid)
