@@ -56,9 +56,12 @@ def test_always_shows_restarting_and_stop_or_rm_cancel_the_backoff(daemon: Daemo
                        "{{.Status}}").stdout
         return out.startswith("Restarting (1)")
 
+    def restarting_in_inspect() -> bool:  # as docker shows it; polled like ps: the
+        st = state(d, cid)                 # backoff may end between two reads
+        return st["Restarting"] is True and st["Running"] is True
+
     wait_for(restarting_in_ps, what="docker ps: Restarting (1) ...")
-    st = state(d, cid)
-    assert st["Restarting"] is True and st["Running"] is True  # as docker shows it
+    wait_for(restarting_in_inspect, what="inspect: Restarting and Running")
     wait_for(lambda: state(d, cid)["Status"] == "restarting", what="a backoff sleep")
     t0 = time.monotonic()
     d.docker("stop", cid)
