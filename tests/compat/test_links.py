@@ -32,6 +32,8 @@ def test_link_env_and_hosts(daemon: Daemon, containers: list[str]) -> None:
     assert env["DB_PORT_5432_TCP_PORT"] == "5432"
     assert env["DB_PORT_5432_TCP_PROTO"] == "tcp"
     assert env["DB_ENV_SECRET_ROLE"] == "primary"
+    # docker's Config.Env: not HOME and PATH, nor the HOSTNAME the daemon adds at a start
+    assert not {"DB_ENV_PATH", "DB_ENV_HOME", "DB_ENV_HOSTNAME"} & set(env)
     hosts = d.docker("run", "--rm", "--link", f"{db}:db", "busybox",
                      "cat", "/etc/hosts").stdout
     assert f"{ip}\tdb {db_id[:12]} {db}" in hosts.splitlines(), hosts
