@@ -117,6 +117,9 @@ class _RecordingPreparer:
     async def release(self, container: Container) -> None:
         self.calls.append(("release", container.id))
 
+    async def removed(self, container: Container, volumes: bool) -> None:
+        self.calls.append(("removed", container.id))
+
 
 def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
     """daemon.py passes ContainerService its prepare hooks: each create checks, each start
@@ -148,7 +151,8 @@ def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
             await containers.restart(c.id, timeout=0)
             assert hook.calls[1:] == [("prepare", c.id), ("release", c.id), ("prepare", c.id)]
             await containers.remove(c.id, force=True)
-            assert hook.calls[4:] == [("release", c.id), ("release", c.id)]  # exit, removal
+            # exit, removal, then the record gone
+            assert hook.calls[4:] == [("release", c.id), ("release", c.id), ("removed", c.id)]
         finally:
             for left in containers.list():
                 with contextlib.suppress(BerthError):

@@ -57,6 +57,13 @@ from berth.engine.networks.model import (
     NetworkPruneReport,
 )
 from berth.engine.system import DiskUsage, Info
+from berth.engine.volumes.model import (
+    MountPoint,
+    Volume,
+    VolumeCreate,
+    VolumePruneReport,
+    VolumeUsage,
+)
 
 
 class ContainerBackend(Protocol):
@@ -93,7 +100,9 @@ class ContainerBackend(Protocol):
         call and the await (docker's CLI waits before it starts)."""
         ...
 
-    async def remove(self, ref: str, force: bool = False) -> None: ...
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """``volumes``: the container's anonymous volumes go too (``rm -v``)."""
+        ...
 
     async def attach(self, ref: str, req: AttachRequest) -> Streams: ...
 
@@ -263,4 +272,37 @@ class NetworkBackend(Protocol):
 
     def container_network(self, container: Container) -> ContainerNetwork:
         """The container's NetworkSettings (inspect, ps)."""
+        ...
+
+
+class VolumeBackend(Protocol):
+    """Volumes (moby's volume router backend) and what containers mount
+    (docs/design/volumes.md). A volume is referenced by its name; an unknown one is
+    NotFound (docker: ``get NAME: no such volume``)."""
+
+    async def create(self, req: VolumeCreate) -> Volume:
+        """An existing name returns that volume (docker's create is idempotent) unless the
+        driver differs (Conflict); InvalidArgument for a name outside
+        ``[a-zA-Z0-9][a-zA-Z0-9_.-]+`` or bad driver options."""
+        ...
+
+    def get(self, name: str) -> Volume: ...
+
+    def list(self) -> builtins.list[Volume]: ...
+
+    def usage(self, name: str) -> VolumeUsage: ...
+
+    async def remove(self, name: str, force: bool = False) -> None:
+        """Conflict while a container uses it (docker: ``remove NAME: volume is in use -
+        [ID, ...]``); ``force`` ignores a missing volume, never one in use."""
+        ...
+
+    async def prune(self, labels: builtins.list[str], all_volumes: bool
+                    ) -> VolumePruneReport:
+        """Unused volumes matching the label filters; anonymous ones only unless
+        ``all_volumes`` (docker 23+'s ``all=true``)."""
+        ...
+
+    def mount_points(self, container: Container) -> builtins.list[MountPoint]:
+        """Inspect's ``Mounts`` of the container, in docker's shape."""
         ...

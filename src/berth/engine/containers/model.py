@@ -92,6 +92,32 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class MountSpec:
+    """One mount a create asked for (HostConfig.Binds, HostConfig.Mounts, HostConfig.Tmpfs,
+    Config.Volumes), as docker's mount.Mount; docs/design/volumes.md.
+
+    ``source``: bind — an absolute host path; volume — a volume name ("" for an anonymous
+    one until the volume preparer's ``check`` names it); tmpfs — "". ``create_source``: a
+    ``-v`` bind whose missing source is made (``--mount`` refuses instead). ``mode`` is
+    what inspect shows as Mode (``-v``'s third field, e.g. "ro,z"; "" for --mount)."""
+
+    type: str  # "bind" | "volume" | "tmpfs"
+    target: str
+    source: str = ""
+    read_only: bool = False
+    propagation: str = ""  # bind: "" (rprivate) | "private" | "rprivate" | "shared" | ...
+    create_source: bool = False
+    nocopy: bool = False  # volume: do not seed from the image's content at target
+    volume_driver: str = ""
+    volume_options: tuple[tuple[str, str], ...] = ()  # a volume made by this mount
+    volume_labels: tuple[tuple[str, str], ...] = ()
+    tmpfs_size: int = 0  # bytes, 0: the kernel's default
+    tmpfs_mode: int = 0  # 0: 1777
+    tmpfs_options: tuple[str, ...] = ()  # HostConfig.Tmpfs's "size=16m,noexec"
+    mode: str = ""
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     image: str
     cmd: tuple[str, ...] | None = None
@@ -139,6 +165,10 @@ class ContainerSpec:
     # Mounts besides the standard ones, each at its ``target`` (engine-internal for now:
     # a build's RUN --mount; host paths the shim can see).
     extra_mounts: tuple[Mount, ...] = ()
+    # What the user asked to mount (-v, --mount, --tmpfs, anonymous -v /path; the image's
+    # VOLUMEs are added by the volume preparer's check), and --volumes-from ("c" or "c:ro").
+    mounts: tuple[MountSpec, ...] = ()
+    volumes_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ network namespace itself and hands the runtime its path in the spec)::
                │ one fails (or the spawn or start does): the ones prepared are released
                │ in reverse order, and the start fails with its error
     exit:   (exit recorded, under the container's lock) ─▶ release(c) for each, reversed
-    remove: release(c) for each, reversed (whatever an exit nobody saw left behind)
+    remove: release(c) for each, reversed (whatever an exit nobody saw left behind);
+            once the record is gone, removed(c, volumes) for each
 
 ``release`` must be idempotent and must accept a container it never prepared (a daemon
 restarted since, or an exit after a prepare that failed): like CNI's DEL, it releases
@@ -48,6 +49,11 @@ class ContainerPreparer(Protocol):
         """Undo what a prepare of ``container`` did; idempotent."""
         ...
 
+    async def removed(self, container: Container, volumes: bool) -> None:
+        """After ``container``'s record is gone (``volumes``: ``rm -v`` or ``--rm``, its
+        anonymous volumes go too). Must not raise for what is already gone."""
+        ...
+
 
 async def check_all(preparers: Sequence[ContainerPreparer], spec: ContainerSpec
                     ) -> ContainerSpec:
@@ -70,6 +76,17 @@ async def prepare_all(preparers: Sequence[ContainerPreparer], c: Container
         await release_all(done, c)
         raise
     return opts
+
+
+async def removed_all(preparers: Sequence[ContainerPreparer], c: Container,
+                      volumes: bool) -> None:
+    """After a removal, in reverse order; a failure is logged (the record is gone)."""
+    for p in reversed(preparers):
+        try:
+            await p.removed(c, volumes)
+        except (BerthError, OSError) as err:
+            log.error("container %s: %s after removal failed: %s", c.id[:12],
+                      type(p).__name__, err)
 
 
 async def release_all(preparers: Sequence[ContainerPreparer], c: Container) -> None:

@@ -555,7 +555,9 @@ class ContainerService:
 
     # ── remove ───────────────────────────────────────────────────────────────────────
 
-    async def remove(self, ref: str, force: bool = False) -> None:
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """``volumes``: its anonymous volumes go too (``rm -v``; a --rm container's
+        always do, as docker's)."""
         c = self.get(ref)
         if c.state.status == Status.RESTARTING and not force:
             raise Conflict(
@@ -585,10 +587,11 @@ class ContainerService:
                     continue  # that restart won the race: kill it first
                 if c.state.status == Status.REMOVING:
                     return  # another request is removing it
-                await self._finish_remove(self.store.hold(c.with_state(status=Status.REMOVING)))
+                await self._finish_remove(self.store.hold(c.with_state(status=Status.REMOVING)),
+                                          volumes or c.spec.auto_remove)
                 return
 
-    async def _finish_remove(self, c: Container) -> None:
+    async def _finish_remove(self, c: Container, volumes: bool = False) -> None:
         """Delete the record first: that is the commit point, and waiters (``docker run
         --rm`` waits for it) are answered then. The files go after; a crash in between
         leaves only files that no record owns, which ``restore`` prunes at the next start.
@@ -603,6 +606,7 @@ class ContainerService:
         await self._images.remove_rootfs(c.id)
         await asyncio.to_thread(_remove_dirs, self._opts.data_root / "containers" / c.id,
                                 self._tasks.state_dir(c.id))
+        await self._tasks.removed(c, volumes)
 
     # ── helpers ──────────────────────────────────────────────────────────────────────
 

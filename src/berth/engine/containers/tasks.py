@@ -38,6 +38,7 @@ from berth.engine.containers.preparer import (
     check_all,
     prepare_all,
     release_all,
+    removed_all,
 )
 from berth.engine.images.service import ImageService
 from berth.errors import BerthError
@@ -147,6 +148,9 @@ class ContainerTasks:
     async def release(self, c: Container) -> None:
         """Release what the prepare hooks did for ``c`` (idempotent)."""
         await release_all(self._preparers, c)
+
+    async def removed(self, c: Container, volumes: bool) -> None:
+        await removed_all(self._preparers, c, volumes)
 
     # ── watch, exit ──────────────────────────────────────────────────────────────────
 

@@ -214,6 +214,10 @@ class NetworkPreparer:
                 net.publish(net.get(a.network_id), "disconnect", container=c.id)
 
 
+    async def removed(self, container: Container, volumes: bool) -> None:
+        """Nothing: release already let go of everything networking had."""
+
+
 # ── check, pure ──────────────────────────────────────────────────────────────────────
 
 

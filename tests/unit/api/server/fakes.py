@@ -423,7 +423,7 @@ class FakeContainerBackend:
         self.get(ref)
         raise errors.NotImplemented("the fake container backend runs no process to attach to")
 
-    async def remove(self, ref: str, force: bool = False) -> None:
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
         if c.state.running:
             if not force:

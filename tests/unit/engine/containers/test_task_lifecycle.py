@@ -49,6 +49,9 @@ class _Preparer:
     async def release(self, container: Container) -> None:
         self.log.append(f"release {self.name}")
 
+    async def removed(self, container: Container, volumes: bool) -> None:
+        self.log.append(f"removed {self.name}")
+
 
 class _Events(EventBus):
     def __init__(self) -> None:
@@ -95,7 +98,8 @@ def test_prepare_runs_between_create_and_start_and_release_after_exit_and_remove
         assert service.get(c.id).state.status == Status.EXITED
         log.clear()
         await service.remove(c.id)
-        assert log == ["release vol", "release net"]  # idempotent: whatever is left
+        # idempotent release of whatever is left, then removed once the record is gone
+        assert log == ["release vol", "release net", "removed vol", "removed net"]
         await service.close()
 
     asyncio.run(scenario())
