@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 
-from berth.api.server import container_network
+from berth.api.server import container_mounts, container_network
 from berth.api.types import containers as types
 from berth.api.types import responses as wire
 from berth.api.types.decode import unsupported
@@ -27,8 +27,11 @@ from berth.engine.containers.model import (
     Status,
 )
 from berth.engine.networks.model import ContainerNetwork
+from berth.engine.volumes.model import MountPoint, Volume
 from berth.errors import InvalidArgument
 from berth.formats.units import human_duration
+
+VolumeLookup = Callable[[str], Volume]  # a volume by its name (NotFound if none)
 
 # What berth honours of a create body. Every other field must be at its zero value (or
 # one of docker's defaults below): a set one is refused by name, never dropped.
@@ -37,6 +40,7 @@ _HONOURED_CONFIG = frozenset({
     "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
     "ArgsEscaped", "Image", "WorkingDir", "Entrypoint", "NetworkDisabled", "Labels",
     "StopSignal", "StopTimeout", "HostConfig", "NetworkingConfig", "MacAddress",
+    "Volumes",  # container_mounts.py
 })
 _HONOURED_HOST = frozenset({
     "CpuShares", "Memory", "CpuPeriod", "CpuQuota", "MemoryReservation", "MemorySwap",
@@ -44,6 +48,7 @@ _HONOURED_HOST = frozenset({
     "ConsoleSize", "ReadonlyRootfs", "Runtime",
     "NetworkMode", "PortBindings", "PublishAllPorts", "Links", "Dns", "DnsSearch",
     "DnsOptions", "ExtraHosts",  # container_network.py
+    "Binds", "Mounts", "Tmpfs", "VolumesFrom", "VolumeDriver",  # container_mounts.py
     "ContainerIDFile",  # the client writes that file; moby ignores it too
 })
 # Values that ask for exactly what every berth container gets.
@@ -123,7 +128,7 @@ def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
         cgroupns_mode=host.CgroupnsMode or "private",
         isolation=host.Isolation,
     )
-    return container_network.with_networking(spec, body)
+    return container_mounts.with_mounts(container_network.with_networking(spec, body), body)
 
 
 def _healthcheck(value: types.HealthConfig | None) -> Healthcheck | None:
@@ -150,7 +155,7 @@ def _health_json(h: Health) -> wire.Health:
                      "Output": p.output} for p in h.log]}
 
 
-def _host_config(c: Container) -> wire.StructDoc:
+def _host_config(c: Container, volume: VolumeLookup | None) -> wire.StructDoc:
     """Every HostConfig field, as docker shows it: what berth honours from the create
     request, everything else (refused at create unless zero) at its zero value."""
     s, r = c.spec, c.spec.resources
@@ -167,6 +172,8 @@ def _host_config(c: Container) -> wire.StructDoc:
         Init=True if s.init else None, ShmSize=64 * 1024 * 1024,
         ConsoleSize=list(s.console_size), IpcMode=s.ipc_mode, CgroupnsMode=s.cgroupns_mode,
         Isolation=s.isolation, OomKillDisable=False)
+    host.Binds, host.Mounts, host.Tmpfs, host.VolumesFrom = container_mounts.host_fields(
+        s, volume)
     doc: wire.StructDoc = types.to_builtins(container_network.host_config(host, c))
     return doc
 
@@ -185,14 +192,15 @@ def _state(st: State) -> wire.ContainerState:
     return state
 
 
-def _config(c: Container) -> wire.ContainerConfig:
+def _config(c: Container, volume: VolumeLookup | None) -> wire.ContainerConfig:
     config: wire.ContainerConfig = {
         "Hostname": c.hostname, "Domainname": c.spec.domainname, "User": c.spec.user,
         "AttachStdin": c.spec.attach_stdin, "AttachStdout": c.spec.attach_stdout,
         "AttachStderr": c.spec.attach_stderr, "Tty": c.spec.tty,
         "OpenStdin": c.spec.open_stdin, "StdinOnce": c.spec.stdin_once, "Env": list(c.env),
         "Cmd": list(c.cmd) if c.cmd is not None else None, "Image": c.spec.image,
-        "Volumes": None, "WorkingDir": c.working_dir if c.working_dir != "/" else "",
+        "Volumes": container_mounts.config_volumes(c.spec, volume),
+        "WorkingDir": c.working_dir if c.working_dir != "/" else "",
         "Entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
         "OnBuild": None, "Labels": dict(c.labels),
     }
@@ -209,8 +217,18 @@ def _config(c: Container) -> wire.ContainerConfig:
     return config
 
 
+def mount_points(points: list[MountPoint]) -> list[wire.MountPoint]:
+    """Inspect's and ps's ``Mounts`` (docker's types.MountPoint)."""
+    return [{"Type": p.type, "Name": p.name, "Source": p.source,
+             "Destination": p.destination, "Driver": p.driver, "Mode": p.mode, "RW": p.rw,
+             "Propagation": p.propagation} for p in points]
+
+
 def inspect(c: Container, data_root: str, driver: str, net: ContainerNetwork,
-            exec_ids: list[str] | None = None) -> wire.ContainerInspect:
+            exec_ids: list[str] | None = None, mounts: list[MountPoint] | None = None,
+            volume: VolumeLookup | None = None) -> wire.ContainerInspect:
+    """``mounts``: the volume backend's mount points; ``volume`` looks a volume up (which
+    of the mounts are anonymous volumes, for HostConfig.Binds and Config.Volumes)."""
     base = f"{data_root}/containers/{c.id}"
     return {
         "Id": c.id, "Created": c.created, "Path": c.path, "Args": list(c.args),
@@ -218,8 +236,9 @@ def inspect(c: Container, data_root: str, driver: str, net: ContainerNetwork,
         "HostnamePath": f"{base}/hostname", "HostsPath": f"{base}/hosts",
         "LogPath": c.log_path, "Name": "/" + c.name, "RestartCount": c.restart_count,
         "Driver": driver, "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
-        "AppArmorProfile": "", "ExecIDs": exec_ids or None, "HostConfig": _host_config(c),
-        "GraphDriver": {"Name": driver, "Data": None}, "Mounts": [], "Config": _config(c),
+        "AppArmorProfile": "", "ExecIDs": exec_ids or None,
+        "HostConfig": _host_config(c, volume), "GraphDriver": {"Name": driver, "Data": None},
+        "Mounts": mount_points(mounts or []), "Config": _config(c, volume),
         "NetworkSettings": container_network.network_settings(c, net),
     }
 
@@ -252,7 +271,8 @@ def _health_suffix(st: State) -> str:
     return f" ({st.health.status})"
 
 
-def summary(c: Container, net: ContainerNetwork | None = None) -> wire.ContainerSummary:
+def summary(c: Container, net: ContainerNetwork | None = None,
+            mounts: list[MountPoint] | None = None) -> wire.ContainerSummary:
     """One item of ps; ``net`` None (system df) shows no ports nor networks."""
     net = net or ContainerNetwork()
     return {
@@ -261,7 +281,8 @@ def summary(c: Container, net: ContainerNetwork | None = None) -> wire.Container
         "Ports": container_network.summary_ports(c, net), "Labels": dict(c.labels),
         "State": c.state.status.value,
         "Status": status_text(c), "HostConfig": {"NetworkMode": c.spec.network_mode},
-        "NetworkSettings": {"Networks": container_network.networks(net)}, "Mounts": [],
+        "NetworkSettings": {"Networks": container_network.networks(net)},
+        "Mounts": mount_points(mounts or []),
     }
 
 

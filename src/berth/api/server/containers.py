@@ -18,6 +18,7 @@ from berth.api.server.backend import (
     ContainerBackend,
     ExecBackend,
     NetworkBackend,
+    VolumeBackend,
 )
 from berth.api.server.execs import window_size
 from berth.api.server.hijack import hijack
@@ -29,7 +30,9 @@ from berth.api.types.decode import unsupported
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import PruneFilters, parse_until
+from berth.engine.containers.model import Container
 from berth.engine.containers.waiters import AttachRequest
+from berth.engine.volumes.model import MountPoint
 from berth.errors import InvalidArgument, NotFound
 from berth.formats.stdcopy import encode_frame
 
@@ -44,6 +47,7 @@ class ContainerRoutes:
     data_root: str
     driver: str  # the snapshotter: inspect's Driver and GraphDriver.Name
     networks: NetworkBackend  # NetworkSettings, ps's Ports and Networks
+    volumes: VolumeBackend | None = None  # inspect's and ps's Mounts (None: none shown)
 
     def register(self, r: Router) -> None:
         r.add("POST", "/containers/create", self.create)
@@ -81,7 +85,8 @@ class ContainerRoutes:
                  if (show_all or limit > 0 or c.state.running or "status" in filters)
                  and container_json.matches(c, filters)
                  and (on is None or any(e.network in on for e in c.spec.endpoints))]
-        out = [container_json.summary(c, self.networks.container_network(c))
+        out = [container_json.summary(c, self.networks.container_network(c),
+                                      self._mount_points(c))
                for c in (shown[:limit] if limit > 0 else shown)]
         if params.boolean(request, "size"):
             for doc in out:
@@ -102,10 +107,14 @@ class ContainerRoutes:
         c = self.service.get(request.match_info["id"])
         doc = container_json.inspect(c, self.data_root, self.driver,
                                      self.networks.container_network(c),
-                                     self.execs.ids_for(c.id))
+                                     self.execs.ids_for(c.id), self._mount_points(c),
+                                     self.volumes.get if self.volumes else None)
         if params.boolean(request, "size"):
             doc["SizeRw"], doc["SizeRootFs"] = await self.admin.sizes(c.id)
         return json_response(doc)
+
+    def _mount_points(self, c: Container) -> builtins.list[MountPoint]:
+        return self.volumes.mount_points(c) if self.volumes is not None else []
 
     async def start(self, request: web.Request) -> web.Response:
         await self.service.start(request.match_info["id"])
@@ -140,7 +149,8 @@ class ContainerRoutes:
         return response
 
     async def remove(self, request: web.Request) -> web.Response:
-        await self.service.remove(request.match_info["id"], params.boolean(request, "force"))
+        await self.service.remove(request.match_info["id"], params.boolean(request, "force"),
+                                  params.boolean(request, "v"))
         return web.Response(status=204)
 
     async def logs(self, request: web.Request) -> web.StreamResponse:

@@ -13,10 +13,11 @@ from aiohttp import web
 from berth import __version__
 from berth.api.server import params
 from berth.api.server.app import API_VERSION, MIN_API_VERSION, Router, json_response
-from berth.api.server.backend import SystemBackend, SystemInfoBackend
+from berth.api.server.backend import SystemBackend, SystemInfoBackend, VolumeBackend
 from berth.api.server.container_json import summary as container_summary
 from berth.api.server.distribution import registry_config
 from berth.api.server.images import summary as image_summary
+from berth.api.server.volumes import volume_json
 from berth.api.types import responses as wire
 from berth.engine import clock
 from berth.engine.events import Event, EventFilter
@@ -32,6 +33,7 @@ class SystemRoutes:
     system: SystemInfoBackend
     registries: RegistryOptions
     events: SystemBackend
+    volumes: VolumeBackend | None = None  # system df's Volumes (None: none reported)
 
     def register(self, r: Router) -> None:
         r.add("GET", "/_ping", self.ping)
@@ -54,7 +56,11 @@ class SystemRoutes:
         return json_response(info(await self.system.info(), self.registries))
 
     async def disk_usage(self, request: web.Request) -> web.Response:
-        return json_response(disk_usage(await self.system.disk_usage()))
+        doc = disk_usage(await self.system.disk_usage())
+        if self.volumes is not None:
+            doc["Volumes"] = [volume_json(v, self.volumes.usage(v.name))
+                              for v in self.volumes.list()]
+        return json_response(doc)
 
     async def event_stream(self, request: web.Request) -> web.StreamResponse:
         since, until = _nano(request.query.get("since")), _nano(request.query.get("until"))

@@ -19,6 +19,8 @@ No ``from __future__ import annotations`` here: Python 3.11's ``TypedDict`` cann
 
 from typing import Any, NotRequired, TypedDict
 
+from berth.api.types.volumes import Volume
+
 # A request Struct rendered with ``containers.to_builtins``: the Struct owns its keys.
 StructDoc = dict[str, Any]
 # Go's ``map[string]struct{}`` (ExposedPorts, Volumes): each value is ``{}``.
@@ -521,5 +523,5 @@ class SystemDataUsage(TypedDict):
     LayersSize: int
     Images: list[ImageSummary]
     Containers: list[ContainerSummary]
-    Volumes: list[dict[str, Any]]  # berth reports none yet
+    Volumes: list[Volume]  # each with its UsageData
     BuildCache: list[dict[str, Any]]  # berth reports none yet

@@ -68,7 +68,7 @@ def test_zero_values_and_set_fields() -> None:
 
 
 @pytest.mark.parametrize(("host", "field"), [
-    ({"Binds": ["/src:/dst"]}, "HostConfig.Binds"),
+    ({"CapAdd": ["NET_ADMIN"]}, "HostConfig.CapAdd"),
     ({"ShmSize": 1 << 20}, "HostConfig.ShmSize"),
     ({"CapDrop": ["CHOWN"]}, "HostConfig.CapDrop"),
     ({"Privileged": True}, "HostConfig.Privileged"),
