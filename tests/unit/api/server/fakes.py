@@ -242,6 +242,8 @@ class FakeContainerBackend:
         self._exits: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
         self._removals: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
         self.on_exit: list[Callable[[str], None]] = []  # the exec fake's: its execs die
+        # the preparers' ``removed(c, volumes)`` after a removal (the volume fake's)
+        self.on_remove: list[Callable[[Container, bool], None]] = []
         # the preparers' checks at create (the network fake's resolves the networks)
         self.checks: list[Callable[[ContainerSpec], ContainerSpec]] = []
 
@@ -433,10 +435,13 @@ class FakeContainerBackend:
             self._exited(c, KILLED)
             c = self._containers.get(c.id, c)
         if c.id in self._containers:
-            self._finish_remove(c)
+            self._finish_remove(c, volumes)
 
-    def _finish_remove(self, c: Container) -> None:
+    def _finish_remove(self, c: Container, volumes: bool = True) -> None:
+        """``volumes``: rm -v (an auto-removed container's are removed too, as docker's)."""
         del self._containers[c.id]
+        for callback in self.on_remove:
+            callback(c, volumes)
         self.publish(c, "destroy")
         _wake(self._removals, c.id, c.state.exit_code)
         _wake(self._exits, c.id, c.state.exit_code)

@@ -16,12 +16,14 @@ from tests.unit.api.server.fakes import (
     FakeImageBackend,
 )
 from tests.unit.api.server.network_fakes import FakeNetworks
+from tests.unit.api.server.volume_fakes import FakeVolumes
 
 from berth.api.server.app import make_app
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
 from berth.api.server.networks import NetworkRoutes
+from berth.api.server.volumes import VolumeRoutes
 
 DATA_ROOT = "/var/lib/berth"
 
@@ -33,6 +35,7 @@ class Api:
     containers: FakeContainerBackend
     execs: FakeExecBackend
     networks: FakeNetworks
+    volumes: FakeVolumes
 
     async def create(self, name: str = "", **body: object) -> str:
         """A container made through the route; its id."""
@@ -50,15 +53,17 @@ def with_api(test: Callable[[Api], Awaitable[None]]) -> Callable[[], None]:
             containers = FakeContainerBackend(images, data_root=DATA_ROOT)
             execs = FakeExecBackend(containers)
             networks = FakeNetworks(containers)
+            volumes = FakeVolumes(containers, DATA_ROOT)
             app = make_app([
                 ContainerRoutes(containers, execs, FakeContainerAdmin(containers),
-                                DATA_ROOT, "native", networks).register,
+                                DATA_ROOT, "native", networks, volumes).register,
                 ExecRoutes(execs).register,
                 ImageRoutes(images, containers, "native").register,
                 NetworkRoutes(networks, containers).register,
+                VolumeRoutes(volumes, containers).register,
             ])
             async with TestClient(TestServer(app)) as client:
-                await test(Api(client, images, containers, execs, networks))
+                await test(Api(client, images, containers, execs, networks, volumes))
 
         asyncio.run(main())
 

@@ -19,6 +19,8 @@ from tests.unit.api.server.fakes import (
 from tests.unit.api.server.image_backend_suite import ImageBackendSuite, Images
 from tests.unit.api.server.network_backend_suite import NetworkBackends, NetworkBackendSuite
 from tests.unit.api.server.network_fakes import FakeNetworks
+from tests.unit.api.server.volume_backend_suite import VolumeBackends, VolumeBackendSuite
+from tests.unit.api.server.volume_fakes import FakeVolumes
 
 from berth.api.server.backend import (
     ContainerAdminBackend,
@@ -26,6 +28,7 @@ from berth.api.server.backend import (
     ExecBackend,
     ImageBackend,
     NetworkBackend,
+    VolumeBackend,
 )
 from berth.engine.images.image import Image
 
@@ -59,6 +62,15 @@ class TestFakeNetworks(NetworkBackendSuite):
         yield NetworkBackends(FakeNetworks(containers), containers, "busybox", "suite-")
 
 
+class TestFakeVolumes(VolumeBackendSuite):
+    @contextlib.asynccontextmanager
+    async def open_backends(self) -> AsyncIterator[VolumeBackends]:
+        images = FakeImageBackend()
+        images.add("busybox")
+        containers = FakeContainerBackend(images)
+        yield VolumeBackends(FakeVolumes(containers), containers, "busybox", "suite-")
+
+
 def _members(protocol: type) -> list[str]:
     return [name for name in vars(protocol) if not name.startswith("_")]
 
@@ -66,7 +78,7 @@ def _members(protocol: type) -> list[str]:
 @pytest.mark.parametrize(("protocol", "fake"), [
     (ContainerBackend, FakeContainerBackend), (ContainerAdminBackend, FakeContainerAdmin),
     (ExecBackend, FakeExecBackend), (ImageBackend, FakeImageBackend),
-    (NetworkBackend, FakeNetworks)])
+    (NetworkBackend, FakeNetworks), (VolumeBackend, FakeVolumes)])
 def test_each_fake_has_every_member_of_its_protocol(protocol: type, fake: type) -> None:
     """A cheap guard between mypy runs (mypy checks src/ only): every method with the
     protocol's parameters, in order. The real services' fit is checked by mypy in
