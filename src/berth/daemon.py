@@ -41,6 +41,8 @@ from berth.engine.networks import startup as network_startup
 from berth.engine.networks.preparer import NetworkPreparer
 from berth.engine.networks.service import NetworkOptions, NetworkService
 from berth.engine.system import EngineFacts, SystemService
+from berth.engine.volumes.preparer import VolumePreparer
+from berth.engine.volumes.service import VolumeService
 from berth.errors import BerthError, InvalidArgument
 from berth.runtime import NATIVE
 from berth.runtime.shim.client import ShimManager
@@ -48,6 +50,7 @@ from berth.runtime.sockets import check_length
 from berth.store.metadata.containers import ContainerRecords
 from berth.store.metadata.db import Database
 from berth.store.metadata.networks import NetworkRecords
+from berth.store.metadata.volumes import VolumeRecords
 from berth.store.snapshots import Snapshotter
 from berth.store.snapshots.native import NativeSnapshotter
 from berth.store.snapshots.overlay import OverlaySnapshotter
@@ -70,8 +73,8 @@ RUNTIMES: dict[str, str] = {
 }
 
 # Prepare hooks of every container start (engine/containers/preparer.py), in order, after
-# the network preparer (made in ``serve``: it needs the daemon's network service): volumes
-# plug in here.
+# the network preparer and the volume preparer (made in ``serve``: they need the daemon's
+# services); the network preparer stays first.
 PREPARERS: tuple[ContainerPreparer, ...] = ()
 
 
@@ -125,13 +128,15 @@ async def serve(config: DaemonConfig) -> None:
     await shims.start()
     events = EventBus()
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
+    volumes = VolumeService(config.data_root, VolumeRecords(db), events)
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
                        runtimes=RUNTIMES),
         ContainerStore(ContainerRecords(db)), images, shims, events,
-        (NetworkPreparer(networks, images), *PREPARERS))
+        (NetworkPreparer(networks, images), VolumePreparer(volumes, images), *PREPARERS))
     networks.set_containers(containers)  # lookups of linked and joined containers
+    volumes.set_containers(containers)  # references: the containers' specs
     await networks.start()  # bridges ready before restore starts restart-policy ones
     await containers.restore()
     await network_startup.reconcile(networks)

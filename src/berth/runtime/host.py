@@ -5,6 +5,8 @@
                    tasks (``top``), killing what a dead shim left, removing the parent
     default_seccomp()   docker's default profile, or RuntimeFailure: never dropped silently
     unmount(path)       a lazy unmount (the debootstrap chroot's /proc, /dev, ...)
+    mount_filesystem()  mount(8)'s ``-t type -o opts device dir`` (a local volume's -o)
+    is_mount_point()    whether a path is a mount point (mountinfo, binds included)
 
 Everything here blocks; the engine calls it through ``asyncio.to_thread``. The
 ``runtime.linux`` modules are imported on first use, so berthd loads no ctypes or
@@ -14,6 +16,7 @@ libseccomp binding it does not need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from berth.errors import RuntimeFailure
 from berth.oci.spec import Seccomp
@@ -67,3 +70,32 @@ def unmount(path: str) -> None:
     from berth.runtime.linux import syscalls
 
     syscalls.umount2(path, syscalls.MNT_DETACH)
+
+
+def mount_filesystem(device: str, target: str, fstype: str, options: str) -> None:
+    """``mount -t fstype -o options device target`` as docker's ``mount.Mount``: flag
+    words (ro, bind, nosuid, ...) become flags, the rest the filesystem's data; a bind's
+    flags are applied by a remount, which a first bind ignores. OSError on failure."""
+    from berth.runtime.linux import syscalls
+    from berth.runtime.linux.rootfs import parse_options
+
+    opts = parse_options([o for o in options.split(",") if o])
+    bind = opts.flags & syscalls.MS_BIND
+    syscalls.mount(device, target, "" if bind else fstype,
+                   opts.flags & (syscalls.MS_BIND | syscalls.MS_REC) if bind else opts.flags,
+                   "" if bind else opts.data)
+    extra = opts.flags & ~(syscalls.MS_BIND | syscalls.MS_REC)
+    if bind and extra:
+        syscalls.mount("", target, "", syscalls.MS_BIND | syscalls.MS_REMOUNT | extra)
+    for flag in opts.propagation:
+        syscalls.mount("", target, "", flag)
+
+
+def is_mount_point(path: Path | str) -> bool:
+    """Whether ``path`` is a mount point in this mount namespace (mountinfo's fifth field,
+    octal escapes as the kernel writes them; ``os.path.ismount`` misses a bind of a
+    directory of the same filesystem)."""
+    escaped = str(Path(path).resolve()).replace("\\", "\\134").replace(" ", "\\040") \
+        .replace("\t", "\\011").replace("\n", "\\012")
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split(" ", 5)[4] == escaped for line in f)

@@ -1,0 +1,281 @@
+"""The volume service: the API's ``VolumeBackend`` (moby's volume service and store) over
+the ``local`` driver and the volumes table.
+
+    create   name checked (docker's words) ─▶ driver options checked ─▶ directories ─▶
+             row (an existing name returns that volume: create is idempotent)
+    remove   refused while any container record (running or not) names the volume in its
+             spec ─▶ row deleted ─▶ unmounted, directories deleted
+    acquire / release   what a container's run holds (the preparer's): a volume made with
+             ``-o`` is mounted onto its mountpoint by its first holder and unmounted when
+             the last one lets go
+
+References are derived from the container records (``set_containers``, late-bound like
+the network service's), never counted apart, so they survive daemon restarts and cannot
+drift. One lock orders create, remove, acquire and release: a remove cannot delete the
+directories of a volume a create or a start is handing out at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from berth.engine import clock
+from berth.engine.containers.model import Container
+from berth.engine.events import Event, EventBus
+from berth.engine.volumes import local
+from berth.engine.volumes.model import (
+    ANONYMOUS_LABEL,
+    MountPoint,
+    Volume,
+    VolumeCreate,
+    VolumePruneReport,
+    VolumeUsage,
+)
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
+from berth.store.metadata.volumes import VolumeRecords
+
+log = logging.getLogger(__name__)
+
+RESTRICTED_NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
+_NAME = re.compile(f"^{RESTRICTED_NAME_CHARS}+$")
+
+
+class Containers(Protocol):
+    """What volumes need of the container service (late-bound: it is made after)."""
+
+    def get(self, ref: str) -> Container: ...
+
+    def list(self) -> builtins.list[Container]: ...
+
+
+def validate_name(name: str) -> None:
+    """docker's local driver's name check (the ``create NAME: `` prefix is the caller's)."""
+    if len(name) == 1:
+        raise InvalidArgument("volume name is too short, names should be at least two "
+                              "alphanumeric characters")
+    if not _NAME.match(name):
+        raise InvalidArgument(
+            f'"{name}" includes invalid characters for a local volume name, only '
+            f'"{RESTRICTED_NAME_CHARS}" are allowed. If you intended to pass a host '
+            "directory, use absolute path")
+
+
+def volume_names(c: Container) -> builtins.list[str]:
+    """The volumes ``c``'s spec mounts, in order, each once."""
+    return list(dict.fromkeys(m.source for m in c.spec.mounts
+                              if m.type == "volume" and m.source))
+
+
+class VolumeService:
+    def __init__(self, data_root: Path, records: VolumeRecords,
+                 events: EventBus | None = None) -> None:
+        self.driver = local.LocalDriver(data_root)
+        self._records = records
+        self._events = events
+        self._containers: Containers | None = None
+        self._lock = asyncio.Lock()
+        # -o volumes: the containers whose run holds the mount (rebuilt lazily after a
+        # daemon restart from the running containers' records)
+        self._holders: dict[str, set[str]] = {}
+
+    def set_containers(self, containers: Containers) -> None:
+        self._containers = containers
+
+    @property
+    def containers(self) -> Containers:
+        assert self._containers is not None, "daemon.py binds the container service"
+        return self._containers
+
+    # ── create, get, list ────────────────────────────────────────────────────────────
+
+    async def create(self, req: VolumeCreate) -> Volume:
+        name = req.name
+        labels = req.labels
+        if not name:
+            name = secrets.token_hex(32)
+            labels = (*labels, (ANONYMOUS_LABEL, ""))
+        try:
+            validate_name(name)
+            if (req.driver or local.NAME) != local.NAME:
+                raise NotFound(f"error looking up volume plugin {req.driver}: plugin "
+                               f'"{req.driver}" not found')
+            local.validate_options(dict(req.options))
+        except BerthError as err:
+            raise type(err)(f"create {name}: {err.message}") from err
+        async with self._lock:
+            existing = self._find(name)
+            if existing is not None:
+                return existing
+            path = await asyncio.to_thread(self.driver.create, name, dict(req.options))
+            vol = Volume(name=name, driver=local.NAME, mountpoint=str(path),
+                         created=clock.rfc3339(), labels=tuple(labels),
+                         options=tuple(req.options))
+            stored = _from_json(await asyncio.to_thread(
+                self._records.insert, name, local.NAME, _to_json(vol)))
+        if stored == vol:
+            self._publish("create", name)
+        return stored
+
+    def _find(self, name: str) -> Volume | None:
+        doc = self._records.get(name)
+        return _from_json(doc) if doc is not None else None
+
+    def get(self, name: str) -> Volume:
+        vol = self._find(name) if name else None
+        if vol is None:
+            raise NotFound(f"get {name}: no such volume")
+        return vol
+
+    def list(self) -> builtins.list[Volume]:
+        return [_from_json(d) for d in self._records.all()]
+
+    def users(self, name: str) -> builtins.list[str]:
+        """The ids of the containers (running or not) whose spec mounts ``name``."""
+        return [c.id for c in self.containers.list() if name in volume_names(c)]
+
+    def usage(self, name: str) -> VolumeUsage:
+        vol = self.get(name)
+        size = -1 if local.needs_mount(dict(vol.options)) else self.driver.size(name)
+        return VolumeUsage(size=size, ref_count=len(self.users(name)))
+
+    # ── remove, prune ────────────────────────────────────────────────────────────────
+
+    async def remove(self, name: str, force: bool = False) -> None:
+        async with self._lock:
+            try:
+                self.get(name)
+            except NotFound:
+                if force:
+                    return
+                raise
+            users = self.users(name)
+            if users or self._holders.get(name):
+                raise Conflict(f"remove {name}: volume is in use - "
+                               f"[{', '.join(users or self._holders[name])}]")
+            await asyncio.to_thread(self._records.delete, name)
+            self._holders.pop(name, None)
+            try:
+                await asyncio.to_thread(self.driver.remove, name)
+            except OSError as err:
+                raise BerthError(f"remove {name}: {err}") from err
+        self._publish("destroy", name)
+
+    async def prune(self, labels: builtins.list[str], all_volumes: bool
+                    ) -> VolumePruneReport:
+        """Unused local volumes without ``-o`` options (docker skips those: nothing to
+        reclaim), anonymous ones only unless ``all_volumes``."""
+        used = {n for c in self.containers.list() for n in volume_names(c)}
+        deleted: builtins.list[str] = []
+        reclaimed = 0
+        for vol in self.list():
+            if vol.name in used or vol.options or not _label_match(vol, labels):
+                continue
+            if not (all_volumes or vol.anonymous):
+                continue
+            size = await asyncio.to_thread(self.driver.size, vol.name)
+            try:
+                await self.remove(vol.name)
+            except (Conflict, NotFound):
+                continue
+            except BerthError as err:
+                log.warning("volume prune: %s", err)
+                continue
+            deleted.append(vol.name)
+            reclaimed += size
+        self._publish("prune", "", reclaimed=str(reclaimed))
+        return VolumePruneReport(tuple(deleted), reclaimed)
+
+    # ── what containers hold ─────────────────────────────────────────────────────────
+
+    async def acquire(self, name: str, container_id: str) -> Path:
+        """The mountpoint of ``name`` for a run of ``container_id``, mounting a volume
+        made with ``-o`` first if no one holds it."""
+        async with self._lock:
+            vol = self.get(name)
+            opts = dict(vol.options)
+            if local.needs_mount(opts):
+                await asyncio.to_thread(self.driver.mount, name, opts)
+                self._holders.setdefault(name, set()).add(container_id)
+            else:  # a directory whose record outlived it (a crash): make it again
+                await asyncio.to_thread(self.driver.create, name, {})
+            return self.driver.path(name)
+
+    async def release(self, name: str, container_id: str) -> None:
+        """``container_id``'s run lets go of ``name``; a ``-o`` volume no other running
+        container holds is unmounted. Idempotent; nothing for a volume gone meanwhile."""
+        async with self._lock:
+            vol = self._find(name)
+            if vol is None or not local.needs_mount(dict(vol.options)):
+                return
+            holders = self._holders.setdefault(name, set())
+            holders.discard(container_id)
+            running = {c.id for c in self.containers.list()
+                       if c.id != container_id and c.state.running
+                       and name in volume_names(c)}
+            if holders or running:
+                return
+            self._holders.pop(name, None)
+            await asyncio.to_thread(self.driver.unmount, name)
+
+    # ── inspect ──────────────────────────────────────────────────────────────────────
+
+    def mount_points(self, container: Container) -> builtins.list[MountPoint]:
+        """Inspect's ``Mounts``, in docker's shape and its order (by destination)."""
+        out = []
+        for m in container.spec.mounts:
+            if m.type == "volume":
+                out.append(MountPoint(type="volume", name=m.source,
+                                      source=str(self.driver.path(m.source)),
+                                      destination=m.target,
+                                      driver=m.volume_driver or local.NAME, mode=m.mode,
+                                      rw=not m.read_only))
+            elif m.type == "bind":
+                out.append(MountPoint(type="bind", source=m.source, destination=m.target,
+                                      mode=m.mode, rw=not m.read_only,
+                                      propagation=m.propagation or "rprivate"))
+            else:
+                out.append(MountPoint(type=m.type, destination=m.target, mode=m.mode,
+                                      rw=not m.read_only))
+        return sorted(out, key=lambda p: p.destination)
+
+    def _publish(self, action: str, name: str, **attrs: str) -> None:
+        if self._events is not None:
+            extra = {"driver": local.NAME, **attrs} if name else attrs
+            self._events.publish(Event("volume", action, name, tuple(extra.items())))
+
+    def publish_mount(self, action: str, name: str, **attrs: str) -> None:
+        """A volume's mount/unmount event (the preparer's, at a start and an exit)."""
+        self._publish(action, name, **attrs)
+
+
+def _label_match(v: Volume, filters: Iterable[str]) -> bool:
+    """``label=k``, ``label=k=v``, and ``k!=v``/``!k`` style negations (``label!``)."""
+    labels = dict(v.labels)
+    for f in filters:
+        negate = f.startswith("!") or "!=" in f
+        key, _, value = f.lstrip("!").replace("!=", "=", 1).partition("=")
+        hit = key in labels and (not value or labels[key] == value)
+        if hit == negate:
+            return False
+    return True
+
+
+def _to_json(v: Volume) -> str:
+    return json.dumps(asdict(v), separators=(",", ":"))
+
+
+def _from_json(text: str) -> Volume:
+    data: dict[str, Any] = json.loads(text)
+    v = Volume(**{k: data[k] for k in ("name", "driver", "mountpoint", "created", "scope")
+                  if k in data})
+    return replace(v, labels=tuple((str(a), str(b)) for a, b in data.get("labels", [])),
+                   options=tuple((str(a), str(b)) for a, b in data.get("options", [])))

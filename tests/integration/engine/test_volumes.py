@@ -1,0 +1,360 @@
+"""Volumes on the real services over the native runtime with busybox (issue 12): the
+ContainerService with the network and volume preparers, as ``daemon.serve`` wires them.
+
+Containers run with ``--network none`` and report what they saw into a bind-mounted host
+directory, so every assertion reads real files the kernel mounted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import stat
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.integration.engine.netengine import BRIDGE, CHAINS, engine_root, images_of
+
+from berth.engine.builder.commit import Committer
+from berth.engine.containers.model import ContainerSpec, MountSpec, Status
+from berth.engine.containers.service import ContainerService, ServiceOptions
+from berth.engine.containers.store import ContainerStore
+from berth.engine.events import EventBus
+from berth.engine.images.service import ImageService
+from berth.engine.networks.preparer import NetworkPreparer
+from berth.engine.networks.service import NetworkOptions, NetworkService
+from berth.engine.volumes.model import VolumeCreate
+from berth.engine.volumes.preparer import VolumePreparer
+from berth.engine.volumes.service import VolumeService
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
+from berth.oci import reference
+from berth.runtime import host
+from berth.runtime.shim.client import ShimManager
+from berth.store.metadata.containers import ContainerRecords
+from berth.store.metadata.db import Database
+from berth.store.metadata.networks import NetworkRecords
+from berth.store.metadata.volumes import VolumeRecords
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root, overlayfs and mounts"),
+]
+
+IMAGE = "volimg:latest"
+
+
+@dataclass
+class Engine:
+    containers: ContainerService
+    volumes: VolumeService
+    images: ImageService
+    events: EventBus
+
+
+@pytest.fixture(scope="module")
+def root() -> Iterator[Path]:
+    with engine_root() as root:
+        asyncio.run(_image_with_volume(root))
+        yield root
+
+
+async def _image_with_volume(root: Path) -> None:
+    """volimg: busybox plus /seeded/hello (owned 1000:1000, dir mode 0750) and
+    ``VOLUME /seeded``."""
+    db = Database(root / "data" / "metadata.db")
+    try:
+        images = images_of(root, db)
+        committer = Committer(images)
+        base = committer.load((await images.get("busybox")).id)
+        upper = Path(tempfile.mkdtemp(dir=root))
+        (upper / "seeded").mkdir(mode=0o750)
+        os.chmod(upper / "seeded", 0o750)
+        (upper / "seeded" / "hello").write_text("from the image\n")
+        os.chown(upper / "seeded", 1000, 1000)
+        os.chown(upper / "seeded" / "hello", 1000, 1000)
+        layer = committer.layer_from_upper(upper, base)
+        config = dict(base.config["config"])
+        config["Volumes"] = {"/seeded": {}}
+        image = committer.commit(base, config, "VOLUME /seeded", layer)  # type: ignore[arg-type]
+        images.set_tag(reference.parse(IMAGE), image.id)
+    finally:
+        db.close()
+
+
+@contextlib.asynccontextmanager
+async def engine(root: Path) -> AsyncIterator[Engine]:
+    data_root, exec_root = root / "data", root / "exec"
+    db = Database(data_root / "metadata.db")
+    images = images_of(root, db)
+    shims = ShimManager(exec_root)
+    await shims.start()
+    events = EventBus()
+    networks = NetworkService(NetworkOptions(
+        exec_root=exec_root, data_root=data_root, bridge=BRIDGE,
+        default_address_pools=("10.231.0.0/16:24",), iptables_chain_prefix=CHAINS),
+        NetworkRecords(db), events)
+    volumes = VolumeService(data_root, VolumeRecords(db), events)
+    containers = ContainerService(
+        ServiceOptions(data_root=data_root, exec_root=exec_root,
+                       cgroup_parent=f"berth-vol-{secrets.token_hex(3)}"),
+        ContainerStore(ContainerRecords(db)), images, shims, events,
+        [NetworkPreparer(networks, images), VolumePreparer(volumes, images)])
+    networks.set_containers(containers)
+    volumes.set_containers(containers)
+    await networks.start()
+    await containers.restore()
+    e = Engine(containers, volumes, images, events)
+    try:
+        yield e
+    finally:
+        for c in containers.list():
+            with contextlib.suppress(BerthError):
+                await containers.remove(c.id, force=True, volumes=True)
+        for v in volumes.list():
+            with contextlib.suppress(BerthError):
+                await volumes.remove(v.name)
+        await containers.close()
+        await networks.close()
+        await shims.close()
+        db.close()
+
+
+def _out(root: Path) -> Path:
+    out = Path(tempfile.mkdtemp(dir=root, prefix="out"))
+    return out
+
+
+def _bind(source: Path | str, target: str, **kw: object) -> MountSpec:
+    return MountSpec(type="bind", source=str(source), target=target, **kw)  # type: ignore[arg-type]
+
+
+def _vol(name: str, target: str, **kw: object) -> MountSpec:
+    return MountSpec(type="volume", source=name, target=target, **kw)  # type: ignore[arg-type]
+
+
+async def _run(e: Engine, script: str, *mounts: MountSpec, image: str = "busybox",
+               name: str | None = None, **spec: object) -> str:
+    """Create and start a container running ``sh -c script``; wait for its exit (0)."""
+    c = await e.containers.create(name, ContainerSpec(
+        image=image, cmd=("sh", "-c", script), network_mode="none", mounts=mounts,
+        **spec))  # type: ignore[arg-type]
+    waiter = e.containers.waiter(c.id, "next-exit")
+    await e.containers.start(c.id)
+    code = await asyncio.wait_for(waiter, 60)
+    assert code == 0, f"{script!r} exited {code}"
+    return c.id
+
+
+def run(coro_fn: object) -> None:
+    asyncio.run(asyncio.wait_for(coro_fn(), 180))  # type: ignore[operator]
+
+
+def test_named_volume_outlives_its_container_and_is_in_use_meanwhile(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            a = await _run(e, "echo kept > /data/f", _vol("keep", "/data"))
+            vol = e.volumes.get("keep")
+            assert not vol.anonymous
+            assert (Path(vol.mountpoint) / "f").read_text() == "kept\n"
+            assert e.volumes.usage("keep").ref_count == 1
+            with pytest.raises(Conflict, match=rf"remove keep: volume is in use - \[{a}\]"):
+                await e.volumes.remove("keep")  # exited, but its record names it
+            points = e.volumes.mount_points(e.containers.get(a))
+            assert [(p.type, p.name, p.destination, p.driver, p.mode, p.rw)
+                    for p in points] == [("volume", "keep", "/data", "local", "z", True)]
+            assert points[0].source == vol.mountpoint
+            await e.containers.remove(a, volumes=True)  # named: kept
+            await _run(e, "cat /data/f > /out/seen", _vol("keep", "/data"),
+                       _bind(out, "/out"))
+            assert (out / "seen").read_text() == "kept\n"
+            for c in e.containers.list():
+                await e.containers.remove(c.id)
+            assert e.volumes.usage("keep").ref_count == 0
+            await e.volumes.remove("keep")
+            assert not Path(vol.mountpoint).parent.exists()
+            with pytest.raises(NotFound, match="get keep: no such volume"):
+                e.volumes.get("keep")
+    run(main)
+
+
+def test_anonymous_volumes_go_with_rm_v_and_auto_remove(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            a = await _run(e, "echo x > /anon/f", MountSpec(type="volume", target="/anon"))
+            name = e.containers.get(a).spec.mounts[0].source
+            assert len(name) == 64 and e.volumes.get(name).anonymous
+            await e.containers.remove(a)  # without -v: kept
+            assert e.volumes.get(name)
+            b = await _run(e, "true", _vol(name, "/anon"))
+            await e.containers.remove(b, volumes=True)
+            with pytest.raises(NotFound):
+                e.volumes.get(name)
+            # --rm: the anonymous volume goes with the container
+            c = await e.containers.create(None, ContainerSpec(
+                image="busybox", cmd=("true",), network_mode="none", auto_remove=True,
+                mounts=(MountSpec(type="volume", target="/auto"),)))
+            auto = c.spec.mounts[0].source
+            waiter = e.containers.waiter(c.id, "removed")
+            await e.containers.start(c.id)
+            await asyncio.wait_for(waiter, 60)
+            for _ in range(100):
+                if auto not in {v.name for v in e.volumes.list()}:
+                    break
+                await asyncio.sleep(0.05)
+            assert auto not in {v.name for v in e.volumes.list()}
+    run(main)
+
+
+def test_binds_read_only_tmpfs_and_a_read_only_root(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            src = Path(tempfile.mkdtemp(dir=root))
+            (src / "in").write_text("host file\n")
+            made = root / f"made-{secrets.token_hex(3)}"
+            await _run(
+                e,
+                "cat /ro/in > /out/read; (echo no > /ro/x) 2>/dev/null && echo wrote"
+                " > /out/ro; echo yes > /t/f && grep ' /t ' /proc/mounts > /out/tmpfs;"
+                " (echo no > /rootfile) 2>/dev/null && echo wrote > /out/root;"
+                " echo fine > /out/rw; ls -d /made > /out/made",
+                _bind(src, "/ro", read_only=True), _bind(out, "/out"),
+                _bind(made, "/made", create_source=True),
+                MountSpec(type="tmpfs", target="/t", tmpfs_size=8 << 20),
+                readonly_rootfs=True)
+            assert (out / "read").read_text() == "host file\n"
+            assert not (out / "ro").exists() and not (src / "x").exists()
+            assert not (out / "root").exists()
+            assert (out / "rw").read_text() == "fine\n"  # a writable bind on a ro root
+            tmpfs = (out / "tmpfs").read_text()
+            assert "tmpfs" in tmpfs and "size=8192k" in tmpfs and "noexec" in tmpfs
+            assert made.is_dir() and (out / "made").read_text() == "/made\n"
+    run(main)
+
+
+def test_mount_refusals_in_dockers_words(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            async def create(*mounts: MountSpec, **kw: object) -> None:
+                await e.containers.create(None, ContainerSpec(
+                    image="busybox", network_mode="none", mounts=mounts,
+                    **kw))  # type: ignore[arg-type]
+
+            with pytest.raises(InvalidArgument, match='invalid mount config for type '
+                               '"bind": bind source path does not exist: /nonexistent/x'):
+                await create(_bind("/nonexistent/x", "/x"))
+            with pytest.raises(InvalidArgument, match="Duplicate mount point: /x"):
+                await create(MountSpec(type="tmpfs", target="/x"),
+                             _vol("dup", "/x/"))
+            with pytest.raises(InvalidArgument, match="mount path must be absolute"):
+                await create(MountSpec(type="tmpfs", target="x"))
+            with pytest.raises(InvalidArgument, match="No such container: nope"):
+                await create(volumes_from=("nope",))
+            with pytest.raises(InvalidArgument, match='"a@b" includes invalid characters'):
+                await create(_vol("a@b", "/x"))
+            assert e.containers.list() == [] and e.volumes.list() == []
+    run(main)
+
+
+def test_an_image_volume_is_seeded_once_with_owner_and_mode(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            a = await _run(e, "cat /seeded/hello > /out/hello; rm /seeded/hello",
+                           _bind(out, "/out"), image=IMAGE)
+            (m,) = [m for m in e.containers.get(a).spec.mounts if m.target == "/seeded"]
+            vol = e.volumes.get(m.source)
+            assert vol.anonymous
+            assert (out / "hello").read_text() == "from the image\n"
+            data = Path(vol.mountpoint)
+            st = os.stat(data)
+            assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1000, 0o750)
+            # emptied by its container: a restart does not seed it again
+            await e.containers.start(a)
+            await asyncio.wait_for(e.containers.waiter(a), 60)
+            assert not any(data.iterdir())
+            # a named volume over the image's directory is seeded too (not with nocopy)
+            await _run(e, "ls /seeded > /out/named", _vol("seedme", "/seeded"),
+                       _bind(out, "/out"), image=IMAGE)
+            assert (out / "named").read_text() == "hello\n"
+            await _run(e, "ls /seeded > /out/nocopy", _vol("nocp", "/seeded", nocopy=True),
+                       _bind(out, "/out"), image=IMAGE)
+            assert (out / "nocopy").read_text() == ""
+    run(main)
+
+
+def test_volumes_from_copies_mounts_and_ro_makes_them_read_only(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            await _run(e, "echo shared > /data/f", _vol("vf", "/data"),
+                       MountSpec(type="volume", target="/anon"), name="donor")
+            await _run(e, "cat /data/f > /out/f; (echo x > /data/g) 2>/dev/null &&"
+                       " echo wrote > /out/g; true", _bind(out, "/out"),
+                       volumes_from=("donor:ro",))
+            assert (out / "f").read_text() == "shared\n"
+            assert not (out / "g").exists()
+            (c,) = [c for c in e.containers.list() if c.name != "donor"]
+            vf = next(m for m in c.spec.mounts if m.target == "/data")
+            assert vf.source == "vf" and vf.read_only
+            assert {m.target for m in c.spec.mounts} == {"/data", "/anon", "/out"}
+            with pytest.raises(Conflict):
+                await e.volumes.remove("vf")
+    run(main)
+
+
+def test_local_driver_tmpfs_volume_is_mounted_while_used(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            with pytest.raises(InvalidArgument, match='create bad: invalid option: "foo"'):
+                await e.volumes.create(VolumeCreate(name="bad", options=(("foo", "1"),)))
+            with pytest.raises(InvalidArgument, match='missing required option: "device"'):
+                await e.volumes.create(VolumeCreate(name="bad", options=(("type", "tmpfs"),)))
+            vol = await e.volumes.create(VolumeCreate(name="tv", options=(
+                ("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=4m"))))
+            assert await e.volumes.create(VolumeCreate(name="tv")) == vol  # idempotent
+            data = Path(vol.mountpoint)
+            assert not host.is_mount_point(data)
+            c = await e.containers.create(None, ContainerSpec(
+                image="busybox", cmd=("sh", "-c", "grep ' /v ' /proc/mounts > /out/m;"
+                                      " echo hi > /v/f; sleep 30"),
+                network_mode="none", mounts=(_vol("tv", "/v"), _bind(out, "/out"))))
+            await e.containers.start(c.id)
+            for _ in range(100):
+                if (out / "m").exists() and (data / "f").exists():
+                    break
+                await asyncio.sleep(0.1)
+            assert host.is_mount_point(data)
+            assert "tmpfs" in (out / "m").read_text()
+            assert (data / "f").read_text() == "hi\n"
+            assert e.volumes.usage("tv").size == -1
+            await e.containers.stop(c.id, timeout=0)
+            assert e.containers.get(c.id).state.status == Status.EXITED
+            assert not host.is_mount_point(data)  # the last user stopped
+            assert not (data / "f").exists()  # a tmpfs: gone with the mount
+            await e.containers.remove(c.id)
+            await e.volumes.remove("tv")
+            assert not data.parent.exists()
+    run(main)
+
+
+def test_prune_removes_unused_anonymous_volumes_only_by_default(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            anon = await e.volumes.create(VolumeCreate())
+            named = await e.volumes.create(VolumeCreate(name="pruneme",
+                                                        labels=(("k", "v"),)))
+            (Path(anon.mountpoint) / "f").write_bytes(b"x" * 100)
+            report = await e.volumes.prune([], all_volumes=False)
+            assert report.deleted == (anon.name,) and report.space_reclaimed == 100
+            assert (await e.volumes.prune(["k=other"], all_volumes=True)).deleted == ()
+            assert (await e.volumes.prune(["k=v"], all_volumes=True)).deleted == (
+                named.name,)
+    run(main)
