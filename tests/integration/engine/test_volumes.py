@@ -8,120 +8,33 @@ directory, so every assertion reads real files the kernel mounted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.engine.netengine import BRIDGE, CHAINS, engine_root, images_of
+from tests.integration.engine.netengine import engine_root
+from tests.integration.engine.volengine import IMAGE, Engine, engine, image_with_volume
 
-from berth.engine.builder.commit import Committer
 from berth.engine.containers.model import ContainerSpec, MountSpec, Status
-from berth.engine.containers.service import ContainerService, ServiceOptions
-from berth.engine.containers.store import ContainerStore
-from berth.engine.events import EventBus
-from berth.engine.images.service import ImageService
-from berth.engine.networks.preparer import NetworkPreparer
-from berth.engine.networks.service import NetworkOptions, NetworkService
 from berth.engine.volumes.model import VolumeCreate
-from berth.engine.volumes.preparer import VolumePreparer
-from berth.engine.volumes.service import VolumeService
-from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
-from berth.oci import reference
+from berth.errors import Conflict, InvalidArgument, NotFound
 from berth.runtime import host
-from berth.runtime.shim.client import ShimManager
-from berth.store.metadata.containers import ContainerRecords
-from berth.store.metadata.db import Database
-from berth.store.metadata.networks import NetworkRecords
-from berth.store.metadata.volumes import VolumeRecords
 
 pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root, overlayfs and mounts"),
 ]
 
-IMAGE = "volimg:latest"
-
-
-@dataclass
-class Engine:
-    containers: ContainerService
-    volumes: VolumeService
-    images: ImageService
-    events: EventBus
-
 
 @pytest.fixture(scope="module")
 def root() -> Iterator[Path]:
     with engine_root() as root:
-        asyncio.run(_image_with_volume(root))
+        asyncio.run(image_with_volume(root))
         yield root
-
-
-async def _image_with_volume(root: Path) -> None:
-    """volimg: busybox plus /seeded/hello (owned 1000:1000, dir mode 0750) and
-    ``VOLUME /seeded``."""
-    db = Database(root / "data" / "metadata.db")
-    try:
-        images = images_of(root, db)
-        committer = Committer(images)
-        base = committer.load((await images.get("busybox")).id)
-        upper = Path(tempfile.mkdtemp(dir=root))
-        (upper / "seeded").mkdir(mode=0o750)
-        os.chmod(upper / "seeded", 0o750)
-        (upper / "seeded" / "hello").write_text("from the image\n")
-        os.chown(upper / "seeded", 1000, 1000)
-        os.chown(upper / "seeded" / "hello", 1000, 1000)
-        layer = committer.layer_from_upper(upper, base)
-        config = dict(base.config["config"])
-        config["Volumes"] = {"/seeded": {}}
-        image = committer.commit(base, config, "VOLUME /seeded", layer)  # type: ignore[arg-type]
-        images.set_tag(reference.parse(IMAGE), image.id)
-    finally:
-        db.close()
-
-
-@contextlib.asynccontextmanager
-async def engine(root: Path) -> AsyncIterator[Engine]:
-    data_root, exec_root = root / "data", root / "exec"
-    db = Database(data_root / "metadata.db")
-    images = images_of(root, db)
-    shims = ShimManager(exec_root)
-    await shims.start()
-    events = EventBus()
-    networks = NetworkService(NetworkOptions(
-        exec_root=exec_root, data_root=data_root, bridge=BRIDGE,
-        default_address_pools=("10.231.0.0/16:24",), iptables_chain_prefix=CHAINS),
-        NetworkRecords(db), events)
-    volumes = VolumeService(data_root, VolumeRecords(db), events)
-    containers = ContainerService(
-        ServiceOptions(data_root=data_root, exec_root=exec_root,
-                       cgroup_parent=f"berth-vol-{secrets.token_hex(3)}"),
-        ContainerStore(ContainerRecords(db)), images, shims, events,
-        [NetworkPreparer(networks, images), VolumePreparer(volumes, images)])
-    networks.set_containers(containers)
-    volumes.set_containers(containers)
-    await networks.start()
-    await containers.restore()
-    e = Engine(containers, volumes, images, events)
-    try:
-        yield e
-    finally:
-        for c in containers.list():
-            with contextlib.suppress(BerthError):
-                await containers.remove(c.id, force=True, volumes=True)
-        for v in volumes.list():
-            with contextlib.suppress(BerthError):
-                await volumes.remove(v.name)
-        await containers.close()
-        await networks.close()
-        await shims.close()
-        db.close()
 
 
 def _out(root: Path) -> Path:
@@ -357,4 +270,29 @@ def test_prune_removes_unused_anonymous_volumes_only_by_default(root: Path) -> N
             assert (await e.volumes.prune(["k=other"], all_volumes=True)).deleted == ()
             assert (await e.volumes.prune(["k=v"], all_volumes=True)).deleted == (
                 named.name,)
+    run(main)
+
+
+def test_a_link_in_the_image_at_a_target_stays_inside_the_root(root: Path) -> None:
+    """/escape links to a host path and /up climbs past /: mounts through them land in
+    the container's root, never on the host."""
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            hostside = root / "hostside"
+            await _run(e, "echo in > /escape/t/f;"
+                       f" echo up > /up/u/f; ls -d /u/ {hostside}/t/ > /out/ls 2>&1;"
+                       " true",
+                       MountSpec(type="tmpfs", target="/escape/t"),
+                       MountSpec(type="volume", target="/up/u"), _bind(out, "/out"),
+                       image=IMAGE)
+            assert not (hostside / "t").exists()
+            assert not Path("/u").exists()
+            assert not host.is_mount_point(hostside / "t")
+            ls = (out / "ls").read_text()
+            # inside the root, /up/u is /u and /escape/t is <hostside>/t
+            assert ls.split() == [f"{hostside}/t/", "/u/"]
+            (c,) = e.containers.list()
+            up = next(m.source for m in c.spec.mounts if m.target == "/up/u")
+            assert (Path(e.volumes.get(up).mountpoint) / "f").read_text() == "up\n"
     run(main)
