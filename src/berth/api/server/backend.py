@@ -19,6 +19,9 @@ suite as the real ``ContainerService``::
     BuildRoutes ──────────▶ BuildBackend ──────────▶ builder.builder.Builder
     NetworkRoutes ────────▶ NetworkBackend ────────▶ networks.service.NetworkService
     ContainerRoutes ──────▶ NetworkBackend (container_network: NetworkSettings)
+    VolumeRoutes ─────────▶ VolumeBackend ─────────▶ volumes.service.VolumeService
+    ContainerRoutes ──────▶ VolumeBackend (mount_points, get: Mounts, Config.Volumes)
+    SystemRoutes ─────────▶ VolumeBackend (list, usage: system df's Volumes)
     SystemRoutes ─────────▶ SystemBackend ─────────▶ events.EventBus
                     └─────▶ SystemInfoBackend ─────▶ system.SystemService
 """

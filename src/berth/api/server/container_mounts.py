@@ -218,9 +218,12 @@ def with_mounts(spec: ContainerSpec, body: types.ContainerCreate) -> ContainerSp
         seen.add(m.target)
     for target in body.Volumes or {}:
         path = _clean(target)
-        if path not in seen:  # a bind or mount at the path wins, as docker
+        # a bind or mount at the path wins, as docker; so does a --volumes-from mount of
+        # the path, which the engine resolves (an anonymous volume gives way to it)
+        if path not in seen:
             seen.add(path)
-            mounts.append(MountSpec(type="volume", target=path))
+            mounts.append(MountSpec(type="volume", target=path,
+                                    volume_driver=host.VolumeDriver))
     volumes_from = tuple(parse_volumes_from(v) for v in host.VolumesFrom or ())
     return replace(spec, mounts=tuple(mounts), volumes_from=volumes_from)
 

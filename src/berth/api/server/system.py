@@ -101,7 +101,7 @@ def info(i: Info, registries: RegistryOptions) -> wire.SystemInfo:
         "ID": "", "Containers": i.containers, "ContainersRunning": i.running,
         "ContainersPaused": i.paused, "ContainersStopped": i.stopped, "Images": i.images,
         "Driver": i.driver, "DriverStatus": [["Backing Filesystem", i.backing_filesystem]],
-        "Plugins": {"Volume": [], "Network": list(i.network_drivers),
+        "Plugins": {"Volume": ["local"], "Network": list(i.network_drivers),
                     "Log": list(i.log_drivers)},
         "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
         "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
