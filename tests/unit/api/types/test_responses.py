@@ -19,8 +19,9 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from tests.unit.api.server.harness import DATA_ROOT, Api, with_api
 
-from berth.api.server import container_json, image_archives, images, networks, system
+from berth.api.server import container_json, image_archives, images, networks, system, volumes
 from berth.api.types import responses as wire
+from berth.api.types import volumes as volume_wire
 from berth.engine.containers.model import Health, Healthcheck, HealthProbe
 from berth.engine.events import Event
 from berth.engine.images.history import HistoryItem
@@ -152,7 +153,17 @@ async def test_documents_conform_to_the_shared_shapes(api: Api) -> None:
     resp = await api.client.post("/networks/prune")
     shapes.check(await resp.json(), wire.NetworkPruneResponse)
 
-    for cid in (full, plain, web):
+    mounted = await api.create(Volumes={"/anon": {}}, HostConfig={
+        "Binds": ["/srv:/srv:ro", "data:/data"], "Tmpfs": {"/run": ""},
+        "Mounts": [{"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1024}}]})
+    resp = await api.client.post("/volumes/create", json={"Name": "other", "Labels": {"a": "b"}})
+    shapes.check(await resp.json(), volume_wire.Volume)
+    shapes.check(await get("/volumes"), volume_wire.VolumeListResponse)
+    shapes.check(await get("/volumes/data"), volume_wire.Volume)
+    resp = await api.client.post("/volumes/prune")
+    shapes.check(await resp.json(), volume_wire.VolumePruneResponse)
+
+    for cid in (full, plain, web, mounted):
         shapes.check(await get(f"/containers/{cid}/json"), wire.ContainerInspect)
         shapes.check(await get(f"/containers/{cid}/json?size=1"), wire.ContainerInspect)
     shapes.check(await get("/containers/json?all=1&size=1"), list[wire.ContainerSummary])
@@ -190,6 +201,10 @@ async def test_documents_conform_to_the_shared_shapes(api: Api) -> None:
     df = DiskUsage(layers_size=4096, images=(ImageUsage(busybox, 2, 0),),
                    containers=tuple(ContainerUsage(c, 0, 4096) for c in api.containers.list()))
     shapes.check(_wire(system.disk_usage(df)), wire.SystemDataUsage)
+    df_doc = system.disk_usage(df)
+    df_doc["Volumes"] = [volumes.volume_json(v, api.volumes.usage(v.name))
+                         for v in api.volumes.list()]
+    shapes.check(_wire(df_doc), wire.SystemDataUsage)
     for ev in (Event("container", "start", full, (("image", "busybox"), ("name", "full"))),
                Event("image", "tag", busybox.id)):
         shapes.check(_wire(system.event_message(ev)), wire.EventMessage)
