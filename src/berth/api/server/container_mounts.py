@@ -73,7 +73,12 @@ def _check_target(target: str) -> None:
 
 def check_volume_name(name: str, driver: str) -> None:
     """The local driver's names (docker refuses the rest when it creates the volume)."""
-    if name and driver in ("", "local") and not _VOLUME_NAME.match(name):
+    if not name or driver not in ("", "local"):
+        return
+    if len(name) == 1:
+        raise InvalidArgument(f"create {name}: volume name is too short, names should be at "
+                              "least two alphanumeric characters")
+    if not _VOLUME_NAME.match(name):
         raise InvalidArgument(
             f'create {name}: "{name}" includes invalid characters for a local volume name, '
             'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
@@ -218,8 +223,8 @@ def with_mounts(spec: ContainerSpec, body: types.ContainerCreate) -> ContainerSp
         seen.add(m.target)
     for target in body.Volumes or {}:
         path = _clean(target)
-        # a bind or mount at the path wins, as docker; so does a --volumes-from mount of
-        # the path, which the engine resolves (an anonymous volume gives way to it)
+        # a bind or mount at the path wins, as docker (a --volumes-from mount of the
+        # path is the engine's to weigh against the anonymous volume)
         if path not in seen:
             seen.add(path)
             mounts.append(MountSpec(type="volume", target=path,

@@ -57,6 +57,8 @@ BIND_REFUSALS = [
                       "for type \"volume\": field BindOptions must not be specified"),
     ("/a:/x:nocopy", "invalid volume specification: '/a:/x:nocopy': invalid mount config "
                      "for type \"bind\": field VolumeOptions must not be specified"),
+    ("v:/x", "create v: volume name is too short, names should be at least two "
+             "alphanumeric characters"),
     ("./rel:/x", 'create ./rel: "./rel" includes invalid characters for a local volume name, '
                  'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a '
                  "host directory, use absolute path"),

@@ -193,13 +193,6 @@ class VolumeBackendSuite:
             points = b.volumes.mount_points(b.containers.get(second.id))
             assert [(p.destination, p.name, p.rw) for p in points] == [("/s", name, False)]
             assert b.volumes.usage(name).ref_count == 2
-            # an anonymous volume at the path gives way to --volumes-from (Config.Volumes
-            # of an image or a body), as docker's
-            third = await b.containers.create(None, b.spec(
-                MountSpec("volume", "/s"), volumes_from=(first.id,)))
-            points = b.volumes.mount_points(b.containers.get(third.id))
-            assert [(p.destination, p.name, p.rw) for p in points] == [("/s", name, True)]
-            await b.containers.remove(third.id, volumes=True)
             with pytest.raises((NotFound, InvalidArgument)):
                 await b.containers.create(None, b.spec(volumes_from=(f"{b.prefix}nope",)))
             for c in (second, first):

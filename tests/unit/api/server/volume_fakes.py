@@ -129,9 +129,10 @@ class FakeVolumes:
     # ── the preparer's part ──────────────────────────────────────────────────────────
 
     def check(self, spec: ContainerSpec) -> ContainerSpec:
-        """docker's precedence: --volumes-from's mounts give way to the spec's binds and
-        named volumes, and an anonymous volume (Config.Volumes) gives way to them."""
-        inherited: dict[str, MountSpec] = {}
+        """As the engine's preparer: the spec's own mounts first, then --volumes-from's
+        at the paths still free."""
+        mounts = [self._named(m) for m in spec.mounts]
+        targets = {m.target for m in mounts}
         for ref in spec.volumes_from:
             name, _, mode = ref.partition(":")
             try:
@@ -139,14 +140,10 @@ class FakeVolumes:
             except NotFound as err:
                 raise InvalidArgument(err.message) from None
             for m in source.spec.mounts:
-                if m.type != "tmpfs":
-                    inherited[m.target] = replace(
-                        m, read_only=m.read_only or "ro" in mode.split(","), mode="")
-        own = [m for m in spec.mounts
-               if not (m.type == "volume" and not m.source and m.target in inherited)]
-        targets = {m.target for m in own}
-        mounts = [self._named(m) for m in own]
-        mounts += [m for t, m in inherited.items() if t not in targets]
+                if m.target not in targets and m.type != "tmpfs":
+                    targets.add(m.target)
+                    mounts.append(replace(m, read_only=m.read_only
+                                          or "ro" in mode.split(","), mode=""))
         return replace(spec, mounts=tuple(mounts))
 
     def _named(self, m: MountSpec) -> MountSpec:
