@@ -287,7 +287,8 @@ def summary(c: Container, net: ContainerNetwork | None = None,
 
 
 def matches(c: Container, filters: dict[str, list[str]]) -> bool:
-    """docker ps filters: id, name, label, status, exited, ancestor."""
+    """docker ps filters: id, name, label, status, exited, ancestor, volume (a volume's
+    name, a bind's source or a mount's destination)."""
     checks: dict[str, Callable[[str], bool]] = {
         "id": lambda v: c.id.startswith(v),
         "name": lambda v: v.lstrip("/") in c.name,
@@ -295,6 +296,7 @@ def matches(c: Container, filters: dict[str, list[str]]) -> bool:
         "exited": lambda v: c.state.status == Status.EXITED and str(c.state.exit_code) == v,
         "ancestor": lambda v: v in (c.spec.image, c.image_id) or c.image_id.startswith(
             "sha256:" + v),
+        "volume": lambda v: any(v in (m.source, m.target) for m in c.spec.mounts),
         "label": lambda v: (dict(c.labels).get(v.partition("=")[0]) == v.partition("=")[2])
         if "=" in v else v in dict(c.labels),
     }

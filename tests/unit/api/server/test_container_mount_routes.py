@@ -4,6 +4,7 @@ and what inspect, ps and rm -v show and do."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from typing import Any
 
@@ -220,6 +221,22 @@ async def test_ps_shows_mounts(api: Api) -> None:
     (mount,) = summary["Mounts"]
     assert (mount["Type"], mount["Name"], mount["Destination"], mount["RW"]) == (
         "volume", "named", "/named", True)
+
+
+@with_api
+async def test_ps_filters_by_volume_name_bind_source_or_destination(api: Api) -> None:
+    named = await api.create(HostConfig={"Binds": ["named:/named"]})
+    bound = await api.create(HostConfig={"Binds": [f"{SRC}:/b"]})
+    await api.create()
+
+    async def ids(value: str) -> list[str]:
+        resp = await api.client.get("/containers/json", params={
+            "all": "1", "filters": json.dumps({"volume": [value]})})
+        return [c["Id"] for c in await resp.json()]
+
+    assert await ids("named") == [named] and await ids("/named") == [named]
+    assert await ids(SRC) == [bound] and await ids("/b") == [bound]
+    assert await ids("nope") == []
 
 
 @with_api
