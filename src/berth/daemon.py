@@ -25,6 +25,7 @@ from berth.api.server.images import ImageRoutes
 from berth.api.server.networks import NetworkRoutes
 from berth.api.server.swarm import SwarmRoutes
 from berth.api.server.system import SystemRoutes
+from berth.api.server.volumes import VolumeRoutes
 from berth.api.tls import serve_tls, server_context
 from berth.config import DaemonConfig, load
 from berth.engine.builder.builder import Builder
@@ -149,10 +150,11 @@ async def serve(config: DaemonConfig) -> None:
                     runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(), debug=config.debug),
         containers, images, admin, LOG_DRIVERS)
     app = make_app([
-        SystemRoutes(system, images.registries, events).register,
+        SystemRoutes(system, images.registries, events, volumes).register,
         ContainerRoutes(containers, execs, admin, str(config.data_root),
-                        config.snapshotter, networks).register,
+                        config.snapshotter, networks, volumes).register,
         NetworkRoutes(networks, containers).register,
+        VolumeRoutes(volumes, containers).register,
         ExecRoutes(execs).register,
         ImageRoutes(images, containers, config.snapshotter).register,
         BuildRoutes(Builder(images, containers, config.data_root / "build")).register,

@@ -23,12 +23,12 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from berth.engine import clock
 from berth.engine.containers.model import Container
 from berth.engine.events import Event, EventBus
 from berth.engine.volumes import local
@@ -117,7 +117,7 @@ class VolumeService:
                 return existing
             path = await asyncio.to_thread(self.driver.create, name, dict(req.options))
             vol = Volume(name=name, driver=local.NAME, mountpoint=str(path),
-                         created=clock.rfc3339(), labels=tuple(labels),
+                         created=_created(), labels=tuple(labels),
                          options=tuple(req.options))
             stored = _from_json(await asyncio.to_thread(
                 self._records.insert, name, local.NAME, _to_json(vol)))
@@ -255,6 +255,11 @@ class VolumeService:
     def publish_mount(self, action: str, name: str, **attrs: str) -> None:
         """A volume's mount/unmount event (the preparer's, at a start and an exit)."""
         self._publish(action, name, **attrs)
+
+
+def _created() -> str:
+    """docker's volume CreatedAt: RFC 3339 to the second (``time.RFC3339``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _label_match(v: Volume, filters: Iterable[str]) -> bool:
