@@ -39,6 +39,7 @@ builder's plain directories (the build context), so the engine never imports
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -373,14 +374,32 @@ class LayerTree:
         """Every path under directory ``rel`` (relative to it), parents first, sorted."""
         return [sub for sub, _ in self.entries(rel)]
 
+    @contextlib.contextmanager
+    def entry_path(self, rel: str) -> Iterator[str]:
+        """A host path of the topmost entry at ``rel`` (final symlink not followed) that
+        reaches it through its directory opened with no symlink followed
+        (``/proc/self/fd/N/name``), good inside the block; FileNotFoundError if none."""
+        parts, found = self._found(rel)
+        fd = _open_dir(found[0][0], parts[:-1])
+        try:
+            yield _fd_path(fd, parts[-1])
+        finally:
+            os.close(fd)
+
     # -- writes ----------------------------------------------------------------------
 
-    def make_dirs(self, path: str) -> str:
+    def open_upper(self, rel: str) -> int:
+        """Directory ``rel`` (resolved, as :meth:`make_dirs` returns it) of the writable
+        layer, opened following no symlink on the way; the caller closes it."""
+        return _open_dir(self.upper, split(rel))
+
+    def make_dirs(self, path: str, copy_up: bool = False) -> str:
         """``mkdir -p path`` as a process in the root would run it, in the writable top
         layer: symlinks followed inside the root, missing directories created root-owned
         0755, existing parents copied up with their mode and owner (overlay's copy-up);
-        nothing written when the directory exists in any layer. Returns the resolved path;
-        NotADirectoryError where a non-directory is in the way."""
+        nothing written when the directory exists in any layer (unless ``copy_up``: then
+        it and its parents are copied up into the writable layer, to write in). Returns
+        the resolved path; NotADirectoryError where a non-directory is in the way."""
         rel = self.resolve(path)
         parts = split(rel)
         upper = self.upper
@@ -395,7 +414,7 @@ class LayerTree:
                 raise NotADirectoryError(errno.ENOTDIR, "not a directory",
                                          "/" + "/".join(parts[:depth + 1]))
             plan.append((found[0][0] == upper, found[0][1]))
-        if len(plan) == len(parts):
+        if len(plan) == len(parts) and not (copy_up and not all(h for h, _ in plan)):
             return rel  # a directory already, in some layer: nothing to write
         plan += [(False, None)] * (len(parts) - len(plan))
         fd = os.open(upper, _DIR)

@@ -1,0 +1,168 @@
+"""ContainerFs: docker cp's stat / tar / extract over a layer stack (plain directories:
+a lower layer and a writable upper), never leaving the root."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from berth.engine.containers.archive import (
+    ContainerFs,
+    ExtractOptions,
+    FsMount,
+    absolute,
+    go_base,
+    go_file_mode,
+)
+from berth.errors import InvalidArgument
+from berth.store.rootview import LayerTree
+
+
+@pytest.fixture
+def layers(tmp_path: Path) -> tuple[Path, Path]:
+    upper, lower = tmp_path / "upper", tmp_path / "lower"
+    (lower / "etc").mkdir(parents=True)
+    (lower / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (lower / "tmp").mkdir()
+    (lower / "bin").mkdir()
+    (lower / "bin" / "sh").write_bytes(b"shell")
+    os.symlink("/", lower / "rootlink")
+    os.symlink("../../../../etc", lower / "tmp" / "up")
+    os.symlink("passwd", lower / "etc" / "pw")
+    upper.mkdir()
+    (upper / "new.txt").write_text("new")
+    (tmp_path / "host-secret").write_text("host")
+    return upper, lower
+
+
+def fs_of(layers: tuple[Path, Path], mounts: tuple[FsMount, ...] = (),
+          readonly: bool = False) -> ContainerFs:
+    return ContainerFs(LayerTree(list(layers), writable=True), mounts, readonly)
+
+
+def tar_of(fs: ContainerFs, path: str) -> dict[str, tarfile.TarInfo]:
+    out = io.BytesIO()
+    fs.write_tar(path, out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tf:
+        return {m.name: m for m in tf.getmembers()}
+
+
+def make_tar(*entries: tuple[str, bytes | str | None]) -> io.BytesIO:
+    """(name, content): bytes a file, str a symlink target, None a directory."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tf:
+        for name, content in entries:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1_600_000_000
+            if content is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o750
+                tf.addfile(info)
+            elif isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content
+                tf.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o640
+                tf.addfile(info, io.BytesIO(content))
+    out.seek(0)
+    return out
+
+
+def test_helpers_as_go() -> None:
+    assert go_base("/etc/") == "etc" and go_base("/etc/.") == "." and go_base("/") == "/"
+    assert absolute("etc/") == "/etc/" and absolute("/etc/.") == "/etc/."
+    assert absolute("//x/../y") == "/y"
+    assert go_file_mode(0o040755) == (1 << 31) | 0o755
+    assert go_file_mode(0o120777) == (1 << 27) | 0o777
+
+
+def test_stat_of_a_symlink_names_its_target_inside_the_root(layers: tuple[Path, Path]) -> None:
+    fs = fs_of(layers)
+    st = fs.stat("/etc/pw")
+    assert st.name == "pw" and st.link_target == "/etc/passwd"
+    assert fs.stat("/tmp/up").link_target == "/etc"  # "../.." stops at the root
+    assert fs.stat("/new.txt").size == 3
+    with pytest.raises(FileNotFoundError):
+        fs.stat("/nope")
+
+
+def test_tar_of_a_directory_and_of_its_contents(layers: tuple[Path, Path]) -> None:
+    fs = fs_of(layers)
+    assert set(tar_of(fs, "/etc")) == {"etc", "etc/passwd", "etc/pw"}
+    assert set(tar_of(fs, "/etc/.")) == {".", "./passwd", "./pw"}
+    one = tar_of(fs, "/etc/pw")
+    assert set(one) == {"pw"} and one["pw"].issym()
+    # through a link to "/": the container's /etc, not the host's
+    assert set(tar_of(fs, "/rootlink/etc/passwd")) == {"passwd"}
+
+
+def test_extract_writes_the_upper_layer_only(layers: tuple[Path, Path]) -> None:
+    upper, lower = layers
+    fs = fs_of(layers)
+    fs.extract("/etc", make_tar(("d", None), ("d/f", b"data"), ("passwd", b"new")),
+               ExtractOptions())
+    assert (upper / "etc" / "d" / "f").read_bytes() == b"data"
+    assert (upper / "etc" / "passwd").read_bytes() == b"new"
+    assert (lower / "etc" / "passwd").read_text().startswith("root")
+    assert (upper / "etc" / "d").stat().st_mode & 0o777 == 0o750
+    assert (upper / "etc" / "d" / "f").stat().st_mtime == 1_600_000_000
+
+
+def test_extract_through_a_link_to_root_stays_inside(layers: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    upper, _ = layers
+    fs = fs_of(layers)
+    fs.extract("/rootlink", make_tar(("host-secret", b"mine")), ExtractOptions())
+    assert (upper / "host-secret").read_bytes() == b"mine"
+    assert (tmp_path / "host-secret").read_text() == "host"
+    # a link made by the archive itself is followed inside the root too
+    fs.extract("/tmp", make_tar(("l", "/"), ("l/bin/x", b"x")), ExtractOptions())
+    assert (upper / "bin" / "x").read_bytes() == b"x"
+
+
+def test_extract_refuses_breakouts(layers: tuple[Path, Path]) -> None:
+    fs = fs_of(layers)
+    for entries in ([("../evil", b"x")], [("rel", "../../etc")],
+                    [("h", b"")]):
+        if entries[0][0] == "h":
+            tar = io.BytesIO()
+            with tarfile.open(fileobj=tar, mode="w") as tf:
+                info = tarfile.TarInfo("h")
+                info.type, info.linkname = tarfile.LNKTYPE, "../../etc/passwd"
+                tf.addfile(info)
+            tar.seek(0)
+        else:
+            tar = make_tar(*entries)
+        with pytest.raises(InvalidArgument):
+            fs.extract("/tmp", tar, ExtractOptions())
+
+
+def test_extract_point_and_overwrite_rules(layers: tuple[Path, Path]) -> None:
+    fs = fs_of(layers)
+    with pytest.raises(InvalidArgument, match="extraction point is not a directory"):
+        fs.extract("/new.txt", make_tar(("a", b"")), ExtractOptions())
+    with pytest.raises(InvalidArgument, match="cannot overwrite directory"):
+        fs.extract("/", make_tar(("etc", b"x")), ExtractOptions(no_overwrite_dir_non_dir=True))
+    with pytest.raises(InvalidArgument, match="container rootfs is marked read-only"):
+        fs_of(layers, readonly=True).extract("/", make_tar(("a", b"")), ExtractOptions())
+
+
+def test_mounts_are_reached_by_their_host_path(layers: tuple[Path, Path],
+                                               tmp_path: Path) -> None:
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "in-volume").write_text("v")
+    upper, _ = layers
+    fs = fs_of(layers, (FsMount("/data", str(vol)),))
+    assert fs.stat("/data/in-volume").size == 1
+    assert "tmp/../data/in-volume" not in tar_of(fs, "/")
+    assert "./data/in-volume" in tar_of(fs, "/")
+    fs.extract("/data", make_tar(("put", b"p")), ExtractOptions())
+    assert (vol / "put").read_bytes() == b"p" and not (upper / "data").exists()
+    ro = fs_of(layers, (FsMount("/data", str(vol), read_only=True),))
+    with pytest.raises(InvalidArgument, match="mounted volume is marked read-only"):
+        ro.extract("/data", make_tar(("x", b"")), ExtractOptions())
