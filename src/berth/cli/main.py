@@ -38,7 +38,7 @@ TOP_LEVEL = {
     "unpause": "pause:UNPAUSE", "restart": "restart", "rename": "rename", "events": "events",
     "pull": "pull", "push": "push", "tag": "tag", "login": "login", "logout": "logout",
     "save": "save", "load": "load", "export": "export", "history": "history",
-    "build": "build", "port": "port",
+    "build": "build", "port": "port", "cp": "cp", "diff": "diff", "commit": "commit",
 }
 MANAGEMENT = {
     "container": {
@@ -47,7 +47,7 @@ MANAGEMENT = {
         "kill": "kill", "wait": "wait", "rm": "rm", "remove": "rm", "exec": "exec",
         "attach": "attach", "top": "top", "pause": "pause", "unpause": "pause:UNPAUSE",
         "restart": "restart", "rename": "rename", "prune": "prune", "export": "export",
-        "port": "port",
+        "port": "port", "cp": "cp", "diff": "diff", "commit": "commit",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -62,7 +62,13 @@ MANAGEMENT = {
         "prune": "network:PRUNE", "connect": "network:CONNECT",
         "disconnect": "network:DISCONNECT",
     },
-    "system": {"info": "info", "events": "events"},
+    "volume": {
+        "create": "volume:CREATE", "ls": "volume:LS", "list": "volume:LS",
+        "inspect": "volume:INSPECT", "rm": "volume:RM", "remove": "volume:RM",
+        "prune": "volume:PRUNE",
+    },
+    "system": {"info": "info", "events": "events", "df": "system_df",
+               "prune": "system_prune"},
     "builder": {"prune": "builder_prune"},
 }
 
@@ -91,10 +97,14 @@ Management Commands:
   network     Manage networks
   registry    Run a registry server (serve, garbage-collect)
   system      Manage Berth
+  volume      Manage volumes
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  commit      Create a new image from a container's changes
+  cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
+  diff        Inspect changes to files or directories on a container's filesystem
   events      Get real time events from the server
   export      Export a container's filesystem as a tar archive
   history     Show the history of an image

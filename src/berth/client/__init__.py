@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from berth.api.types import responses as wire
+    from berth.client.archive import ArchiveAPI
     from berth.client.containers import ContainersAPI, PendingWait
     from berth.client.containerspec import ContainerSpec
     from berth.client.execs import ExecAPI
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
         WaitResult,
     )
     from berth.client.networks import NetworksAPI
+    from berth.client.system import SystemAPI
     from berth.client.tls import TLSOptions
     from berth.client.transport import Transport
+    from berth.client.volumes import VolumesAPI
 
 __all__ = [
     "DEFAULT_API_VERSION", "DEFAULT_HOST", "Client", "ContainerSpec", "ContainerSummary",
@@ -66,8 +69,8 @@ def __getattr__(name: str) -> Any:
 
 
 class Client:
-    """The Engine API at ``host``; ``containers``, ``images``, ``execs`` and ``networks``
-    group the endpoints.
+    """The Engine API at ``host``; ``containers``, ``images``, ``execs``, ``networks``,
+    ``volumes`` and ``system`` group the endpoints.
     ``tls`` applies to tcp:// hosts; ``transport``, when given, replaces the one ``host``
     would pick (tests run the same client over each transport)."""
 
@@ -78,6 +81,9 @@ class Client:
         self._images: ImagesAPI | None = None
         self._execs: ExecAPI | None = None
         self._networks: NetworksAPI | None = None
+        self._volumes: VolumesAPI | None = None
+        self._system: SystemAPI | None = None
+        self._archive: ArchiveAPI | None = None
 
     @property
     def host(self) -> str:
@@ -114,6 +120,31 @@ class Client:
 
             self._networks = NetworksAPI(self.api)
         return self._networks
+
+    @property
+    def volumes(self) -> VolumesAPI:
+        if self._volumes is None:
+            from berth.client.volumes import VolumesAPI
+
+            self._volumes = VolumesAPI(self.api)
+        return self._volumes
+
+    @property
+    def system(self) -> SystemAPI:
+        if self._system is None:
+            from berth.client.system import SystemAPI
+
+            self._system = SystemAPI(self.api)
+        return self._system
+
+    @property
+    def archive(self) -> ArchiveAPI:
+        """``/containers/{id}/archive`` (``cp``)."""
+        if self._archive is None:
+            from berth.client.archive import ArchiveAPI
+
+            self._archive = ArchiveAPI(self.api)
+        return self._archive
 
     def events(self, since: str = "", until: str = "",
                filters: dict[str, list[str]] | None = None) -> Iterator[wire.EventMessage]:

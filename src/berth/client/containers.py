@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 
 from berth.client.api import quote_id, raw_chunks
@@ -129,6 +130,21 @@ class ContainersAPI:
     def export(self, ident: str) -> Iterator[bytes]:
         """The container's root filesystem as a tar, as it arrives."""
         return raw_chunks(self._api.request("GET", f"/containers/{quote_id(ident)}/export"))
+
+    def changes(self, ident: str) -> builtins.list[tuple[int, str]]:
+        """``GET /containers/{id}/changes``: (kind, path), kind 0 modified, 1 added,
+        2 deleted."""
+        docs = self._api.json("GET", f"/containers/{quote_id(ident)}/changes") or ()
+        return [(int(d.get("Kind", 0)), str(d.get("Path") or "")) for d in docs]
+
+    def commit(self, ident: str, repo: str = "", tag: str = "", comment: str = "",
+               author: str = "", changes: tuple[str, ...] = (), pause: bool = True) -> str:
+        """``POST /commit``: the new image's id."""
+        params = {"container": ident, "repo": repo, "tag": tag, "comment": comment,
+                  "author": author, "changes": changes or None,
+                  "pause": None if pause else False}
+        doc = self._api.json("POST", "/commit", params) or {}
+        return str(doc.get("Id") or "")
 
     def logs(self, ident: str, opts: LogOptions) -> Response:
         """The open log stream: stdcopy frames without a tty, raw bytes with one."""

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from berth.client.networking import ContainerNetworking
+    from berth.client.storage import ContainerStorage
 
 
 class RestartPolicy(Value):
@@ -98,6 +99,7 @@ class ContainerSpec(Value):
         "runtime",
         "stop_signal",
         "stop_timeout",
+        "storage",
         "tty",
         "user",
         "working_dir",
@@ -129,6 +131,7 @@ class ContainerSpec(Value):
     restart_policy: Final[RestartPolicy | None]
     healthcheck: Final[Healthcheck | None]
     network: Final[ContainerNetworking | None]
+    storage: Final[ContainerStorage | None]
 
     def __init__(self, image: str, cmd: tuple[str, ...] | None = None,
                  entrypoint: tuple[str, ...] | None = None, env: tuple[str, ...] = (),
@@ -142,7 +145,8 @@ class ContainerSpec(Value):
                  log_opts: dict[str, str] | None = None, init: bool | None = None,
                  restart_policy: RestartPolicy | None = None,
                  healthcheck: Healthcheck | None = None,
-                 network: ContainerNetworking | None = None) -> None:
+                 network: ContainerNetworking | None = None,
+                 storage: ContainerStorage | None = None) -> None:
         self.image = image
         self.cmd = cmd
         self.entrypoint = entrypoint
@@ -170,6 +174,7 @@ class ContainerSpec(Value):
         self.restart_policy = restart_policy
         self.healthcheck = healthcheck
         self.network = network
+        self.storage = storage
 
     def _host_config(self) -> dict[str, Any]:
         host: dict[str, Any] = {
@@ -206,6 +211,8 @@ class ContainerSpec(Value):
             doc["StopTimeout"] = self.stop_timeout
         if self.healthcheck is not None:
             doc["Healthcheck"] = self.healthcheck.to_json()
+        if self.storage is not None:
+            self.storage.fill(doc, doc["HostConfig"])
         if self.network is not None:
             doc["NetworkingConfig"] = self.network.fill(doc, doc["HostConfig"])
         return doc

@@ -57,6 +57,13 @@ class State:
     events: list[dict[str, Any]] = field(default_factory=list)
     network_settings: dict[str, Any] = field(default_factory=dict)  # inspect's
     networks: list[dict[str, Any]] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    volumes_pruned: list[str] = field(default_factory=list)
+    # /containers/{id}/archive: container path -> (stat document, tar bytes for a GET)
+    archive: dict[str, tuple[dict[str, Any], bytes]] = field(default_factory=dict)
+    uploaded: bytes = b""  # the body of the last PUT .../archive
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    disk_usage: dict[str, Any] = field(default_factory=dict)
 
     def find(self, method: str, suffix: str) -> Request:
         for req in self.requests:
@@ -131,6 +138,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
     # -- endpoints ----------------------------------------------------------------------
     def _get_ping(self, req: Request, parts: list[str], state: State) -> None:
         self.send_response(200)
@@ -155,8 +168,90 @@ class Handler(BaseHTTPRequestHandler):
                               "NetworkSettings": state.network_settings})
         elif parts[1] == "top":
             self._reply(200, state.top)
+        elif parts[1] == "changes":
+            self._reply(200, state.changes or None)
+        elif parts[1] == "archive":
+            self._archive(req, state, with_body=True)
         elif parts[1] == "logs":
             self._lines_raw([frame(s, p) for s, p in state.frames])
+
+    def _archive(self, req: Request, state: State, with_body: bool) -> None:
+        """Docker's archive endpoints: the stat in X-Docker-Container-Path-Stat (base64
+        JSON), and for a GET the tar as a chunked body."""
+        import base64
+
+        path = req.query.get("path", [""])[0]
+        if path not in state.archive:
+            self._reply(404, {"message": f"Could not find the file {path} in container web"})
+            return
+        stat, tar = state.archive[path]
+        self.send_response(200)
+        self.send_header("X-Docker-Container-Path-Stat",
+                         base64.b64encode(json.dumps(stat).encode()).decode())
+        self.send_header("Content-Type", "application/x-tar")
+        if not with_body:
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(tar), 1000):
+            chunk = tar[i:i + 1000]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _head_containers(self, req: Request, parts: list[str], state: State) -> None:
+        self._archive(req, state, with_body=False)
+
+    def _put_containers(self, req: Request, parts: list[str], state: State) -> None:
+        path = req.query.get("path", [""])[0]
+        if path not in state.archive:
+            self._reply(404, {"message": f"Could not find the file {path} in container web"})
+            return
+        state.uploaded = req.body
+        self._reply(200)
+
+    def _post_commit(self, req: Request, parts: list[str], state: State) -> None:
+        if req.query.get("container", [""])[0] not in ("web", CID):
+            self._reply(404, {"message": "No such container: nosuch"})
+        else:
+            self._reply(201, {"Id": IMAGE_ID})
+
+    def _get_system(self, req: Request, parts: list[str], state: State) -> None:
+        self._reply(200, state.disk_usage)
+
+    def _volume(self, name: str, state: State) -> dict[str, Any] | None:
+        return next((v for v in state.volumes if v["Name"] == name), None)
+
+    def _get_volumes(self, req: Request, parts: list[str], state: State) -> None:
+        if not parts or parts == [""]:
+            self._reply(200, {"Volumes": state.volumes, "Warnings": []})
+            return
+        found = self._volume(parts[0], state)
+        if found is None:
+            self._reply(404, {"message": f"get {parts[0]}: no such volume"})
+        else:
+            self._reply(200, found)
+
+    def _post_volumes(self, req: Request, parts: list[str], state: State) -> None:
+        if parts == ["prune"]:
+            self._reply(200, {"VolumesDeleted": state.volumes_pruned,
+                              "SpaceReclaimed": 2048 * len(state.volumes_pruned)})
+            return
+        body = json.loads(req.body)
+        name = body["Name"] or "f" * 64
+        self._reply(201, {"Name": name, "Driver": body["Driver"], "Scope": "local",
+                          "Labels": body["Labels"], "Options": body["DriverOpts"],
+                          "Mountpoint": f"/var/lib/berth/volumes/{name}/_data"})
+
+    def _delete_volumes(self, req: Request, parts: list[str], state: State) -> None:
+        found = self._volume(parts[0], state)
+        if found is None:
+            self._reply(404, {"message": f"get {parts[0]}: no such volume"})
+        elif found.get("UsageData", {}).get("RefCount"):
+            self._reply(409, {"message": f"remove {parts[0]}: volume is in use - [{CID}]"})
+        else:
+            self._reply(204)
 
     def _lines_raw(self, chunks: list[bytes]) -> None:
         self.send_response(200)

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
     from berth.api.types import responses as wire
     from berth.client.networks import NetworkDocument
+    from berth.client.volumes import VolumeDocument
 
-    Document = wire.ContainerInspect | wire.ImageInspect | NetworkDocument
+    Document = wire.ContainerInspect | wire.ImageInspect | NetworkDocument | VolumeDocument
     Getter = Callable[[str], Document]
 
 _FORMAT = Flag("format", "f", "str", "", "Format output using a custom template")
@@ -38,9 +39,9 @@ IMAGE = Command(
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     kind = getattr(opts, "type", "") or _kind_of(ctx)
-    if kind not in ("", "container", "image", "network"):
+    if kind not in ("", "container", "image", "network", "volume"):
         raise StatusError(1, f'unknown type: "{kind}": must be one of "container", '
-                             '"image", "network"')
+                             '"image", "network", "volume"')
     size = bool(getattr(opts, "size", False))
     getters: list[Getter] = []
     if kind in ("", "container"):
@@ -49,6 +50,8 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
         getters.append(ctx.client.images.inspect)
     if kind in ("", "network"):
         getters.append(ctx.client.networks.inspect)
+    if kind in ("", "volume"):
+        getters.append(ctx.client.volumes.inspect)
     found: list[Document] = []
     failed = False
     for name in args:

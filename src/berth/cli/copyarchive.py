@@ -1,0 +1,238 @@
+"""The local half of ``cp``: moby's ``archive`` copy rules (``CopyInfoSourcePath``,
+``CopyInfoDestinationPath``, ``PrepareArchiveCopy``, ``RebaseArchiveEntries``) over
+``tarfile`` streams.
+
+Where a copy lands depends on both ends::
+
+    destination           source is a directory         source is a file
+    exists, directory     extract into it               extract into it
+    exists, file          "cannot copy directory"       parent, renamed to its base
+    missing               parent, renamed to its base   parent, renamed (path/ refused)
+
+"Renamed" is a rebase: every entry named ``SRC_BASE`` or ``SRC_BASE/...`` takes the new
+base instead. Tars are read and written as streams (``r|``/``w|``), one member at a time,
+so memory stays bounded by a chunk whatever the size of a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import IO
+
+CANNOT_COPY_DIR = "cannot copy directory"
+DIR_NOT_EXISTS = "no such directory"
+
+
+class CopyError(Exception):
+    """A copy refused or failed on the local side; the message is docker's."""
+
+
+class CopyInfo:
+    """moby's ``archive.CopyInfo``: one end of a copy."""
+
+    __slots__ = ("exists", "is_dir", "path", "rebase_name")
+
+    def __init__(self, path: str, exists: bool = False, is_dir: bool = False,
+                 rebase_name: str = "") -> None:
+        self.path = path
+        self.exists = exists
+        self.is_dir = is_dir
+        self.rebase_name = rebase_name
+
+
+def asserts_directory(path: str) -> bool:
+    return path.endswith("/") or path.endswith("/.")
+
+
+def split_dir_entry(path: str) -> tuple[str, str]:
+    """moby's ``SplitPathDirEntry``: ("/a/b", "c") for "/a/b/c/" (a trailing "/." kept as
+    the entry ".")."""
+    cleaned = os.path.normpath(path) if path not in ("", ".") else "."
+    if path.endswith("/."):
+        cleaned += "/."
+    parent, base = os.path.split(cleaned)
+    return parent or ".", base
+
+
+def preserve_trailing(cleaned: str, original: str) -> str:
+    """moby's ``PreserveTrailingDotOrSeparator``."""
+    if original.endswith("/.") and not cleaned.endswith("/."):
+        return cleaned + "/."
+    if original.endswith("/") and not cleaned.endswith("/"):
+        return cleaned + "/"
+    return cleaned
+
+
+def local_path(path: str) -> str:
+    return preserve_trailing(os.path.abspath(path), path)
+
+
+def source_info(path: str, follow_link: bool) -> CopyInfo:
+    """moby's ``CopyInfoSourcePath``: the local source, following a symlink with ``-L``."""
+    rebase = ""
+    if follow_link and os.path.islink(path.rstrip("/") or "/"):
+        resolved = os.path.realpath(path)
+        rebase = split_dir_entry(path)[1]
+        path = resolved
+    try:
+        st = os.lstat(path)
+    except OSError as err:
+        raise CopyError(f"lstat {path}: {(err.strerror or str(err)).lower()}") from err
+    import stat
+
+    return CopyInfo(path, True, stat.S_ISDIR(st.st_mode), rebase)
+
+
+def destination_info(path: str) -> CopyInfo:
+    """moby's ``CopyInfoDestinationPath``: follows symlinks at the destination; a missing
+    path needs an existing parent."""
+    for _ in range(255):
+        if not os.path.islink(path.rstrip("/") or "/"):
+            break
+        target = os.readlink(path.rstrip("/"))
+        if not os.path.isabs(target):
+            target = os.path.join(split_dir_entry(path)[0], target)
+        path = preserve_trailing(os.path.normpath(target), path)
+    if not os.path.lexists(path.rstrip("/") or "/"):
+        parent = split_dir_entry(path)[0]
+        if not os.path.isdir(parent):
+            raise CopyError(f"lstat {parent}: no such file or directory")
+        return CopyInfo(path)
+    return CopyInfo(path, True, os.path.isdir(path))
+
+
+def plan(src: CopyInfo, dst: CopyInfo) -> tuple[str, tuple[str, str] | None]:
+    """moby's ``PrepareArchiveCopy``: the directory to extract into, and the rebase
+    (old base, new base) the entries need, if any."""
+    src_base = src.rebase_name or split_dir_entry(src.path)[1]
+    dst_dir, dst_base = split_dir_entry(dst.path)
+    if dst.exists and dst.is_dir:
+        return dst.path, None
+    if dst.exists and src.is_dir:
+        raise CopyError(CANNOT_COPY_DIR)
+    if not dst.exists and not src.is_dir and asserts_directory(dst.path):
+        raise CopyError(DIR_NOT_EXISTS)
+    return dst_dir, (src_base, dst_base)
+
+
+def rebase_name(name: str, rebase: tuple[str, str] | None) -> str:
+    if rebase is None:
+        return name
+    old, new = rebase
+    stripped = name.removeprefix("./") if old != "." else name
+    if stripped == old or stripped.rstrip("/") == old:
+        return new
+    if old == "." and (name.startswith("./") or name == "."):
+        return new + name[1:]
+    if stripped.startswith(old + "/"):
+        return new + stripped[len(old):]
+    return name
+
+
+class ChunkReader:
+    """A file over an iterator of chunks: ``read(n)`` never holds more than one chunk
+    beyond what was asked for. Counts the bytes that went through (docker's progress)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buf = b""
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) < size:
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                break
+            self._buf += chunk
+        if size < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:size], self._buf[size:]
+        self.count += len(data)
+        return data
+
+
+class _Extractor(tarfile.TarFile):
+    """docker's client-side ``Untar`` with ``NoLchown``: the files are the caller's."""
+
+    def chown(self, tarinfo: tarfile.TarInfo,
+              targetpath: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+              numeric_owner: bool) -> None:
+        return None
+
+
+def _keep_mode(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """``tarfile``'s "tar" filter (no absolute names, nothing outside ``dest``, no links
+    out of it) with the entry's mode kept as docker keeps it."""
+    checked = tarfile.tar_filter(member, dest)
+    return checked.replace(mode=member.mode, deep=False)
+
+
+def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> None:
+    """Untar the stream into ``dest`` (moby's ``NoOverwriteDirNonDir``: a directory is
+    never replaced by a file)."""
+    try:
+        with _Extractor.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                member.name = rebase_name(member.name, rebase)
+                if member.islnk():
+                    member.linkname = rebase_name(member.linkname, rebase)
+                target = os.path.join(dest, member.name)
+                if os.path.isdir(target) and not os.path.islink(target) and \
+                        not member.isdir():
+                    raise CopyError(f'cannot overwrite directory "{target}" with '
+                                    f'non-directory "{member.name}"')
+                if not member.isdir() and os.path.lexists(target) and \
+                        not os.path.isdir(target):
+                    os.unlink(target)
+                tar.extract(member, dest, filter=_keep_mode)
+    except tarfile.FilterError as err:
+        raise CopyError(str(err)) from err
+    except tarfile.TarError as err:
+        raise CopyError(f"invalid copy source content: {err}") from err
+    except OSError as err:
+        raise CopyError(f"{err.strerror or err}: {err.filename}".lower()) from err
+
+
+def tar_stream(src: CopyInfo, rebase: tuple[str, str] | None,
+               chunk: int = 64 * 1024) -> tuple[IO[bytes], Callable[[], None]]:
+    """moby's ``TarResource`` rebased as ``PrepareArchiveCopy`` says: a pipe the tar is
+    written into by a thread as the reader drains it. Returns the read end and a function
+    that waits for the writer and raises what it hit."""
+    parent, base = split_dir_entry(src.path)
+    arcbase = src.rebase_name or base
+    rfd, wfd = os.pipe()
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with os.fdopen(wfd, "wb", buffering=chunk) as out, \
+                    tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                root = os.path.join(parent, base)
+                tar.add(root, arcname=rebase_name(arcbase if base != "." else ".", rebase),
+                        recursive=True)
+        except (OSError, tarfile.TarError) as err:
+            failure.append(err)
+
+    writer = threading.Thread(target=write, name="cp-tar", daemon=True)
+    writer.start()
+
+    def finish() -> None:
+        writer.join()
+        if failure:
+            raise CopyError(str(failure[0]))
+
+    return os.fdopen(rfd, "rb"), finish
+
+
+def counted(source: IO[bytes], total: list[int], size: int = 64 * 1024) -> Iterator[bytes]:
+    """The bytes of ``source`` in chunks, adding their count to ``total[0]``."""
+    while chunk := source.read(size):
+        total[0] += len(chunk)
+        yield chunk
