@@ -217,6 +217,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._reply(201, {"Id": IMAGE_ID})
 
+    def _post_build(self, req: Request, parts: list[str], state: State) -> None:
+        self._reply(200, {"CachesDeleted": ["cache1"], "SpaceReclaimed": 1000})
+
     def _get_system(self, req: Request, parts: list[str], state: State) -> None:
         self._reply(200, state.disk_usage)
 
@@ -367,7 +370,10 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(404, {"message": f"No such image: {parts[0]}"})
 
     def _post_images(self, req: Request, parts: list[str], state: State) -> None:
-        if parts == ["create"] and "fromImage" in req.query:
+        if parts == ["prune"]:
+            self._reply(200, {"ImagesDeleted": [{"Untagged": "old:1"}, {"Deleted": IMAGE_ID}],
+                              "SpaceReclaimed": 1_500_000})
+        elif parts == ["create"] and "fromImage" in req.query:
             self._reply(500, {"message": "no registry configured"})
         elif parts == ["create"]:
             self._lines([{"status": IMAGE_ID}])
