@@ -46,7 +46,7 @@ class PortBinding(msgspec.Struct):
     HostPort: str = ""
 
 
-class BindOptions(msgspec.Struct):
+class BindOptions(msgspec.Struct, omit_defaults=True):
     Propagation: str = ""
     NonRecursive: bool = False
     CreateMountpoint: bool = False
@@ -54,24 +54,27 @@ class BindOptions(msgspec.Struct):
     ReadOnlyForceRecursive: bool = False
 
 
-class Driver(msgspec.Struct):
+class Driver(msgspec.Struct, omit_defaults=True):
     Name: str = ""
     Options: dict[str, str] | None = None
 
 
-class VolumeOptions(msgspec.Struct):
+class VolumeOptions(msgspec.Struct, omit_defaults=True):
     NoCopy: bool = False
     Labels: dict[str, str] | None = None
     DriverConfig: Driver | None = None
     Subpath: str = ""
 
 
-class TmpfsOptions(msgspec.Struct):
+class TmpfsOptions(msgspec.Struct, omit_defaults=True):
     SizeBytes: Int64 = 0
     Mode: Int64 = 0
 
 
-class Mount(msgspec.Struct):
+class Mount(msgspec.Struct, omit_defaults=True):
+    """Also inspect's ``HostConfig.Mounts``: empty fields left out, as Go's omitempty
+    (so are those of the option structs above)."""
+
     Target: str = ""
     Source: str = ""
     Type: str = ""
