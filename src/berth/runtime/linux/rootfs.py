@@ -8,13 +8,17 @@ sysctls must be written between them (they need ``/proc/sys`` still writable)::
     finalize_rootfs  readonly paths → masked paths → readonly root
 
 Every destination is resolved with ``secure_join`` so an image's symlinks cannot point a
-mount at a host path.
+mount at a host path, and mounted through an O_PATH descriptor checked to still be that
+path (``_checked``), so a link swapped in meanwhile cannot either.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,9 +128,27 @@ def _mount_one(root: str, m: oci.Mount, bundle: Path) -> None:
         _mount_cgroup(dest, opts)
     else:
         os.makedirs(dest, exist_ok=True)
-        sc.mount(m.get("source", fstype), dest, fstype, opts.flags, opts.data)
+        with _checked(dest) as target:
+            sc.mount(m.get("source", fstype), target, fstype, opts.flags, opts.data)
     for flag in opts.propagation:
-        sc.mount("", dest, "", flag)
+        with _checked(dest) as target:
+            sc.mount("", target, "", flag)
+
+
+@contextmanager
+def _checked(dest: str) -> Iterator[str]:
+    """``dest`` as ``/proc/self/fd/N`` of an O_PATH descriptor, refused unless what is at
+    ``dest`` now is ``dest`` itself (runc's ``WithProcfd``): a link swapped into a path
+    after ``secure_join`` resolved it (by a container sharing a volume mounted above it)
+    must not carry the mount anywhere else."""
+    fd = os.open(dest, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+        if real != dest or stat.S_ISLNK(os.fstat(fd).st_mode):
+            raise OSError(errno.EXDEV, f"mount destination {dest} moved to {real}")
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def _bind(m: oci.Mount, opts: MountOptions, dest: str, bundle: Path) -> None:
@@ -138,11 +160,13 @@ def _bind(m: oci.Mount, opts: MountOptions, dest: str, bundle: Path) -> None:
         if not os.path.lexists(dest):
             os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
     bind_flags = sc.MS_BIND | (opts.flags & sc.MS_REC)
-    sc.mount(source, dest, "bind", bind_flags)
+    with _checked(dest) as target:
+        sc.mount(source, target, "bind", bind_flags)
     # A bind mount ignores every other flag until it is remounted.
     extra = opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
     if extra:
-        _remount(dest, sc.MS_BIND | sc.MS_REMOUNT | extra)
+        with _checked(dest) as target:
+            _remount(target, sc.MS_BIND | sc.MS_REMOUNT | extra)
 
 
 def _remount(dest: str, flags: int) -> None:
