@@ -36,6 +36,9 @@ from typing import Protocol
 from berth.engine.builder.options import BuildOptions, BuildOutput, BuildResult
 from berth.engine.builder.prune import CachePruneOptions, CachePruneReport
 from berth.engine.containers.admin import PruneFilters, PruneReport
+from berth.engine.containers.archive import ExtractOptions, PathStat
+from berth.engine.containers.changes import Change
+from berth.engine.containers.commit import CommitOptions
 from berth.engine.containers.execs import Exec, ExecSpec
 from berth.engine.containers.model import Container, ContainerSpec, EndpointConfig
 from berth.engine.containers.top import ProcessTable
@@ -309,3 +312,29 @@ class VolumeBackend(Protocol):
     def mount_points(self, container: Container) -> builtins.list[MountPoint]:
         """Inspect's ``Mounts`` of the container, in docker's shape."""
         ...
+
+
+class ContainerFsBackend(Protocol):
+    """``docker cp``: a path in a container, running or not
+    (``engine/containers/archive.py``'s ``ContainerArchive``)."""
+
+    async def stat(self, ref: str, path: str) -> PathStat: ...
+
+    async def get(self, ref: str, path: str
+                  ) -> tuple[PathStat, AsyncGenerator[bytes, None]]: ...
+
+    async def put(self, ref: str, path: str, body: AsyncIterator[bytes],
+                  options: ExtractOptions) -> None: ...
+
+
+class ContainerChangesBackend(Protocol):
+    """``docker diff`` (``engine/containers/changes.py``'s ``ContainerChanges``)."""
+
+    async def changes(self, ref: str) -> builtins.list[Change]: ...
+
+
+class ContainerCommitBackend(Protocol):
+    """``docker commit`` (``engine/containers/commit.py``'s ``ContainerCommitter``):
+    the new image's id."""
+
+    async def commit(self, ref: str, options: CommitOptions) -> str: ...
