@@ -85,6 +85,11 @@ def check_volume_name(name: str, driver: str) -> None:
             "directory, use absolute path")
 
 
+def _driver(name: str) -> str:
+    """HostConfig.VolumeDriver for a volume: "" is local (so inspect echoes a Bind)."""
+    return "" if name == "local" else name
+
+
 def parse_bind(raw: str, volume_driver: str = "") -> MountSpec:
     """One HostConfig.Binds entry (moby's ``ParseMountRaw``)."""
     invalid = f"invalid volume specification: '{raw}'"
@@ -127,7 +132,8 @@ def parse_bind(raw: str, volume_driver: str = "") -> MountSpec:
         type=kind, target=_clean(target),
         source=_clean(source) if kind == "bind" else source,
         read_only="ro" in words, propagation=propagation, create_source=kind == "bind",
-        nocopy=nocopy, volume_driver=volume_driver if kind == "volume" else "", mode=mode)
+        nocopy=nocopy, volume_driver=_driver(volume_driver) if kind == "volume" else "",
+        mode=mode)
 
 
 def parse_mount(m: types.Mount, index: int) -> MountSpec:
@@ -228,7 +234,7 @@ def with_mounts(spec: ContainerSpec, body: types.ContainerCreate) -> ContainerSp
         if path not in seen:
             seen.add(path)
             mounts.append(MountSpec(type="volume", target=path,
-                                    volume_driver=host.VolumeDriver))
+                                    volume_driver=_driver(host.VolumeDriver)))
     volumes_from = tuple(parse_volumes_from(v) for v in host.VolumesFrom or ())
     return replace(spec, mounts=tuple(mounts), volumes_from=volumes_from)
 
