@@ -174,9 +174,10 @@ def _keep_mode(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
     return checked.replace(mode=member.mode, deep=False)
 
 
-def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> None:
+def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> int:
     """Untar the stream into ``dest`` (moby's ``NoOverwriteDirNonDir``: a directory is
-    never replaced by a file)."""
+    never replaced by a file). Returns the archive's size up to its end marker, what
+    docker's reader consumes and reports (the record padding behind it is not counted)."""
     try:
         with _Extractor.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
@@ -192,12 +193,44 @@ def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> N
                         not os.path.isdir(target):
                     os.unlink(target)
                 tar.extract(member, dest, filter=_keep_mode)
+            return int(tar.offset) + 2 * tarfile.BLOCKSIZE
     except tarfile.FilterError as err:
         raise CopyError(str(err)) from err
     except tarfile.TarError as err:
         raise CopyError(f"invalid copy source content: {err}") from err
     except OSError as err:
         raise CopyError(f"{err.strerror or err}: {err.filename}".lower()) from err
+
+
+class _GoTarWriter(tarfile.TarFile):
+    """Times in whole seconds and owners by id, as moby's archive writes them (no PAX
+    header for a fraction). ``tar_stream`` ends the archive itself, as Go's ``archive/tar`` does: the
+    two zero blocks without ``tarfile``'s padding to a 10 KiB record, so "Successfully
+    copied" counts as docker's."""
+
+    def gettarinfo(self, name: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+                   arcname: str | None = None,
+                   fileobj: IO[bytes] | None = None) -> tarfile.TarInfo:
+        info = super().gettarinfo(name, arcname, fileobj)
+        info.mtime = int(info.mtime)
+        info.uname = info.gname = ""  # moby's FileInfoHeaderNoLookups: ids, not names
+        return info
+
+
+class _Sink:
+    """A pipe's write end with the ``tell`` a non-stream ``TarFile`` wants."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.pos = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.pos
 
 
 def tar_stream(src: CopyInfo, rebase: tuple[str, str] | None,
@@ -212,11 +245,14 @@ def tar_stream(src: CopyInfo, rebase: tuple[str, str] | None,
 
     def write() -> None:
         try:
-            with os.fdopen(wfd, "wb", buffering=chunk) as out, \
-                    tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            with os.fdopen(wfd, "wb", buffering=chunk) as out:
+                sink = _Sink(out)
+                tar = _GoTarWriter(fileobj=sink, mode="w",  # type: ignore[arg-type]
+                                   format=tarfile.PAX_FORMAT)
                 root = os.path.join(parent, base)
                 tar.add(root, arcname=rebase_name(arcbase if base != "." else ".", rebase),
                         recursive=True)
+                sink.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))  # no close(): no padding
         except (OSError, tarfile.TarError) as err:
             failure.append(err)
 

@@ -177,25 +177,38 @@ class VolumeSpec:
 
     @property
     def is_bind(self) -> bool:
-        return bool(self.source) and self.source[0] in "./~"
+        """docker's ``isFilePath``: ".", "/" or "~" first, or a Windows drive ("c:")."""
+        source = self.source
+        return bool(source) and (source[0] in "./~" or (
+            len(source) > 1 and source[1] == ":" and source[0].isalpha()))
 
 
 def parse_volume_spec(spec: str) -> VolumeSpec:
-    """``[SOURCE:]TARGET[:MODE]``; an empty section or a fourth part is refused with
-    docker's words."""
+    """``[SOURCE:]TARGET[:MODE]``, scanned left to right as docker's parser does (a
+    letter and a colon at the start of a section is a Windows drive, kept in the
+    section); an empty section or a fourth one is refused with docker's words."""
     if not spec:
         raise UsageError("invalid empty volume spec")
     if len(spec) <= 2:
         return VolumeSpec("", spec, "")
-    parts = spec.split(":")
-    for i, part in enumerate(parts):  # the first fault from the left, as docker's scan
-        if not part:
-            raise UsageError(f"invalid spec: {spec}: empty section between colons")
-        if i == 2 and len(parts) > 3:
-            raise UsageError(f"invalid spec: {spec}: too many colons")
-    if len(parts) == 1:
-        return VolumeSpec("", spec, "")
-    return VolumeSpec(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+    fields: list[str] = []
+    buffer = ""
+    for i, char in enumerate(spec + "\0"):
+        end = i == len(spec)
+        if char == ":" and len(buffer) == 1 and buffer.isalpha():
+            buffer += char
+        elif char == ":" or end:
+            if not buffer:
+                raise UsageError(f"invalid spec: {spec}: empty section between colons")
+            if len(fields) == 2 and not end:
+                raise UsageError(f"invalid spec: {spec}: too many colons")
+            fields.append(buffer)
+            buffer = ""
+        else:
+            buffer += char
+    if len(fields) == 1:
+        return VolumeSpec("", fields[0], "")
+    return VolumeSpec(fields[0], fields[1], fields[2] if len(fields) == 3 else "")
 
 
 STORAGE_FLAGS: tuple[Flag, ...] = (

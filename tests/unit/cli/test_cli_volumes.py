@@ -51,7 +51,7 @@ def test_no_storage_flags_send_no_storage_fields():
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("a::b", "invalid spec: a::b: empty section between colons"),
+    ("/a::b", "invalid spec: /a::b: empty section between colons"),
     ("/a:/b:ro:x", "invalid spec: /a:/b:ro:x: too many colons"),
     (":/b", "invalid spec: :/b: empty section between colons"),
 ])
@@ -62,9 +62,19 @@ def test_volume_spec_refusals_as_docker(spec, message):
 
 
 def test_bad_volume_spec_is_a_run_error(berth):
-    code, _, err = berth("run", "-v", "a::b", "busybox")
+    code, _, err = berth("run", "-v", "/a::b", "busybox")
     assert code == 125
-    assert err.startswith("berth: invalid spec: a::b: empty section between colons")
+    assert err.startswith("berth: invalid spec: /a::b: empty section between colons")
+
+
+def test_volume_spec_keeps_a_drive_letter_as_docker():
+    """docker's scan keeps "a:" as one section (a Windows drive): "a::b" is a bind of
+    "a:" that the daemon judges, not a CLI error."""
+    parsed = parse_volume_spec("a::b")
+    assert (parsed.source, parsed.target, parsed.is_bind) == ("a:", "b", True)
+    assert _body("-v", "a::b")["HostConfig"]["Binds"] == ["a::b"]
+    parsed = parse_volume_spec("/src:/dst:ro,rshared")
+    assert (parsed.source, parsed.target, parsed.mode) == ("/src", "/dst", "ro,rshared")
 
 
 def test_mount_flag_builds_docker_mounts():

@@ -152,6 +152,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"OK")
 
+    def _head_ping(self, req: Request, parts: list[str], state: State) -> None:
+        self.send_response(200)
+        self.send_header("Api-Version", "1.45")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+
     def _get_version(self, req: Request, parts: list[str], state: State) -> None:
         self._reply(200, {"Version": "0.1.0", "ApiVersion": "1.45", "MinAPIVersion": "1.24",
                           "Os": "linux", "Arch": "amd64", "Components": []})
@@ -182,7 +188,8 @@ class Handler(BaseHTTPRequestHandler):
 
         path = req.query.get("path", [""])[0]
         if path not in state.archive:
-            self._reply(404, {"message": f"Could not find the file {path} in container web"})
+            message = {"message": f"Could not find the file {path} in container web"}
+            self._reply(404, message if with_body else None)
             return
         stat, tar = state.archive[path]
         self.send_response(200)
@@ -242,9 +249,9 @@ class Handler(BaseHTTPRequestHandler):
                               "SpaceReclaimed": 2048 * len(state.volumes_pruned)})
             return
         body = json.loads(req.body)
-        name = body["Name"] or "f" * 64
-        self._reply(201, {"Name": name, "Driver": body["Driver"], "Scope": "local",
-                          "Labels": body["Labels"], "Options": body["DriverOpts"],
+        name = body.get("Name") or "f" * 64
+        self._reply(201, {"Name": name, "Driver": body.get("Driver"), "Scope": "local",
+                          "Labels": body.get("Labels"), "Options": body.get("DriverOpts"),
                           "Mountpoint": f"/var/lib/berth/volumes/{name}/_data"})
 
     def _delete_volumes(self, req: Request, parts: list[str], state: State) -> None:

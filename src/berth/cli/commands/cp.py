@@ -109,11 +109,12 @@ def _from_container(ctx: Context, archive: ArchiveAPI, container: str, src: str,
         renamed = (split_dir_entry(src)[1], rebase)
     elif rebase and renamed is not None:
         renamed = (split_dir_entry(src)[1], renamed[1])
+    copied = reader.count
     try:
-        extract(reader, target, renamed)
+        copied = extract(reader, target, renamed)
     finally:
         if not quiet:
-            ctx.err(f"Successfully copied {human_size(reader.count)} to {dst}")
+            ctx.err(f"Successfully copied {human_size(copied)} to {dst}")
 
 
 def _validate_output(path: str) -> None:

@@ -120,7 +120,8 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     doc = ctx.client.system.disk_usage()
     if not opts.verbose:
         fmt = pick_format(opts.format, False, SUMMARY, SUMMARY)
-        ctx.stdout.write(render(fmt, summary_rows(doc), SUMMARY_HEADERS))
+        rows = [dict(sorted(r.items())) for r in summary_rows(doc)]  # Go's JSON key order
+        ctx.stdout.write(render(fmt, rows, SUMMARY_HEADERS))
         return 0
     images = [r for i in doc.get("Images") or [] for r in rows_of(
         ImageSummary.from_json(i), True)[:1]]
