@@ -204,9 +204,9 @@ def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> i
 
 class _GoTarWriter(tarfile.TarFile):
     """Times in whole seconds and owners by id, as moby's archive writes them (no PAX
-    header for a fraction). ``tar_stream`` ends the archive itself, as Go's ``archive/tar`` does: the
-    two zero blocks without ``tarfile``'s padding to a 10 KiB record, so "Successfully
-    copied" counts as docker's."""
+    header for a fraction). ``tar_stream`` ends the archive itself, as Go's
+    ``archive/tar`` does: the two zero blocks without ``tarfile``'s padding to a 10 KiB
+    record, so "Successfully copied" counts as docker's."""
 
     def gettarinfo(self, name: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
                    arcname: str | None = None,
