@@ -61,7 +61,7 @@ USAGE = {
                 "Size": 6_000_000, "SharedSize": 0, "Containers": 0}],
     "Containers": [{"Id": CID, "Names": ["/web"], "Image": "busybox", "Command": "sh",
                     "Created": 1_700_000_000, "State": "running", "Status": "Up",
-                    "SizeRw": 300, "Mounts": []},
+                    "SizeRw": 300, "SizeRootFs": 5000, "Mounts": []},
                    {"Id": "9" * 64, "Names": ["/old"], "Image": "busybox", "Command": "sh",
                     "Created": 1_700_000_000, "State": "exited", "Status": "Exited (0)",
                     "SizeRw": 100, "Mounts": []}],
@@ -104,6 +104,9 @@ def test_system_df_verbose_sections(berth, daemon):
     assert lines[2].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE",
                                 "SHARED", "SIZE", "UNIQUE", "SIZE", "CONTAINERS"]
     assert lines[3].split()[:3] == ["busybox", "latest", "abababababab"]
+    assert lines[3].split()[-3:] == ["0B", "4MB", "1"]
+    web = next(line for line in lines if line.endswith("web"))
+    assert "300B" in web and "virtual" not in web  # docker's df drops SizeRootFs
     assert "Local Volumes space usage:" in lines
     start = lines.index("Local Volumes space usage:")
     assert lines[start + 2].split() == ["VOLUME", "NAME", "LINKS", "SIZE"]

@@ -116,6 +116,16 @@ def _cache_row(b: dict[str, Any]) -> dict[str, Any]:
             "Shared": str(bool(b.get("Shared"))).lower()}
 
 
+def _image_row(image: ImageSummary) -> dict[str, Any]:
+    """``images``' row of the first tag, with docker's ``HumanSize`` (4 digits) for the
+    shared and unique sizes, as ``system df -v`` prints them."""
+    row = rows_of(image, True)[0]
+    if image.shared_size >= 0:
+        row["SharedSize"] = _size(image.shared_size)
+        row["UniqueSize"] = _size(image.size - image.shared_size)
+    return row
+
+
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     doc = ctx.client.system.disk_usage()
     if not opts.verbose:
@@ -123,11 +133,11 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
         rows = [dict(sorted(r.items())) for r in summary_rows(doc)]  # Go's JSON key order
         ctx.stdout.write(render(fmt, rows, SUMMARY_HEADERS))
         return 0
-    images = [r for i in doc.get("Images") or [] for r in rows_of(
-        ImageSummary.from_json(i), True)[:1]]
+    images = [_image_row(ImageSummary.from_json(i)) for i in doc.get("Images") or []]
     ctx.stdout.write("Images space usage:\n\n")
     ctx.stdout.write(render(IMAGES, images, IMAGE_HEADERS))
-    containers = [container_row(ContainerSummary.from_json(c), True)
+    containers = [{**container_row(ContainerSummary.from_json(c), True),
+                   "Size": human_size(int(c.get("SizeRw") or 0))}  # no virtual size here
                   for c in doc.get("Containers") or []]
     ctx.stdout.write("\nContainers space usage:\n\n")
     ctx.stdout.write(render(CONTAINERS, containers, CONTAINER_HEADERS))
