@@ -168,10 +168,22 @@ class _Extractor(tarfile.TarFile):
 
 
 def _keep_mode(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
-    """``tarfile``'s "tar" filter (no absolute names, nothing outside ``dest``, no links
-    out of it) with the entry's mode kept as docker keeps it."""
-    checked = tarfile.tar_filter(member, dest)
-    return checked.replace(mode=member.mode, deep=False)
+    """``tarfile``'s "tar" filter (no absolute names, nothing written outside ``dest``,
+    not even through a link) with the entry's mode kept as docker keeps it. A symlink's
+    target is judged as moby's ``Untar`` judges it: joined to the link's directory, so
+    an absolute target (``/bin/busybox``) is fine and only a "../" climbing out of
+    ``dest`` is refused."""
+    if not member.issym():
+        checked = tarfile.tar_filter(member, dest)
+        return checked.replace(mode=member.mode, deep=False)
+    checked = tarfile.tar_filter(member.replace(linkname="", deep=False), dest)
+    root = os.path.realpath(dest)
+    link_dir = os.path.dirname(os.path.join(root, member.name))
+    target = os.path.normpath(link_dir + "/" + member.linkname)
+    if target != root and not target.startswith(root + os.sep):
+        raise CopyError(f'invalid symlink "{os.path.join(root, member.name)}" -> '
+                        f'"{member.linkname}"')
+    return checked.replace(linkname=member.linkname, mode=member.mode, deep=False)
 
 
 def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> int:

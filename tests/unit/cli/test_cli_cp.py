@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -20,13 +21,17 @@ DIR = 1 << 31
 LINK = 1 << 27
 
 
-def tar_of(entries: list[tuple[str, bytes | None]]) -> bytes:
-    """A tar: (name, content) a file, (name, None) a directory."""
+def tar_of(entries: list[tuple[str, bytes | str | None]]) -> bytes:
+    """A tar: (name, content) a file, (name, None) a directory, (name, "target") a
+    symlink."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in entries:
             info = tarfile.TarInfo(name)
-            if data is None:
+            if isinstance(data, str):
+                info.type, info.linkname = tarfile.SYMTYPE, data
+                tar.addfile(info)
+            elif data is None:
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             else:
@@ -59,6 +64,13 @@ def archive(daemon):
         "/etc/link": (stat("link", LINK | 0o777, "hello.txt"), b""),
         "/evil": (stat("evil", DIR | 0o755), tar_of([("evil", None),
                                                       ("../escaped", b"x")])),
+        "/links": (stat("links", DIR | 0o755), tar_of([
+            ("links", None), ("links/abs", "/bin/busybox"), ("links/rel", "abs"),
+            ("links/up", "../links/rel")])),
+        "/badlink": (stat("badlink", DIR | 0o755), tar_of([
+            ("badlink", None), ("badlink/out", "../../../../../etc")])),
+        "/through": (stat("through", DIR | 0o755), tar_of([
+            ("through", None), ("through/etc", "/etc"), ("through/etc/evil", b"x")])),
     }
     return state
 
@@ -126,6 +138,22 @@ def test_tar_escaping_the_destination_is_refused(berth, archive, tmp_path: Path)
     assert code == 1
     assert "is outside the destination" in err, err
     assert not (tmp_path / "escaped").exists()
+
+
+def test_symlinks_copied_as_links_unless_they_climb_out(berth, archive, tmp_path: Path):
+    assert berth("cp", "web:/links", str(tmp_path))[0] == 0
+    assert os.readlink(tmp_path / "links" / "abs") == "/bin/busybox"
+    assert os.readlink(tmp_path / "links" / "up") == "../links/rel"
+    code, _, err = berth("cp", "web:/badlink", str(tmp_path))
+    assert code == 1
+    assert err == (f'invalid symlink "{tmp_path}/badlink/out" -> "../../../../../etc"\n')
+    assert not (tmp_path / "badlink" / "out").exists()
+
+
+def test_no_write_through_a_link_out_of_the_destination(berth, archive, tmp_path: Path):
+    code, _, err = berth("cp", "web:/through", str(tmp_path))
+    assert code == 1 and "outside the destination" in err, err
+    assert not os.path.exists("/etc/evil")
 
 
 def test_missing_source_is_daemon_error(berth, archive, tmp_path: Path):
