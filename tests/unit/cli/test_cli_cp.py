@@ -236,3 +236,14 @@ def test_stat_header_decodes():
     header = base64.b64encode(json.dumps(stat("d", DIR | 0o755)).encode()).decode()
     parsed = PathStat.from_header(header)
     assert parsed.is_dir and not parsed.is_symlink and parsed.name == "d"
+
+
+def test_local_symlink_sent_as_link_or_followed_with_L(berth, archive, tmp_path: Path):
+    (tmp_path / "real.txt").write_bytes(b"real")
+    (tmp_path / "alias").symlink_to("real.txt")
+    assert berth("cp", str(tmp_path / "alias"), "web:/srv")[0] == 0
+    with tarfile.open(fileobj=io.BytesIO(archive.uploaded)) as tar:
+        [member] = tar.getmembers()
+    assert (member.name, member.issym(), member.linkname) == ("alias", True, "real.txt")
+    assert berth("cp", "-L", str(tmp_path / "alias"), "web:/srv")[0] == 0
+    assert names_in(archive.uploaded) == {"alias": b"real"}
