@@ -60,6 +60,7 @@ def archive(daemon):
                                                       ("data/sub", None),
                                                       ("data/sub/b", b"B")])),
         "/srv": (stat("srv", DIR | 0o755), b""),
+        "/data/.": (stat(".", DIR | 0o755), tar_of([(".", None), ("./a", b"A")])),
         "/tmp": (stat("tmp", DIR | 0o1777), b""),
         "/etc/link": (stat("link", LINK | 0o777, "hello.txt"), b""),
         "/evil": (stat("evil", DIR | 0o755), tar_of([("evil", None),
@@ -247,3 +248,13 @@ def test_local_symlink_sent_as_link_or_followed_with_L(berth, archive, tmp_path:
     assert (member.name, member.issym(), member.linkname) == ("alias", True, "real.txt")
     assert berth("cp", "-L", str(tmp_path / "alias"), "web:/srv")[0] == 0
     assert names_in(archive.uploaded) == {"alias": b"real"}
+
+
+def test_file_over_existing_file_and_directory_contents(berth, archive, tmp_path: Path):
+    (tmp_path / "old.txt").write_bytes(b"old contents")
+    assert berth("cp", "web:/etc/hello.txt", str(tmp_path / "old.txt"))[0] == 0
+    assert (tmp_path / "old.txt").read_bytes() == b"hello"
+    assert berth("cp", "web:/data/.", str(tmp_path))[0] == 0  # the contents, not the dir
+    assert (tmp_path / "a").read_bytes() == b"A"
+    assert berth("cp", "web:/data/.", str(tmp_path / "fresh"))[0] == 0
+    assert (tmp_path / "fresh" / "a").read_bytes() == b"A"
