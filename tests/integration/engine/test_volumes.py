@@ -296,3 +296,37 @@ def test_a_link_in_the_image_at_a_target_stays_inside_the_root(root: Path) -> No
             up = next(m.source for m in c.spec.mounts if m.target == "/up/u")
             assert (Path(e.volumes.get(up).mountpoint) / "f").read_text() == "up\n"
     run(main)
+
+
+@pytest.mark.parametrize("runtime", ["/usr/sbin/runc", "/usr/bin/crun"])
+def test_runc_and_crun_mount_the_same_spec(root: Path, runtime: str) -> None:
+    if not os.path.exists(runtime):
+        pytest.skip(f"{runtime} is not installed")
+
+    async def main() -> None:
+        async with engine(root) as e:
+            out = _out(root)
+            src = Path(tempfile.mkdtemp(dir=root))
+            (src / "in").write_text("host\n")
+            await _run(
+                e, "cat /ro/in > /out/read; (echo x > /ro/x) 2>/dev/null && echo w"
+                " > /out/ro; echo v > /v/f; echo t > /t/f && grep ' /t ' /proc/mounts"
+                " > /out/tmpfs; cat /seeded/hello > /out/seeded; (echo n > /nope)"
+                " 2>/dev/null && echo w > /out/root; true",
+                _bind(src, "/ro", read_only=True), _bind(out, "/out"),
+                _vol(f"rt{secrets.token_hex(2)}", "/v"),
+                MountSpec(type="tmpfs", target="/t", tmpfs_size=4 << 20),
+                # crun refuses a target through a link to a path the root lacks (its
+                # openat2 does not make it); runc makes it inside the root
+                *([MountSpec(type="tmpfs", target="/escape/t")] if "runc" in runtime
+                  else []),
+                image=IMAGE, runtime=runtime, readonly_rootfs=True)
+            assert (out / "read").read_text() == "host\n"
+            assert not (out / "ro").exists() and not (out / "root").exists()
+            assert "size=4096k" in (out / "tmpfs").read_text()
+            assert (out / "seeded").read_text() == "from the image\n"
+            assert not (root / "hostside" / "t").exists()
+            (c,) = e.containers.list()
+            v = next(m.source for m in c.spec.mounts if m.target == "/v")
+            assert (Path(e.volumes.get(v).mountpoint) / "f").read_text() == "v\n"
+    run(main)
