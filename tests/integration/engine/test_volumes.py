@@ -86,6 +86,11 @@ def test_named_volume_outlives_its_container_and_is_in_use_meanwhile(root: Path)
             await _run(e, "cat /data/f > /out/seen", _vol("keep", "/data"),
                        _bind(out, "/out"))
             assert (out / "seen").read_text() == "kept\n"
+            seen = [(ev.action, dict(ev.attributes).get("container"))
+                    for ev in e.events._history if ev.type == "volume"
+                    and ev.actor_id == "keep"]
+            assert seen[0] == ("create", None)
+            assert [a for a, _ in seen[1:]] == ["mount", "unmount"] * 2
             for c in e.containers.list():
                 await e.containers.remove(c.id)
             assert e.volumes.usage("keep").ref_count == 0

@@ -57,6 +57,8 @@ class VolumePreparer:
     def __init__(self, volumes: VolumeService, images: ImageService) -> None:
         self._vols = volumes
         self._images = images
+        # the volumes each prepared run mounted (this daemon's), for the unmount events
+        self._mounted: dict[str, list[str]] = {}
 
     # ── check ────────────────────────────────────────────────────────────────────────
 
@@ -125,6 +127,7 @@ class VolumePreparer:
                                 await self._images.rootfs_mounts(c.id))
                         await asyncio.to_thread(_seed_if_empty, rootfs, m.target, path)
                     entries.append(bind_entry(str(path), m))
+                    self._mounted.setdefault(c.id, []).append(m.source)
                     self._vols.publish_mount(
                         "mount", m.source, container=c.id, destination=m.target,
                         propagation=m.propagation, **{"read/write": str(not m.read_only)
@@ -148,6 +151,8 @@ class VolumePreparer:
         for m in container.spec.mounts:
             if m.type == "volume" and m.source:
                 await self._vols.release(m.source, container.id)
+        for name in self._mounted.pop(container.id, []):
+            self._vols.publish_mount("unmount", name, container=container.id)
 
     async def removed(self, container: Container, volumes: bool) -> None:
         if not volumes:
