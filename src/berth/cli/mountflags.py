@@ -217,6 +217,8 @@ STORAGE_FLAGS: tuple[Flag, ...] = (
     Flag("read-only", kind="bool", help="Mount the container's root filesystem as read only"),
     Flag("tmpfs", kind="list", help="Mount a tmpfs directory"),
     Flag("volume", "v", "list", help="Bind mount a volume"),
+    Flag("volume-driver", kind="str", default="",
+         help="Optional volume driver for the container"),
     Flag("volumes-from", kind="list", help="Mount volumes from the specified container(s)"),
 )
 
@@ -241,4 +243,5 @@ def storage_config(opts: Options) -> ContainerStorage:
         tmpfs[target] = options
     return ContainerStorage(binds=tuple(binds), volumes=tuple(anonymous),
                             mounts=tuple(opts.mount), tmpfs=tuple(tmpfs.items()),
-                            volumes_from=tuple(opts.volumes_from), read_only=opts.read_only)
+                            volumes_from=tuple(opts.volumes_from), read_only=opts.read_only,
+                            volume_driver=opts.volume_driver)

@@ -64,23 +64,27 @@ class Mount(Value):
 class ContainerStorage(Value):
     """What the storage flags of ``create``/``run`` ask for."""
 
-    __slots__ = ("binds", "mounts", "read_only", "tmpfs", "volumes", "volumes_from")
+    __slots__ = ("binds", "mounts", "read_only", "tmpfs", "volume_driver", "volumes",
+                 "volumes_from")
     binds: Final[tuple[str, ...]]
     volumes: Final[tuple[str, ...]]  # anonymous volumes: Config.Volumes' keys
     mounts: Final[tuple[Mount, ...]]
     tmpfs: Final[tuple[tuple[str, str], ...]]  # (target, options), in the order given
     volumes_from: Final[tuple[str, ...]]
     read_only: Final[bool]
+    volume_driver: Final[str]  # for -v volumes without a driver of their own
 
     def __init__(self, binds: tuple[str, ...] = (), volumes: tuple[str, ...] = (),
                  mounts: tuple[Mount, ...] = (), tmpfs: tuple[tuple[str, str], ...] = (),
-                 volumes_from: tuple[str, ...] = (), read_only: bool = False) -> None:
+                 volumes_from: tuple[str, ...] = (), read_only: bool = False,
+                 volume_driver: str = "") -> None:
         self.binds = binds
         self.volumes = volumes
         self.mounts = mounts
         self.tmpfs = tmpfs
         self.volumes_from = volumes_from
         self.read_only = read_only
+        self.volume_driver = volume_driver
 
     def fill(self, config: dict[str, Any], host: dict[str, Any]) -> None:
         """Write the Config and HostConfig fields as docker's CLI sends them."""
@@ -95,3 +99,4 @@ class ContainerStorage(Value):
         if self.volumes_from:
             host["VolumesFrom"] = list(self.volumes_from)
         host["ReadonlyRootfs"] = self.read_only
+        host["VolumeDriver"] = self.volume_driver  # docker sends it, empty or not

@@ -40,7 +40,9 @@ def test_volume_flags_split_into_binds_and_anonymous_volumes():
     assert host["Tmpfs"] == {"/run": "size=64m,mode=1777", "/tmp": ""}
     assert host["VolumesFrom"] == ["other:ro"]
     assert host["ReadonlyRootfs"] is True
+    assert host["VolumeDriver"] == ""
     assert "Mounts" not in host
+    assert _body("--volume-driver", "local")["HostConfig"]["VolumeDriver"] == "local"
 
 
 def test_no_storage_flags_send_no_storage_fields():
