@@ -60,6 +60,7 @@ def archive(daemon):
                                                       ("data/sub", None),
                                                       ("data/sub/b", b"B")])),
         "/srv": (stat("srv", DIR | 0o755), b""),
+        "/dev/null": (stat("null", (1 << 26) | (1 << 21) | 0o666), b""),
         "/data/.": (stat(".", DIR | 0o755), tar_of([(".", None), ("./a", b"A")])),
         "/tmp": (stat("tmp", DIR | 0o1777), b""),
         "/etc/link": (stat("link", LINK | 0o777, "hello.txt"), b""),
@@ -258,3 +259,10 @@ def test_file_over_existing_file_and_directory_contents(berth, archive, tmp_path
     assert (tmp_path / "a").read_bytes() == b"A"
     assert berth("cp", "web:/data/.", str(tmp_path / "fresh"))[0] == 0
     assert (tmp_path / "fresh" / "a").read_bytes() == b"A"
+
+
+def test_device_destination_refused_as_docker(berth, archive, tmp_path: Path):
+    (tmp_path / "f").write_bytes(b"f")
+    code, _, err = berth("cp", str(tmp_path / "f"), "web:/dev/null")
+    assert (code, err) == (1, 'destination "web:/dev/null" must be a directory or a '
+                              "regular file: got a device\n")

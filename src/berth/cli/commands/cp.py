@@ -27,6 +27,9 @@ from berth.cli.copyarchive import (
 from berth.cli.flags import Flag
 from berth.cli.output import human_size
 
+MODE_DEVICE = 1 << 26  # Go's os.ModeDevice
+MODE_IRREGULAR = 1 << 19  # Go's os.ModeIrregular
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.cli.command import Context
@@ -144,6 +147,12 @@ def _to_container(ctx: Context, archive: ArchiveAPI, src: str, container: str, d
         dst_info = CopyInfo(dst_info.path, True, stat.is_dir)
     except errors.NotFound:
         pass  # the parent may exist: the extraction will tell
+    else:
+        odd = ("got a device" if stat.mode & MODE_DEVICE else
+               "got an irregular file" if stat.mode & MODE_IRREGULAR else "")
+        if odd:  # docker's ValidateOutputPathFileMode
+            raise StatusError(1, f'destination "{container}:{dst}" must be a directory or '
+                                 f"a regular file: {odd}")
     if src == "-":
         if not dst_info.is_dir:
             raise StatusError(1, f'destination "{container}:{dst}" must be a directory')
