@@ -266,3 +266,23 @@ def test_device_destination_refused_as_docker(berth, archive, tmp_path: Path):
     code, _, err = berth("cp", str(tmp_path / "f"), "web:/dev/null")
     assert (code, err) == (1, 'destination "web:/dev/null" must be a directory or a '
                               "regular file: got a device\n")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_as_docker(archive, tmp_path: Path):
+    from berth.cli.command import Context
+    from berth.cli.main import dispatch
+
+    err = _Terminal()
+    ctx = Context(f"unix://{tmp_path / 'berth.sock'}", "1.45", stdout=_Terminal(),
+                  stderr=err)
+    assert dispatch(ctx, ["cp", "web:/etc/hello.txt", str(tmp_path / "x")]) == 0
+    text = err.getvalue()
+    assert text.startswith("\x1b[sPreparing to copy...\x1b[?25l\x1b[u\x1b[2K"
+                           "Copying from container - 0B")
+    assert text.endswith(f"\x1b[?25h\x1b[u\x1b[2KSuccessfully copied 2.05kB to "
+                         f"{tmp_path / 'x'}\n")

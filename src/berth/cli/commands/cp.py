@@ -32,6 +32,8 @@ MODE_IRREGULAR = 1 << 19  # Go's os.ModeIrregular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from berth.cli.command import Context
     from berth.cli.flags import Options
     from berth.client.archive import ArchiveAPI
@@ -45,6 +47,51 @@ COMMAND = Command(
      Flag("quiet", "q", "bool", help="Suppress progress output during copy. Progress "
           "output is automatically suppressed if no terminal is attached")),
     min_args=2, max_args=2, aliases=("container cp", "cp"))
+
+
+class Progress:
+    """docker's ``copyProgress``: on a terminal stderr, the bytes copied so far after
+    ``header``, redrawn every 75 ms in place (ANSI save/restore, as ``aec`` writes them),
+    and erased at the end, before the "Successfully copied" line."""
+
+    def __init__(self, ctx: Context, header: str, count: Callable[[], int],
+                 quiet: bool) -> None:
+        import threading
+
+        self._ctx = ctx
+        self._header = header
+        self._count = count
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if not quiet and ctx.stderr.isatty():
+            self._thread = threading.Thread(target=self._draw, name="cp-progress",
+                                            daemon=True)
+
+    def _write(self, text: str) -> None:
+        self._ctx.stderr.write(text)
+        self._ctx.stderr.flush()
+
+    def _draw(self) -> None:
+        self._write("\x1b[?25l\x1b[u\x1b[2K" + self._header + human_size(0))
+        last = 0
+        while not self._stop.wait(0.075):
+            n = self._count()
+            if n != last:
+                self._write(f"\x1b[{len(self._header) + 1}G\x1b[0K{human_size(n)}")
+                last = n
+        self._write("\x1b[?25h")
+
+    def __enter__(self) -> Progress:
+        if self._thread is not None:
+            self._write("\x1b[sPreparing to copy...")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._write("\x1b[u\x1b[2K")
 
 
 def split_cp_arg(arg: str) -> tuple[str, str]:
@@ -114,7 +161,8 @@ def _from_container(ctx: Context, archive: ArchiveAPI, container: str, src: str,
         renamed = (split_dir_entry(src)[1], renamed[1])
     copied = reader.count
     try:
-        copied = extract(reader, target, renamed)
+        with Progress(ctx, "Copying from container - ", lambda: reader.count, quiet):
+            copied = extract(reader, target, renamed)
     finally:
         if not quiet:
             ctx.err(f"Successfully copied {human_size(copied)} to {dst}")
@@ -165,7 +213,7 @@ def _to_container(ctx: Context, archive: ArchiveAPI, src: str, container: str, d
     pipe, finish = tar_stream(src_info, rebase)
     total = [0]
     try:
-        with pipe:
+        with pipe, Progress(ctx, "Copying to container - ", lambda: total[0], quiet):
             archive.put(container, target, counted(pipe, total), copy_uid_gid=opts.archive)
         finish()
     finally:
