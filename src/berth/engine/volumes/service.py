@@ -242,7 +242,8 @@ class VolumeService:
                 out.append(MountPoint(type="bind", source=m.source, destination=m.target,
                                       mode=m.mode, rw=not m.read_only,
                                       propagation=m.propagation or "rprivate"))
-            else:
+            elif m.tmpfs_size or m.tmpfs_mode:  # --mount type=tmpfs (docker lists no
+                # HostConfig.Tmpfs in Mounts; the API decodes a sized one as a Mount)
                 out.append(MountPoint(type=m.type, destination=m.target, mode=m.mode,
                                       rw=not m.read_only))
         return sorted(out, key=lambda p: p.destination)

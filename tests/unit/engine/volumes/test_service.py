@@ -7,6 +7,7 @@ import asyncio
 import os
 import stat
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,22 @@ def test_local_sizes_count_hard_links_once(tmp_path: Path) -> None:
     assert driver.names() == ["v1"]
     driver.remove("v1")
     assert driver.names() == []
+
+
+def test_mount_points_in_dockers_shape(tmp_path: Path) -> None:
+    async def case(s: VolumeService, cs: _Containers, _: EventBus) -> None:
+        c = cs.add("c")
+        spec = ContainerSpec(image="busybox", mounts=(
+            MountSpec("volume", "/v", "vol", mode="z"),
+            MountSpec("bind", "/b", "/srv", read_only=True, mode="ro"),
+            MountSpec("tmpfs", "/sized", tmpfs_size=1 << 20),
+            MountSpec("tmpfs", "/plain", tmpfs_options=("noexec",))))
+        points = s.mount_points(replace(c, spec=spec))
+        assert [(p.type, p.destination, p.source, p.name, p.driver, p.mode, p.rw,
+                 p.propagation) for p in points] == [
+            ("bind", "/b", "/srv", "", "", "ro", False, "rprivate"),
+            ("tmpfs", "/sized", "", "", "", "", True, ""),
+            ("volume", "/v", str(tmp_path / "volumes" / "vol" / "_data"), "vol", "local",
+             "z", True, "")]
+
+    _run(tmp_path, case)
