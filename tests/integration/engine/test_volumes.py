@@ -335,3 +335,32 @@ def test_runc_and_crun_mount_the_same_spec(root: Path, runtime: str) -> None:
             v = next(m.source for m in c.spec.mounts if m.target == "/v")
             assert (Path(e.volumes.get(v).mountpoint) / "f").read_text() == "v\n"
     run(main)
+
+
+def test_a_bind_volume_shows_the_host_directory_and_removal_keeps_it(root: Path) -> None:
+    """-o type=none,o=bind,device=DIR: the container writes into DIR; removing the
+    volume unmounts it and never deletes DIR's files."""
+    async def main() -> None:
+        async with engine(root) as e:
+            device = Path(tempfile.mkdtemp(dir=root))
+            (device / "keep").write_text("host data\n")
+            vol = await e.volumes.create(VolumeCreate(name="bv", options=(
+                ("type", "none"), ("o", "bind"), ("device", str(device)))))
+            out = _out(root)
+            await _run(e, "cat /b/keep > /out/seen; echo c > /b/new", _vol("bv", "/b"),
+                       _bind(out, "/out"))
+            assert (out / "seen").read_text() == "host data\n"
+            assert (device / "new").read_text() == "c\n"
+            assert not host.is_mount_point(vol.mountpoint)  # unmounted at the exit
+            (c,) = e.containers.list()
+            # mounted again, as a user starting would, then removed with the volume
+            await e.volumes.acquire("bv", "someone")
+            assert host.is_mount_point(vol.mountpoint)
+            await e.containers.remove(c.id)
+            with pytest.raises(Conflict):  # held by a run
+                await e.volumes.remove("bv")
+            await e.volumes.release("bv", "someone")
+            await e.volumes.remove("bv")
+            assert sorted(p.name for p in device.iterdir()) == ["keep", "new"]
+            assert not Path(vol.mountpoint).exists()
+    run(main)
