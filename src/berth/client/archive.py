@@ -13,7 +13,7 @@ import base64
 import json
 
 from berth import errors
-from berth.client.api import quote_id, raw_chunks
+from berth.client.api import quote_id
 from berth.client.models import Value
 
 TYPE_CHECKING = False
@@ -73,6 +73,22 @@ class PathStat(Value):
                    str(doc.get("linkTarget") or ""))
 
 
+class ArchiveBody:
+    """A tar as it arrives; ``close`` ends the response where the reader stopped (a tar
+    reader stops at the end marker, before the record padding behind it)."""
+
+    def __init__(self, resp: Response, size: int = 32 * 1024) -> None:
+        self._resp = resp
+        self._size = size
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self._resp.read1(self._size):
+            yield chunk
+
+    def close(self) -> None:
+        self._resp.close()
+
+
 def _stat_of(resp: Response) -> PathStat:
     return PathStat.from_header(resp.getheader(STAT_HEADER, "") or "")
 
@@ -90,15 +106,15 @@ class ArchiveAPI:
             resp.read()
             return _stat_of(resp)
 
-    def get(self, container: str, path: str) -> tuple[PathStat, Iterator[bytes]]:
-        """``GET``: the stat of ``path`` and a tar of it, as it arrives."""
+    def get(self, container: str, path: str) -> tuple[PathStat, ArchiveBody]:
+        """``GET``: the stat of ``path`` and a tar of it, as it arrives (close it)."""
         resp = self._api.request("GET", self._path(container), {"path": path})
         try:
             stat = _stat_of(resp)
         except errors.BerthError:
             resp.close()
             raise
-        return stat, raw_chunks(resp)
+        return stat, ArchiveBody(resp)
 
     def put(self, container: str, path: str, tar: Body, copy_uid_gid: bool = False,
             no_overwrite_dir_non_dir: bool = True) -> None:

@@ -7,6 +7,7 @@ and quiet is the default when stdout is not a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from berth import errors
@@ -145,27 +146,26 @@ def _from_container(ctx: Context, archive: ArchiveAPI, container: str, src: str,
                 target = os.path.join(split_dir_entry(src)[0], target)
             rebase = split_dir_entry(src)[1]
             src = target
-    stat, chunks = archive.get(container, src)
-    if dst == "-":
-        out = ctx.bout
-        for chunk in chunks:
-            out.write(chunk)
-        out.flush()
-        return
-    reader = ChunkReader(chunks)
-    src_info = CopyInfo(src, True, stat.is_dir, rebase)
-    target, renamed = plan(src_info, destination_info(dst))
-    if rebase and renamed is None:
-        renamed = (split_dir_entry(src)[1], rebase)
-    elif rebase and renamed is not None:
-        renamed = (split_dir_entry(src)[1], renamed[1])
-    copied = reader.count
-    try:
-        with Progress(ctx, "Copying from container - ", lambda: reader.count, quiet):
-            copied = extract(reader, target, renamed)
-    finally:
-        if not quiet:
-            ctx.err(f"Successfully copied {human_size(copied)} to {dst}")
+    stat, body = archive.get(container, src)
+    with contextlib.closing(body):
+        if dst == "-":
+            out = ctx.bout
+            for chunk in body:
+                out.write(chunk)
+            out.flush()
+            return
+        reader = ChunkReader(body)
+        src_info = CopyInfo(src, True, stat.is_dir, rebase)
+        target, renamed = plan(src_info, destination_info(dst))
+        if rebase:  # the entries carry the link target's name: rename them as docker does
+            renamed = (split_dir_entry(src)[1], rebase if renamed is None else renamed[1])
+        copied = reader.count
+        try:
+            with Progress(ctx, "Copying from container - ", lambda: reader.count, quiet):
+                copied = extract(reader, target, renamed)
+        finally:
+            if not quiet:
+                ctx.err(f"Successfully copied {human_size(copied)} to {dst}")
 
 
 def _validate_output(path: str) -> None:
