@@ -135,14 +135,17 @@ def test_binds_read_only_tmpfs_and_a_read_only_root(root: Path) -> None:
             out = _out(root)
             src = Path(tempfile.mkdtemp(dir=root))
             (src / "in").write_text("host file\n")
+            (src / "hosts").write_text("10.9.9.9 mine\n")
             made = root / f"made-{secrets.token_hex(3)}"
             await _run(
                 e,
                 "cat /ro/in > /out/read; (echo no > /ro/x) 2>/dev/null && echo wrote"
                 " > /out/ro; echo yes > /t/f && grep ' /t ' /proc/mounts > /out/tmpfs;"
                 " (echo no > /rootfile) 2>/dev/null && echo wrote > /out/root;"
-                " echo fine > /out/rw; ls -d /made > /out/made",
+                " echo fine > /out/rw; ls -d /made > /out/made; cat /etc/hosts /etc/one"
+                " > /out/files",
                 _bind(src, "/ro", read_only=True), _bind(out, "/out"),
+                _bind(src / "hosts", "/etc/hosts"), _bind(src / "in", "/etc/one"),
                 _bind(made, "/made", create_source=True),
                 MountSpec(type="tmpfs", target="/t", tmpfs_size=8 << 20),
                 readonly_rootfs=True)
@@ -153,6 +156,8 @@ def test_binds_read_only_tmpfs_and_a_read_only_root(root: Path) -> None:
             tmpfs = (out / "tmpfs").read_text()
             assert "tmpfs" in tmpfs and "size=8192k" in tmpfs and "noexec" in tmpfs
             assert made.is_dir() and (out / "made").read_text() == "/made\n"
+            # file binds; a bind at /etc/hosts replaces the network's, as docker's
+            assert (out / "files").read_text() == "10.9.9.9 mine\nhost file\n"
     run(main)
 
 
