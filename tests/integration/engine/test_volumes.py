@@ -369,3 +369,17 @@ def test_a_bind_volume_shows_the_host_directory_and_removal_keeps_it(root: Path)
             assert sorted(p.name for p in device.iterdir()) == ["keep", "new"]
             assert not Path(vol.mountpoint).exists()
     run(main)
+
+
+def test_a_create_refused_after_the_check_leaves_no_anonymous_volume(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            await e.containers.create("taken", ContainerSpec(image=IMAGE,
+                                                             network_mode="none"))
+            before = {v.name for v in e.volumes.list()}
+            with pytest.raises(Conflict):
+                await e.containers.create("taken", ContainerSpec(
+                    image=IMAGE, network_mode="none",
+                    mounts=(MountSpec(type="volume", target="/anon"),)))
+            assert {v.name for v in e.volumes.list()} == before
+    run(main)

@@ -149,12 +149,17 @@ class ContainerService:
         data_dir = self._opts.data_root / "containers" / cid
         container = record.new_container(cid, name, spec, image.id,
                                          image.config.get("config", {}), runtime, data_dir)
-        await self._images.prepare_rootfs(image.id, cid)
+        try:
+            await self._images.prepare_rootfs(image.id, cid)
+        except BaseException:
+            await self._tasks.removed(container, True)  # the anonymous volumes check made
+            raise
         try:
             await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
             await self.store.insert(container)
         except BaseException:
             await self._images.remove_rootfs(cid)
+            await self._tasks.removed(container, True)
             raise
         self._publish(container, "create")
         return container
