@@ -240,3 +240,24 @@ def test_volume_prune_all_conflicts_with_all_filter(berth, volumes):
 def test_volume_prune_nothing(berth, volumes):
     _code, out, _ = berth("volume", "prune", "-f")
     assert out == "Total reclaimed space: 0B\n"
+
+
+def test_inspect_prints_found_then_missing_as_docker(volumes, tmp_path):
+    """docker's inspect.Inspect: the documents first, then each miss, exit 1."""
+    import io
+
+    from berth.cli.command import Context
+    from berth.cli.main import dispatch
+
+    both = io.StringIO()
+    ctx = Context(f"unix://{tmp_path / 'berth.sock'}", "1.45", stdout=both, stderr=both)
+    assert dispatch(ctx, ["volume", "inspect", "-f", "{{.Name}}", "nope", "data9"]) == 1
+    assert both.getvalue() == "data9\nError response from daemon: get nope: no such volume\n"
+
+
+@pytest.mark.parametrize("argv", [("volume", "inspect"), ("inspect",), ("network", "inspect"),
+                                  ("container", "inspect")])
+def test_inspect_bad_template_is_exit_64_before_any_request(berth, volumes, argv):
+    code, _, err = berth(*argv, "-f", "{{.x", "data9")
+    assert (code, err) == (64, "template parsing error: template: :1: unclosed action\n")
+    assert not [r for r in volumes.requests if "/volumes/" in r.path]

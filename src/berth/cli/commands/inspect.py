@@ -52,16 +52,7 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
         getters.append(ctx.client.networks.inspect)
     if kind in ("", "volume"):
         getters.append(ctx.client.volumes.inspect)
-    found: list[Document] = []
-    failed = False
-    for name in args:
-        doc = find(getters, name, ctx, typed=bool(kind))
-        if doc is None:
-            failed = True
-        else:
-            found.append(doc)
-    show(ctx, opts.format, found)
-    return 1 if failed else 0
+    return inspect_all(ctx, opts.format, args, getters, typed=bool(kind))
 
 
 def _kind_of(ctx: Context) -> str:
@@ -69,21 +60,41 @@ def _kind_of(ctx: Context) -> str:
     return words[1] if len(words) == 3 else ""
 
 
-def find(getters: list[Getter], name: str, ctx: Context, typed: bool,
-           ) -> Document | None:
-    """The first object named ``name``; a miss is reported as docker reports it."""
+def inspect_all(ctx: Context, fmt: str, names: list[str], getters: list[Getter],
+                typed: bool) -> int:
+    """docker's ``inspect.Inspect``: the template is parsed before anything is fetched (a
+    bad one is exit 64), what was found is printed, then what was not, exit 1 if any."""
+    if fmt:
+        from berth.cli import template
+
+        try:
+            template.Template(fmt)
+        except template.TemplateError as err:
+            raise StatusError(64, f"template parsing error: {err}") from err
+    missing: list[str] = []
+    docs = [find(getters, name, missing, typed) for name in names]
+    show(ctx, fmt, [d for d in docs if d is not None])
+    for message in missing:
+        ctx.err(message)
+    return 1 if missing else 0
+
+
+def find(getters: list[Getter], name: str, missing: list[str], typed: bool,
+         ) -> Document | None:
+    """The first object named ``name``; a miss is added to ``missing`` in docker's
+    words."""
     for getter in getters:
         try:
             return getter(name)
         except errors.NotFound as err:
             if typed:
-                ctx.err(daemon_message(err))
+                missing.append(daemon_message(err))
                 return None
         except errors.BerthError as err:
             reraise_unreachable(err)
-            ctx.err(daemon_message(err))
+            missing.append(daemon_message(err))
             return None
-    ctx.err(f"Error: No such object: {name}")
+    missing.append(f"Error: No such object: {name}")
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from berth import errors
 from berth.cli.command import Command, StatusError, daemon_message, reraise_unreachable
-from berth.cli.commands.inspect import find, show
+from berth.cli.commands.inspect import inspect_all
 from berth.cli.commands.prune import confirm
 from berth.cli.commands.ps import parse_filters
 from berth.cli.flags import Flag, filter_pair
@@ -226,10 +226,8 @@ def _ls(ctx: Context, opts: Options, args: list[str]) -> int:
 
 def _inspect(ctx: Context, opts: Options, args: list[str]) -> int:
     verbose = bool(opts.verbose)
-    docs = [find([lambda name: ctx.client.networks.inspect(name, verbose)], name, ctx,
-                 typed=True) for name in args]
-    show(ctx, opts.format, [d for d in docs if d is not None])
-    return 1 if None in docs else 0
+    return inspect_all(ctx, opts.format, args,
+                       [lambda name: ctx.client.networks.inspect(name, verbose)], typed=True)
 
 
 def _rm(ctx: Context, opts: Options, args: list[str]) -> int:

@@ -7,7 +7,7 @@ the verb from the invoked path, as ``network`` does.
 from __future__ import annotations
 
 from berth.cli.command import Command, StatusError, each
-from berth.cli.commands.inspect import find, show
+from berth.cli.commands.inspect import inspect_all
 from berth.cli.commands.network import natural_key
 from berth.cli.commands.prune import confirm
 from berth.cli.commands.ps import parse_filters
@@ -127,9 +127,7 @@ def _ls(ctx: Context, opts: Options, args: list[str]) -> int:
 
 
 def _inspect(ctx: Context, opts: Options, args: list[str]) -> int:
-    docs = [find([ctx.client.volumes.inspect], name, ctx, typed=True) for name in args]
-    show(ctx, opts.format, [d for d in docs if d is not None])
-    return 1 if None in docs else 0
+    return inspect_all(ctx, opts.format, args, [ctx.client.volumes.inspect], typed=True)
 
 
 def _rm(ctx: Context, opts: Options, args: list[str]) -> int:
