@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from berth.engine import clock, streams
-from berth.engine.containers.model import Container, MountSpec
+from berth.engine.containers.model import Container
 from berth.engine.containers.process import resolve_user
 from berth.engine.containers.service import ContainerService
 from berth.engine.images.service import ImageService
+from berth.engine.volumes.model import MountPoint
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.store.diff import add_path, decompressed
 from berth.store.rootview import LayerTree, split
@@ -404,13 +405,13 @@ def bind_mounts(c: Container) -> list[FsMount]:
             if m.type == "bind" and m.source]
 
 
-def volume_mounts(c: Container, mountpoint: Callable[[MountSpec], str]) -> list[FsMount]:
-    """Binds and volumes of ``c``, a volume's host path from ``mountpoint``."""
-    out = bind_mounts(c)
-    for m in c.spec.mounts:
-        if m.type == "volume" and m.source and (host := mountpoint(m)):
-            out.append(FsMount(m.target, host, m.read_only))
-    return out
+def mount_points_source(points: Callable[[Container], Sequence[MountPoint]]) -> MountSource:
+    """The container's binds and volumes from inspect's ``Mounts`` (the volume service's
+    ``mount_points``: a volume's host path filled in); a tmpfs has none to reach."""
+    def mounts(c: Container) -> list[FsMount]:
+        return [FsMount(p.destination, p.source, not p.rw) for p in points(c)
+                if p.source and p.type in ("bind", "volume")]
+    return mounts
 
 
 class ContainerArchive:
