@@ -190,6 +190,7 @@ def test_volume_inspect_and_missing(berth, volumes):
     assert code == 1
     assert json.loads(out) == [VOL_B]
     assert err == "Error response from daemon: get nope: no such volume\n"
+    assert berth("volume", "inspect", "-f", "{{.Name}}", "nope")[:2] == (1, "\n")
     assert berth("volume", "inspect", "-f", "{{.Mountpoint}}", "data10")[1] == \
         "/var/lib/berth/volumes/data10/_data\n"
 

@@ -102,6 +102,8 @@ def show(ctx: Context, fmt: str, docs: list[Document]) -> None:
     if fmt:
         for doc in docs:
             ctx.stdout.write(render_one(fmt, doc))
+        if not docs:
+            ctx.stdout.write("\n")  # docker's TemplateInspector.Flush of an empty buffer
         return
     ctx.out(indent(docs))
 
