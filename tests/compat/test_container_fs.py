@@ -121,3 +121,29 @@ def test_docker_py_archive_diff_commit(client: docker.DockerClient,
             raise AssertionError("a PUT into a missing path succeeded")
     finally:
         c.remove(force=True)
+
+
+def test_docker_cp_reaches_volumes_and_binds(daemon: Daemon, tmp_path: Path) -> None:
+    name, vol = f"cpv-{secrets.token_hex(3)}", f"cpvol-{secrets.token_hex(3)}"
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    daemon.docker("run", "-d", "--name", name, "-v", f"{vol}:/data",
+                  "-v", f"{bind}:/bound:ro", "busybox", "sleep", "600")
+    try:
+        src = tmp_path / "f.txt"
+        src.write_text("vol")
+        daemon.docker("cp", str(src), f"{name}:/data/")
+        assert daemon.docker("exec", name, "cat", "/data/f.txt").stdout == "vol"
+        refused = daemon.docker("cp", str(src), f"{name}:/bound/", check=False)
+        assert refused.returncode != 0 and "marked read-only" in refused.stderr
+        (bind / "host.txt").write_text("host")
+        daemon.docker("cp", f"{name}:/bound/host.txt", str(tmp_path / "back"))
+        assert (tmp_path / "back").read_text() == "host"
+        diff = daemon.docker("diff", name).stdout.splitlines()
+        assert not any(line.split()[-1].startswith(("/data", "/bound")) for line in diff)
+        daemon.docker("stop", "-t", "0", name)
+        daemon.docker("cp", f"{name}:/data/f.txt", str(tmp_path / "stopped"))
+        assert (tmp_path / "stopped").read_text() == "vol"
+    finally:
+        daemon.docker("rm", "-f", "-v", name, check=False)
+        daemon.docker("volume", "rm", "-f", vol, check=False)
