@@ -51,7 +51,7 @@ def test_prune_forced(berth, daemon):
     daemon.state.pruned = ["a" * 64, "b" * 64]
     code, out, _ = berth("container", "prune", "-f", "--filter", "until=1h")
     assert code == 0
-    assert out == f"Deleted Containers:\n{'a' * 64}\n{'b' * 64}\n\nTotal reclaimed space: 4.1kB\n"
+    assert out == f"Deleted Containers:\n{'a' * 64}\n{'b' * 64}\n\nTotal reclaimed space: 4.096kB\n"
     assert json.loads(daemon.state.find("POST", "/prune").query["filters"][0]) == {
         "until": ["1h"]}
 

@@ -34,5 +34,5 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     deleted, reclaimed = ctx.client.containers.prune(filters)
     if deleted:
         ctx.out("Deleted Containers:\n" + "".join(f"{ident}\n" for ident in deleted))
-    ctx.out(f"Total reclaimed space: {human_size(reclaimed)}")
+    ctx.out(f"Total reclaimed space: {human_size(reclaimed, 4)}")  # go-units HumanSize
     return 0
