@@ -383,3 +383,14 @@ def test_a_create_refused_after_the_check_leaves_no_anonymous_volume(root: Path)
                     mounts=(MountSpec(type="volume", target="/anon"),)))
             assert {v.name for v in e.volumes.list()} == before
     run(main)
+
+
+def test_a_build_container_gets_no_volume_for_the_images_volume(root: Path) -> None:
+    """A RUN after VOLUME writes into the layer (BuildKit's behaviour), not an anonymous
+    volume that would outlive the step."""
+    async def main() -> None:
+        async with engine(root) as e:
+            c = await e.containers.create(None, ContainerSpec(
+                image=IMAGE, network_mode="none", image_volumes=False))
+            assert c.spec.mounts == () and e.volumes.list() == []
+    run(main)

@@ -61,7 +61,8 @@ class RunExecutor:
         network = network or StepNetwork()
         spec = ContainerSpec(image=base.id, entrypoint=step.argv, cmd=(), env=step.env,
                              log_config=LogConfig(type="none"), network_mode=network.mode,
-                             extra_hosts=network.extra_hosts, extra_mounts=mounts.mounts)
+                             extra_hosts=network.extra_hosts, extra_mounts=mounts.mounts,
+                             image_volumes=False)
         c = await self.containers.create(None, spec)
         short = c.id[:12]
         try:

@@ -169,6 +169,9 @@ class ContainerSpec:
     # VOLUMEs are added by the volume preparer's check), and --volumes-from ("c" or "c:ro").
     mounts: tuple[MountSpec, ...] = ()
     volumes_from: tuple[str, ...] = ()
+    # Whether the image's VOLUMEs become anonymous volumes (docker run); a build's RUN
+    # container has none: its writes there belong to the layer (BuildKit's behaviour).
+    image_volumes: bool = True
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class VolumePreparer:
             requested.add(m.target)
             mounts[m.target] = m
         image = await self._images.get(spec.image)
-        for target in sorted(image.config.get("config", {}).get("Volumes") or {}):
+        volumes = image.config.get("config", {}).get("Volumes") or {}
+        for target in sorted(volumes if spec.image_volumes else {}):
             target = posixpath.normpath(target) if target.startswith("/") else target
             if target.startswith("/") and target not in mounts:
                 mounts[target] = MountSpec(type="volume", target=target)
