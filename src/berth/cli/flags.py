@@ -185,12 +185,35 @@ def _set(opts: Options, flag: Flag, text: str) -> None:
     try:
         value = _convert(flag, text)
     except ValueError as err:
-        raise UsageError(f'invalid argument "{text}" for "{flag.label}" flag: {err}') from err
+        raise UsageError(f'invalid argument {go_quote(text)} for "{flag.label}" flag: {err}'
+                         ) from err
     if flag.kind == "list":
         getattr(opts, flag.dest).append(value)
     else:
         setattr(opts, flag.dest, value)
     opts.given.add(flag.dest)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\"}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote`` (pflag's ``%q`` of a bad value): quotes and backslashes
+    escaped, control characters as Go writes them, printable text as it is."""
+    out = []
+    for char in text:
+        if char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) > 0xFFFF:
+            out.append(f"\\U{ord(char):08x}")
+        else:
+            out.append(f"\\u{ord(char):04x}")
+    return '"' + "".join(out) + '"'
 
 
 def _convert(flag: Flag, text: str) -> Any:

@@ -17,6 +17,7 @@ from berth.client.storage import ContainerStorage, Mount
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from berth.cli.flags import Options
@@ -42,67 +43,114 @@ def _absolute(source: str) -> str:
 
 
 def _csv_fields(text: str) -> list[str]:
-    import csv  # only --mount pays for it
+    """One record as Go's ``encoding/csv`` reads it (no lazy quotes): a field is plain
+    text without a quote, or quoted with "" for a quote; errors in Go's words."""
+    if not text:
+        raise ValueError("EOF")
+    fields: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            parts, i = [], i + 1
+            while True:
+                close = text.find('"', i)
+                if close < 0:
+                    raise ValueError(f"parse error on line 1, column {n + 1}: extraneous "
+                                     'or missing " in quoted-field')
+                parts.append(text[i:close])
+                i = close + 1
+                if text[i:i + 1] == '"':
+                    parts.append('"')
+                    i += 1
+                elif i == n or text[i] == ",":
+                    break
+                else:  # Go names the column of the closing quote
+                    raise ValueError(f"parse error on line 1, column {i}: extraneous "
+                                     'or missing " in quoted-field')
+            fields.append("".join(parts))
+        else:
+            end = text.find(",", i)
+            end = n if end < 0 else end
+            quote = text.find('"', i, end)
+            if quote >= 0:
+                raise ValueError(f"parse error on line 1, column {quote + 1}: bare \" in "
+                                 "non-quoted-field")
+            fields.append(text[i:end])
+            i = end
+        if i >= n:
+            return fields
+        i += 1  # the comma
 
-    try:
-        return next(csv.reader([text], strict=True), [])
-    except csv.Error as err:
-        raise ValueError(str(err)) from None
 
+class _MountDraft:
+    """A ``--mount`` being read: its fields, and each option block once an option of it
+    is given (``None`` until then, as docker's ``ensure*Options``)."""
 
-def parse_mount(text: str) -> Mount:
-    """docker 28's ``MountOpt.Set``: ``type=...,source=...,target=...[,option]...``."""
-    fields: dict[str, Any] = {"type": "volume", "source": "", "target": "",
-                              "read_only": False, "consistency": ""}
-    bind: dict[str, Any] | None = None
-    volume: dict[str, Any] | None = None
-    tmpfs: dict[str, Any] | None = None
+    def __init__(self) -> None:
+        self.type = "volume"  # docker's default
+        self.source = ""
+        self.target = ""
+        self.read_only = False
+        self.consistency = ""
+        self.bind: dict[str, Any] | None = None
+        self.volume: dict[str, Any] | None = None
+        self.tmpfs: dict[str, Any] | None = None
 
-    def volume_options() -> dict[str, Any]:
-        nonlocal volume
-        if volume is None:
-            volume = {"Labels": {}, "DriverConfig": {}}
-        return volume
+    def volume_options(self) -> dict[str, Any]:
+        if self.volume is None:
+            self.volume = {"Labels": {}, "DriverConfig": {}}
+        return self.volume
 
-    def bind_options() -> dict[str, Any]:
-        nonlocal bind
-        if bind is None:
-            bind = {}
-        return bind
+    def bind_options(self) -> dict[str, Any]:
+        if self.bind is None:
+            self.bind = {}
+        return self.bind
 
-    def tmpfs_options() -> dict[str, Any]:
-        nonlocal tmpfs
-        if tmpfs is None:
-            tmpfs = {}
-        return tmpfs
+    def tmpfs_options(self) -> dict[str, Any]:
+        if self.tmpfs is None:
+            self.tmpfs = {}
+        return self.tmpfs
 
-    for field in _csv_fields(text):
-        key, eq, val = field.partition("=")
-        key = key.lower()
-        if not eq:
-            if key in ("readonly", "ro"):
-                fields["read_only"] = True
-            elif key == "volume-nocopy":
-                volume_options()["NoCopy"] = True
-            elif key == "bind-nonrecursive":
-                bind_options()["NonRecursive"] = True
-            else:
-                raise ValueError(f"invalid field '{field}' must be a key=value pair")
-            continue
-        if key == "type":
-            fields["type"] = val.lower()
-        elif key in ("source", "src"):
-            fields["source"] = _absolute(val)
-        elif key in ("target", "dst", "destination"):
-            fields["target"] = val
-        elif key in ("readonly", "ro"):
-            fields["read_only"] = _go_bool(key, val)
-        elif key == "consistency":
-            fields["consistency"] = val.lower()
-        elif key == "bind-propagation":
-            bind_options()["Propagation"] = val.lower()
+    def flag(self, key: str, field: str) -> None:
+        """A key given without a value: only docker's booleans may be."""
+        if key in ("readonly", "ro"):
+            self.read_only = True
+        elif key == "volume-nocopy":
+            self.volume_options()["NoCopy"] = True
         elif key == "bind-nonrecursive":
-            bind_options()["NonRecursive"] = _go_bool(key, val)
+            self.bind_options()["NonRecursive"] = True
+        else:
+            raise ValueError(f"invalid field '{field}' must be a key=value pair")
+
+    def set(self, key: str, val: str, field: str) -> None:
+        if key == "type":
+            self.type = val.lower()
+        elif key in ("source", "src"):
+            self.source = _absolute(val)
+        elif key in ("target", "dst", "destination"):
+            self.target = val
+        elif key in ("readonly", "ro"):
+            self.read_only = _go_bool(key, val)
+        elif key == "consistency":
+            self.consistency = val.lower()
+        elif key.startswith("bind-"):
+            self._bind(key, val, field)
+        elif key.startswith("volume-"):
+            self._volume(key, val, field)
+        elif key == "tmpfs-size":
+            from berth.cli.runconfig import ram_in_bytes
+
+            self.tmpfs_options()["SizeBytes"] = _checked(ram_in_bytes, key, val)
+        elif key == "tmpfs-mode":
+            self.tmpfs_options()["Mode"] = _checked(lambda v: int(v, 8), key, val)
+        else:
+            raise ValueError(f"unexpected key '{key}' in '{field}'")
+
+    def _bind(self, key: str, val: str, field: str) -> None:
+        if key == "bind-propagation":
+            self.bind_options()["Propagation"] = val.lower()
+        elif key == "bind-nonrecursive":
+            self.bind_options()["NonRecursive"] = _go_bool(key, val)
         elif key == "bind-recursive":
             flag = {"enabled": "", "disabled": "NonRecursive", "writable":
                     "ReadOnlyNonRecursive", "readonly": "ReadOnlyForceRecursive"}.get(val)
@@ -110,59 +158,74 @@ def parse_mount(text: str) -> Mount:
                 raise ValueError(f'invalid value for {key}: {val} (must be "enabled", '
                                  '"disabled", "writable", or "readonly")')
             if flag:
-                bind_options()[flag] = True
-        elif key == "volume-subpath":
-            volume_options()["Subpath"] = val
+                self.bind_options()[flag] = True
+        else:
+            raise ValueError(f"unexpected key '{key}' in '{field}'")
+
+    def _volume(self, key: str, val: str, field: str) -> None:
+        opts = self.volume_options()
+        if key == "volume-subpath":
+            opts["Subpath"] = val
         elif key == "volume-nocopy":
             try:
-                volume_options()["NoCopy"] = _go_bool(key, val)
+                opts["NoCopy"] = _go_bool(key, val)
             except ValueError:
                 raise ValueError(f"invalid value for volume-nocopy: {val}") from None
         elif key in ("volume-label", "volume-opt"):
             name, _, value = val.partition("=")
-            opts = volume_options()
             target = (opts["Labels"] if key == "volume-label"
                       else opts["DriverConfig"].setdefault("Options", {}))
             if name:
                 target[name] = value
         elif key == "volume-driver":
-            volume_options()["DriverConfig"]["Name"] = val
-        elif key == "tmpfs-size":
-            from berth.cli.runconfig import ram_in_bytes
-
-            try:
-                tmpfs_options()["SizeBytes"] = ram_in_bytes(val)
-            except ValueError:
-                raise ValueError(f"invalid value for {key}: {val}") from None
-        elif key == "tmpfs-mode":
-            try:
-                tmpfs_options()["Mode"] = int(val, 8)
-            except ValueError:
-                raise ValueError(f"invalid value for {key}: {val}") from None
+            opts["DriverConfig"]["Name"] = val
         else:
             raise ValueError(f"unexpected key '{key}' in '{field}'")
 
-    kind = fields["type"]
-    if not kind:
-        raise ValueError("type is required")
-    if not fields["target"]:
-        raise ValueError("target is required")
-    for options, owner in ((volume, "volume"), (bind, "bind"), (tmpfs, "tmpfs")):
-        if options is not None and kind != owner:
-            raise ValueError(f"cannot mix '{owner}-*' options with mount type '{kind}'")
-    if bind is not None:
-        if bind.get("ReadOnlyNonRecursive") and not fields["read_only"]:
+    def finish(self) -> Mount:
+        """docker's checks once every field is read."""
+        if not self.type:
+            raise ValueError("type is required")
+        if not self.target:
+            raise ValueError("target is required")
+        for options, owner in ((self.volume, "volume"), (self.bind, "bind"),
+                               (self.tmpfs, "tmpfs")):
+            if options is not None and self.type != owner:
+                raise ValueError(f"cannot mix '{owner}-*' options with mount type "
+                                 f"'{self.type}'")
+        bind = self.bind or {}
+        if bind.get("ReadOnlyNonRecursive") and not self.read_only:
             raise ValueError("option 'bind-recursive=writable' requires 'readonly' to be "
                              "specified in conjunction")
         if bind.get("ReadOnlyForceRecursive"):
-            if not fields["read_only"]:
+            if not self.read_only:
                 raise ValueError("option 'bind-recursive=readonly' requires 'readonly' to "
                                  "be specified in conjunction")
             if bind.get("Propagation") != "rprivate":
                 raise ValueError("option 'bind-recursive=readonly' requires "
                                  "'bind-propagation=rprivate' to be specified in conjunction")
-    return Mount(fields["type"], fields["source"], fields["target"], fields["read_only"],
-                 fields["consistency"], bind, volume, tmpfs)
+        return Mount(self.type, self.source, self.target, self.read_only, self.consistency,
+                     self.bind, self.volume, self.tmpfs)
+
+
+def _checked(convert: Callable[[str], int], key: str, val: str) -> int:
+    try:
+        return convert(val)
+    except ValueError:
+        raise ValueError(f"invalid value for {key}: {val}") from None
+
+
+def parse_mount(text: str) -> Mount:
+    """docker 28's ``MountOpt.Set``: ``type=...,source=...,target=...[,option]...``."""
+    draft = _MountDraft()
+    for field in _csv_fields(text):
+        key, eq, val = field.partition("=")
+        key = key.lower()
+        if eq:
+            draft.set(key, val, field)
+        else:
+            draft.flag(key, field)
+    return draft.finish()
 
 
 class VolumeSpec:

@@ -109,6 +109,15 @@ def test_mount_flag_builds_docker_mounts():
     ("type=tmpfs,target=/x,tmpfs-mode=9", "invalid value for tmpfs-mode: 9"),
     ("target=/x,readonly=maybe", "invalid value for readonly: maybe"),
     ("type=,target=/x", "type is required"),
+    ("", "EOF"),
+    ('type="bind', 'parse error on line 1, column 6: bare " in non-quoted-field'),
+    ('"type=bind"x,target=/x', 'parse error on line 1, column 11: extraneous or missing '
+     '" in quoted-field'),
+    ('a,"b""c"', "invalid field 'a' must be a key=value pair"),
+    ("target=/x,bind-foo=1", "unexpected key 'bind-foo' in 'bind-foo=1'"),
+    ("target=/x,volume-nocopy=maybe", "invalid value for volume-nocopy: maybe"),
+    ("type=bind,target=/x,bind-recursive=sometimes", 'invalid value for bind-recursive: '
+     'sometimes (must be "enabled", "disabled", "writable", or "readonly")'),
     ("type=bind,target=/x,bind-recursive=readonly", "option 'bind-recursive=readonly' "
      "requires 'readonly' to be specified in conjunction"),
 ])
@@ -116,6 +125,10 @@ def test_mount_refusals_as_docker(value, message):
     with pytest.raises(ValueError) as err:
         parse_mount(value)
     assert str(err.value) == message
+
+
+def test_mount_fields_quoted_as_csv():
+    assert parse_mount('"type=bind",target=/x,"src=/a,b"').source == "/a,b"
 
 
 def test_bad_mount_is_a_flag_error(berth):
@@ -262,3 +275,10 @@ def test_inspect_bad_template_is_exit_64_before_any_request(berth, volumes, argv
     code, _, err = berth(*argv, "-f", "{{.x", "data9")
     assert (code, err) == (64, "template parsing error: template: :1: unclosed action\n")
     assert not [r for r in volumes.requests if "/volumes/" in r.path]
+
+
+def test_flag_error_quotes_the_value_as_go(berth):
+    code, _, err = berth("run", "--mount", 'type="bind', "busybox")
+    assert code == 125
+    assert err.startswith('invalid argument "type=\\"bind" for "--mount" flag: parse error '
+                          'on line 1, column 6: bare " in non-quoted-field\n')
