@@ -11,7 +11,7 @@ import contextlib
 import os
 
 from berth import errors
-from berth.cli.command import Command, StatusError
+from berth.cli.command import Command, StatusError, reraise_unreachable
 from berth.cli.copyarchive import (
     ChunkReader,
     CopyError,
@@ -138,7 +138,8 @@ def _from_container(ctx: Context, archive: ArchiveAPI, container: str, src: str,
     if follow:
         try:
             stat = archive.stat(container, src)
-        except errors.NotFound:
+        except errors.BerthError as err:  # docker ignores a failed stat: the GET will tell
+            reraise_unreachable(err)
             stat = None
         if stat is not None and stat.is_symlink:
             target = stat.link_target
@@ -193,8 +194,9 @@ def _to_container(ctx: Context, archive: ArchiveAPI, src: str, container: str, d
             dst_info = CopyInfo(target)
             stat = archive.stat(container, target)
         dst_info = CopyInfo(dst_info.path, True, stat.is_dir)
-    except errors.NotFound:
-        pass  # the parent may exist: the extraction will tell
+    except errors.BerthError as err:
+        reraise_unreachable(err)  # docker ignores a failed stat: the parent may exist
+        # and the extraction will tell
     else:
         odd = ("got a device" if stat.mode & MODE_DEVICE else
                "got an irregular file" if stat.mode & MODE_IRREGULAR else "")
