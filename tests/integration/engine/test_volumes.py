@@ -394,3 +394,15 @@ def test_a_build_container_gets_no_volume_for_the_images_volume(root: Path) -> N
                 image=IMAGE, network_mode="none", image_volumes=False))
             assert c.spec.mounts == () and e.volumes.list() == []
     run(main)
+
+
+def test_a_check_refused_midway_removes_the_anonymous_volumes_it_made(root: Path) -> None:
+    async def main() -> None:
+        async with engine(root) as e:
+            with pytest.raises(InvalidArgument, match='invalid option: "bogus"'):
+                await e.containers.create(None, ContainerSpec(
+                    image="busybox", network_mode="none", mounts=(
+                        MountSpec(type="volume", target="/a"),
+                        _vol("badopts", "/b", volume_options=(("bogus", "1"),)))))
+            assert e.volumes.list() == []
+    run(main)

@@ -79,11 +79,18 @@ class VolumePreparer:
             target = posixpath.normpath(target) if target.startswith("/") else target
             if target.startswith("/") and target not in mounts:
                 mounts[target] = MountSpec(type="volume", target=target)
-        resolved = []
-        for m in mounts.values():
-            if m.type == "volume":
-                m = await self._volume(m)
-            resolved.append(m)
+        resolved: list[MountSpec] = []
+        try:
+            for m in mounts.values():
+                if m.type == "volume":
+                    m = await self._volume(m)
+                resolved.append(m)
+        except BaseException:  # the anonymous volumes made so far go again
+            for made in resolved:
+                if made.type == "volume" and not mounts[made.target].source:
+                    with contextlib.suppress(BerthError):
+                        await self._vols.remove(made.source)
+            raise
         return replace(spec, mounts=tuple(resolved))
 
     def _volumes_from(self, refs: Sequence[str]) -> list[MountSpec]:
