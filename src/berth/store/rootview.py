@@ -64,6 +64,9 @@ __all__ = ["LayerTree", "export_tar", "secure_join", "split"]
 
 _EMPTY_ROOT = os.stat_result((stat.S_IFDIR | 0o755, 0, 0, 2, 0, 0, 0, 0, 0, 0))
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# A layer's own directory is ours, not the container's: it may be reached through a link
+# (``/proc/<pid>/root``, a running container's merged root); nothing below it is.
+_LAYER = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class _Writable(Protocol):
@@ -88,7 +91,7 @@ def _fd_path(fd: int, name: str) -> str:
 def _open_dir(layer: Path, parts: Sequence[str]) -> int:
     """Directory ``layer/parts``, opened following no symlink on the way (each component
     with ``O_NOFOLLOW``): a component swapped for a link fails with ELOOP or ENOTDIR."""
-    fd = os.open(layer, _DIR)
+    fd = os.open(layer, _LAYER)
     try:
         for name in parts:
             child = os.open(name, _DIR, dir_fd=fd)
@@ -204,7 +207,7 @@ class LayerTree:
     def lstat(self, rel: str) -> os.stat_result:
         """The entry at ``rel`` (final symlink not followed); FileNotFoundError if none."""
         if not split(rel):  # the root; an empty stack (``FROM scratch``) is an empty dir
-            return os.lstat(self.dirs[0]) if self.dirs else _EMPTY_ROOT
+            return os.stat(self.dirs[0]) if self.dirs else _EMPTY_ROOT  # ours: see _LAYER
         return self._found(rel)[1][0][1]
 
     def exists(self, rel: str) -> bool:
@@ -417,7 +420,7 @@ class LayerTree:
         if len(plan) == len(parts) and not (copy_up and not all(h for h, _ in plan)):
             return rel  # a directory already, in some layer: nothing to write
         plan += [(False, None)] * (len(parts) - len(plan))
-        fd = os.open(upper, _DIR)
+        fd = os.open(upper, _LAYER)
         try:
             for name, (held, below) in zip(parts, plan, strict=True):
                 if not held:

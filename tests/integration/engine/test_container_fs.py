@@ -136,6 +136,8 @@ def test_cp_diff_commit_on_a_running_container(engine_root: Path) -> None:
                                                               cmd=("sleep", "300")))
             await e.containers.start(c.id)
             inside = Path(f"/proc/{e.containers.get(c.id).state.pid}/root")
+            # looked up (and missed) first: overlayfs caches that; a cp must still show
+            assert not (inside / "tmp" / "hello.txt").exists()
             await e.archive.put(c.id, "/tmp", body(tar_bytes(("hello.txt", b"hi"))),
                                 ExtractOptions())
             assert (inside / "tmp" / "hello.txt").read_bytes() == b"hi"  # seen inside
@@ -155,6 +157,10 @@ def test_cp_diff_commit_on_a_running_container(engine_root: Path) -> None:
             found, chunks = await e.archive.get(c.id, "/tmp/made-inside")
             assert found.name == "made-inside" and found.size == 18
             assert await read_tar(chunks) == {"made-inside": b"from the container"}
+            # a file the container made, replaced by a cp: the new content inside
+            await e.archive.put(c.id, "/tmp", body(tar_bytes(("made-inside", b"cp"))),
+                                ExtractOptions())
+            assert (inside / "tmp" / "made-inside").read_bytes() == b"cp"
             st = await e.archive.stat(c.id, "/tmp/root")
             assert st.link_target == "/" and st.mode & (1 << 27)
             with pytest.raises(NotFound, match="Could not find the file /nope"):

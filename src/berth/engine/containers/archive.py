@@ -8,8 +8,11 @@ into it (a :class:`FsMount`) is a plain tree of its own at its target::
     container path ──resolve in the rootfs (symlinks stay inside)──▶ rel
         └─ under a mount's target? ─▶ the rest resolved in that mount's tree
     read:  topmost layer's entry, opened by descriptor with O_NOFOLLOW
-    write: the writable layer (the overlay upper dir, which a running container sees),
-           parents copied up; every create relative to a directory descriptor
+    write: stopped — the writable layer (the upper dir), parents copied up;
+           running — its mounted root, ``/proc/<pid>/root``, so overlayfs itself copies
+           up and whites out (writing the upper dir under a live overlay mount is
+           undefined: its cached lookups hide new files);
+           either way every create relative to a directory descriptor, O_NOFOLLOW
 
 Paths are resolved as a ``chroot`` into the container would resolve them: ``..`` and
 absolute symlinks never leave the root. An extracted entry whose name climbs out of the
@@ -137,14 +140,19 @@ class ContainerFs:
     it. Blocking; run in a thread."""
 
     def __init__(self, rootfs: LayerTree, mounts: Sequence[FsMount] = (),
-                 readonly_rootfs: bool = False) -> None:
+                 readonly_rootfs: bool = False, merged: Path | None = None) -> None:
         self.rootfs = rootfs
+        # A running container's mounted root (``/proc/<pid>/root``): writes go through
+        # overlayfs there, never into the upper dir behind a live mount's back (its
+        # dentry cache would not see them); reads take the layers, as for a stopped one.
+        self.merged = LayerTree([merged], whiteouts=False, writable=True) if merged else None
         self.readonly_rootfs = readonly_rootfs
         # deepest first, so the innermost mount at a path wins
         self.mounts = sorted(((split(posixpath.normpath("/" + m.target)), m) for m in mounts),
                              key=lambda pm: len(pm[0]), reverse=True)
 
-    def locate(self, path: str, follow_final: bool) -> _Located:
+    def locate(self, path: str, follow_final: bool, write: bool = False) -> _Located:
+        """Where ``path`` is: the tree holding it (``write``: the one to write it in)."""
         rel = self.rootfs.resolve(path, follow_final)
         parts = split(rel)
         for target, m in self.mounts:
@@ -153,7 +161,8 @@ class ContainerFs:
                 inner = tree.resolve("/".join(parts[len(target):]), follow_final)
                 where = "/" + "/".join([*target, *split(inner)])
                 return _Located(tree, inner, where, m.read_only, True)
-        return _Located(self.rootfs, rel, "/" + rel, self.readonly_rootfs, False)
+        tree = self.merged if write and self.merged is not None else self.rootfs
+        return _Located(tree, rel, "/" + rel, self.readonly_rootfs, False)
 
     def stat(self, path: str) -> PathStat:
         """docker's ``Stat``: the entry at ``path`` (a final symlink not followed unless
@@ -206,7 +215,7 @@ class ContainerFs:
                 owner: tuple[int, int] | None = None) -> None:
         """Unpack the tar ``stream`` (compressed or not) into directory ``path``
         (docker's ``containerExtractToDir``); ``owner``: every entry's uid/gid."""
-        loc = self.locate(absolute(path), follow_final=True)
+        loc = self.locate(absolute(path), follow_final=True, write=True)
         if not stat.S_ISDIR(loc.tree.lstat(loc.rel).st_mode):
             raise InvalidArgument("extraction point is not a directory")
         if loc.read_only:
@@ -260,7 +269,7 @@ class _Extractor:
                 raise InvalidArgument(f"invalid symlink {path!r} -> {member.linkname!r}")
         if path == self.dest:
             return  # "." itself: the extraction point keeps its own metadata (go-archive)
-        parent = self.fs.locate(posixpath.dirname(path), follow_final=True)
+        parent = self.fs.locate(posixpath.dirname(path), follow_final=True, write=True)
         name = posixpath.basename(path)
         if parent.read_only:
             raise InvalidArgument("mounted volume is marked read-only" if parent.in_mount
@@ -365,7 +374,7 @@ class _Extractor:
 
     def finish(self) -> None:
         for path, member in reversed(self.dirs):
-            loc = self.fs.locate(path, follow_final=False)
+            loc = self.fs.locate(path, follow_final=False, write=True)
             if not split(loc.rel):
                 continue  # the root of a mounted tree: leave it as it is
             prel, _, base = loc.rel.rpartition("/")
@@ -427,7 +436,9 @@ class ContainerArchive:
     async def _fs(self, ref: str) -> tuple[Container, ContainerFs]:
         c = self._containers.get(ref)
         tree = LayerTree.from_mounts(await self._images.rootfs_mounts(c.id))
-        return c, ContainerFs(tree, self._mounts(c), c.spec.readonly_rootfs)
+        merged = Path(f"/proc/{c.state.pid}/root") if c.state.running and c.state.pid \
+            else None
+        return c, ContainerFs(tree, self._mounts(c), c.spec.readonly_rootfs, merged)
 
     async def stat(self, ref: str, path: str) -> PathStat:
         _, fs = await self._fs(ref)
