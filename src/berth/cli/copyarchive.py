@@ -137,7 +137,9 @@ def rebase_name(name: str, rebase: tuple[str, str] | None) -> str:
 
 class ChunkReader:
     """A file over an iterator of chunks: ``read(n)`` never holds more than one chunk
-    beyond what was asked for. Counts the bytes that went through (docker's progress)."""
+    beyond what was asked for. Counts the bytes that arrived: docker reports what its
+    buffered reader pulled from the response, in practice the whole body (record padding
+    after the tar's end marker included), so ``drain`` reads what the tar reader left."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
@@ -156,6 +158,10 @@ class ChunkReader:
             data, self._buf = self._buf[:size], self._buf[size:]
         self.count += len(data)
         return data
+
+    def drain(self) -> None:
+        while self.read(64 * 1024):
+            pass
 
 
 class _Extractor(tarfile.TarFile):
@@ -186,10 +192,9 @@ def _keep_mode(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
     return checked.replace(linkname=member.linkname, mode=member.mode, deep=False)
 
 
-def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> int:
+def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> None:
     """Untar the stream into ``dest`` (moby's ``NoOverwriteDirNonDir``: a directory is
-    never replaced by a file). Returns the archive's size up to its end marker, what
-    docker's reader consumes and reports (the record padding behind it is not counted)."""
+    never replaced by a file)."""
     try:
         with _Extractor.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
@@ -205,7 +210,6 @@ def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> i
                         not os.path.isdir(target):
                     os.unlink(target)
                 tar.extract(member, dest, filter=_keep_mode)
-            return int(tar.offset) + 2 * tarfile.BLOCKSIZE
     except tarfile.FilterError as err:
         raise CopyError(str(err)) from err
     except tarfile.TarError as err:

@@ -100,7 +100,7 @@ def test_file_from_container_to_new_local_name(berth, archive, tmp_path: Path):
     assert code == 0
     assert dest.read_bytes() == b"hello"
     assert dest.stat().st_mode & 0o777 == 0o640
-    assert err == f"Successfully copied 2.05kB to {dest}\n"
+    assert err == f"Successfully copied 10.2kB to {dest}\n"  # the body, padding and all
     assert archive.find("GET", "/archive").query["path"] == ["/etc/hello.txt"]
 
 
@@ -284,5 +284,5 @@ def test_progress_on_a_terminal_as_docker(archive, tmp_path: Path):
     text = err.getvalue()
     assert text.startswith("\x1b[sPreparing to copy...\x1b[?25l\x1b[u\x1b[2K"
                            "Copying from container - 0B")
-    assert text.endswith(f"\x1b[?25h\x1b[u\x1b[2KSuccessfully copied 2.05kB to "
+    assert text.endswith(f"\x1b[?25h\x1b[u\x1b[2KSuccessfully copied 10.2kB to "
                          f"{tmp_path / 'x'}\n")

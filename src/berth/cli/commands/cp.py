@@ -160,13 +160,13 @@ def _from_container(ctx: Context, archive: ArchiveAPI, container: str, src: str,
         target, renamed = plan(src_info, destination_info(dst))
         if rebase:  # the entries carry the link target's name: rename them as docker does
             renamed = (split_dir_entry(src)[1], rebase if renamed is None else renamed[1])
-        copied = reader.count
         try:
             with Progress(ctx, "Copying from container - ", lambda: reader.count, quiet):
-                copied = extract(reader, target, renamed)
+                extract(reader, target, renamed)
+                reader.drain()
         finally:
             if not quiet:
-                ctx.err(f"Successfully copied {human_size(copied)} to {dst}")
+                ctx.err(f"Successfully copied {human_size(reader.count)} to {dst}")
 
 
 def _validate_output(path: str) -> None:
