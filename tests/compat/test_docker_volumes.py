@@ -107,3 +107,24 @@ def test_volume_prune_all(daemon: Daemon, names: str) -> None:
     daemon.docker("volume", "create", "--label", f"t={names}", f"{names}p")
     out = daemon.docker("volume", "prune", "-af", "--filter", f"label=t={names}").stdout
     assert f"{names}p" in out and f"{names}p" not in _volumes(daemon)
+
+
+def test_volumes_and_their_mounts_survive_a_daemon_restart(fresh_daemon: Daemon) -> None:
+    """A -o tmpfs volume held by a running container across a berthd restart is unmounted
+    when that container stops afterwards; named data and references persist."""
+    d = fresh_daemon
+    d.docker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tv")
+    d.docker("run", "--rm", "-v", "kept:/k", "busybox", "sh", "-c", "echo k > /k/f")
+    d.docker("run", "-d", "--name", "holder", "-v", "tv:/v", "busybox", "sleep", "300")
+    mountpoint = json.loads(d.docker("volume", "inspect", "tv").stdout)[0]["Mountpoint"]
+    assert mountpoint in d.mounts()
+    d.stop()
+    d.start()
+    assert {"tv", "kept"} <= _volumes(d)
+    assert "volume is in use" in d.docker("volume", "rm", "tv", check=False).stderr
+    assert d.docker("run", "--rm", "-v", "kept:/k", "busybox", "cat",
+                    "/k/f").stdout == "k\n"
+    d.docker("stop", "-t", "0", "holder")
+    assert mountpoint not in d.mounts()
+    d.docker("rm", "holder")
+    d.docker("volume", "rm", "tv", "kept")
