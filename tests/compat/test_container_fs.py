@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import secrets
 import tarfile
 from pathlib import Path
@@ -27,7 +28,12 @@ def test_docker_cp_both_ways_running_and_stopped(daemon: Daemon, tmp_path: Path)
     try:
         src = tmp_path / "in.txt"
         src.write_text("from the host\n")
+        os.chown(src, 1234, 1234)
+        # looked up first: the running container's overlay caches the miss
+        assert daemon.docker("exec", name, "cat", "/tmp/in.txt", check=False).returncode
         daemon.docker("cp", str(src), f"{name}:/tmp/")
+        owner = daemon.docker("exec", name, "stat", "-c", "%u:%g", "/tmp/in.txt").stdout
+        assert owner == "1234:1234\n"  # the archive's owner
         out = daemon.docker("exec", name, "cat", "/tmp/in.txt").stdout
         assert out == "from the host\n"  # seen inside the running container
         (tmp_path / "dir" / "sub").mkdir(parents=True)
@@ -55,6 +61,24 @@ def test_docker_cp_both_ways_running_and_stopped(daemon: Daemon, tmp_path: Path)
         daemon.docker("cp", str(src), f"{name}:/stopped.txt")
         daemon.docker("start", name)
         assert daemon.docker("exec", name, "cat", "/stopped.txt").stdout == "from the host\n"
+    finally:
+        daemon.docker("rm", "-f", name, check=False)
+
+
+def test_docker_cp_archive_mode_owns_files_by_the_containers_user(daemon: Daemon,
+                                                                   tmp_path: Path) -> None:
+    name = f"cpa-{secrets.token_hex(3)}"
+    daemon.docker("run", "-d", "--name", name, "-u", "nobody", "busybox", "sleep", "600")
+    try:
+        src = tmp_path / "in.txt"
+        src.write_text("x")
+        os.chown(src, 1234, 1234)
+        daemon.docker("cp", "-a", str(src), f"{name}:/tmp/as-user.txt")
+        owner = daemon.docker("exec", name, "stat", "-c", "%u:%g", "/tmp/as-user.txt").stdout
+        assert owner == "65534:65534\n"  # -a: the container's Config.User (moby)
+        daemon.docker("cp", str(src), f"{name}:/tmp/as-tar.txt")
+        owner = daemon.docker("exec", name, "stat", "-c", "%u:%g", "/tmp/as-tar.txt").stdout
+        assert owner == "1234:1234\n"
     finally:
         daemon.docker("rm", "-f", name, check=False)
 

@@ -458,8 +458,11 @@ class ContainerArchive:
         pipe's and a block's worth of it in memory."""
         c, fs = await self._fs(ref)
         owner = None
-        if options.copy_uid_gid:
-            uid, gid, _ = await asyncio.to_thread(resolve_user, c.user, fs.rootfs)
+        if options.copy_uid_gid and c.user:  # moby: without a Config.User, the tar's
+            try:
+                uid, gid, _ = await asyncio.to_thread(resolve_user, c.user, fs.rootfs)
+            except BerthError as err:
+                raise InvalidArgument(str(err)) from err
             owner = (uid, gid)
         read_fd, write_fd = os.pipe()
         reader = os.fdopen(read_fd, "rb")
