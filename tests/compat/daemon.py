@@ -28,6 +28,7 @@ from typing import Any
 
 from berth.runtime.sockets import socket_path
 from tests.compat import netstate
+from tests.integration.conftest import unmount_all_under
 
 VENV_BIN = Path(sys.executable).parent
 BERTH = str(VENV_BIN / "berth")
@@ -159,6 +160,9 @@ class Daemon:
         remove_cgroups(self.cgroup_parent)
         netstate.remove_leftovers(self.chain_prefix, {self.bridge, *self.networks_seen},
                                   self.exec_root / "netns")
+        # a local volume made with -o type=none,o=bind still mounted (a killed daemon)
+        # would have rmtree delete the files of the host directory it binds
+        unmount_all_under(str(self.root))
         shutil.rmtree(self.root, ignore_errors=True)
 
 
