@@ -23,6 +23,7 @@ refused as docker refuses them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import posixpath
 import shutil
@@ -169,6 +170,8 @@ class ContainerFs:
         the path ends in "/"), named by the path's last component."""
         loc = self.locate(path, follow_final=path.endswith(("/", "/.")))
         st = loc.tree.lstat(loc.rel)
+        if path.endswith(("/", "/.")) and not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
         target = ""
         if stat.S_ISLNK(st.st_mode):
             target = self.locate(path, follow_final=True).path
@@ -499,8 +502,10 @@ async def _translated(ref: str, path: str, work: Awaitable[T]) -> T:
     """``work``'s result, with OSErrors as docker reports them."""
     try:
         return await work
-    except (FileNotFoundError, NotADirectoryError) as err:
+    except FileNotFoundError as err:
         raise NotFound(f"Could not find the file {path} in container {ref}") from err
+    except NotADirectoryError as err:  # "/file/" or "/file/x": lstat's ENOTDIR, as moby
+        raise InvalidArgument(f"lstat {path}: not a directory") from err
     except BerthError:
         raise
     except OSError as err:

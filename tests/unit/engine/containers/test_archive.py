@@ -88,6 +88,8 @@ def test_stat_of_a_symlink_names_its_target_inside_the_root(layers: tuple[Path, 
     assert fs.stat("/new.txt").size == 3
     with pytest.raises(FileNotFoundError):
         fs.stat("/nope")
+    with pytest.raises(NotADirectoryError):
+        fs.stat("/new.txt/")
 
 
 def test_tar_of_a_directory_and_of_its_contents(layers: tuple[Path, Path]) -> None:
