@@ -81,17 +81,22 @@ class Command:
 
     def parse(self, path: str, argv: list[str]) -> tuple[Options, list[str]]:
         opts, args = self.flagset.parse(argv)
-        if len(args) < self.min_args:
-            plural = "" if self.min_args == 1 else "s"
-            at_least = "exactly" if self.max_args == self.min_args else "at least"
-            raise ArgCountError(f"{PROG}: '{path}' requires {at_least} {self.min_args} "
-                                f"argument{plural}")
-        if self.max_args is not None and len(args) > self.max_args:
-            if self.max_args == 0:
-                raise ArgCountError(f"{PROG}: '{path}' accepts no arguments")
-            raise ArgCountError(f"{PROG}: '{path}' requires at most {self.max_args} "
-                                f"argument{'' if self.max_args == 1 else 's'}")
-        return opts, args
+        low, high = self.min_args, self.max_args
+        if low <= len(args) and (high is None or len(args) <= high):
+            return opts, args
+        # docker's cli.NoArgs, ExactArgs, RequiresMinArgs, RequiresMaxArgs and
+        # RequiresRangeArgs, each in its own words
+        what = f"{PROG}: '{path}'"
+        if high == 0:
+            raise ArgCountError(f"{what} accepts no arguments", "Run")
+        if high is None:
+            raise ArgCountError(f"{what} requires at least {low} {_arguments(low)}", "See")
+        if low == high:
+            raise ArgCountError(f"{what} requires {low} {_arguments(low)}", "Run")
+        if low == 0:
+            raise ArgCountError(f"{what} requires at most {high} {_arguments(high)}", "SRun")
+        raise ArgCountError(f"{what} requires at least {low} and at most {high} "
+                            f"{_arguments(high)}", "Run")
 
     def help(self, path: str) -> str:
         lines = [f"Usage:  {path} {self.usage}", "", self.summary, ""]
@@ -100,6 +105,10 @@ class Command:
         if self.flags:
             lines += ["Options:", *help_lines(self.flags), ""]
         return "\n".join(lines)
+
+
+def _arguments(count: int) -> str:
+    return "argument" if count == 1 else "arguments"
 
 
 class Context:

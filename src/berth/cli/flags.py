@@ -24,9 +24,16 @@ class UsageError(Exception):
 
 
 class ArgCountError(UsageError):
-    """Too few or too many positional arguments: docker exits 1 for these."""
+    """Too few or too many positional arguments: docker exits 1 for these. ``hint`` is the
+    word docker's validator puts before "'CMD --help' for more information": "See" for
+    ``RequiresMinArgs``, "Run" for the others, and ``RequiresMaxArgs``' "SRun" (docker
+    28's typo, kept so the text is docker's)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, hint: str = "See") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class Flag:

@@ -272,7 +272,7 @@ def dispatch(ctx: Context, words: list[str]) -> int:
         ctx.out(command.help(path))
         return 0
     except UsageError as err:
-        verb = "See" if isinstance(err, ArgCountError) else "Run"
+        verb = err.hint if isinstance(err, ArgCountError) else "Run"
         ctx.err(f"{err}\n\nUsage:  {path} {command.usage}\n\n"
                 f"{verb} '{path} --help' for more information")
         return err.exit_code

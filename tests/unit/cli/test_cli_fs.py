@@ -166,3 +166,21 @@ def test_system_prune_declined_and_until_with_volumes(berth, daemon, monkeypatch
 def test_rm_v_asks_for_anonymous_volumes(berth, daemon, argv):
     assert berth(*argv) == (0, "web\n", "")
     assert daemon.state.find("DELETE", "/containers/web").query["v"] == ["1"]
+
+
+@pytest.mark.parametrize(("argv", "first", "last"), [
+    (("cp", "a"), "berth: 'berth cp' requires 2 arguments", "Run 'berth cp --help'"),
+    (("diff",), "berth: 'berth diff' requires 1 argument", "Run 'berth diff --help'"),
+    (("commit",), "berth: 'berth commit' requires at least 1 and at most 2 arguments",
+     "Run 'berth commit --help'"),
+    (("volume", "create", "a", "b"), "berth: 'berth volume create' requires at most 1 "
+     "argument", "SRun 'berth volume create --help'"),  # docker 28's own typo
+    (("volume", "rm"), "berth: 'berth volume rm' requires at least 1 argument",
+     "See 'berth volume rm --help'"),
+    (("system", "df", "x"), "berth: 'berth system df' accepts no arguments",
+     "Run 'berth system df --help'"),
+])
+def test_argument_counts_in_docker_28s_words(berth, argv, first, last):
+    code, _, err = berth(*argv)
+    lines = err.splitlines()
+    assert (code, lines[0], lines[-1]) == (1, first, f"{last} for more information")

@@ -54,7 +54,7 @@ def test_create_plain_has_no_pools(berth, daemon):
 def test_create_needs_one_name(berth):
     code, _, err = berth("network", "create")
     assert code == 1
-    assert err.startswith("berth: 'berth network create' requires exactly 1 argument")
+    assert err.startswith("berth: 'berth network create' requires 1 argument")
 
 
 @pytest.mark.parametrize(("subnets", "ranges", "gateways", "message"), [
