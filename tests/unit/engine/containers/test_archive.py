@@ -168,3 +168,16 @@ def test_mounts_are_reached_by_their_host_path(layers: tuple[Path, Path],
     ro = fs_of(layers, (FsMount("/data", str(vol), read_only=True),))
     with pytest.raises(InvalidArgument, match="mounted volume is marked read-only"):
         ro.extract("/data", make_tar(("x", b"")), ExtractOptions())
+
+
+def test_extract_over_deleted_and_replaced_entries(layers: tuple[Path, Path]) -> None:
+    upper, lower = layers
+    (lower / "gone").mkdir()
+    (lower / "gone" / "old").write_text("old")
+    (upper / ".wh.gone").write_text("")  # the container deleted /gone
+    fs = fs_of(layers)
+    fs.extract("/", make_tar(("gone", None), ("gone/new", b"n"), ("bin", b"file now")),
+               ExtractOptions())
+    assert fs.rootfs.listdir("gone") == ["new"]  # the old contents stay deleted
+    assert fs.rootfs.open("bin").read() == b"file now"  # a dir replaced by a file
+    assert (lower / "bin" / "sh").exists()
