@@ -45,6 +45,7 @@ from berth.store.diff import add_path, decompressed
 from berth.store.rootview import LayerTree, split
 
 T = TypeVar("T")
+_PAX_XATTR = "SCHILY.xattr."
 _CHUNK = 1 << 20
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -371,6 +372,14 @@ class _Extractor:
             if self.is_root:
                 os.chown(proc, uid, gid)
             os.chmod(proc, member.mode & 0o7777)
+            for key, value in member.pax_headers.items():
+                name_ = key.removeprefix(_PAX_XATTR)
+                if name_ != key and not name_.startswith("trusted.overlay."):
+                    try:
+                        os.setxattr(proc, name_, value.encode("utf-8", "surrogateescape"))
+                    except OSError as err:  # go-archive ignores an fs that has none
+                        if err.errno not in (errno.ENOTSUP, errno.EPERM):
+                            raise
             os.utime(proc, ns=(mtime, mtime))
         finally:
             os.close(handle)

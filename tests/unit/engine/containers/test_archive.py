@@ -181,3 +181,20 @@ def test_extract_over_deleted_and_replaced_entries(layers: tuple[Path, Path]) ->
     assert fs.rootfs.listdir("gone") == ["new"]  # the old contents stay deleted
     assert fs.rootfs.open("bin").read() == b"file now"  # a dir replaced by a file
     assert (lower / "bin" / "sh").exists()
+
+
+def test_extract_keeps_user_xattrs(layers: tuple[Path, Path]) -> None:
+    upper, _ = layers
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("x")
+        info.pax_headers = {"SCHILY.xattr.user.k": "v",
+                            "SCHILY.xattr.trusted.overlay.opaque": "y"}
+        tf.addfile(info)
+    out.seek(0)
+    fs_of(layers).extract("/tmp", out, ExtractOptions())
+    try:
+        assert os.getxattr(upper / "tmp" / "x", "user.k") == b"v"
+    except OSError:
+        pytest.skip("no user xattrs on this filesystem")
+    assert "trusted.overlay.opaque" not in os.listxattr(upper / "tmp" / "x")
