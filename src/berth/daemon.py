@@ -19,6 +19,7 @@ from aiohttp import web
 
 from berth.api.server.app import make_app
 from berth.api.server.build import BuildRoutes
+from berth.api.server.container_fs import ContainerFsRoutes
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
@@ -30,6 +31,9 @@ from berth.api.tls import serve_tls, server_context
 from berth.config import DaemonConfig, load
 from berth.engine.builder.builder import Builder
 from berth.engine.containers.admin import ContainerAdmin
+from berth.engine.containers.archive import ContainerArchive, mount_points_source
+from berth.engine.containers.changes import ContainerChanges
+from berth.engine.containers.commit import ContainerCommitter
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.logs import LOG_DRIVERS
 from berth.engine.containers.preparer import ContainerPreparer
@@ -155,6 +159,9 @@ async def serve(config: DaemonConfig) -> None:
                         config.snapshotter, networks, volumes).register,
         NetworkRoutes(networks, containers).register,
         VolumeRoutes(volumes, containers).register,
+        ContainerFsRoutes(
+            ContainerArchive(containers, images, mount_points_source(volumes.mount_points)),
+            ContainerChanges(containers, images), ContainerCommitter(containers, images)).register,
         ExecRoutes(execs).register,
         ImageRoutes(images, containers, config.snapshotter).register,
         BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
