@@ -203,6 +203,11 @@ def _json_into(value: object, out: list[str]) -> None:
                 out.append(",")
             _json_into(item, out)
         out.append("]")
+    elif isinstance(value, MarshalledRow) and not isinstance(value, _Escaping):
+        # a context's own MarshalJSON, wherever it sits: json.Marshal's HTML escaping
+        inner: list[str] = []
+        _json_into(_Escaping(value), inner)
+        out.append("".join(inner).translate(_HTML_ESCAPES))
     elif isinstance(value, dict):
         out.append("{")
         for i, (key, item) in enumerate(value.items()):
@@ -224,10 +229,13 @@ class MarshalledRow(dict[str, object]):
 _HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
+class _Escaping(MarshalledRow):
+    """A row being encoded by its own marshaller (escaped once, by the caller)."""
+
+
 def go_json(value: object) -> str:
     """docker's ``json`` template function: compact ``encoding/json``, HTML escaping off
     (on for a ``MarshalledRow``; outside string literals JSON has none of <, >, &)."""
     out: list[str] = []
-    _json_into(value, out)
-    text = "".join(out)
-    return text.translate(_HTML_ESCAPES) if isinstance(value, MarshalledRow) else text
+    _json_into(value, out)  # a MarshalledRow, at the top or nested, escapes itself
+    return "".join(out)

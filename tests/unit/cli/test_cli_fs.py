@@ -184,3 +184,26 @@ def test_argument_counts_in_docker_28s_words(berth, argv, first, last):
     code, _, err = berth(*argv)
     lines = err.splitlines()
     assert (code, lines[0], lines[-1]) == (1, first, f"{last} for more information")
+
+
+def test_system_df_verbose_custom_format_runs_once_over_all(berth, daemon):
+    daemon.state.disk_usage = USAGE
+    code, out, _ = berth("system", "df", "-v", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and not out.endswith("\n")  # Go's Execute: no newline of its own
+    assert [v["Name"] for v in doc["Volumes"]] == ["data", "idle"]
+    assert doc["Images"][1]["Repository"] == "<none>" and doc["Images"][0]["Digest"] == ""
+    assert "\\u003cnone\\u003e" in out  # each row marshals itself, HTML-escaped
+    assert doc["BuildCache"][0]["ID"] == "abcdef1234567890"  # not truncated
+    assert doc["BuildCache"][0]["CreatedAt"] == "2026-12-05 08:00:00.123456789 +0000 UTC"
+    assert "Label" not in doc["Containers"][0]
+
+
+def test_raw_formats(berth, daemon):
+    daemon.state.disk_usage = USAGE
+    daemon.state.volumes = [{"Name": "v", "Driver": "local"}]
+    out = berth("system", "df", "--format", "raw")[1]
+    assert out.startswith("type: Images\ntotal: 2\nactive: 1\nsize: 10MB\n"
+                          "reclaimable: 6MB (60%)\n\ntype: Containers\n")
+    assert berth("volume", "ls", "--format", "raw")[1] == "name: v\ndriver: local\n\n"
+    assert berth("volume", "ls", "--format", "raw", "-q")[1] == "name: v\n"

@@ -7,12 +7,14 @@ from __future__ import annotations
 from berth.cli.command import Command
 from berth.cli.commands.images import HEADERS as IMAGE_HEADERS
 from berth.cli.commands.images import rows_of
+from berth.cli.commands.network import go_time_text
 from berth.cli.commands.ps import HEADERS as CONTAINER_HEADERS
 from berth.cli.commands.ps import row as container_row
 from berth.cli.commands.volume import LS_HEADERS as VOLUME_HEADERS
 from berth.cli.commands.volume import volume_row
 from berth.cli.flags import Flag
-from berth.cli.output import human_size, pick_format, render, since
+from berth.cli.output import human_size, pick_format, render, render_one, since
+from berth.cli.template_fmt import MarshalledRow
 from berth.client.models import ContainerSummary, ImageSummary
 from berth.client.volumes import VolumeSummary
 
@@ -30,6 +32,8 @@ COMMAND = Command(
     max_args=0)
 
 SUMMARY = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+RAW = ("type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\n"
+       "reclaimable: {{.Reclaimable}}\n")
 SUMMARY_HEADERS: dict[str, object] = {"Type": "TYPE", "TotalCount": "TOTAL",
                                       "Active": "ACTIVE", "Size": "SIZE",
                                       "Reclaimable": "RECLAIMABLE"}
@@ -91,7 +95,7 @@ def summary_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _cache_row(b: dict[str, Any]) -> dict[str, Any]:
+def _cache_row(b: dict[str, Any], trunc: bool = True) -> dict[str, Any]:
     def ago(stamp: object) -> str:
         """"2 hours ago" for an RFC 3339 time (its fraction dropped, as seconds do)."""
         text = str(stamp or "")
@@ -109,17 +113,26 @@ def _cache_row(b: dict[str, Any]) -> dict[str, Any]:
             when -= sign * (int(hours) * 3600 + int(minutes or 0) * 60)
         return since(when)
 
-    return {"ID": str(b.get("ID") or "")[:12] + ("*" if b.get("InUse") else ""),
-            "CacheType": str(b.get("Type") or ""), "Size": _size(int(b.get("Size") or 0)),
-            "CreatedSince": ago(b.get("CreatedAt")), "LastUsedSince": ago(b.get("LastUsedAt")),
-            "UsageCount": str(b.get("UsageCount") or 0),
-            "Shared": str(bool(b.get("Shared"))).lower()}
+    def cut(text: str) -> str:
+        return text[:12] if trunc else text
+
+    parent = ", ".join(b.get("Parents") or ()) or str(b.get("Parent") or "")
+    return {"CacheType": str(b.get("Type") or ""),
+            "CreatedAt": go_time_text(str(b.get("CreatedAt") or "")),
+            "CreatedSince": ago(b.get("CreatedAt")),
+            "Description": str(b.get("Description") or ""),
+            "ID": cut(str(b.get("ID") or "")) + ("*" if b.get("InUse") else ""),
+            "InUse": str(bool(b.get("InUse"))).lower(),
+            "LastUsedAt": go_time_text(str(b.get("LastUsedAt") or "")),
+            "LastUsedSince": ago(b.get("LastUsedAt")), "Parent": cut(parent),
+            "Shared": str(bool(b.get("Shared"))).lower(),
+            "Size": _size(int(b.get("Size") or 0)), "UsageCount": str(b.get("UsageCount") or 0)}
 
 
-def _image_row(image: ImageSummary) -> dict[str, Any]:
+def _image_row(image: ImageSummary, trunc: bool = True) -> dict[str, Any]:
     """``images``' row of the first tag, with docker's ``HumanSize`` (4 digits) for the
     shared and unique sizes, as ``system df -v`` prints them."""
-    row = rows_of(image, True)[0]
+    row = {**rows_of(image, trunc)[0], "Digest": ""}  # df's imageContext has no digest
     if image.shared_size >= 0:
         row["SharedSize"] = _size(image.shared_size)
         row["UniqueSize"] = _size(image.size - image.shared_size)
@@ -129,24 +142,43 @@ def _image_row(image: ImageSummary) -> dict[str, Any]:
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     doc = ctx.client.system.disk_usage()
     if not opts.verbose:
-        fmt = pick_format(opts.format, False, SUMMARY, SUMMARY)
-        rows = [dict(sorted(r.items())) for r in summary_rows(doc)]  # Go's JSON key order
-        ctx.stdout.write(render(fmt, rows, SUMMARY_HEADERS))
+        fmt = RAW if opts.format == "raw" else pick_format(opts.format, False, SUMMARY, SUMMARY)
+        summary = [dict(sorted(r.items())) for r in summary_rows(doc)]  # Go's JSON key order
+        ctx.stdout.write(render(fmt, summary, SUMMARY_HEADERS))
         return 0
-    images = [_image_row(ImageSummary.from_json(i)) for i in doc.get("Images") or []]
+    if opts.format not in ("", "table"):
+        # docker runs a custom template once, over every kind's untruncated rows
+        fmt = "{{json .}}" if opts.format == "json" else opts.format
+        text = render_one(fmt, verbose_rows(doc, trunc=False))
+        ctx.stdout.write(text[:-1])  # Go's Execute adds no newline
+        return 0
+    rows = verbose_rows(doc, trunc=True)
     ctx.stdout.write("Images space usage:\n\n")
-    ctx.stdout.write(render(IMAGES, images, IMAGE_HEADERS))
-    containers = [{**container_row(ContainerSummary.from_json(c), True),
-                   "Size": human_size(int(c.get("SizeRw") or 0))}  # no virtual size here
-                  for c in doc.get("Containers") or []]
+    ctx.stdout.write(render(IMAGES, rows["Images"], IMAGE_HEADERS))
     ctx.stdout.write("\nContainers space usage:\n\n")
-    ctx.stdout.write(render(CONTAINERS, containers, CONTAINER_HEADERS))
-    volumes = [volume_row(VolumeSummary.from_json(v)) for v in doc.get("Volumes") or []]
+    ctx.stdout.write(render(CONTAINERS, rows["Containers"], CONTAINER_HEADERS))
     ctx.stdout.write("\nLocal Volumes space usage:\n\n")
-    ctx.stdout.write(render(VOLUMES, volumes, VOLUME_HEADERS))
+    ctx.stdout.write(render(VOLUMES, rows["Volumes"], VOLUME_HEADERS))
     cache = doc.get("BuildCache") or []
     builder = sum(int(b.get("Size") or 0) for b in cache if not b.get("Shared"))
     ctx.stdout.write(f"\nBuild cache usage: {_size(builder)}\n\n")
-    ctx.stdout.write(render(CACHE, [_cache_row(b) for b in cache], CACHE_HEADERS))
+    ctx.stdout.write(render(CACHE, rows["BuildCache"], CACHE_HEADERS))
     return 0
 
+
+def verbose_rows(doc: dict[str, Any], trunc: bool) -> dict[str, list[MarshalledRow]]:
+    """``system df -v``'s four lists, each row as docker's formatter context marshals it
+    (methods such as ``Label`` left out)."""
+    def plain(row: dict[str, Any]) -> MarshalledRow:
+        return MarshalledRow({k: v for k, v in sorted(row.items()) if not callable(v)})
+
+    return {
+        "Images": [plain(_image_row(ImageSummary.from_json(i), trunc))
+                   for i in doc.get("Images") or []],
+        "Containers": [plain({**container_row(ContainerSummary.from_json(c), trunc),
+                              "Size": human_size(int(c.get("SizeRw") or 0))})  # no virtual
+                       for c in doc.get("Containers") or []],
+        "Volumes": [plain(volume_row(VolumeSummary.from_json(v)))
+                    for v in doc.get("Volumes") or []],
+        "BuildCache": [plain(_cache_row(b, trunc)) for b in doc.get("BuildCache") or []],
+    }

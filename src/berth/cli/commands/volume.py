@@ -116,6 +116,8 @@ def _ls(ctx: Context, opts: Options, args: list[str]) -> int:
     volumes, _ = ctx.client.volumes.list(parse_filters(opts.filter))
     volumes.sort(key=lambda v: natural_key(v.name))
     fmt = pick_format(opts.format, opts.quiet, LS_DEFAULT, "{{.Name}}")
+    if opts.format == "raw":  # docker's RawFormatKey for volumes
+        fmt = "name: {{.Name}}" if opts.quiet else "name: {{.Name}}\ndriver: {{.Driver}}\n"
     if opts.quiet and fmt == LS_DEFAULT:
         fmt = "{{.Name}}"
     rows = [volume_row(v) for v in volumes]
