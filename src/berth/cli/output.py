@@ -69,18 +69,20 @@ def pick_format(fmt: str, quiet: bool, default: str, quiet_format: str) -> str:
 
 
 def render(fmt: str, rows: Sequence[Mapping[str, Any]], headers: Mapping[str, object],
-           ) -> str:
+           context: str = "") -> str:
     """Render rows with a (possibly ``table``) template; a bad template is exit 1 with
-    docker's "template parsing error" message."""
+    docker's "template parsing error" message. ``context``: the Go type of docker's rows,
+    when a field they lack must fail as it does in docker."""
     from berth.cli import template, template_fmt
 
+    marshalled: list[Any] = [template_fmt.MarshalledRow(r, context) for r in rows]
     try:
         if template.is_table(fmt):
             # headers may hold callables too, as docker's HeaderContext has methods
-            text = str(template.render_table(fmt, [template_fmt.MarshalledRow(r) for r in rows],
+            text = str(template.render_table(fmt, marshalled,
                                              dict(headers)))  # type: ignore[arg-type]
         else:
-            text = str(template.render_lines(fmt, [template_fmt.MarshalledRow(r) for r in rows]))
+            text = str(template.render_lines(fmt, marshalled))
     except template.TemplateError as err:
         raise StatusError(1, f"template parsing error: {err}") from err
     return text if not text or text.endswith("\n") else text + "\n"

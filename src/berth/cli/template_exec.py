@@ -249,6 +249,9 @@ class _State:
         has_args = (args is not None and len(args) > 1) or final is not _NO_FINAL
         if isinstance(receiver, dict):
             value = receiver.get(name, MISSING)
+            context: str = getattr(receiver, "context", "")
+            if value is MISSING and context:
+                self.error(f"can't evaluate field {name} in type {context}")
             if callable(value):
                 return self.call_method(dot, name, value, args, final)
             if has_args:

@@ -223,7 +223,16 @@ def _json_into(value: object, out: list[str]) -> None:
 class MarshalledRow(dict[str, object]):
     """A row of ``ps``/``images``: docker's formatter contexts marshal themselves with
     ``json.Marshal``, which escapes ``<``, ``>`` and ``&`` (so ``{{json .}}`` prints
-    ``\u003cnone\u003e``), unlike the ``json`` function on plain values."""
+    ``\u003cnone\u003e``), unlike the ``json`` function on plain values. With a
+    ``context`` (the Go type, e.g. ``*formatter.volumeContext``) a field the row lacks is
+    an error, as a method missing from the Go type is, instead of "<no value>"."""
+
+    context = ""
+
+    def __init__(self, row: object = (), context: str = "") -> None:
+        super().__init__(row)  # type: ignore[call-overload]
+        if context:
+            self.context = context
 
 
 _HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})

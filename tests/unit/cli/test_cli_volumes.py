@@ -282,3 +282,13 @@ def test_flag_error_quotes_the_value_as_go(berth):
     assert code == 125
     assert err.startswith('invalid argument "type=\\"bind" for "--mount" flag: parse error '
                           'on line 1, column 6: bare " in non-quoted-field\n')
+
+
+@pytest.mark.parametrize(("fmt", "message"), [
+    ("{{.CreatedAt}}", "can't evaluate field CreatedAt in type *formatter.volumeContext"),
+])
+def test_volume_ls_unknown_field_fails_as_docker(berth, volumes, fmt, message):
+    code, out, err = berth("volume", "ls", "--format", fmt)
+    assert (code, out) == (1, "")
+    assert err == f'template parsing error: template: :1:2: executing "" at <.{fmt[3:-2]}>: ' \
+                  f"{message}\n"

@@ -121,10 +121,10 @@ def _ls(ctx: Context, opts: Options, args: list[str]) -> int:
     if opts.quiet and fmt == LS_DEFAULT:
         fmt = "{{.Name}}"
     rows = [volume_row(v) for v in volumes]
-    if ".Label " not in fmt:
+    if ".Label" not in fmt.replace(".Labels", ""):
         for r in rows:
             del r["Label"]  # a method in docker: invisible to {{json .}}
-    ctx.stdout.write(render(fmt, rows, LS_HEADERS))
+    ctx.stdout.write(render(fmt, rows, LS_HEADERS, "*formatter.volumeContext"))
     return 0
 
 
