@@ -219,9 +219,17 @@ def _config(c: Container, volume: VolumeLookup | None) -> wire.ContainerConfig:
 
 def mount_points(points: list[MountPoint]) -> list[wire.MountPoint]:
     """Inspect's and ps's ``Mounts`` (docker's types.MountPoint)."""
-    return [{"Type": p.type, "Name": p.name, "Source": p.source,
-             "Destination": p.destination, "Driver": p.driver, "Mode": p.mode, "RW": p.rw,
-             "Propagation": p.propagation} for p in points]
+    out: list[wire.MountPoint] = []
+    for p in points:
+        m: wire.MountPoint = {"Type": p.type, "Source": p.source,
+                              "Destination": p.destination, "Mode": p.mode, "RW": p.rw,
+                              "Propagation": p.propagation}
+        if p.name:  # Name and Driver are omitempty: a bind or tmpfs has neither
+            m["Name"] = p.name
+        if p.driver:
+            m["Driver"] = p.driver
+        out.append(m)
+    return out
 
 
 def inspect(c: Container, data_root: str, driver: str, net: ContainerNetwork,

@@ -91,10 +91,10 @@ class GraphDriverData(TypedDict):
 
 class MountPoint(TypedDict):
     Type: str
-    Name: str
+    Name: NotRequired[str]  # omitempty in docker's types.MountPoint: volumes only
     Source: str
     Destination: str
-    Driver: str
+    Driver: NotRequired[str]
     Mode: str
     RW: bool
     Propagation: str
