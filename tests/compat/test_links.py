@@ -34,6 +34,8 @@ def test_link_env_and_hosts(daemon: Daemon, containers: list[str]) -> None:
     assert env["DB_ENV_SECRET_ROLE"] == "primary"
     # docker's Config.Env: not HOME and PATH, nor the HOSTNAME the daemon adds at a start
     assert not {"DB_ENV_PATH", "DB_ENV_HOME", "DB_ENV_HOSTNAME"} & set(env)
+    config_env = d.docker("inspect", "-f", "{{json .Config.Env}}", db).stdout
+    assert "SECRET_ROLE=primary" in config_env and "HOSTNAME=" not in config_env
     hosts = d.docker("run", "--rm", "--link", f"{db}:db", "busybox",
                      "cat", "/etc/hosts").stdout
     assert f"{ip}\tdb {db_id[:12]} {db}" in hosts.splitlines(), hosts

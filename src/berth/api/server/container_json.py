@@ -15,6 +15,7 @@ from berth.api.types import containers as types
 from berth.api.types import responses as wire
 from berth.api.types.decode import unsupported
 from berth.engine import clock
+from berth.engine.containers import process
 from berth.engine.containers.model import (
     Container,
     ContainerSpec,
@@ -197,7 +198,8 @@ def _config(c: Container, volume: VolumeLookup | None) -> wire.ContainerConfig:
         "Hostname": c.hostname, "Domainname": c.spec.domainname, "User": c.spec.user,
         "AttachStdin": c.spec.attach_stdin, "AttachStdout": c.spec.attach_stdout,
         "AttachStderr": c.spec.attach_stderr, "Tty": c.spec.tty,
-        "OpenStdin": c.spec.open_stdin, "StdinOnce": c.spec.stdin_once, "Env": list(c.env),
+        "OpenStdin": c.spec.open_stdin, "StdinOnce": c.spec.stdin_once,
+        "Env": list(process.config_env(c)),
         "Cmd": list(c.cmd) if c.cmd is not None else None, "Image": c.spec.image,
         "Volumes": container_mounts.config_volumes(c.spec, volume),
         "WorkingDir": c.working_dir if c.working_dir != "/" else "",

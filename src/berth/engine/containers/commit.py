@@ -26,6 +26,7 @@ from berth.engine.builder.commit import Committer, Layer
 from berth.engine.builder.mountpoints import drop_mount_points, drop_placeholders
 from berth.engine.builder.state import BaseImage
 from berth.engine.clock import rfc3339
+from berth.engine.containers import process
 from berth.engine.containers.model import Container, Status
 from berth.engine.containers.service import ContainerService
 from berth.engine.images.changes import apply_changes
@@ -61,7 +62,7 @@ def reference(repo: str, tag: str) -> Reference | None:
 def container_config(c: Container, image: ContainerConfig) -> ContainerConfig:
     """What the container runs with, as an image config's ``config``."""
     out = ContainerConfig(**image)
-    out["Env"] = list(c.env)
+    out["Env"] = list(process.config_env(c))
     out["Cmd"] = list(c.cmd) if c.cmd is not None else None
     out["Entrypoint"] = list(c.entrypoint) if c.entrypoint is not None else None
     out["WorkingDir"] = c.working_dir

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 
+from berth.engine.containers.model import Container
 from berth.errors import InvalidArgument, RuntimeFailure
 from berth.oci.image import ContainerConfig
 from berth.store.rootview import LayerTree
@@ -133,3 +134,12 @@ def _lookup_group(group: str, groups: list[list[str]]) -> int:
     if group.isdigit():
         return int(group)
     raise RuntimeFailure(f"unable to find group {group}: no matching entries in group file")
+
+
+def config_env(c: Container) -> tuple[str, ...]:
+    """docker's Config.Env (inspect, commit, a link's <ALIAS>_ENV_*): the resolved env
+    without the HOSTNAME and TERM the daemon adds at start, unless the request gave
+    them."""
+    given = {v.split("=", 1)[0] for v in c.spec.env}
+    added = {f"HOSTNAME={c.hostname}", "TERM=xterm"}
+    return tuple(v for v in c.env if v not in added or v.split("=", 1)[0] in given)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from berth.engine.containers import process
 from berth.engine.containers.model import Container, ContainerSpec, EndpointConfig
 from berth.engine.images.service import ImageService
 from berth.engine.networks import etcfiles, legacylinks, ports, sandbox
@@ -156,7 +157,7 @@ class NetworkPreparer:
                                      f"/{target.name} AS /{c.name}/{alias}")
             out.append((alias, legacylinks.LinkedContainer(
                 target.name, target.hostname, a.address, target.spec.exposed_ports,
-                _config_env(target))))
+                process.config_env(target))))
         return out
 
     def _refresh_linkers(self, target: Container) -> None:
@@ -284,14 +285,6 @@ def _check_container_mode(net: NetworkService, spec: ContainerSpec, mode: str
         if given:
             raise InvalidArgument(f"conflicting options: {what}")
     return replace(spec, network_mode=CONTAINER_MODE + target.id, endpoints=())
-
-
-def _config_env(c: Container) -> tuple[str, ...]:
-    """docker's Config.Env: the resolved env without the HOSTNAME and TERM the daemon adds
-    at start (unless the request gave them), so a link shows no <ALIAS>_ENV_HOSTNAME."""
-    given = {v.split("=", 1)[0] for v in c.spec.env}
-    added = {f"HOSTNAME={c.hostname}", "TERM=xterm"}
-    return tuple(v for v in c.env if v not in added or v.split("=", 1)[0] in given)
 
 
 def _exists(net: NetworkService, ref: str) -> bool:
