@@ -407,12 +407,41 @@ def write_diff(upper: Path) -> Iterator[bytes]:
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             tf.addfile(_marker(prefix + WHITEOUT_PREFIX + name, int(st.st_mtime)))
         else:
-            _add_entry(tf, entry.path, rel, st)
+            info = _tarinfo(tf, entry.path, rel)
+            if info.isreg():  # streamed: a big file never sits whole in the sink
+                with os.fdopen(open_regular(entry.path), "rb") as f:
+                    tf.addfile(info)  # the header alone; the data follows
+                    yield from _file_data(tf, f, info.size, sink)
+            else:
+                tf.addfile(info)
             if entry.is_dir(follow_symlinks=False) and \
                     _xattrs(entry.path).get(OVERLAY_OPAQUE_XATTR) == b"y":
                 tf.addfile(_marker(f"{rel}/{WHITEOUT_OPAQUE}", int(st.st_mtime)))
         yield from sink.drain()
     tf.close()
+    yield from sink.drain()
+
+
+def _file_data(tf: tarfile.TarFile, f: BinaryIO, size: int, sink: _ChunkSink
+               ) -> Iterator[bytes]:
+    """The data of the member whose header ``tf`` just wrote, in 1 MiB pieces through
+    ``tf``'s own stream (so its buffered bytes stay in order), padded to a block, as
+    ``TarFile.addfile`` would copy it."""
+    stream = tf.fileobj
+    assert stream is not None
+    left = size
+    while left:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            raise OSError("unexpected end of data: a file shrank while it was read")
+        stream.write(chunk)
+        left -= len(chunk)
+        yield from sink.drain()
+    blocks, remainder = divmod(size, tarfile.BLOCKSIZE)
+    if remainder:
+        stream.write(tarfile.NUL * (tarfile.BLOCKSIZE - remainder))
+        blocks += 1
+    tf.offset += blocks * tarfile.BLOCKSIZE
     yield from sink.drain()
 
 
@@ -444,7 +473,9 @@ def add_path(tf: tarfile.TarFile, path: str, rel: str) -> None:
     _add_entry(tf, path, rel, os.lstat(path))
 
 
-def _add_entry(tf: tarfile.TarFile, path: str, rel: str, st: os.stat_result) -> None:
+def _tarinfo(tf: tarfile.TarFile, path: str, rel: str) -> tarfile.TarInfo:
+    """``path``'s header as a layer carries it: xattrs (not overlay's own), no owner
+    names, a hardlink for an inode ``tf`` already holds."""
     info = tf.gettarinfo(path, arcname=rel)
     info.uname = info.gname = ""
     info.pax_headers = {
@@ -452,6 +483,11 @@ def _add_entry(tf: tarfile.TarFile, path: str, rel: str, st: os.stat_result) -> 
         for name, value in _xattrs(path).items()
         if not name.startswith(_OVERLAY_XATTR_PREFIX)
     }
+    return info
+
+
+def _add_entry(tf: tarfile.TarFile, path: str, rel: str, st: os.stat_result) -> None:
+    info = _tarinfo(tf, path, rel)
     if info.isreg():
         with os.fdopen(open_regular(path), "rb") as f:
             tf.addfile(info, f)

@@ -250,6 +250,21 @@ def test_write_diff_round_trips(tmp_path, target):
     assert (target / "dir/file").read_bytes() == b"data"
 
 
+def test_write_diff_streams_a_big_file_in_pieces(tmp_path, target):
+    """A commit of a container that wrote a big file holds ~1 MiB of it at a time."""
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    data = os.urandom(1 << 20) * 24 + b"tail"  # 24 MiB and a bit: padding after it
+    (upper / "big").write_bytes(data)
+    (upper / "small").write_bytes(b"after")
+    chunks = list(write_diff(upper))
+    assert max(len(c) for c in chunks) <= (1 << 20) + 20 * 512  # a piece and tar's buffer
+    members = _members(chunks)
+    assert members["big"].size == len(data) and members["small"].size == 5
+    apply(b"".join(chunks), target)
+    assert (target / "big").read_bytes() == data and (target / "small").read_bytes() == b"after"
+
+
 @needs_root
 def test_write_diff_turns_overlay_markers_into_whiteouts(tmp_path):
     upper = tmp_path / "upper"
