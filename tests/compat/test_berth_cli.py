@@ -61,7 +61,7 @@ def test_inspect_logs_and_lifecycle_match_docker(daemon: Daemon) -> None:
                  "echo out; echo err >&2; trap 'exit 5' TERM; while true; do sleep 0.1; done")
     try:
         for fmt in ("{{.State.Running}} {{.Config.Hostname}} {{.Config.User}}",
-                    "{{.Config.WorkingDir}} {{index .Config.Env 2}}", "{{.Name}} {{.Path}}",
+                    "{{.Config.WorkingDir}} {{index .Config.Env 1}}", "{{.Name}} {{.Path}}",
                     "{{join .Args \",\"}}", "{{upper .State.Status}} {{.HostConfig.Runtime}}"):
             berth, docker = both(daemon, "inspect", "-f", fmt, "life")
             assert berth == docker, fmt
