@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.compat.daemon import remove_cgroups
 from tests.integration.engine.netengine import BRIDGE, CHAINS, images_of
 
 from berth.engine.builder.commit import Committer
@@ -86,9 +87,10 @@ async def engine(root: Path) -> AsyncIterator[Engine]:
         default_address_pools=("10.231.0.0/16:24",), iptables_chain_prefix=CHAINS),
         NetworkRecords(db), events)
     volumes = VolumeService(data_root, VolumeRecords(db), events)
+    cgroup_parent = f"berth-vol-{secrets.token_hex(3)}"
     containers = ContainerService(
         ServiceOptions(data_root=data_root, exec_root=exec_root,
-                       cgroup_parent=f"berth-vol-{secrets.token_hex(3)}"),
+                       cgroup_parent=cgroup_parent),
         ContainerStore(ContainerRecords(db)), images, shims, events,
         [NetworkPreparer(networks, images), VolumePreparer(volumes, images)])
     networks.set_containers(containers)
@@ -109,3 +111,4 @@ async def engine(root: Path) -> AsyncIterator[Engine]:
         await networks.close()
         await shims.close()
         db.close()
+        remove_cgroups(cgroup_parent)  # the named hierarchies keep an empty parent
