@@ -422,6 +422,9 @@ def write_diff(upper: Path) -> Iterator[bytes]:
     yield from sink.drain()
 
 
+_STREAM_PIECE = 16 << 10  # shutil.copyfileobj's size, as TarFile.addfile writes
+
+
 def _file_data(tf: tarfile.TarFile, f: BinaryIO, size: int, sink: _ChunkSink
                ) -> Iterator[bytes]:
     """The data of the member whose header ``tf`` just wrote, in 1 MiB pieces through
@@ -434,7 +437,8 @@ def _file_data(tf: tarfile.TarFile, f: BinaryIO, size: int, sink: _ChunkSink
         chunk = f.read(min(left, 1 << 20))
         if not chunk:
             raise OSError("unexpected end of data: a file shrank while it was read")
-        stream.write(chunk)
+        for at in range(0, len(chunk), _STREAM_PIECE):  # small writes: tarfile's stream
+            stream.write(chunk[at:at + _STREAM_PIECE])  # re-slices its buffer per record
         left -= len(chunk)
         yield from sink.drain()
     blocks, remainder = divmod(size, tarfile.BLOCKSIZE)
