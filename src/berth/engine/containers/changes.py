@@ -7,9 +7,10 @@ upper dir against the image's layers (moby ``pkg/archive`` ``OverlayChanges``)::
                                              below it changed, or its mode/owner did)
     entry the image lacks                    Added    /<path>
 
-Left out, as docker leaves them out (its "init layer" and mounts): the runtime's
-``/etc/hosts``, ``/etc/hostname`` and ``/etc/resolv.conf`` mount points, each volume or
-bind target and what is below it, and directories made only to hold those. The upper dir
+Left out, as docker leaves them out (its "init layer"): the runtime's ``/etc/hosts``,
+``/etc/hostname`` and ``/etc/resolv.conf`` mount points and directories made only to hold
+them. A volume or bind target is listed itself (docker's runtime makes it in the RW layer:
+"A /data") but never what is below it. The upper dir
 belongs to the container (maybe running): it is walked by descriptor, no link followed.
 """
 
@@ -46,22 +47,24 @@ class Change:
     kind: Kind
 
 
-def upper_changes(upper: Path, lower: LayerTree, excluded: Sequence[str] = ()
+def upper_changes(upper: Path, lower: LayerTree, targets: Sequence[str] = ()
                   ) -> list[Change]:
     """The changes an overlay ``upper`` dir makes over ``lower``, sorted by path;
-    ``excluded``: container paths (mount targets) left out with what is below them."""
-    skip = {"/".join(split(posixpath.normpath("/" + e))) for e in excluded}
-    skip.update(_RUNTIME_FILES)
+    ``targets``: the container's mount targets, listed themselves (the runtime made
+    them in the upper dir, as docker's shows "A /data") but not what is below them."""
+    points = {"/".join(split(posixpath.normpath("/" + t))) for t in targets}
+    skip = set(_RUNTIME_FILES)
     out: list[Change] = []
     fd = os.open(upper, _DIR)
     try:
-        _walk(fd, "", lower, skip, out)
+        _walk(fd, "", lower, skip, out, points)
     finally:
         os.close(fd)
     return sorted(out, key=lambda c: c.path)
 
 
-def _walk(fd: int, rel: str, lower: LayerTree, skip: set[str], out: list[Change]) -> bool:
+def _walk(fd: int, rel: str, lower: LayerTree, skip: set[str], out: list[Change],
+          points: set[str]) -> bool:
     """Add the changes of the upper directory open as ``fd`` (at ``rel``); whether it
     holds anything left out (a mount point, a runtime file)."""
     held_skipped = False
@@ -78,6 +81,15 @@ def _walk(fd: int, rel: str, lower: LayerTree, skip: set[str], out: list[Change]
             held_skipped = True
             continue
         st = e.stat(follow_symlinks=False)
+        if sub in points:  # a mount point: itself, never what a mount put below it
+            try:
+                under = lower.lstat(sub)
+            except (FileNotFoundError, NotADirectoryError):
+                out.append(Change("/" + sub, Kind.ADDED))
+                continue
+            if _own_change(st, under):
+                out.append(Change("/" + sub, Kind.MODIFIED))
+            continue
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             out.append(Change("/" + sub, Kind.DELETED))
             continue
@@ -91,7 +103,7 @@ def _walk(fd: int, rel: str, lower: LayerTree, skip: set[str], out: list[Change]
         before = len(out)
         child = os.open(name, _DIR, dir_fd=fd)
         try:
-            inner_skipped = _walk(child, sub, lower, skip, out)
+            inner_skipped = _walk(child, sub, lower, skip, out, points)
             opaque = _opaque(child)
         finally:
             os.close(child)

@@ -23,7 +23,7 @@ from typing import cast
 
 from berth import errors
 from berth.engine.builder.commit import Committer, Layer
-from berth.engine.builder.mountpoints import drop_mount_points, drop_placeholders
+from berth.engine.builder.mountpoints import drop_placeholders
 from berth.engine.builder.state import BaseImage
 from berth.engine.clock import rfc3339
 from berth.engine.containers import process
@@ -189,10 +189,9 @@ class ContainerCommitter:
         key, scratch = self._committer.prepare(base)
         try:
             clone_tree(tree.upper, scratch)
+            # the runtime's /etc files go (docker keeps them in its init layer); a volume
+            # or bind's mount point stays, empty, as in docker's commit
             drop_placeholders(scratch, lower)
-            targets = [m.target for m in c.spec.mounts]
-            if targets:
-                drop_mount_points(scratch, lower, targets)
             return self._committer.layer_from_upper(scratch, base)
         finally:
             self._committer.discard(key)

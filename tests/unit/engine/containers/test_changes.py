@@ -21,10 +21,10 @@ def test_added_modified_deleted_as_docker(tmp_path: Path) -> None:
     (upper / "usr" / "bin" / ".wh.gone").write_text("")
     (upper / "new" / "deep").mkdir(parents=True)
     (upper / "new" / "deep" / "f").write_text("f")
-    (upper / "vol").mkdir()  # made only to hold a volume
-    (upper / "vol" / "inside").write_text("v")
+    (upper / "vol" / "inside").mkdir(parents=True)  # made to hold a volume: listed
+    (upper / "vol" / "inside" / "hidden").write_text("v")  # under the mount: never
     (upper / "tmp").mkdir()  # copied up, nothing changed in it
-    got = upper_changes(upper, LayerTree([lower]), excluded=["/vol/inside"])
+    got = upper_changes(upper, LayerTree([lower]), ["/vol/inside"])
     assert got == [
         Change("/etc", Kind.MODIFIED),
         Change("/etc/passwd", Kind.MODIFIED),
@@ -34,6 +34,8 @@ def test_added_modified_deleted_as_docker(tmp_path: Path) -> None:
         Change("/usr", Kind.MODIFIED),
         Change("/usr/bin", Kind.MODIFIED),
         Change("/usr/bin/gone", Kind.DELETED),
+        Change("/vol", Kind.ADDED),  # as docker's diff: "A /vol", "A /vol/inside"
+        Change("/vol/inside", Kind.ADDED),
     ]
 
 
