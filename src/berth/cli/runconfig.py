@@ -11,6 +11,7 @@ from berth.cli.durations import parse_duration
 from berth.cli.flags import Flag, UsageError, parse_int
 from berth.cli.mountflags import STORAGE_FLAGS, storage_config
 from berth.cli.netflags import NETWORK_FLAGS, network_config
+from berth.cli.securityflags import SECURITY_FLAGS, security_config
 from berth.client.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 
 TYPE_CHECKING = False
@@ -102,7 +103,8 @@ _OWN_FLAGS: tuple[Flag, ...] = (
     Flag("user", "u", "str", "", "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "str", "", "Working directory inside the container"),
 )
-SHARED_FLAGS: tuple[Flag, ...] = tuple(sorted((*_OWN_FLAGS, *NETWORK_FLAGS, *STORAGE_FLAGS),
+SHARED_FLAGS: tuple[Flag, ...] = tuple(sorted((*_OWN_FLAGS, *NETWORK_FLAGS, *STORAGE_FLAGS,
+                                               *SECURITY_FLAGS),
                                               key=lambda f: f.long))
 
 RUN_FLAGS: tuple[Flag, ...] = tuple(sorted(
@@ -195,7 +197,7 @@ def build_spec(opts: Options, args: list[str], env: Mapping[str, str],
         runtime=opts.runtime, auto_remove=opts.rm, log_driver=opts.log_driver,
         log_opts=log_opts, init=opts.init if "init" in opts.given else None,
         restart_policy=restart, healthcheck=_healthcheck(opts), network=network_config(opts),
-        storage=storage_config(opts))
+        storage=storage_config(opts), security=security_config(opts))
 
 
 def parse_restart_policy(text: str) -> RestartPolicy:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from berth.client.networking import ContainerNetworking
+    from berth.client.security import ContainerSecurity
     from berth.client.storage import ContainerStorage
 
 
@@ -97,6 +98,7 @@ class ContainerSpec(Value):
         "pids_limit",
         "restart_policy",
         "runtime",
+        "security",
         "stop_signal",
         "stop_timeout",
         "storage",
@@ -132,6 +134,7 @@ class ContainerSpec(Value):
     healthcheck: Final[Healthcheck | None]
     network: Final[ContainerNetworking | None]
     storage: Final[ContainerStorage | None]
+    security: Final[ContainerSecurity | None]
 
     def __init__(self, image: str, cmd: tuple[str, ...] | None = None,
                  entrypoint: tuple[str, ...] | None = None, env: tuple[str, ...] = (),
@@ -146,7 +149,8 @@ class ContainerSpec(Value):
                  restart_policy: RestartPolicy | None = None,
                  healthcheck: Healthcheck | None = None,
                  network: ContainerNetworking | None = None,
-                 storage: ContainerStorage | None = None) -> None:
+                 storage: ContainerStorage | None = None,
+                 security: ContainerSecurity | None = None) -> None:
         self.image = image
         self.cmd = cmd
         self.entrypoint = entrypoint
@@ -175,6 +179,7 @@ class ContainerSpec(Value):
         self.healthcheck = healthcheck
         self.network = network
         self.storage = storage
+        self.security = security
 
     def _host_config(self) -> dict[str, Any]:
         host: dict[str, Any] = {
@@ -213,6 +218,8 @@ class ContainerSpec(Value):
             doc["Healthcheck"] = self.healthcheck.to_json()
         if self.storage is not None:
             self.storage.fill(doc, doc["HostConfig"])
+        if self.security is not None:
+            self.security.fill(doc, doc["HostConfig"])
         if self.network is not None:
             doc["NetworkingConfig"] = self.network.fill(doc, doc["HostConfig"])
         return doc

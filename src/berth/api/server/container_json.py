@@ -6,11 +6,15 @@ sees ``ContainerSpec`` and returns ``Container``.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
-from berth.api.server import container_mounts, container_network
+from berth.api.server import (
+    container_mounts,
+    container_network,
+    container_resources,
+    container_security,
+)
 from berth.api.types import containers as types
 from berth.api.types import responses as wire
 from berth.api.types.decode import unsupported
@@ -22,7 +26,6 @@ from berth.engine.containers.model import (
     Health,
     Healthcheck,
     LogConfig,
-    Resources,
     RestartPolicy,
     State,
     Status,
@@ -43,9 +46,8 @@ _HONOURED_CONFIG = frozenset({
     "StopSignal", "StopTimeout", "HostConfig", "NetworkingConfig", "MacAddress",
     "Volumes",  # container_mounts.py
 })
-_HONOURED_HOST = frozenset({
-    "CpuShares", "Memory", "CpuPeriod", "CpuQuota", "MemoryReservation", "MemorySwap",
-    "NanoCpus", "Init", "PidsLimit", "LogConfig", "RestartPolicy", "AutoRemove",
+_HONOURED_HOST = container_resources.HONOURED | container_security.HONOURED | frozenset({
+    "Init", "LogConfig", "RestartPolicy", "AutoRemove",
     "ConsoleSize", "ReadonlyRootfs", "Runtime",
     "NetworkMode", "PortBindings", "PublishAllPorts", "Links", "Dns", "DnsSearch",
     "DnsOptions", "ExtraHosts",  # container_network.py
@@ -54,11 +56,7 @@ _HONOURED_HOST = frozenset({
 })
 # Values that ask for exactly what every berth container gets.
 _DEFAULTS: dict[str, tuple[object, ...]] = {
-    "MemorySwappiness": (-1,),
-    "OomKillDisable": (False,),
-    "IpcMode": ("private", "shareable"),
-    "CgroupnsMode": ("private",),
-    "Isolation": ("default",),
+    **container_resources.DEFAULTS, **container_security.DEFAULTS, "Isolation": ("default",),
 }
 
 
@@ -84,12 +82,6 @@ def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
         raise InvalidArgument("config cannot be empty in order to create a container")
     _refuse_unsupported(body)
     host = body.HostConfig
-    if host.NanoCpus and (host.CpuQuota or host.CpuPeriod):
-        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    ncpu = os.cpu_count() or 1
-    if host.NanoCpus < 0 or host.NanoCpus > ncpu * 10**9:
-        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
-                              f"{ncpu} CPUs available")
     console = host.ConsoleSize or [0, 0]  # its shape is checked by the decoder
     spec = ContainerSpec(
         image=body.Image,
@@ -111,11 +103,8 @@ def spec_from_create(body: types.ContainerCreate) -> ContainerSpec:
         stop_timeout=body.StopTimeout,
         auto_remove=host.AutoRemove,
         runtime=host.Runtime,
-        resources=Resources(
-            memory=host.Memory, memory_swap=host.MemorySwap,
-            memory_reservation=host.MemoryReservation, nano_cpus=host.NanoCpus,
-            cpu_shares=host.CpuShares, cpu_quota=host.CpuQuota, cpu_period=host.CpuPeriod,
-            pids_limit=host.PidsLimit or 0),
+        resources=container_resources.resources_from(host),
+        security=container_security.security_from(host),
         log_config=LogConfig(type=host.LogConfig.Type or "json-file",
                              options=tuple((host.LogConfig.Config or {}).items())),
         restart_policy=RestartPolicy(name=host.RestartPolicy.Name or "no",
@@ -159,20 +148,17 @@ def _health_json(h: Health) -> wire.Health:
 def _host_config(c: Container, volume: VolumeLookup | None) -> wire.StructDoc:
     """Every HostConfig field, as docker shows it: what berth honours from the create
     request, everything else (refused at create unless zero) at its zero value."""
-    s, r = c.spec, c.spec.resources
+    s = c.spec
     host = types.HostConfig(
-        AutoRemove=s.auto_remove, Runtime=c.runtime,
-        Memory=r.memory, MemorySwap=r.memory_swap, MemoryReservation=r.memory_reservation,
-        NanoCpus=r.nano_cpus, CpuShares=r.cpu_shares, CpuQuota=r.cpu_quota,
-        CpuPeriod=r.cpu_period, PidsLimit=r.pids_limit or None,
-        ReadonlyRootfs=s.readonly_rootfs,
+        AutoRemove=s.auto_remove, Runtime=c.runtime, ReadonlyRootfs=s.readonly_rootfs,
         LogConfig=types.LogConfig(Type=s.log_config.type, Config=dict(s.log_config.options)),
         RestartPolicy=types.RestartPolicy(
             Name=s.restart_policy.name,
             MaximumRetryCount=s.restart_policy.maximum_retry_count),
         Init=True if s.init else None, ShmSize=64 * 1024 * 1024,
-        ConsoleSize=list(s.console_size), IpcMode=s.ipc_mode, CgroupnsMode=s.cgroupns_mode,
-        Isolation=s.isolation, OomKillDisable=False)
+        ConsoleSize=list(s.console_size), Isolation=s.isolation)
+    container_resources.host_config(host, c)
+    container_security.host_config(host, c)
     host.Binds, host.Mounts, host.Tmpfs, host.VolumesFrom = container_mounts.host_fields(
         s, volume)
     doc: wire.StructDoc = types.to_builtins(container_network.host_config(host, c))

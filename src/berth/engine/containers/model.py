@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
+from berth.engine.containers.resources import Resources
+from berth.engine.containers.security import Security
 from berth.oci.mount import Mount
 
 
@@ -26,18 +28,6 @@ class Status(Enum):
     REMOVING = "removing"
     EXITED = "exited"
     DEAD = "dead"
-
-
-@dataclass(frozen=True)
-class Resources:
-    memory: int = 0
-    memory_swap: int = 0
-    memory_reservation: int = 0
-    nano_cpus: int = 0
-    cpu_shares: int = 0
-    cpu_quota: int = 0
-    cpu_period: int = 0
-    pids_limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -139,6 +129,7 @@ class ContainerSpec:
     auto_remove: bool = False
     runtime: str = ""
     resources: Resources = field(default_factory=Resources)
+    security: Security = field(default_factory=Security)
     log_config: LogConfig = field(default_factory=LogConfig)
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     readonly_rootfs: bool = False

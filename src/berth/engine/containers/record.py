@@ -14,12 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from berth.engine import clock
-from berth.engine.containers import health, logs, process, restart, signals
+from berth.engine.containers import health, logs, process, resources, restart, security, signals
 from berth.engine.containers.model import Container, ContainerSpec
 from berth.errors import InvalidArgument
 from berth.oci.image import ContainerConfig
-
-MIN_MEMORY = 6 * 1024 * 1024
 
 
 def validate(spec: ContainerSpec, runtime: str, runtimes: Collection[str]) -> None:
@@ -27,8 +25,8 @@ def validate(spec: ContainerSpec, runtime: str, runtimes: Collection[str]) -> No
     (daemon.py's table) or an absolute path (any runc-compatible binary)."""
     if runtime not in runtimes and not os.path.isabs(runtime):
         raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
-    if 0 < spec.resources.memory < MIN_MEMORY:
-        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    resources.validate(spec.resources)
+    security.validate(spec.security)
     if spec.stop_signal:
         signals.parse(spec.stop_signal)
     restart.validate(spec.restart_policy, spec.auto_remove)

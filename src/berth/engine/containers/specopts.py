@@ -4,7 +4,7 @@ OCI spec, as ``runtime.spec`` options applied in order (containerd's ``oci.WithX
     for_container(c, rootfs, cgroups_path)
         args ─ env ─ user (looked up in the image) ─ working dir (made if missing) ─
         hostname ─ terminal ─ read-only root ─ extra mounts ─
-        cgroup path ─ memory/cpu/pids ─ default seccomp ─ --init (wraps args, last)
+        cgroup path ─ resources.spec_opts ─ security.spec_opts ─ --init (wraps args, last)
 
 Some options do I/O (the user lookup reads the image's /etc/passwd, the working dir is
 made in the writable layer), in that order, as docker does before a start: run the whole
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from berth.engine.containers import process
-from berth.engine.containers.model import Container, Resources
+from berth.engine.containers import process, resources, security
+from berth.engine.containers.model import Container
 from berth.errors import RuntimeFailure
 from berth.oci import spec as oci
-from berth.runtime import host
 from berth.runtime import spec as runtime_spec
 from berth.runtime.spec import SpecOpt
 from berth.store.rootview import LayerTree
@@ -46,8 +45,8 @@ def for_container(c: Container, rootfs: LayerTree, cgroups_path: str) -> list[Sp
     opts += [
         runtime_spec.with_mounts(c.spec.extra_mounts),
         runtime_spec.with_cgroups_path(cgroups_path),
-        with_resources(c.spec.resources),
-        with_default_seccomp,
+        *resources.spec_opts(c.spec.resources),
+        *security.spec_opts(c.spec.security),
     ]
     if c.spec.init:
         opts.append(with_init(INIT_BINARY))
@@ -69,26 +68,6 @@ def with_workdir(path: str, rootfs: LayerTree) -> SpecOpt:
         process.make_workdir(rootfs, path)
         runtime_spec.with_cwd(path)(spec)
     return apply
-
-
-def with_resources(res: Resources) -> SpecOpt:
-    """Memory, CPU and pids limits; ``--cpus`` (nano CPUs) is a quota of a 100 ms period
-    unless a quota is given."""
-    cpu_quota = res.cpu_quota or res.nano_cpus * 100_000 // 1_000_000_000
-    opts = (runtime_spec.with_memory(res.memory, res.memory_swap, res.memory_reservation),
-            runtime_spec.with_cpu(res.cpu_shares, cpu_quota, res.cpu_period),
-            runtime_spec.with_pids_limit(res.pids_limit))
-
-    def apply(spec: oci.Spec) -> None:
-        for opt in opts:
-            opt(spec)
-    return apply
-
-
-def with_default_seccomp(spec: oci.Spec) -> None:
-    """Docker's default profile; RuntimeFailure if it cannot be loaded (the container does
-    not start without the default the user did not turn off)."""
-    runtime_spec.with_seccomp(host.default_seccomp())(spec)
 
 
 def with_init(binary: Path) -> SpecOpt:

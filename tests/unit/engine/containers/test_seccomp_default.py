@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.engine.containers import specopts
+from berth.engine.containers import security
 from berth.errors import RuntimeFailure
 from berth.runtime import spec as runtime_spec
 
@@ -18,10 +18,10 @@ def test_an_unloadable_default_profile_fails_the_start(monkeypatch: pytest.Monke
                                                        ) -> None:
     monkeypatch.setitem(sys.modules, "berth.runtime.linux.seccomp", None)  # import fails
     with pytest.raises(RuntimeFailure, match="refusing to start a container without it"):
-        runtime_spec.generate(Path("/rootfs"), [specopts.with_default_seccomp])
+        runtime_spec.generate(Path("/rootfs"), [security.with_default_seccomp])
 
 
 def test_the_default_profile_loads() -> None:
-    spec = runtime_spec.generate(Path("/rootfs"), [specopts.with_default_seccomp])
+    spec = runtime_spec.generate(Path("/rootfs"), [security.with_default_seccomp])
     profile = spec["linux"]["seccomp"]
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile.get("syscalls")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.engine.containers import specopts
+from berth.engine.containers import resources, specopts
 from berth.engine.containers.model import Container, ContainerSpec, Resources
 from berth.errors import RuntimeFailure
 from berth.oci import spec as oci
@@ -118,15 +118,22 @@ def test_the_working_dir_is_made_and_set(layer: Path) -> None:
     assert (layer / "a" / "b").is_dir()
 
 
+def _with_resources(r: Resources) -> runtime_spec.SpecOpt:
+    def apply(spec: oci.Spec) -> None:
+        for opt in resources.spec_opts(r):
+            opt(spec)
+    return apply
+
+
 def test_resources_turn_cpus_into_a_quota() -> None:
-    res = _apply(specopts.with_resources(Resources(nano_cpus=500_000_000, memory=8 << 20,
-                                                   pids_limit=5)))["linux"]["resources"]
+    res = _apply(_with_resources(Resources(nano_cpus=500_000_000, memory=8 << 20,
+                                           pids_limit=5)))["linux"]["resources"]
     assert res == {"cpu": {"quota": 50_000, "period": 100_000},
                    "memory": {"limit": 8 << 20, "swap": 16 << 20}, "pids": {"limit": 5}}
-    explicit = _apply(specopts.with_resources(Resources(nano_cpus=500_000_000,
-                                                        cpu_quota=7)))["linux"]["resources"]
+    explicit = _apply(_with_resources(Resources(nano_cpus=500_000_000,
+                                                cpu_quota=7)))["linux"]["resources"]
     assert explicit.get("cpu") == {"quota": 7, "period": 100_000}
-    assert _apply(specopts.with_resources(Resources()))["linux"]["resources"] == {}
+    assert _apply(_with_resources(Resources()))["linux"]["resources"] == {}
 
 
 def test_init_wraps_the_args_and_binds_the_binary(tini: Path) -> None:
