@@ -30,7 +30,7 @@ def test_defaults_are_dockers() -> None:
     assert [n["type"] for n in spec["linux"]["namespaces"]] == [
         "pid", "ipc", "uts", "mount", "network", "cgroup"]
     assert [m["destination"] for m in spec["mounts"]] == [
-        "/proc", "/dev", "/dev/pts", "/sys", "/dev/mqueue", "/dev/shm"]
+        "/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm"]
     caps = spec["process"]["capabilities"]
     assert caps == {"bounding": list(rs.DEFAULT_CAPABILITIES),
                     "effective": list(rs.DEFAULT_CAPABILITIES),
@@ -87,7 +87,7 @@ def test_mounts_are_appended_in_order() -> None:
     _, spec = _changes(
         rs.with_bind_files([("/data/c/hosts", "/etc/hosts")]),
         rs.with_mounts([Mount("tmpfs", "tmpfs", ("size=1m",), target="/scratch")]))
-    assert spec["mounts"][6:] == [
+    assert spec["mounts"][7:] == [
         {"destination": "/etc/hosts", "type": "bind", "source": "/data/c/hosts",
          "options": ["rbind", "rprivate"]},
         {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
