@@ -2,7 +2,10 @@
 ``runtime.linux`` (the engine may not import it: an import-linter contract).
 
     CgroupParent   containers' cgroups under ``--cgroup-parent``: a container's path, its
-                   tasks (``top``), killing what a dead shim left, removing the parent
+                   tasks (``top``), its usage (``stats``), killing what a dead shim left,
+                   removing the parent
+    system_cpu(), net_counters(pid), machine_memory()
+                        the host side of ``stats``: /proc/stat, a netns's counters, MemTotal
     default_seccomp()   docker's default profile, or RuntimeFailure: never dropped silently
     unmount(path)       a lazy unmount (the debootstrap chroot's /proc, /dev, ...)
     mount_filesystem()  mount(8)'s ``-t type -o opts device dir`` (a local volume's -o)
@@ -20,6 +23,13 @@ from pathlib import Path
 
 from berth.errors import RuntimeFailure
 from berth.oci.spec import Seccomp
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    # the sample types, re-exported for the engine (which may not import runtime.linux)
+    from berth.runtime.linux.cgroups.stats import CgroupSample as CgroupSample
+    from berth.runtime.linux.cgroups.stats import InterfaceCounters as InterfaceCounters
+    from berth.runtime.linux.cgroups.stats import SystemCpu as SystemCpu
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,13 @@ class CgroupParent:
 
         return open_manager(self.path(cid)).pids()
 
+    def stats(self, cid: str) -> CgroupSample:
+        """The container's usage (runtime/linux/cgroups/stats.py); FileNotFoundError
+        if its cgroup is gone."""
+        from berth.runtime.linux.cgroups.stats import read_cgroup
+
+        return read_cgroup(self.path(cid))
+
     def destroy(self, cid: str) -> None:
         """Kill what is left in the container's cgroup and remove it. Idempotent."""
         from berth.runtime.linux.cgroups import open_manager
@@ -50,6 +67,27 @@ class CgroupParent:
         from berth.runtime.linux.cgroups import open_manager
 
         open_manager(f"/{self.name}").release()
+
+
+def system_cpu() -> SystemCpu:
+    """The host's CPU time in ns and its online CPUs, as moby reads /proc/stat."""
+    from berth.runtime.linux.cgroups.stats import read_system_cpu
+
+    return read_system_cpu()
+
+
+def net_counters(pid: int) -> tuple[InterfaceCounters, ...]:
+    """The interfaces (but lo) of ``pid``'s network namespace; OSError if it is gone."""
+    from berth.runtime.linux.cgroups.stats import read_net_dev
+
+    return read_net_dev(pid)
+
+
+def machine_memory() -> int:
+    """The host's MemTotal in bytes."""
+    from berth.runtime.linux.cgroups.stats import machine_memory as mem_total
+
+    return mem_total()
 
 
 def default_seccomp() -> Seccomp:
