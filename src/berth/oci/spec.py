@@ -97,10 +97,32 @@ class DeviceCgroup(TypedDict, total=False):
     access: str
 
 
+class WeightDevice(TypedDict):
+    major: int
+    minor: int
+    weight: int
+
+
+class ThrottleDevice(TypedDict):
+    major: int
+    minor: int
+    rate: int
+
+
+class BlockIO(TypedDict, total=False):
+    weight: int
+    weightDevice: list[WeightDevice]
+    throttleReadBpsDevice: list[ThrottleDevice]
+    throttleWriteBpsDevice: list[ThrottleDevice]
+    throttleReadIOPSDevice: list[ThrottleDevice]
+    throttleWriteIOPSDevice: list[ThrottleDevice]
+
+
 class Resources(TypedDict, total=False):
     memory: MemoryResources
     cpu: CpuResources
     pids: PidsResources
+    blockIO: BlockIO
     devices: list[DeviceCgroup]
 
 

@@ -7,6 +7,9 @@ One ``CgroupManager`` protocol, two implementations chosen by the host's layout:
 
 A hybrid host's ``/sys/fs/cgroup/unified`` cgroup2 mount carries no controllers we use, so
 it is ignored, as runc does. ``cgroupsPath`` is always taken below the hierarchy root.
+
+``features()`` says what the host's layout can limit (moby's ``sysinfo``): the engine checks
+a create or update against it, as docker warns about or refuses what the kernel lacks.
 """
 
 from __future__ import annotations
@@ -61,6 +64,84 @@ class CgroupManager(Protocol):
     def destroy(self) -> None:
         """Kill what is left inside and remove the cgroup. Idempotent."""
         ...
+
+
+@dataclass(frozen=True)
+class CgroupFeatures:
+    """What the host's cgroups can limit (moby's ``sysinfo.SysInfo``, cgroup part)."""
+
+    version: int = 1
+    memory: bool = True
+    swap: bool = True  # memory+swap limits (v1 memory.memsw.*, v2 memory.swap.max)
+    swappiness: bool = True  # v1 only
+    oom_kill_disable: bool = True  # v1 only (memory.oom_control)
+    cpu_shares: bool = True
+    cpu_cfs: bool = True
+    cpuset: bool = True
+    cpus: str = ""  # the CPUs and memory nodes a container may ask for ("0-3")
+    mems: str = ""
+    pids: bool = True
+    blkio_weight: bool = True
+    blkio_weight_device: bool = True
+    read_bps_device: bool = True
+    write_bps_device: bool = True
+    read_iops_device: bool = True
+    write_iops_device: bool = True
+    device_rules: bool = True  # v1 devices.allow/deny; v2 needs eBPF (not done)
+
+
+def features(root: Path = DEFAULT_ROOT) -> CgroupFeatures:
+    """What this host's cgroups under ``root`` can limit."""
+    if is_unified(root):
+        return _features_v2(root)
+    return _features_v1(root)
+
+
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _features_v1(root: Path) -> CgroupFeatures:
+    def has(controller: str, name: str) -> bool:
+        return (root / controller / name).exists()
+
+    return CgroupFeatures(
+        version=1, memory=has("memory", "memory.limit_in_bytes"),
+        swap=has("memory", "memory.memsw.limit_in_bytes"),
+        swappiness=has("memory", "memory.swappiness"),
+        oom_kill_disable=has("memory", "memory.oom_control"),
+        cpu_shares=has("cpu", "cpu.shares"), cpu_cfs=has("cpu", "cpu.cfs_quota_us"),
+        cpuset=has("cpuset", "cpuset.cpus"),
+        cpus=_read_or_empty(root / "cpuset" / "cpuset.effective_cpus")
+        or _read_or_empty(root / "cpuset" / "cpuset.cpus"),
+        mems=_read_or_empty(root / "cpuset" / "cpuset.effective_mems")
+        or _read_or_empty(root / "cpuset" / "cpuset.mems"),
+        pids=(root / "pids").is_dir(),
+        blkio_weight=has("blkio", "blkio.weight") or has("blkio", "blkio.bfq.weight"),
+        blkio_weight_device=has("blkio", "blkio.weight_device")
+        or has("blkio", "blkio.bfq.weight_device"),
+        read_bps_device=has("blkio", "blkio.throttle.read_bps_device"),
+        write_bps_device=has("blkio", "blkio.throttle.write_bps_device"),
+        read_iops_device=has("blkio", "blkio.throttle.read_iops_device"),
+        write_iops_device=has("blkio", "blkio.throttle.write_iops_device"),
+        device_rules=has("devices", "devices.allow"),
+    )
+
+
+def _features_v2(root: Path) -> CgroupFeatures:
+    controllers = set(_read_or_empty(root / "cgroup.controllers").split())
+    memory, io, cpu = "memory" in controllers, "io" in controllers, "cpu" in controllers
+    return CgroupFeatures(
+        version=2, memory=memory, swap=memory, swappiness=False, oom_kill_disable=False,
+        cpu_shares=cpu, cpu_cfs=cpu, cpuset="cpuset" in controllers,
+        cpus=_read_or_empty(root / "cpuset.cpus.effective"),
+        mems=_read_or_empty(root / "cpuset.mems.effective"),
+        pids="pids" in controllers,
+        blkio_weight=io, blkio_weight_device=io, read_bps_device=io, write_bps_device=io,
+        read_iops_device=io, write_iops_device=io, device_rules=False)
 
 
 def is_unified(root: Path = DEFAULT_ROOT) -> bool:
@@ -119,6 +200,13 @@ def cpu_shares_to_weight(shares: int) -> int:
     if shares == 0:
         return 0
     return 1 + ((shares - 2) * 9999) // 262142
+
+
+def blkio_weight_to_io_weight(weight: int) -> int:
+    """runc's mapping of v1 blkio weight [10, 1000] onto v2 io.weight [1, 10000]."""
+    if weight == 0:
+        return 0
+    return 1 + (weight - 10) * 9999 // 990
 
 
 def memory_swap_v2(limit: int | None, swap: int) -> str:

@@ -80,6 +80,8 @@ class CgroupV1Manager:
         if "pids" in resources and (pids := self._path("pids")):
             limit = resources["pids"]["limit"]
             fs.write(pids / "pids.max", limit if limit > 0 else "max")
+        if "blockIO" in resources and (blkio := self._path("blkio")):
+            _apply_blkio(blkio, resources["blockIO"])
         if "devices" in resources and (devices := self._path("devices")):
             for rule in resources["devices"]:
                 name = "devices.allow" if rule.get("allow") else "devices.deny"
@@ -175,6 +177,32 @@ class CgroupV1Manager:
                 break  # every hierarchy holds the same tasks
         for path in dirs.values():
             fs.remove_tree(path)
+
+
+def _apply_blkio(path: Path, bio: oci.BlockIO) -> None:
+    """Weights (CFQ's blkio.weight, or BFQ's blkio.bfq.weight where only it exists) and
+    throttles, one ``MAJ:MIN value`` line per write; a file the kernel lacks is ENOTSUP."""
+    if bio.get("weight"):
+        fs.write(_blkio_file(path, "blkio.weight", "blkio.bfq.weight"), bio["weight"])
+    for dev in bio.get("weightDevice", []):
+        fs.write(_blkio_file(path, "blkio.weight_device", "blkio.bfq.weight_device"),
+                 f"{dev['major']}:{dev['minor']} {dev['weight']}")
+    for throttles, name in (
+            (bio.get("throttleReadBpsDevice", []), "blkio.throttle.read_bps_device"),
+            (bio.get("throttleWriteBpsDevice", []), "blkio.throttle.write_bps_device"),
+            (bio.get("throttleReadIOPSDevice", []), "blkio.throttle.read_iops_device"),
+            (bio.get("throttleWriteIOPSDevice", []), "blkio.throttle.write_iops_device")):
+        for throttle in throttles:
+            fs.write(_blkio_file(path, name),
+                     f"{throttle['major']}:{throttle['minor']} {throttle['rate']}")
+
+
+def _blkio_file(path: Path, *names: str) -> Path:
+    for name in names:
+        if (path / name).exists():
+            return path / name
+    raise OSError(errno.ENOTSUP, f"the kernel has no {names[0]} (blkio cgroup)",
+                  str(path))
 
 
 def _write_limits(path: Path, values: list[tuple[str, int | None]]) -> None:

@@ -10,6 +10,7 @@ from berth.oci import spec as oci
 from berth.runtime.linux.cgroups import (
     DEFAULT_ROOT,
     CgroupStats,
+    blkio_weight_to_io_weight,
     cpu_shares_to_weight,
     memory_swap_v2,
 )
@@ -59,7 +60,11 @@ class CgroupV2Manager:
         if "pids" in resources:
             limit = resources["pids"]["limit"]
             fs.write(self.path / "pids.max", limit if limit > 0 else "max")
-        # Device rules need an eBPF program on v2; not supported yet (see known gaps).
+        if "blockIO" in resources:
+            self._apply_io(resources["blockIO"])
+        # Device rules need an eBPF program on v2, which berth does not load: the engine
+        # refuses --device-cgroup-rule on a v2 host (CgroupFeatures.device_rules), and the
+        # default rules are not enforced (docs/design/resources.md).
 
     def _apply_memory(self, mem: oci.MemoryResources) -> None:
         limit = mem.get("limit")
@@ -83,6 +88,24 @@ class CgroupV2Manager:
             fs.write(self.path / "cpuset.cpus", cpu["cpus"])
         if cpu.get("mems"):
             fs.write(self.path / "cpuset.mems", cpu["mems"])
+
+    def _apply_io(self, bio: oci.BlockIO) -> None:
+        """v1's blkio as v2's io: the weight mapped onto io.weight's range, per-device
+        weights as ``MAJ:MIN w`` lines, throttles as one io.max line per device."""
+        if bio.get("weight"):
+            fs.write(self.path / "io.weight", f"default {blkio_weight_to_io_weight(bio['weight'])}")
+        for dev in bio.get("weightDevice", []):
+            fs.write(self.path / "io.weight", f"{dev['major']}:{dev['minor']} "
+                     f"{blkio_weight_to_io_weight(dev['weight'])}")
+        limits: dict[tuple[int, int], list[str]] = {}
+        for throttles, key in ((bio.get("throttleReadBpsDevice", []), "rbps"),
+                               (bio.get("throttleWriteBpsDevice", []), "wbps"),
+                               (bio.get("throttleReadIOPSDevice", []), "riops"),
+                               (bio.get("throttleWriteIOPSDevice", []), "wiops")):
+            for t in throttles:
+                limits.setdefault((t["major"], t["minor"]), []).append(f"{key}={t['rate']}")
+        for (major, minor), values in limits.items():
+            fs.write(self.path / "io.max", f"{major}:{minor} {' '.join(values)}")
 
     def freeze(self) -> None:
         self._set_frozen(1)
