@@ -20,6 +20,7 @@ from aiohttp import web
 from berth.api.server.app import make_app
 from berth.api.server.build import BuildRoutes
 from berth.api.server.container_fs import ContainerFsRoutes
+from berth.api.server.container_stats import ContainerStatsRoutes
 from berth.api.server.containers import ContainerRoutes
 from berth.api.server.execs import ExecRoutes
 from berth.api.server.images import ImageRoutes
@@ -38,6 +39,7 @@ from berth.engine.containers.execs import ExecService
 from berth.engine.containers.logs import LOG_DRIVERS
 from berth.engine.containers.preparer import ContainerPreparer
 from berth.engine.containers.service import ContainerService, ServiceOptions
+from berth.engine.containers.stats import StatsCollector
 from berth.engine.containers.store import ContainerStore
 from berth.engine.events import EventBus
 from berth.engine.images.registries import RegistryOptions
@@ -148,6 +150,7 @@ async def serve(config: DaemonConfig) -> None:
     execs = ExecService(containers, images)
     containers.health.set_prober(execs)  # health probes are execs
     admin = ContainerAdmin(containers, images, events)
+    stats = StatsCollector(containers)
     system = SystemService(
         EngineFacts(data_root=config.data_root, exec_root=config.exec_root,
                     snapshotter=config.snapshotter, default_runtime=config.runtime,
@@ -162,6 +165,7 @@ async def serve(config: DaemonConfig) -> None:
         ContainerFsRoutes(
             ContainerArchive(containers, images, mount_points_source(volumes.mount_points)),
             ContainerChanges(containers, images), ContainerCommitter(containers, images)).register,
+        ContainerStatsRoutes(stats).register,
         ExecRoutes(execs).register,
         ImageRoutes(images, containers, config.snapshotter).register,
         BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
@@ -188,6 +192,7 @@ async def serve(config: DaemonConfig) -> None:
     log.info("berthd shutting down; containers keep running")
     for server in tls_servers:
         server.close()
+    await stats.close()  # ends stats streams, which would hold the runner's cleanup
     await runner.cleanup()
     await execs.close()
     await containers.close()
