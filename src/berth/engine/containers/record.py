@@ -26,7 +26,7 @@ def validate(spec: ContainerSpec, runtime: str, runtimes: Collection[str]) -> No
     if runtime not in runtimes and not os.path.isabs(runtime):
         raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
     resources.validate(spec.resources)
-    security.validate(spec.security)
+    security.validate(spec.security, spec.hostname, spec.network_mode)
     if spec.stop_signal:
         signals.parse(spec.stop_signal)
     restart.validate(spec.restart_policy, spec.auto_remove)

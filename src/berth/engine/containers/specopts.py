@@ -46,7 +46,7 @@ def for_container(c: Container, rootfs: LayerTree, cgroups_path: str) -> list[Sp
         runtime_spec.with_mounts(c.spec.extra_mounts),
         runtime_spec.with_cgroups_path(cgroups_path),
         *resources.spec_opts(c.spec.resources),
-        *security.spec_opts(c.spec.security),
+        *security.spec_opts(c.spec.security, rootfs),
     ]
     if c.spec.init:
         opts.append(with_init(INIT_BINARY))
