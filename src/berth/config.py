@@ -60,6 +60,9 @@ class DaemonConfig:
     # The DNS servers of containers without --dns (dockerd's --dns): their resolv.conf,
     # and where the embedded DNS forwards; empty: the host's resolvers.
     dns: tuple[str, ...] = ()
+    # The containers' /proc view (docs/design/procview.md): lxcfs's meminfo, cpuinfo, stat,
+    # ... bound over theirs, so they show the container's limits; off: the host's.
+    proc_view: bool = True
 
     @property
     def socket_path(self) -> Path:
@@ -138,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a DNS server of containers without --dns (repeatable)")
     p.add_argument("--iptables-chain-prefix", default=None,
                    help="the prefix of berth's iptables chains (BERTH)")
+    p.add_argument("--proc-view", action=argparse.BooleanOptionalAction, default=None,
+                   help="bind lxcfs's /proc files into containers (on by default)")
     return p
 
 
@@ -226,6 +231,8 @@ def load(argv: list[str]) -> DaemonConfig:
         if flag is not None and not f.name.endswith("_registry"):
             values[f.name] = tuple(flag) if f.name in ("hosts", "dns") else flag
     _registry_values(values, args)
+    if not isinstance(values.get("proc_view", True), bool):
+        raise InvalidArgument("proc_view must be true or false")
     config = DaemonConfig(**values)  # type: ignore[arg-type]
     _check_hosts(config)
     _check_network(config)

@@ -79,3 +79,15 @@ def test_dns_servers_from_toml_or_flags(tmp_path):
     assert load([]).dns == ()
     with pytest.raises(InvalidArgument, match="invalid network setting"):
         load(["--dns", "not-an-ip"])
+
+
+def test_proc_view_from_toml_or_flags(tmp_path):
+    toml = tmp_path / "daemon.toml"
+    toml.write_text("proc_view = false\n")
+    assert load([]).proc_view is True
+    assert load(["--config-file", str(toml)]).proc_view is False
+    assert load(["--config-file", str(toml), "--proc-view"]).proc_view is True
+    assert load(["--no-proc-view"]).proc_view is False
+    toml.write_text('proc_view = "no"\n')
+    with pytest.raises(InvalidArgument, match="proc_view must be true or false"):
+        load(["--config-file", str(toml)])
