@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 KILL_WAIT = 10.0  # moby's Kill: how long a SIGKILL waits for the exit
 EXIT_RECORD_WAIT = 10.0  # how long an exit seen but not yet recorded is waited for
+# <data-root>/containers/<id>/commit-paused: a commit (commit.py) froze the container and
+# has not thawed it yet; a daemon killed meanwhile thaws it at its next start
+COMMIT_PAUSE_MARKER = "commit-paused"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class ContainerService:
             if c.state.running:
                 if await self._tasks.reattach(c.id):
                     self.health.start(c)
+                    marker = self.data_dir(c.id) / COMMIT_PAUSE_MARKER
+                    if marker.exists():  # frozen by a commit the last daemon never ended
+                        await self._resume(c.id, self.running_task(c.id)[1])
+                        marker.unlink()
             elif await recovery.reap_orphan(self._tasks, c.id):
                 await self._tasks.release(c)  # its start may have prepared it
         known = {c.id for c in containers}
@@ -497,6 +504,10 @@ class ContainerService:
             await self._resume(cid, task)
 
     # ── pause, resize ────────────────────────────────────────────────────────────────
+
+    def data_dir(self, cid: str) -> Path:
+        """``<data-root>/containers/<id>``: the container's files (logs, hosts...)."""
+        return self._opts.data_root / "containers" / cid
 
     def running_task(self, ref: str) -> tuple[Container, Task]:
         """The container and its task, or docker's 409 when it is not running."""
