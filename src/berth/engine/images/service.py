@@ -406,7 +406,9 @@ class ImageService:
 
     async def prune_rootfs(self, keep: set[str]) -> builtins.list[str]:
         """Remove writable snapshots that no container owns (a crash between preparing a
-        rootfs and recording its container), then directories no snapshot names."""
+        rootfs and recording its container), directories no snapshot names, then the
+        layers and blobs no image holds (a commit, build or load killed before its image
+        was recorded)."""
         async with self._lock:
             return await asyncio.to_thread(self._prune_rootfs, keep)
 
@@ -416,6 +418,7 @@ class ImageService:
         for key in reversed(doomed):  # children before parents
             self._remove_rootfs(key)
         self._snapshotter.cleanup()
+        self._writer.collect_garbage()
         return doomed
 
     async def rootfs_usage(self, key: str) -> int:
