@@ -28,7 +28,7 @@ from berth.engine.builder.state import BaseImage
 from berth.engine.clock import rfc3339
 from berth.engine.containers import process
 from berth.engine.containers.model import Container, Status
-from berth.engine.containers.service import ContainerService
+from berth.engine.containers.service import COMMIT_PAUSE_MARKER, ContainerService
 from berth.engine.images.changes import apply_changes
 from berth.engine.images.service import ImageService
 from berth.oci.image import ContainerConfig, History, ImageConfig
@@ -159,13 +159,20 @@ class ContainerCommitter:
         c = self._containers.get(ref)
         target = reference(options.repo, options.tag)
         paused = options.pause and c.state.status is Status.RUNNING
+        # the marker outlives a daemon killed while the container is frozen: the next
+        # start thaws it (ContainerService.restore)
+        marker = self._containers.data_dir(c.id) / COMMIT_PAUSE_MARKER
         if paused:
+            marker.touch()
             await self._containers.pause(c.id)
         try:
             image_id = await self._images.locked(lambda: self._commit(c, options, target))
         finally:
             if paused:
-                await self._containers.unpause(c.id)
+                try:
+                    await self._containers.unpause(c.id)
+                finally:
+                    marker.unlink(missing_ok=True)
         self._containers.publish(c, "commit", comment=options.comment,
                                  imageID=image_id, imageRef=target.string() if target else "")
         return image_id
