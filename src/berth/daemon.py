@@ -38,6 +38,7 @@ from berth.engine.containers.commit import ContainerCommitter
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.logs import LOG_DRIVERS
 from berth.engine.containers.preparer import ContainerPreparer
+from berth.engine.containers.procview import ProcView, ProcViewPreparer
 from berth.engine.containers.service import ContainerService, ServiceOptions
 from berth.engine.containers.stats import StatsCollector
 from berth.engine.containers.store import ContainerStore
@@ -134,6 +135,8 @@ async def serve(config: DaemonConfig) -> None:
     shims = ShimManager(config.exec_root)
     await shims.start()
     events = EventBus()
+    proc_view = ProcView(config.exec_root, config.proc_view)
+    await proc_view.start()  # lxcfs up before restore starts restart-policy containers
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
     volumes = VolumeService(config.data_root, VolumeRecords(db), events)
     containers = ContainerService(
@@ -141,7 +144,8 @@ async def serve(config: DaemonConfig) -> None:
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
                        runtimes=RUNTIMES),
         ContainerStore(ContainerRecords(db)), images, shims, events,
-        (NetworkPreparer(networks, images), VolumePreparer(volumes, images), *PREPARERS))
+        (NetworkPreparer(networks, images), VolumePreparer(volumes, images),
+         ProcViewPreparer(proc_view), *PREPARERS))
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs
     await networks.start()  # bridges ready before restore starts restart-policy ones
@@ -198,6 +202,7 @@ async def serve(config: DaemonConfig) -> None:
     await containers.close()
     await networks.close()  # removes nothing: published ports keep working
     await shims.close()
+    await proc_view.close()  # unless containers still use it
     db.close()
     sock.unlink(missing_ok=True)
     (config.exec_root / "berthd.pid").unlink(missing_ok=True)  # still ours: we hold the lock
