@@ -124,11 +124,12 @@ class Daemon:
 
     def mounts(self) -> list[str]:
         """The host's mount points under this daemon's root, but for the netns
-        directory's bind onto itself, which lives as long as the daemon's exec root."""
-        own = str(self.exec_root / "netns")
+        directory's bind onto itself, which lives as long as the daemon's exec root, and
+        lxcfs's mount (the /proc view), which lives as long as the daemon."""
+        own = (str(self.exec_root / "netns"), str(self.exec_root / "lxcfs"))
         with open("/proc/self/mountinfo") as f:
             points = [line.split()[4] for line in f]
-        return [p for p in points if p.startswith(f"{self.root}/") and p != own]
+        return [p for p in points if p.startswith(f"{self.root}/") and p not in own]
 
     def user_bridges(self) -> set[str]:
         """The bridge devices of this daemon's user networks (remembered, so cleanup
