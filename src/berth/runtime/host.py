@@ -2,8 +2,9 @@
 ``runtime.linux`` (the engine may not import it: an import-linter contract).
 
     CgroupParent   containers' cgroups under ``--cgroup-parent``: a container's path, its
-                   tasks (``top``), its usage (``stats``), killing what a dead shim left,
-                   removing the parent
+                   tasks (``top``), its usage (``stats``), new limits (``update``), killing
+                   what a dead shim left, removing the parent
+    cgroup_features()   what the host's cgroups can limit (create's and update's checks)
     system_cpu(), net_counters(pid), machine_memory()
                         the host side of ``stats``: /proc/stat, a netns's counters, MemTotal
     default_seccomp()   docker's default profile, or RuntimeFailure: never dropped silently
@@ -22,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.errors import RuntimeFailure
-from berth.oci.spec import Seccomp
+from berth.oci.spec import Resources, Seccomp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     # the sample types, re-exported for the engine (which may not import runtime.linux)
+    from berth.runtime.linux.cgroups import CgroupFeatures as CgroupFeatures
     from berth.runtime.linux.cgroups.stats import CgroupSample as CgroupSample
     from berth.runtime.linux.cgroups.stats import InterfaceCounters as InterfaceCounters
     from berth.runtime.linux.cgroups.stats import SystemCpu as SystemCpu
@@ -56,6 +58,13 @@ class CgroupParent:
 
         return read_cgroup(self.path(cid))
 
+    def update(self, cid: str, resources: Resources) -> None:
+        """Change a running container's limits in its cgroup, whatever runtime started it
+        (``docker update``); OSError as the kernel refuses a value."""
+        from berth.runtime.linux.cgroups import open_manager
+
+        open_manager(self.path(cid)).apply(resources)
+
     def destroy(self, cid: str) -> None:
         """Kill what is left in the container's cgroup and remove it. Idempotent."""
         from berth.runtime.linux.cgroups import open_manager
@@ -67,6 +76,13 @@ class CgroupParent:
         from berth.runtime.linux.cgroups import open_manager
 
         open_manager(f"/{self.name}").release()
+
+
+def cgroup_features() -> CgroupFeatures:
+    """What this host's cgroups can limit (moby's sysinfo): checked at create and update."""
+    from berth.runtime.linux.cgroups import features
+
+    return features()
 
 
 def system_cpu() -> SystemCpu:

@@ -20,9 +20,12 @@ for one container (what the image and the create request say) is the engine's
 from __future__ import annotations
 
 import copy
+import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from berth.errors import RuntimeFailure
 from berth.oci import spec as oci
 from berth.oci.mount import Mount
 
@@ -230,25 +233,31 @@ def with_cgroups_path(path: str) -> SpecOpt:
     return apply
 
 
-def with_memory(limit: int = 0, swap: int = 0, reservation: int = 0) -> SpecOpt:
+def with_memory(limit: int = 0, swap: int = 0, reservation: int = 0,
+                swappiness: int | None = None, disable_oom_killer: bool = False) -> SpecOpt:
     """Bytes; 0 leaves each unset. ``swap`` is memory+swap (-1 unlimited); with a limit
-    and no swap, docker allows as much swap as memory (twice the limit)."""
+    and no swap, docker allows as much swap as memory (twice the limit). ``swappiness``
+    None leaves the kernel's; the OOM killer is only switched off when asked."""
     def apply(spec: oci.Spec) -> None:
-        if not (limit or reservation):
-            return
         mem: oci.MemoryResources = {}
         if limit:
             mem["limit"] = limit
             mem["swap"] = swap or limit * 2
         if reservation:
             mem["reservation"] = reservation
-        _resources(spec)["memory"] = mem
+        if swappiness is not None and swappiness >= 0:
+            mem["swappiness"] = swappiness
+        if disable_oom_killer:
+            mem["disableOOMKiller"] = True
+        if mem:
+            _resources(spec)["memory"] = mem
     return apply
 
 
-def with_cpu(shares: int = 0, quota: int = 0, period: int = 0) -> SpecOpt:
-    """CFS shares and quota (microseconds per ``period``, 100 ms unless given); 0 leaves
-    each unset."""
+def with_cpu(shares: int = 0, quota: int = 0, period: int = 0, cpus: str = "",
+             mems: str = "") -> SpecOpt:
+    """CFS shares and quota (microseconds per ``period``, 100 ms unless given) and the
+    cpuset; 0 or "" leaves each unset."""
     def apply(spec: oci.Spec) -> None:
         cpu: oci.CpuResources = {}
         if shares:
@@ -256,6 +265,12 @@ def with_cpu(shares: int = 0, quota: int = 0, period: int = 0) -> SpecOpt:
         if quota:
             cpu["quota"] = quota
             cpu["period"] = period or 100_000
+        elif period:
+            cpu["period"] = period
+        if cpus:
+            cpu["cpus"] = cpus
+        if mems:
+            cpu["mems"] = mems
         if cpu:
             _resources(spec)["cpu"] = cpu
     return apply
@@ -266,6 +281,121 @@ def with_pids_limit(limit: int) -> SpecOpt:
     def apply(spec: oci.Spec) -> None:
         if limit > 0:
             _resources(spec)["pids"] = {"limit": limit}
+    return apply
+
+
+def with_block_io(block_io: oci.BlockIO) -> SpecOpt:
+    """Block I/O weight and per-device weights and throttles (devices by major:minor)."""
+    def apply(spec: oci.Spec) -> None:
+        if block_io:
+            _resources(spec)["blockIO"] = copy.deepcopy(block_io)
+    return apply
+
+
+def with_devices(devices: Sequence[oci.Device], rules: Sequence[oci.DeviceCgroup]) -> SpecOpt:
+    """Device nodes made in the container's /dev and device cgroup rules, after the
+    defaults (a later rule wins in the kernel's list)."""
+    def apply(spec: oci.Spec) -> None:
+        if devices:
+            known = spec["linux"].setdefault("devices", [])
+            paths = {d["path"] for d in devices}
+            known[:] = [d for d in known if d["path"] not in paths] + list(devices)
+        if rules:
+            _resources(spec).setdefault("devices", []).extend(rules)
+    return apply
+
+
+def device_numbers(path: str) -> tuple[int, int]:
+    """The major and minor numbers of the device at ``path`` (OSError if none)."""
+    st = os.stat(path)
+    return os.major(st.st_rdev), os.minor(st.st_rdev)
+
+
+def devices_from_path(host_path: str, container_path: str, permissions: str
+                      ) -> tuple[list[oci.Device], list[oci.DeviceCgroup]]:
+    """moby's DevicesFromPath: the device at ``host_path`` (a symlink followed), or every
+    device below it if it is a directory, at ``container_path`` with its host mode and
+    owner, and an allow rule of ``permissions`` for each. RuntimeFailure in docker's
+    words when there is none."""
+    resolved = os.path.realpath(host_path) if os.path.islink(host_path) else host_path
+    try:
+        return _device(resolved, container_path, permissions)
+    except OSError as err:
+        reason = os.strerror(err.errno or 0).lower() if err.errno else str(err)
+    devices: list[oci.Device] = []
+    rules: list[oci.DeviceCgroup] = []
+    if reason == "not a device node" and os.path.isdir(resolved):
+        for dirpath, _dirs, files in os.walk(resolved):
+            for name in files:
+                child = os.path.join(dirpath, name)
+                try:
+                    found, allowed = _device(
+                        child, child.replace(resolved, container_path, 1), permissions)
+                except OSError:
+                    continue
+                devices += found
+                rules += allowed
+    if not devices:
+        raise RuntimeFailure("error gathering device information while adding custom "
+                             f'device "{host_path}": {reason}')
+    return devices, rules
+
+
+def _device(path: str, container_path: str, permissions: str
+            ) -> tuple[list[oci.Device], list[oci.DeviceCgroup]]:
+    st = os.lstat(path)
+    if stat.S_ISBLK(st.st_mode):
+        kind = "b"
+    elif stat.S_ISCHR(st.st_mode):
+        kind = "c"
+    elif stat.S_ISFIFO(st.st_mode):
+        kind = "p"
+    else:
+        raise OSError("not a device node")
+    major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    device: oci.Device = {"path": container_path, "type": kind, "major": major,
+                          "minor": minor, "fileMode": stat.S_IMODE(st.st_mode),
+                          "uid": st.st_uid, "gid": st.st_gid}
+    rule: oci.DeviceCgroup = {"allow": True, "type": kind, "major": major, "minor": minor,
+                              "access": permissions}
+    return [device], [rule]
+
+
+# ── the process's limits ─────────────────────────────────────────────────────────────
+
+
+def with_rlimits(rlimits: Sequence[tuple[str, int, int]]) -> SpecOpt:
+    """``(name, soft, hard)`` with docker's names (``nofile``); -1 is unlimited."""
+    def apply(spec: oci.Spec) -> None:
+        if rlimits:
+            spec["process"]["rlimits"] = [
+                {"type": f"RLIMIT_{name.upper()}", "soft": _rlim(soft), "hard": _rlim(hard)}
+                for name, soft, hard in rlimits]
+    return apply
+
+
+def _rlim(value: int) -> int:
+    """-1 (unlimited) as the kernel's RLIM_INFINITY, as Go's uint64 conversion makes it."""
+    return value if value >= 0 else (1 << 64) - 1
+
+
+def with_oom_score_adj(score: int) -> SpecOpt:
+    """The process's oom_score_adj; 0 leaves the one it inherits (docker's)."""
+    def apply(spec: oci.Spec) -> None:
+        if score:
+            spec["process"]["oomScoreAdj"] = score
+    return apply
+
+
+def with_shm_size(size: int) -> SpecOpt:
+    """The /dev/shm tmpfs's size in bytes; 0 keeps the default 64 MiB."""
+    def apply(spec: oci.Spec) -> None:
+        if not size:
+            return
+        for mount in spec["mounts"]:
+            if mount["destination"] == "/dev/shm" and mount.get("type") == "tmpfs":
+                options = [o for o in mount.get("options", []) if not o.startswith("size=")]
+                mount["options"] = [*options, f"size={size}"]
     return apply
 
 
