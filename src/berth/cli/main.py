@@ -39,6 +39,7 @@ TOP_LEVEL = {
     "pull": "pull", "push": "push", "tag": "tag", "login": "login", "logout": "logout",
     "save": "save", "load": "load", "export": "export", "history": "history",
     "build": "build", "port": "port", "cp": "cp", "diff": "diff", "commit": "commit",
+    "stats": "stats",
 }
 MANAGEMENT = {
     "container": {
@@ -47,7 +48,7 @@ MANAGEMENT = {
         "kill": "kill", "wait": "wait", "rm": "rm", "remove": "rm", "exec": "exec",
         "attach": "attach", "top": "top", "pause": "pause", "unpause": "pause:UNPAUSE",
         "restart": "restart", "rename": "rename", "prune": "prune", "export": "export",
-        "port": "port", "cp": "cp", "diff": "diff", "commit": "commit",
+        "port": "port", "cp": "cp", "diff": "diff", "commit": "commit", "stats": "stats",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -121,6 +122,7 @@ Commands:
   rmi         Remove one or more images
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
+  stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
