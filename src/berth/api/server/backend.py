@@ -42,6 +42,7 @@ from berth.engine.containers.commit import CommitOptions
 from berth.engine.containers.execs import Exec, ExecSpec
 from berth.engine.containers.model import Container, ContainerSpec, EndpointConfig
 from berth.engine.containers.top import ProcessTable
+from berth.engine.containers.update import ResourceUpdate
 from berth.engine.containers.waiters import AttachRequest, Streams
 from berth.engine.events import Event, EventFilter
 from berth.engine.images import prune as image_prune
@@ -81,6 +82,10 @@ class ContainerBackend(Protocol):
     async def create(self, name: str | None, spec: ContainerSpec) -> Container: ...
 
     def get(self, ref: str) -> Container: ...
+
+    async def update(self, ref: str, change: ResourceUpdate) -> None:
+        """``docker update``: Conflict as docker's UpdateContainer refuses a change."""
+        ...
 
     def list(self) -> builtins.list[Container]:
         """Every container, newest first."""

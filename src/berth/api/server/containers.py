@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from berth.api.server import container_json, params
+from berth.api.server import container_json, container_resources, params
 from berth.api.server.app import Router, json_response
 from berth.api.server.backend import (
     ContainerAdminBackend,
@@ -26,7 +26,6 @@ from berth.api.server.image_archives import stream_tar
 from berth.api.server.relay import parse_detach_keys, splice
 from berth.api.types import responses as wire
 from berth.api.types.containers import ContainerCreate, ContainerUpdate
-from berth.api.types.decode import unsupported
 from berth.engine import clock
 from berth.engine.containers import logs
 from berth.engine.containers.admin import PruneFilters, parse_until
@@ -71,9 +70,11 @@ class ContainerRoutes:
         r.add("POST", "/containers/{id}/update", self.update)
 
     async def create(self, request: web.Request) -> web.Response:
-        spec = container_json.spec_from_create(await params.body(request, ContainerCreate))
+        body = await params.body(request, ContainerCreate)
+        spec = container_json.spec_from_create(body)
         c = await self.service.create(request.query.get("name") or None, spec)
-        created: wire.ContainerCreateResponse = {"Id": c.id, "Warnings": []}
+        created: wire.ContainerCreateResponse = {
+            "Id": c.id, "Warnings": container_resources.warnings(body.HostConfig)}
         return json_response(created, status=201)
 
     async def list(self, request: web.Request) -> web.Response:
@@ -240,14 +241,12 @@ class ContainerRoutes:
         return web.Response(status=204)
 
     async def update(self, request: web.Request) -> web.Response:
-        """``docker update``: berth cannot change a container's resources or restart
-        policy yet, so any change is refused by name (an empty update changes nothing)."""
+        """``docker update``: the body checked alone (400), then merged into the
+        container's record and its running cgroup (container_resources, engine update)."""
         body = await params.body(request, ContainerUpdate)
-        self.service.get(request.match_info["id"])  # 404 first, as docker
-        refused = unsupported(body)
-        if refused is not None:
-            raise InvalidArgument(f"berth does not support updating {refused} yet")
-        return json_response({"Warnings": []})
+        change, warnings = container_resources.update_from(body)
+        await self.service.update(request.match_info["id"], change)
+        return json_response({"Warnings": warnings})
 
     async def export(self, request: web.Request) -> web.StreamResponse:
         return await stream_tar(request, await self.admin.export(request.match_info["id"]))

@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from berth.engine import clock
-from berth.engine.containers import health, names, process, record, recovery, restart, signals
+from berth.engine.containers import (
+    health,
+    names,
+    process,
+    record,
+    recovery,
+    restart,
+    signals,
+    update,
+)
 from berth.engine.containers.model import (
     Container,
     ContainerSpec,
@@ -217,6 +226,35 @@ class ContainerService:
             endpoints = await change(c)
             return await self.store.save(replace(c, spec=replace(c.spec,
                                                                   endpoints=endpoints)))
+
+    async def update(self, ref: str, change: update.ResourceUpdate) -> None:
+        """``docker update`` (engine/containers/update.py): the merged limits and policy
+        saved, then written into the cgroup of a running or paused container; the old
+        record is put back if the kernel refuses a value."""
+        c = self.get(ref)
+        async with self._locks[c.id]:
+            c = self.get(c.id)
+            failed = f"Cannot update container {c.id}"
+            if c.state.status in (Status.REMOVING, Status.DEAD):
+                raise Conflict(f'{failed}: container is marked for removal and cannot be '
+                               '"update"')
+            try:
+                spec = replace(c.spec, resources=update.merge(c, change),
+                               restart_policy=update.restart_policy(c, change))
+            except Conflict as err:
+                raise Conflict(f"{failed}: {err}") from None
+            new = await self.store.save(replace(c, spec=spec))
+            if c.state.running:
+                try:
+                    await asyncio.to_thread(self.cgroups.update, c.id, update.live_resources(
+                        spec.resources, change))
+                except (OSError, ValueError) as err:
+                    await self.store.save(c)
+                    reason = (f"cannot write {err.filename}: {err.strerror.lower()}"
+                              if isinstance(err, OSError) and err.filename and err.strerror
+                              else str(err))
+                    raise RuntimeFailure(f"{failed}: {reason}") from err
+        self._publish(new, "update")
 
     # ── start and exit ────────────────────────────────────────────────────────────────
 

@@ -33,11 +33,12 @@ from pathlib import Path
 from berth import errors
 from berth.daemon import RUNTIMES
 from berth.engine import clock
-from berth.engine.containers import names, process, record, signals
+from berth.engine.containers import names, process, record, signals, update
 from berth.engine.containers.admin import PruneFilters, PruneReport
 from berth.engine.containers.execs import Exec, ExecSpec, check_creatable
 from berth.engine.containers.model import Container, ContainerSpec, Status
 from berth.engine.containers.top import ProcessTable
+from berth.engine.containers.update import ResourceUpdate
 from berth.engine.containers.waiters import AttachRequest, Streams
 from berth.engine.events import Event, EventBus
 from berth.engine.images import prune as image_prune
@@ -306,6 +307,16 @@ class FakeContainerBackend:
             raise _name_conflict(name, owner.id)
         old = c.name
         self.publish(self._save(replace(c, name=name)), "rename", oldName="/" + old)
+
+    async def update(self, ref: str, change: ResourceUpdate) -> None:
+        """The real merge and checks (engine/containers/update.py); no cgroup to write."""
+        c = self.get(ref)
+        try:
+            spec = replace(c.spec, resources=update.merge(c, change),
+                           restart_policy=update.restart_policy(c, change))
+        except errors.Conflict as err:
+            raise errors.Conflict(f"Cannot update container {c.id}: {err}") from None
+        self.publish(self._save(replace(c, spec=spec)), "update")
 
     def _save(self, c: Container) -> Container:
         self._containers[c.id] = c

@@ -27,9 +27,10 @@ async def test_create_answers_201_with_the_id(api: Api) -> None:
 @with_api
 async def test_create_refuses_a_field_berth_does_not_honour_and_creates_nothing(
         api: Api) -> None:
-    for body, field in (({"HostConfig": {"Privileged": True}}, "HostConfig.Privileged"),
+    for body, field in (({"HostConfig": {"Cgroup": "container:x"}}, "HostConfig.Cgroup"),
                         ({"Shell": ["/bin/bash", "-c"]}, "Shell"),
-                        ({"HostConfig": {"CapAdd": ["NET_ADMIN"]}}, "HostConfig.CapAdd")):
+                        ({"HostConfig": {"CpuRealtimeRuntime": 1}},
+                         "HostConfig.CpuRealtimeRuntime")):
         resp = await api.client.post("/containers/create", json={"Image": "busybox", **body})
         assert await _error(resp) == (400, f"berth does not support {field} yet")
     assert api.containers.list() == []

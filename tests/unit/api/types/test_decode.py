@@ -68,14 +68,10 @@ def test_zero_values_and_set_fields() -> None:
 
 
 @pytest.mark.parametrize(("host", "field"), [
-    ({"CapAdd": ["NET_ADMIN"]}, "HostConfig.CapAdd"),
-    ({"ShmSize": 1 << 20}, "HostConfig.ShmSize"),
-    ({"CapDrop": ["CHOWN"]}, "HostConfig.CapDrop"),
-    ({"Privileged": True}, "HostConfig.Privileged"),
-    ({"PidMode": "host"}, "HostConfig.PidMode"),
-    ({"Sysctls": {"net.ipv4.ip_forward": "1"}}, "HostConfig.Sysctls"),
-    ({"MemorySwappiness": 10}, "HostConfig.MemorySwappiness"),
-    ({"CpusetCpus": "0"}, "HostConfig.CpusetCpus"),
+    ({"Cgroup": "container:x"}, "HostConfig.Cgroup"),
+    ({"CpuRealtimePeriod": 1000}, "HostConfig.CpuRealtimePeriod"),
+    ({"DeviceRequests": [{"Driver": "nvidia"}]}, "HostConfig.DeviceRequests"),
+    ({"KernelMemoryTCP": 10}, "HostConfig.KernelMemoryTCP"),
 ])
 def test_unsupported_host_fields_are_refused_by_name(host: dict[str, object],
                                                       field: str) -> None:

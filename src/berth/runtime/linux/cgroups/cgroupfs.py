@@ -22,6 +22,8 @@ def write(path: Path, value: str | int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, str(value).encode())
+    except OSError as err:  # the kernel refused the value: say which file
+        raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         os.close(fd)
 
