@@ -9,10 +9,13 @@ the ``local`` driver and the volumes table.
              ``-o`` is mounted onto its mountpoint by its first holder and unmounted when
              the last one lets go
 
-References are derived from the container records (``set_containers``, late-bound like
-the network service's), never counted apart, so they survive daemon restarts and cannot
-drift. One lock orders create, remove, acquire and release: a remove cannot delete the
-directories of a volume a create or a start is handing out at that moment.
+At start, directories without a record are deleted (``_sweep``): remove deletes the
+record before the directories, so a daemon killed in between leaves a volume gone, never
+listed half-deleted. References are derived from the container records
+(``set_containers``, late-bound like the network service's), never counted apart, so they
+survive daemon restarts and cannot drift. One lock orders create, remove, acquire and
+release: a remove cannot delete the directories of a volume a create or a start is
+handing out at that moment.
 """
 
 from __future__ import annotations
@@ -86,6 +89,22 @@ class VolumeService:
         # -o volumes: the containers whose run holds the mount (rebuilt lazily after a
         # daemon restart from the running containers' records)
         self._holders: dict[str, set[str]] = {}
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Delete the volume directories that have no record, before anything is served:
+        a remove or prune killed after deleting the record (the record goes first, so a
+        volume is never listed half-deleted), or a create killed before writing it."""
+        known = {_from_json(d).name for d in self._records.all()}
+        for name in self.driver.names():
+            if name in known:
+                continue
+            log.warning("removing volume directory %s: it has no record (a remove or "
+                        "create cut short)", name)
+            try:
+                self.driver.remove(name)
+            except (BerthError, OSError) as err:
+                log.error("cannot remove volume directory %s: %s", name, err)
 
     def set_containers(self, containers: Containers) -> None:
         self._containers = containers
