@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from berth.client.transport import Body
 
+GATHER_MIN = 256 * 1024  # a chunk this big is sent by sendmsg, not copied into its framing
 MAX_LINE = 64 * 1024  # a status, header or chunk-size line longer than this is refused
 MAX_HEADERS = 128
 _NO_BODY_STATUSES = (204, 304)
@@ -305,7 +306,10 @@ class Connection:
 
     def _send_chunked(self, body: IO[bytes] | Iterable[bytes]) -> None:
         for block in body_blocks(body):
-            self.sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            if len(block) < GATHER_MIN:
+                self.sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            else:  # a big block is not copied into its framing: one gathering sendmsg
+                _send_parts(self.sock, [b"%x\r\n" % len(block), block, b"\r\n"])
         self.sock.sendall(b"0\r\n\r\n")
 
     def _send_exact(self, body: IO[bytes] | Iterable[bytes], length: int) -> None:
@@ -326,6 +330,16 @@ class Connection:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _send_parts(sock: _socket.socket, parts: list[bytes]) -> None:
+    views = [memoryview(p) for p in parts]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views.pop(0))
+        if views and sent:
+            views[0] = views[0][sent:]
 
 
 def _head(lines: list[str]) -> bytes:
