@@ -16,13 +16,14 @@ so memory stays bounded by a chunk whatever the size of a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tarfile
 import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
     from typing import IO
 
 CANNOT_COPY_DIR = "cannot copy directory"
@@ -234,57 +235,103 @@ class _GoTarWriter(tarfile.TarFile):
 
 
 class _Sink:
-    """A pipe's write end with the ``tell`` a non-stream ``TarFile`` wants."""
+    """The tar writer's file: what it writes handed to the sending thread as it is (a
+    file's data in ``tar_stream``'s blocks, no copy; small writes, the headers, gathered),
+    at most ``depth`` blocks waiting. ``tell`` is what a non-stream ``TarFile`` wants."""
 
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
+    def __init__(self, depth: int = 4) -> None:
+        import queue
+
+        self.blocks: queue.Queue[bytes | None] = queue.Queue(depth)
+        self.closed = threading.Event()  # the reader went away: stop writing
         self.pos = 0
+        self._small = bytearray()
 
     def write(self, data: bytes) -> int:
-        self.out.write(data)
-        self.pos += len(data)
-        return len(data)
+        n = len(data)
+        self.pos += n
+        if n < _SMALL:
+            self._small += data
+            if len(self._small) >= _SMALL:
+                self.flush()
+            return n
+        self.flush()
+        self._put(bytes(data))
+        return n
+
+    def flush(self) -> None:
+        if self._small:
+            self._put(bytes(self._small))
+            self._small.clear()
+
+    def _put(self, block: bytes | None) -> None:
+        import queue
+
+        while not self.closed.is_set():
+            try:
+                self.blocks.put(block, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise BrokenPipeError("the tar's reader went away")
 
     def tell(self) -> int:
         return self.pos
 
 
-def tar_stream(src: CopyInfo, rebase: tuple[str, str] | None,
-               chunk: int = 64 * 1024) -> tuple[IO[bytes], Callable[[], None]]:
-    """moby's ``TarResource`` rebased as ``PrepareArchiveCopy`` says: a pipe the tar is
-    written into by a thread as the reader drains it. Returns the read end and a function
-    that waits for the writer and raises what it hit."""
+_SMALL = 64 * 1024
+_BLOCK = 1 << 20
+
+
+def tar_stream(src: CopyInfo, rebase: tuple[str, str] | None
+               ) -> tuple[Generator[bytes, None, None], Callable[[], None]]:
+    """moby's ``TarResource`` rebased as ``PrepareArchiveCopy`` says: the tar's blocks as
+    a thread writes them (a file's data read in 1 MiB blocks, handed over without a copy;
+    at most a few blocks ahead of the reader). Returns the blocks and a function that
+    waits for the writer and raises what it hit."""
     parent, base = split_dir_entry(src.path)
     arcbase = src.rebase_name or base
-    rfd, wfd = os.pipe()
+    sink = _Sink()
     failure: list[BaseException] = []
 
     def write() -> None:
         try:
-            with os.fdopen(wfd, "wb", buffering=chunk) as out:
-                sink = _Sink(out)
-                tar = _GoTarWriter(fileobj=sink, mode="w",  # type: ignore[arg-type]
-                                   format=tarfile.PAX_FORMAT)
-                root = os.path.join(parent, base)
-                tar.add(root, arcname=rebase_name(arcbase if base != "." else ".", rebase),
-                        recursive=True)
-                sink.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))  # no close(): no padding
+            tar = _GoTarWriter(fileobj=sink, mode="w",  # type: ignore[arg-type]
+                               format=tarfile.PAX_FORMAT, copybufsize=_BLOCK)
+            root = os.path.join(parent, base)
+            tar.add(root, arcname=rebase_name(arcbase if base != "." else ".", rebase),
+                    recursive=True)
+            sink.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))  # no close(): no padding
+            sink.flush()
+        except BrokenPipeError:
+            pass  # the reader stopped: it knows why
         except (OSError, tarfile.TarError) as err:
             failure.append(err)
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                sink._put(None)
 
     writer = threading.Thread(target=write, name="cp-tar", daemon=True)
     writer.start()
 
+    def blocks() -> Generator[bytes, None, None]:
+        try:
+            while (block := sink.blocks.get()) is not None:
+                yield block
+        finally:
+            sink.closed.set()
+
     def finish() -> None:
+        sink.closed.set()
         writer.join()
         if failure:
             raise CopyError(str(failure[0]))
 
-    return os.fdopen(rfd, "rb"), finish
+    return blocks(), finish
 
 
-def counted(source: IO[bytes], total: list[int], size: int = 64 * 1024) -> Iterator[bytes]:
-    """The bytes of ``source`` in chunks, adding their count to ``total[0]``."""
-    while chunk := source.read(size):
-        total[0] += len(chunk)
-        yield chunk
+def counted(blocks: Iterable[bytes], total: list[int]) -> Iterator[bytes]:
+    """``blocks``, adding their sizes to ``total[0]``."""
+    for block in blocks:
+        total[0] += len(block)
+        yield block

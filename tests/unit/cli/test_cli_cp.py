@@ -286,3 +286,23 @@ def test_progress_on_a_terminal_as_docker(archive, tmp_path: Path):
                            "Copying from container - 0B")
     assert text.endswith(f"\x1b[?25h\x1b[u\x1b[2KSuccessfully copied 10.2kB to "
                          f"{tmp_path / 'x'}\n")
+
+
+def test_tar_stream_hands_big_blocks_and_stops_when_the_reader_does(tmp_path: Path):
+    from berth.cli.copyarchive import source_info, tar_stream
+
+    src = tmp_path / "d"
+    src.mkdir()
+    (src / "big").write_bytes(os.urandom(3 * 1024 * 1024 + 5))
+    (src / "small").write_bytes(b"s")
+    blocks, finish = tar_stream(source_info(str(src), False), None)
+    data = list(blocks)
+    finish()
+    assert max(len(b) for b in data) == 1 << 20  # a file's data in 1 MiB blocks, as read
+    with tarfile.open(fileobj=io.BytesIO(b"".join(data))) as tf:
+        assert tf.extractfile("d/big").read() == (src / "big").read_bytes()  # type: ignore[union-attr]
+        assert tf.getnames() == ["d", "d/big", "d/small"]
+    blocks, finish = tar_stream(source_info(str(src), False), None)
+    next(blocks)
+    blocks.close()  # the daemon refused: the writer stops instead of waiting forever
+    finish()

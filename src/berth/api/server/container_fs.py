@@ -59,7 +59,7 @@ class ContainerFsRoutes:
             no_overwrite_dir_non_dir=params.boolean(request, "noOverwriteDirNonDir"),
             copy_uid_gid=params.boolean(request, "copyUIDGID"))
         await self.archive.put(request.match_info["id"], _path(request),
-                               request.content.iter_chunked(1 << 20), options)
+                               request.content.iter_any(), options)
         return web.Response(status=200)
 
     async def changes(self, request: web.Request) -> web.Response:

@@ -212,11 +212,12 @@ def _to_container(ctx: Context, archive: ArchiveAPI, src: str, container: str, d
         return
     src_info = source_info(src, opts.follow_link)
     target, rebase = plan(src_info, dst_info)
-    pipe, finish = tar_stream(src_info, rebase)
+    blocks, finish = tar_stream(src_info, rebase)
     total = [0]
     try:
-        with pipe, Progress(ctx, "Copying to container - ", lambda: total[0], quiet):
-            archive.put(container, target, counted(pipe, total), copy_uid_gid=opts.archive)
+        with contextlib.closing(blocks), \
+                Progress(ctx, "Copying to container - ", lambda: total[0], quiet):
+            archive.put(container, target, counted(blocks, total), copy_uid_gid=opts.archive)
         finish()
     finally:
         if not quiet:

@@ -23,14 +23,14 @@ refused as docker refuses them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import fcntl
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
+import threading
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +43,14 @@ from berth.engine.containers.service import ContainerService
 from berth.engine.images.service import ImageService
 from berth.engine.volumes.model import MountPoint
 from berth.errors import BerthError, InvalidArgument, NotFound
-from berth.store.diff import add_path, decompressed
+from berth.store.diff import add_path, compression_of, decompressed
 from berth.store.rootview import LayerTree, split
 
 T = TypeVar("T")
 _PAX_XATTR = "SCHILY.xattr."
 _CHUNK = 1 << 20
+_FEED_LIMIT = 4 << 20  # body bytes waiting for the extractor at most (and a chunk more)
+_IOV_MAX = 512  # buffers per writev (the kernel takes 1024)
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 # Go's os.FileMode bits (PathStat.mode is one, as docker's JSON carries it)
@@ -227,15 +229,186 @@ class ContainerFs:
         if loc.read_only:
             raise InvalidArgument("mounted volume is marked read-only" if loc.in_mount
                                   else "container rootfs is marked read-only")
-        writer = _Extractor(self, loc.path, options, owner)
+        source = stream if isinstance(stream, TarInput) else TarInput.reading(stream)
+        tar = source.uncompressed()
+        writer = _Extractor(self, loc.path, options, owner, tar)
         try:
-            with tarfile.open(fileobj=decompressed(stream), mode="r|",  # type: ignore[arg-type, call-overload]
-                              bufsize=1 << 16) as tf:
+            # "r:": tarfile reads the headers through TarInput's forward-only tell/seek;
+            # a regular file's data is written by _Extractor straight from its chunks
+            with tarfile.open(fileobj=tar, mode="r:") as tf:  # type: ignore[call-overload]
                 for member in tf:
                     writer.apply(tf, member)
         except (tarfile.TarError, EOFError) as err:
             raise InvalidArgument(f"invalid tar archive: {err}") from err
         writer.finish()
+
+
+class TarInput:
+    """A forward-only file over a source of chunks, for ``tarfile``'s ``r:`` mode
+    (``read``, ``tell``, forward ``seek``), that also writes a file's data straight from
+    the chunks it received (:meth:`copy_to`: ``os.writev``, no copy in Python).
+
+    ``take(want)`` gives the next chunks (blocking until about ``want`` bytes, or fewer
+    at the end) and ``[]`` at the end; at most a chunk more than is asked for is held."""
+
+    def __init__(self, take: Callable[[int], list[bytes]]) -> None:
+        self._take = take
+        self._chunks: deque[memoryview] = deque()
+        self._buffered = 0
+        self._pos = 0
+        self._eof = False
+
+    @classmethod
+    def reading(cls, stream: _Readable) -> TarInput:
+        """Over a file: ``read`` in blocks."""
+        def take(want: int) -> list[bytes]:
+            block = stream.read(max(want, _CHUNK))
+            return [block] if block else []
+        return cls(take)
+
+    def uncompressed(self) -> TarInput:
+        """This stream, or a new one over its decompression (gzip, zstd) if compressed."""
+        if not compression_of(self.peek(4)):
+            return self
+        return TarInput.reading(decompressed(self))  # type: ignore[arg-type]
+
+    def _fill(self, n: int) -> None:
+        while self._buffered < n and not self._eof:
+            got = self._take(n - self._buffered)
+            if not got:
+                self._eof = True
+            for chunk in got:
+                if chunk:
+                    self._chunks.append(memoryview(chunk))
+                    self._buffered += len(chunk)
+
+    def _views(self, n: int, most: int = 1 << 30) -> list[memoryview]:
+        """Up to ``n`` buffered bytes (in at most ``most`` pieces), consumed."""
+        out: list[memoryview] = []
+        while n > 0 and self._chunks and len(out) < most:
+            head = self._chunks[0]
+            if len(head) <= n:
+                out.append(self._chunks.popleft())
+            else:
+                out.append(head[:n])
+                self._chunks[0] = head[n:]
+            n -= len(out[-1])
+            self._buffered -= len(out[-1])
+            self._pos += len(out[-1])
+        return out
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        data = b"".join(v[:n] for v in list(self._chunks)[:n])  # at most n chunks
+        return data[:n]
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n < 0:
+            parts = []
+            while block := self.read(_CHUNK):
+                parts.append(block)
+            return b"".join(parts)
+        self._fill(n)
+        views = self._views(n)
+        return views[0].tobytes() if len(views) == 1 else b"".join(views)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET, /) -> int:
+        """Forward only (skipping what is between); past the end stops at the end."""
+        if whence == os.SEEK_CUR:
+            pos += self._pos
+        elif whence != os.SEEK_SET or pos < self._pos:
+            raise OSError(errno.ESPIPE, "a tar stream only seeks forward")
+        while self._pos < pos:
+            self._fill(min(pos - self._pos, _CHUNK))
+            if not self._views(pos - self._pos):
+                break
+        return self._pos
+
+    def copy_to(self, fd: int, size: int) -> None:
+        """Write the next ``size`` bytes to ``fd``; EOFError if the stream ends first."""
+        while size > 0:
+            self._fill(min(size, _CHUNK))
+            views = self._views(min(size, _CHUNK), _IOV_MAX)
+            if not views:
+                raise EOFError("unexpected end of data")
+            size -= sum(len(v) for v in views)
+            while views:
+                written = os.writev(fd, views)
+                while views and written >= len(views[0]):
+                    written -= len(views.pop(0))
+                if views and written:
+                    views[0] = views[0][written:]
+
+
+class BodyFeed:
+    """A request body handed from the event loop to the thread extracting it: ``put``
+    (on the loop) waits while ``limit`` bytes are unread; ``take`` (in the thread) blocks
+    until some arrived. ``end`` says the body is over; ``close`` that the reader is done
+    (``put`` then returns False, and what waited is dropped)."""
+
+    def __init__(self, limit: int = _FEED_LIMIT) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._cond = threading.Condition()
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._limit = limit
+        self._want = 0  # what the waiting reader asked for (0: nobody waits)
+        self._ended = False
+        self._closed = False
+        self._room: asyncio.Future[None] | None = None
+
+    async def put(self, chunk: bytes) -> bool:
+        with self._cond:
+            if self._closed:
+                return False
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+            if self._want and self._size >= self._want:
+                self._cond.notify()
+            if self._size < self._limit:
+                return True
+            room = self._room = self._loop.create_future()
+        await room
+        return not self._closed
+
+    def end(self) -> None:
+        with self._cond:
+            self._ended = True
+            self._cond.notify()
+
+    def take(self, want: int) -> list[bytes]:
+        with self._cond:
+            want = min(want, self._limit)
+            while self._size < want and not (self._ended or self._closed):
+                self._want = want
+                self._cond.wait()
+            self._want = 0
+            out = list(self._chunks)
+            self._chunks.clear()
+            self._size = 0
+            self._wake()
+            return out
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._chunks.clear()
+            self._size = 0
+            self._cond.notify()
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._room is not None:
+            self._loop.call_soon_threadsafe(_resolve, self._room)
+            self._room = None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _dir_info(name: str, st: os.stat_result) -> tarfile.TarInfo:
@@ -251,8 +424,9 @@ class _Extractor:
     children changes it), deepest first."""
 
     def __init__(self, fs: ContainerFs, dest: str, options: ExtractOptions,
-                 owner: tuple[int, int] | None) -> None:
+                 owner: tuple[int, int] | None, source: TarInput) -> None:
         self.fs = fs
+        self.source = source  # the tar stream: a regular file's data is copied from it
         self.dest = dest
         self.options = options
         self.owner = owner
@@ -327,7 +501,15 @@ class _Extractor:
 
     def _create(self, tf: tarfile.TarFile, member: tarfile.TarInfo, fd: int, name: str,
                 path: str) -> bool:
-        if member.isreg():
+        if member.isreg() and member.sparse is None:
+            out = _create_file(fd, name)
+            try:
+                if self.source.tell() != member.offset_data:
+                    self.source.seek(member.offset_data)
+                self.source.copy_to(out, member.size)
+            finally:
+                os.close(out)
+        elif member.isreg():  # GNU sparse: tarfile knows the map
             self._write_file(tf.extractfile(member), fd, name)
         elif member.issym():
             os.symlink(member.linkname, name, dir_fd=fd)
@@ -353,9 +535,7 @@ class _Extractor:
         return True
 
     def _write_file(self, src: _Readable | None, fd: int, name: str) -> None:
-        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                      | os.O_CLOEXEC, 0o600, dir_fd=fd)
-        with os.fdopen(out, "wb") as f:
+        with os.fdopen(_create_file(fd, name), "wb") as f:
             while src is not None and (block := src.read(_CHUNK)):
                 f.write(block)
 
@@ -397,6 +577,13 @@ class _Extractor:
                 self._metadata(fd, base, member)
             finally:
                 os.close(fd)
+
+
+def _create_file(fd: int, name: str) -> int:
+    """A new file ``name`` in the directory open as ``fd``, open for writing (never
+    through a link: O_EXCL|O_NOFOLLOW)."""
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                   0o600, dir_fd=fd)
 
 
 def _under(path: str, dest: str) -> bool:
@@ -468,8 +655,8 @@ class ContainerArchive:
 
     async def put(self, ref: str, path: str, body: AsyncIterator[bytes],
                   options: ExtractOptions) -> None:
-        """Extract the tar ``body`` into directory ``path``, through a pipe: at most a
-        pipe's and a block's worth of it in memory."""
+        """Extract the tar ``body`` into directory ``path``, in a thread it is handed to
+        chunk by chunk (:class:`BodyFeed`): at most ``_FEED_LIMIT`` of it in memory."""
         c, fs = await self._fs(ref)
         owner = None
         if options.copy_uid_gid and c.user:  # moby: without a Config.User, the tar's
@@ -478,37 +665,31 @@ class ContainerArchive:
             except BerthError as err:
                 raise InvalidArgument(str(err)) from err
             owner = (uid, gid)
-        read_fd, write_fd = os.pipe()
-        with contextlib.suppress(OSError):  # fewer hand-overs between feeder and extractor
-            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _CHUNK)
-        reader = os.fdopen(read_fd, "rb")
+        feed = BodyFeed()
 
         def extract() -> None:
-            with reader:
-                fs.extract(path, reader, options, owner)
-
-        async def feed() -> None:
             try:
-                await streams.write_blocks(body, lambda b: _write_all(write_fd, b))
-            except BrokenPipeError:
-                pass  # the extraction ended (done or failed) before the body did
+                fs.extract(path, TarInput(feed.take), options, owner)
             finally:
-                os.close(write_fd)
+                feed.close()  # the feeder stops at its next chunk
+
+        async def feeding() -> None:
+            try:
+                async for chunk in body:
+                    if not await feed.put(chunk):
+                        break  # the extraction ended (done or failed) before the body did
+            finally:
+                feed.end()
 
         # not a TaskGroup: the extraction's own error is the answer, and the feeder
-        # always ends once the extraction does (its next write breaks the pipe)
-        feeder = asyncio.create_task(feed())
+        # always ends once the extraction does (its next put is refused)
+        feeder = asyncio.create_task(feeding())
         try:
             await _translated(ref, path, asyncio.to_thread(extract))
         finally:
+            feed.close()  # also when cancelled: the thread's next take ends its stream
             await feeder
         self._containers.publish(c, "extract-to-dir")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 async def _translated(ref: str, path: str, work: Awaitable[T]) -> T:

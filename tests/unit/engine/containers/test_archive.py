@@ -3,17 +3,22 @@ a lower layer and a writable upper), never leaving the root."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import io
 import os
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from berth.engine.containers.archive import (
+    BodyFeed,
     ContainerFs,
     ExtractOptions,
     FsMount,
+    TarInput,
     absolute,
     go_base,
     go_file_mode,
@@ -198,3 +203,82 @@ def test_extract_keeps_user_xattrs(layers: tuple[Path, Path]) -> None:
     except OSError:
         pytest.skip("no user xattrs on this filesystem")
     assert "trusted.overlay.opaque" not in os.listxattr(upper / "tmp" / "x")
+
+
+def chunked(data: bytes, size: int) -> TarInput:
+    """``data`` handed over in ``size``-byte chunks, as a request body arrives."""
+    pieces = [data[i:i + size] for i in range(0, len(data), size)]
+
+    def take(want: int) -> list[bytes]:
+        return [pieces.pop(0)] if pieces else []
+    return TarInput(take)
+
+
+def test_extract_from_odd_chunks_long_names_and_compression(layers: tuple[Path, Path]
+                                                           ) -> None:
+    upper, _ = layers
+    big = os.urandom(3 * 1024 * 1024 + 77)  # several writev blocks and a ragged tail
+    long_name = "d/" + "n" * 150  # a PAX header before its entry
+    raw = make_tar(("d", None), ("big", big), (long_name, b"x" * 513), ("e", b""),
+                   ("l", "big")).getvalue()
+    for data, size in ((raw, 1), (raw, 4095), (raw, 1 << 20),
+                       (gzip.compress(raw), 10_000)):
+        if size == 1:  # byte by byte: only the small start, it is slow
+            data = make_tar(("one", b"abc"), (long_name, b"x" * 513)).getvalue()
+        fs_of(layers).extract("/tmp", chunked(data, size), ExtractOptions())
+        assert (upper / "tmp" / long_name).read_bytes() == b"x" * 513
+        if size > 1:
+            assert (upper / "tmp" / "big").read_bytes() == big
+            assert (upper / "tmp" / "e").read_bytes() == b""
+            assert os.readlink(upper / "tmp" / "l") == "big"
+
+
+def test_extract_of_a_truncated_file_is_refused(layers: tuple[Path, Path]) -> None:
+    raw = make_tar(("f", b"y" * 100_000)).getvalue()
+    with pytest.raises(InvalidArgument, match="invalid tar archive: unexpected end of data"):
+        fs_of(layers).extract("/tmp", chunked(raw[:50_000], 4096), ExtractOptions())
+    with pytest.raises(InvalidArgument, match="invalid tar archive"):
+        fs_of(layers).extract("/tmp", chunked(b"", 1), ExtractOptions())
+
+
+def test_extract_of_a_sparse_file(layers: tuple[Path, Path], tmp_path: Path) -> None:
+    upper, _ = layers
+    sparse = tmp_path / "sparse"
+    with sparse.open("wb") as f:
+        f.seek(1 << 20)
+        f.write(b"end")
+    tar = tmp_path / "s.tar"
+    if os.system(f"tar --sparse -C {tmp_path} -cf {tar} sparse") != 0:
+        pytest.skip("no GNU tar")
+    with tar.open("rb") as f:
+        fs_of(layers).extract("/tmp", f, ExtractOptions())
+    assert (upper / "tmp" / "sparse").read_bytes() == b"\0" * (1 << 20) + b"end"
+
+
+def test_body_feed_holds_a_bounded_amount_and_stops_when_closed() -> None:
+    async def main() -> None:
+        feed = BodyFeed(limit=100)
+        assert await feed.put(b"a" * 60)
+        second = asyncio.ensure_future(feed.put(b"b" * 60))  # over the limit: waits
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        got = await asyncio.to_thread(feed.take, 10)
+        assert b"".join(got) == b"a" * 60 + b"b" * 60
+        assert await second  # room again
+        # a reader waits for what it wants, or the end
+        taken: list[list[bytes]] = []
+        reader = threading.Thread(target=lambda: taken.append(feed.take(50)))
+        reader.start()
+        assert await feed.put(b"c" * 10)
+        await asyncio.sleep(0.05)
+        assert not taken
+        feed.end()
+        await asyncio.to_thread(reader.join)
+        assert taken == [[b"c" * 10]] and feed.take(1) == []
+        # the reader went away: puts are refused, a waiting one released
+        feed = BodyFeed(limit=10)
+        waiting = asyncio.ensure_future(feed.put(b"x" * 20))
+        await asyncio.sleep(0.01)
+        await asyncio.to_thread(feed.close)
+        assert not await waiting and not await feed.put(b"y")
+    asyncio.run(main())
