@@ -3,8 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # What running berth needs (make demo), and what only the tests need besides: reference
-# peers (dockerd, compose, skopeo, distribution), htpasswd and tmux.
-APT_PACKAGES := busybox-static runc crun iproute2 iptables libseccomp2 procps tini debootstrap
+# peers (dockerd, compose, skopeo, distribution), htpasswd and tmux. lxcfs: the containers' /proc
+# view (docs/design/procview.md).
+APT_PACKAGES := busybox-static runc crun iproute2 iptables libseccomp2 procps tini debootstrap lxcfs
 TEST_APT_PACKAGES := tmux openssl skopeo docker-registry apache2-utils docker.io docker-compose
 DEMO_ROOT ?= /var/lib/berth
 DEMO_EXEC ?= /run/berth
