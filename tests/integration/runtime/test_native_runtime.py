@@ -142,10 +142,16 @@ def test_exec_errors_are_runc_words(runner, make_spec, args, message):
     assert str(info.value) == message
 
 
-def test_missing_cwd_fails_clearly(runner, make_spec):
-    spec = make_spec(["true"])
+def test_missing_cwd_is_created_as_runc_does(runner, make_spec):
+    spec = make_spec(["pwd"])
     spec["process"]["cwd"] = "/does/not/exist"
-    with pytest.raises(RuntimeFailure, match=r"cwd.*does/not/exist.*no such file"):
+    assert runner.run(spec).stdout == "/does/not/exist\n"
+
+
+def test_unusable_cwd_fails_clearly(runner, make_spec):
+    spec = make_spec(["true"])
+    spec["process"]["cwd"] = "/etc/passwd"
+    with pytest.raises(RuntimeFailure, match=r"cwd.*etc/passwd.*not a directory"):
         runner.run(spec)
 
 

@@ -5,13 +5,15 @@ PID namespace, already inside every namespace of the spec and in the container's
 Order (each step needs what the previous one gave, or must happen before a privilege is
 dropped)::
 
-    sethostname → prepare_rootfs (mounts, devices, pivot_root) → [terminal: pty from the
-    container's devpts, master to the console socket] → sysctl → finalize_rootfs
-    (readonly/masked paths, ro root) → rlimits, oom_score_adj, umask → drop bounding caps
-    → [seccomp if no_new_privs is off: loading needs CAP_SYS_ADMIN] → setgroups/setgid/
-    setuid with KEEPCAPS → capset → chdir(cwd) → resolve args[0] on $PATH → no_new_privs
-    → [terminal: setsid, TIOCSCTTY] → report "ready" → block on exec.fifo
-    → [seccomp if no_new_privs] → execve
+    sethostname → lo up (a new network namespace) → prepare_rootfs (mounts, devices;
+    [ask the caller to run prestart/createRuntime hooks; createContainer hooks]; pivot_root)
+    → mkdir cwd → [terminal: pty from the container's devpts, master to the console
+    socket] → sysctl → finalize_rootfs (readonly/masked paths, ro root) → memory policy
+    → rlimits, oom_score_adj, umask → drop bounding caps → [seccomp if no_new_privs is
+    off: loading needs CAP_SYS_ADMIN] → setgroups/setgid/setuid with KEEPCAPS → capset
+    → chdir(cwd) → $HOME from /etc/passwd if unset → resolve args[0] on $PATH
+    → no_new_privs → [terminal: setsid, TIOCSCTTY] → report "ready" → block on exec.fifo
+    → startContainer hooks → [seccomp if no_new_privs] → execve
 
 From rlimits to the controlling terminal is ``prepare_process``, which ``exec`` shares.
 It only reports through ``report`` and never returns: the caller ``os._exit``s.
@@ -19,6 +21,7 @@ It only reports through ``report`` and never returns: the caller ``os._exit``s.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -29,7 +32,16 @@ from pathlib import Path
 from typing import NoReturn
 
 from berth.oci import spec as oci
-from berth.runtime.linux import capabilities, console, rootfs, seccomp
+from berth.runtime.linux import (
+    capabilities,
+    console,
+    hooks,
+    mempolicy,
+    rootfs,
+    seccomp,
+    userns,
+    validate,
+)
 from berth.runtime.linux import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -47,25 +59,59 @@ class InitConfig:
     state_dir_fd: int  # O_PATH fd of the state dir: exec.fifo stays reachable after pivot
     seccomp_program: bytes | None  # BPF compiled by the parent (seccomp.compile_program)
     console_socket: int | None = None  # with process.terminal: where the pty master goes
+    container_id: str = ""  # for the hooks' state
 
 
 def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoReturn:
     spec = config.spec
     proc = spec["process"]
-    namespaces = {ns["type"] for ns in spec["linux"].get("namespaces", [])}
-    if "hostname" in spec and "uts" in namespaces:
+    namespaces = spec["linux"].get("namespaces", [])
+    types = {ns["type"] for ns in namespaces}
+    if "hostname" in spec and "uts" in types:
         sc.sethostname(spec["hostname"])
-    rootfs.prepare_rootfs(spec, config.bundle)
+    if any(ns["type"] == "network" and "path" not in ns for ns in namespaces):
+        sc.interface_up("lo")  # runc's loopback strategy for a new network namespace
+    rootfs.prepare_rootfs(spec, config.bundle,
+                          before_pivot=lambda: _creation_hooks(config, report))
+    # runc creates a missing cwd (as root, before the user is switched).
+    with contextlib.suppress(OSError):  # a file in the way: chdir says so below
+        os.makedirs(proc.get("cwd", "/"), mode=0o755, exist_ok=True)
     if proc.get("terminal") and config.console_socket is not None:
         # Right after pivot_root: /dev/ptmx is now the container's devpts.
         console.setup_in_container(config.console_socket, console_size(proc))
     for key, value in spec["linux"].get("sysctl", {}).items():
         _write_proc("/proc/sys/" + key.replace(".", "/"), value)
     rootfs.finalize_rootfs(spec)
+    policy = validate.linux_of(spec).get("memoryPolicy")
+    if policy is not None:
+        mempolicy.apply(policy)
     path, env = prepare_process(proc, config.seccomp_program)
     report({"type": "ready"})
     _wait_for_start(config.state_dir_fd)
+    try:
+        hooks.run(validate.hooks_of(spec), "startContainer",
+                  _state(config, "created"))
+    except hooks.HookError as err:
+        # Nobody waits for init's report any more: say it where the container's
+        # errors go, and never exec.
+        os.write(2, f"startContainer: {err}\n".encode())
+        raise
     execute(path, proc, env, config.seccomp_program)
+
+
+def _state(config: InitConfig, status: str) -> hooks.State:
+    return hooks.State(id=config.container_id, status=status, bundle=str(config.bundle),
+                       pid=os.getpid(), annotations=config.spec.get("annotations") or {})
+
+
+def _creation_hooks(config: InitConfig, report: Callable[[dict[str, object]], None]
+                    ) -> None:
+    """Mounts are done, pivot_root is next: the caller's prestart and createRuntime
+    hooks, then createContainer here, in the container's namespaces (runc's order)."""
+    spec_hooks = validate.hooks_of(config.spec)
+    if spec_hooks.get("prestart") or spec_hooks.get("createRuntime"):
+        report({"type": "hooks", "ack": True})
+    hooks.run(spec_hooks, "createContainer", _state(config, "creating"))
 
 
 def prepare_process(proc: oci.Process, seccomp_program: bytes | None
@@ -79,16 +125,20 @@ def prepare_process(proc: oci.Process, seccomp_program: bytes | None
         capabilities.drop_bounding(caps)
     if seccomp_program is not None and not no_new_privs:
         seccomp.load_program(seccomp_program)
-    _set_user(proc["user"], keep_caps=caps is not None)
+    user = proc.get("user") or {"uid": 0, "gid": 0}
+    env = _env(proc.get("env") or [])
+    if "HOME" not in env:  # runc: the user's home in the container's /etc/passwd, or /
+        env["HOME"] = _home_of(user.get("uid", 0))
+    _set_user(user, keep_caps=caps is not None)
     if caps is not None:
         capabilities.apply_sets(caps)
 
+    cwd = proc.get("cwd", "/")
     try:
-        os.chdir(proc["cwd"])
+        os.chdir(cwd)
     except OSError as err:
-        raise ExecError(f"chdir to cwd ({proc['cwd']!r}) set in config.json failed: "
+        raise ExecError(f"chdir to cwd ({cwd!r}) set in config.json failed: "
                         f"{os.strerror(err.errno or 0).lower()}") from None
-    env = _env(proc["env"])
     path = resolve_executable(proc["args"][0], env.get("PATH", DEFAULT_PATH))
     if no_new_privs:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
@@ -144,6 +194,18 @@ def _env(entries: list[str]) -> dict[str, str]:
     return env
 
 
+def _home_of(uid: int, passwd: str = "/etc/passwd") -> str:
+    try:
+        with open(passwd, errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
 def _write_proc(path: str, value: str | int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:
@@ -160,15 +222,16 @@ def _set_limits(proc: oci.Process) -> None:
         resource.setrlimit(number, (rlimit["soft"], rlimit["hard"]))
     if "oomScoreAdj" in proc:
         _write_proc("/proc/self/oom_score_adj", proc["oomScoreAdj"])
-    os.umask(proc["user"].get("umask", 0o022))
+    os.umask((proc.get("user") or {}).get("umask", 0o022))
 
 
 def _set_user(user: oci.User, keep_caps: bool) -> None:
     if keep_caps:
         capabilities.keep_across_setuid(True)
-    os.setgroups(user.get("additionalGids", []))
-    os.setgid(user["gid"])
-    os.setuid(user["uid"])
+    if userns.setgroups_allowed():  # "deny" in a rootless user namespace
+        os.setgroups(user.get("additionalGids", []))
+    os.setgid(user.get("gid", 0))
+    os.setuid(user.get("uid", 0))
     if keep_caps:
         capabilities.keep_across_setuid(False)
 

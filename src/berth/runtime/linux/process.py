@@ -25,10 +25,18 @@ shim can ``waitpid`` it as runc's callers do.
     start(): open(exec.fifo, R) ─────────────────────────────────▶  write "0"; [seccomp];
      ◀──── reads "0" ──────────────────────────────────────────────  execve(args)
 
-Messages are JSON lines on one CLOEXEC pipe both children inherit; "pid" and "ready" may
+Messages are JSON lines on one CLOEXEC socket both children inherit; "pid" and "ready" may
 arrive in either order (init can outrun child 1); EOF before both means a child died. The
 start handshake uses a FIFO in the state dir, not a pipe, so a created container survives
 the ``berth-runtime create`` process exiting (runc's exec.fifo).
+
+Two requests need the caller to act and answer (one byte back on the same socket) before
+the child goes on (``ParentSteps``)::
+
+    child 1, after unshare(CLONE_NEWUSER):  {"type": "userns", "ack": true}
+        caller writes /proc/<child 1>/uid_map, gid_map (userns.py)
+    init, mounts done, before pivot_root:   {"type": "hooks", "ack": true}
+        caller runs prestart + createRuntime hooks with init's host pid (hooks.py)
 
 ``spawn`` is the shared half: ``exec.spawn_exec`` uses the same two children and pipe,
 joining the namespaces of a running init instead of unsharing, and stops at EOF (the
@@ -43,14 +51,15 @@ import json
 import os
 import select
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from berth.errors import RuntimeFailure
-from berth.runtime.linux import init
+from berth.runtime.linux import hooks, init, rootfs, userns, validate
 from berth.runtime.linux import syscalls as sc
 from berth.runtime.linux.cgroups import CgroupManager
 
@@ -58,9 +67,20 @@ from berth.runtime.linux.cgroups import CgroupManager
 # ``keep`` fds, renumbered from KEEP_FDS in order.
 _SYNC_FD = 3
 KEEP_FDS = 4
+# runc's order for joining namespaces by path: the user namespace first (it grants the
+# rights for the others), the mount namespace late, cgroup last.
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup", "time")
 _START_POLL_MS = 100
 
 Report = Callable[[dict[str, object]], None]
+
+
+@dataclass(frozen=True)
+class ParentSteps:
+    """What the caller does when a child asks (see the module docstring)."""
+
+    map_ids: Callable[[int], None] | None = None  # given child 1's pid
+    hooks: Callable[[int], None] | None = None  # given init's host pid
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class ForkPlan:
     # create: init says "ready" and then blocks, so stop there; exec: the pipe is CLOEXEC,
     # so EOF after the pid (and no error) means child 2 reached execve.
     until_exec: bool
+    steps: ParentSteps = ParentSteps()
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,7 @@ class SpawnRequest:
     config: init.InitConfig
     stdio: tuple[int, int, int]
     cgroup: CgroupManager | None
+    steps: ParentSteps = ParentSteps()
 
 
 def spawn_init(request: SpawnRequest) -> int:
@@ -97,45 +119,71 @@ def spawn_init(request: SpawnRequest) -> int:
         stdio=request.stdio, keep=keep,
         enter=lambda: _enter_namespaces(request),
         body=lambda report: init.run(inner, report),
-        until_exec=False,
+        until_exec=False, steps=request.steps,
     ))
 
 
 def spawn(plan: ForkPlan) -> int:
     """Fork child 1, which enters the namespaces and forks child 2; return child 2's host
     pid once it reported "ready" (or reached execve, with ``until_exec``)."""
-    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     child1 = os.fork()
-    if child1 == 0:  # pragma: no cover - runs in the child, reported through the pipe
-        os.close(read_fd)
-        _child_main(plan, write_fd)
-    os.close(write_fd)
+    if child1 == 0:  # pragma: no cover - runs in the child, reported through the socket
+        ours.close()
+        _child_main(plan, theirs.detach())
+    theirs.close()
     pid = 0
-    ready = False
-    error: str | None = None
     try:
-        with os.fdopen(read_fd, "rb") as sync:
-            # Child 2 may report before child 1 gets to send its pid: take either order.
-            while not (pid and ready and not plan.until_exec):
-                line = sync.readline()
-                if not line:
-                    break  # EOF: child 2 exec'd (CLOEXEC), or a child died
-                msg = json.loads(line)
-                if msg.get("type") == "pid":
-                    pid = int(msg["pid"])
-                elif msg.get("type") == "ready":
-                    ready = True
-                else:
-                    error = str(msg.get("message", "container process failed"))
-                    break
+        with ours, ours.makefile("rb") as sync:
+            pid, ready, error = _serve(plan, sync, ours, child1)
             os.waitpid(child1, 0)
     except BaseException:
         kill_and_reap(pid)
+        kill_and_reap(child1)
         raise
     if error is not None or not pid or not (ready or plan.until_exec):
         kill_and_reap(pid)
         raise RuntimeFailure(error or "container process exited without reporting")
     return pid
+
+
+def _serve(plan: ForkPlan, sync: BinaryIO, sock: socket.socket,
+           child1: int) -> tuple[int, bool, str | None]:
+    """Read the children's messages until init is ready (or exec'd, or failed), acting on
+    their requests; returns (init's pid, ready, error)."""
+    pid = 0
+    ready = False
+    hooks_pending = False
+    while not (pid and ready and not plan.until_exec):
+        line = sync.readline()
+        if not line:
+            break  # EOF: child 2 exec'd (CLOEXEC), or a child died
+        msg = json.loads(line)
+        kind = msg.get("type")
+        if kind == "pid":
+            pid = int(msg["pid"])
+        elif kind == "ready":
+            ready = True
+        elif kind == "userns" and plan.steps.map_ids is not None:
+            plan.steps.map_ids(child1)
+            _ack(sock)
+        elif kind == "hooks":
+            hooks_pending = True
+        else:
+            return pid, ready, str(msg.get("message", "container process failed"))
+        if hooks_pending and pid:  # the hooks need init's pid, which may come second
+            hooks_pending = False
+            if plan.steps.hooks is not None:
+                plan.steps.hooks(pid)
+            _ack(sock)
+    return pid, ready, None
+
+
+def _ack(sock: socket.socket) -> None:
+    try:
+        sock.sendall(b"1")
+    except OSError:
+        pass  # the child died meanwhile; its EOF ends the conversation
 
 
 def release_init(state_dir: Path, pid: int) -> None:
@@ -202,10 +250,10 @@ def _child_main(plan: ForkPlan, sync_fd: int) -> NoReturn:  # pragma: no cover
         plan.enter()
         pid = os.fork()
         if pid == 0:
-            plan.body(lambda msg: _send(_SYNC_FD, msg))
+            plan.body(ask_parent)
         _send(_SYNC_FD, {"type": "pid", "pid": pid})
         code = 0
-    except init.ExecError as err:
+    except (init.ExecError, hooks.HookError, rootfs.RootfsError) as err:
         _send(_SYNC_FD, {"type": "error", "message": str(err)})
     except BaseException as err:
         _send(_SYNC_FD, {"type": "error", "message": _describe(err)})
@@ -217,6 +265,13 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, OSError) and err.filename:
         return f"{type(err).__name__}: {err.strerror}: {err.filename}"
     return f"{type(err).__name__}: {err}"
+
+
+def ask_parent(msg: dict[str, object]) -> None:
+    """Report ``msg``; with ``"ack": True`` wait for the caller's answer."""
+    _send(_SYNC_FD, msg)
+    if msg.get("ack") and os.read(_SYNC_FD, 1) != b"1":
+        raise RuntimeError(f"the runtime went away during {msg.get('type')}")
 
 
 def _send(fd: int, msg: dict[str, object]) -> None:
@@ -238,21 +293,52 @@ def _prepare_fds(stdio: tuple[int, int, int], sync_fd: int, keep: Sequence[int])
 
 
 def _enter_namespaces(request: SpawnRequest) -> None:
+    """Join the cgroup, then the namespaces given by path (user first), then create the
+    user namespace (and have the caller map it), then every other new namespace, now
+    owned by it (runc's nsexec order)."""
     if request.cgroup is not None:
         request.cgroup.add_process(0)
+    spec = request.config.spec
+    namespaces = spec["linux"].get("namespaces", [])
+    order = {t: i for i, t in enumerate(JOIN_ORDER)}
+    joins = sorted((ns for ns in namespaces if "path" in ns),
+                   key=lambda ns: order.get(ns["type"], len(order)))
+    fds = [(os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC), sc.NAMESPACE_FLAGS[ns["type"]])
+           for ns in joins]
+    try:
+        for fd, flag in fds:
+            sc.setns(fd, flag)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+    new = {ns["type"] for ns in namespaces if "path" not in ns}
+    if "user" in new:
+        sc.unshare(sc.CLONE_NEWUSER)
+        ask_parent({"type": "userns", "ack": True})
+        # Root of the new namespace (the mapped host id) with every capability in it.
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+        if userns.setgroups_allowed():
+            os.setgroups([])
     flags = 0
-    for ns in request.config.spec["linux"].get("namespaces", []):
-        flag = sc.NAMESPACE_FLAGS[ns["type"]]
-        if "path" in ns:
-            fd = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                sc.setns(fd, flag)
-            finally:
-                os.close(fd)
-        else:
-            flags |= flag
+    for kind in new - {"user"}:
+        flags |= sc.NAMESPACE_FLAGS[kind]
     if flags:
         sc.unshare(flags)
+    if "time" in new:
+        _set_time_offsets(validate.linux_of(spec).get("timeOffsets") or {})
+
+
+def _set_time_offsets(offsets: dict[str, validate.TimeOffset]) -> None:
+    """Only possible before the first process enters the new time namespace (init)."""
+    lines = "".join(f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n"
+                    for clock, o in offsets.items())
+    if lines:
+        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, lines.encode())
+        finally:
+            os.close(fd)
 
 
 def wait_reaped(pid: int, timeout: float) -> bool:

@@ -3,8 +3,11 @@
 Runs in the container's init, already inside its own mount namespace. Two phases, because
 sysctls must be written between them (they need ``/proc/sys`` still writable)::
 
-    prepare_rootfs   make / rprivate → bind root.path on itself → spec mounts in order
-                     → device nodes and /dev symlinks → pivot_root(".", ".") → detach old root
+    prepare_rootfs   make / rslave (or linux.rootfsPropagation) and the rootfs's parent
+                     mount private → bind root.path on itself → spec mounts in order
+                     → device nodes (bind mounts of the host's in a user namespace, where
+                     mknod is refused) and /dev symlinks → [before_pivot: hooks]
+                     → pivot_root(".", ".") → detach old root
     finalize_rootfs  readonly paths → masked paths → readonly root
 
 Every destination is resolved with ``secure_join`` so an image's symlinks cannot point a
@@ -17,14 +20,20 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from berth.oci import spec as oci
 from berth.runtime.linux import syscalls as sc
+from berth.runtime.linux import userns, validate
 from berth.runtime.linux.securejoin import secure_join
+
+
+class RootfsError(Exception):
+    """A mount or device could not be set up; the message is runc's."""
+
 
 # option → (flags to set, flags to clear); anything else is passed to the filesystem as data.
 _MOUNT_FLAGS: dict[str, tuple[int, int]] = {
@@ -91,11 +100,17 @@ def rootfs_path(spec: oci.Spec, bundle: Path) -> str:
     return str((bundle / spec["root"]["path"]).resolve())
 
 
-def prepare_rootfs(spec: oci.Spec, bundle: Path) -> None:
+def prepare_rootfs(spec: oci.Spec, bundle: Path,
+                   before_pivot: Callable[[], None] | None = None) -> None:
     """Mount everything under the rootfs and pivot into it; afterwards ``/`` is the rootfs."""
     root = rootfs_path(spec, bundle)
-    # Nothing we mount may propagate back to the host (or the shim's) mount namespace.
-    sc.mount("", "/", "", sc.MS_REC | sc.MS_PRIVATE)
+    # runc's prepareRoot: rslave unless the spec says otherwise, so nothing mounted here
+    # propagates back to the host (or the shim's) mount namespace.
+    propagation = validate.linux_of(spec).get("rootfsPropagation")
+    sc.mount("", "/", "", _PROPAGATION[propagation] if propagation
+             else sc.MS_SLAVE | sc.MS_REC)
+    # pivot_root refuses a shared parent; the bind below must not propagate either.
+    sc.mount("", _mount_point_of(root), "", sc.MS_PRIVATE)
     # pivot_root needs the new root to be a mount point.
     sc.mount(root, root, "bind", sc.MS_BIND | sc.MS_REC)
     mounted_dev = False
@@ -104,7 +119,21 @@ def prepare_rootfs(spec: oci.Spec, bundle: Path) -> None:
         mounted_dev |= m["destination"].rstrip("/") == "/dev"
     if mounted_dev:
         _create_devices(root, spec["linux"].get("devices", []))
+    if before_pivot is not None:
+        before_pivot()
     _pivot_root(root)
+
+
+def _mount_point_of(path: str) -> str:
+    """The mount point ``path`` lives on (the longest mount point that prefixes it)."""
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) \
+                    and len(point) > len(best):
+                best = point
+    return best
 
 
 def finalize_rootfs(spec: oci.Spec) -> None:
@@ -119,6 +148,15 @@ def finalize_rootfs(spec: oci.Spec) -> None:
 
 
 def _mount_one(root: str, m: oci.Mount, bundle: Path) -> None:
+    try:
+        _mount_one_checked(root, m, bundle)
+    except OSError as err:
+        raise RootfsError(f'error mounting "{m.get("source", "")}" to rootfs at '
+                          f'"{m["destination"]}": {os.strerror(err.errno or 0).lower()}'
+                          ) from None
+
+
+def _mount_one_checked(root: str, m: oci.Mount, bundle: Path) -> None:
     opts = parse_options(m.get("options", []))
     fstype = m.get("type", "")
     dest = secure_join(root, m["destination"])
@@ -211,16 +249,15 @@ def _host_cgroup_v1_mounts() -> list[tuple[str, str]]:
 def _create_devices(root: str, devices: list[oci.Device]) -> None:
     by_path = {d["path"]: d for d in DEFAULT_DEVICES}
     by_path.update({d["path"]: d for d in devices})
+    bind = userns.in_user_namespace()  # mknod of a device is refused there
     old_umask = os.umask(0)  # fileMode is exact
     try:
         for dev in by_path.values():
-            path = secure_join(root, dev["path"])
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if os.path.lexists(path):
-                os.unlink(path)
-            mode = _DEVICE_TYPES[dev["type"]] | dev.get("fileMode", 0o666)
-            sc.mknod(path, mode, dev["major"], dev["minor"])
-            os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
+            try:
+                _create_device(root, dev, bind)
+            except OSError as err:
+                raise RootfsError(f"create device {dev['path']}: "
+                                  f"{os.strerror(err.errno or 0).lower()}") from None
     finally:
         os.umask(old_umask)
     dev_dir = secure_join(root, "/dev")
@@ -228,6 +265,23 @@ def _create_devices(root: str, devices: list[oci.Device]) -> None:
         link = os.path.join(dev_dir, name)
         if not os.path.lexists(link):
             os.symlink(target, link)
+
+
+def _create_device(root: str, dev: oci.Device, bind: bool) -> None:
+    path = secure_join(root, dev["path"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.lexists(path):
+        os.unlink(path)
+    kind = _DEVICE_TYPES[dev["type"]]
+    if bind and kind != stat.S_IFIFO:
+        # runc's bindMountDeviceNode: the host's node, bound onto an empty file.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o000))
+        with _checked(path) as target:
+            sc.mount(dev["path"], target, "bind", sc.MS_BIND)
+        return
+    sc.mknod(path, kind | dev.get("fileMode", 0o666) & 0o7777, dev.get("major", 0),
+             dev.get("minor", 0))
+    os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
 
 
 def _pivot_root(root: str) -> None:

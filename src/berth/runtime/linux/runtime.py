@@ -5,6 +5,12 @@ container up, in ``<state_root>/<id>/``::
 
     <state_root>/<id>/state.json   id, pid, its start time, bundle, rootfs, cgroupsPath
     <state_root>/<id>/exec.fifo    exists from create until start (see process.py)
+    <state_root>/<id>/config.json  the spec as created (hooks for start and delete)
+
+Every container gets a cgroup: ``linux.cgroupsPath`` or, as runc, the container id; a
+relative path is below the caller's own cgroup. Device access is runc's allow-list: deny
+everything, then the spec's rules, then runc's defaults (null, zero, full, tty, random,
+urandom, ptys, tun, mknod of any).
 """
 
 from __future__ import annotations
@@ -23,14 +29,24 @@ from typing import cast
 from berth.errors import Conflict, InvalidArgument, NotFound, RuntimeFailure
 from berth.oci import spec as oci
 from berth.runtime import Stdio
-from berth.runtime.linux import console, init, process, rootfs, seccomp
+from berth.runtime.linux import console, hooks, init, process, rootfs, seccomp, userns, validate
 from berth.runtime.linux import syscalls as sc
-from berth.runtime.linux.cgroups import DEFAULT_ROOT, CgroupManager, open_manager
+from berth.runtime.linux.cgroups import DEFAULT_ROOT, CgroupManager, is_unified, open_manager
 from berth.runtime.linux.exec import ExecRequest, spawn_exec
 from berth.runtime.linux.process import kill_and_reap
 
 DEFAULT_STATE_ROOT = Path("/run/berth-runtime")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_SPEC_COPY = "config.json"
+
+# runc's AllowedDevices (libcontainer/specconv), appended after the spec's own rules.
+ALLOWED_DEVICES: list[oci.DeviceCgroup] = [
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    *(oci.DeviceCgroup(allow=True, type="c", major=major, minor=minor, access="rwm")
+      for major, minor in ((1, 3), (1, 8), (1, 7), (5, 0), (1, 5), (1, 9), (136, -1),
+                           (5, 2), (10, 200))),
+]
 
 
 @dataclass(frozen=True)
@@ -97,19 +113,21 @@ class NativeRuntime:
         if state_dir.exists():
             raise Conflict(f"container {container_id} already exists")
         state_dir.mkdir(parents=True, mode=0o711)
+        cgroups_path = default_cgroups_path(spec, container_id)
         cgroup: CgroupManager | None = None
         pid = 0
         try:
-            os.mkfifo(state_dir / init.EXEC_FIFO, 0o622)
-            if "cgroupsPath" in spec["linux"]:
-                cgroup = open_manager(spec["linux"]["cgroupsPath"], self._cgroup_root)
-                cgroup.create()
-                cgroup.apply(spec["linux"].get("resources", {}))
-            pid = self._spawn(spec, bundle, stdio, state_dir, cgroup, console_socket)
+            _make_exec_fifo(state_dir / init.EXEC_FIFO, spec)
+            _write_atomic(state_dir / _SPEC_COPY, json.dumps(spec))
+            cgroup = open_manager(cgroups_path, self._cgroup_root)
+            cgroup.create()
+            cgroup.apply(_resources(spec))
+            pid = self._spawn(container_id, spec, bundle, stdio, state_dir, cgroup,
+                              console_socket)
             state = ContainerState(
                 id=container_id, pid=pid, start_time=process.start_time(pid),
                 bundle=str(bundle), rootfs=rootfs.rootfs_path(spec, bundle),
-                cgroups_path=spec["linux"].get("cgroupsPath", ""),
+                cgroups_path=cgroups_path,
                 created=datetime.datetime.now(datetime.UTC).isoformat(),
             )
             _write_atomic(state_dir / "state.json", json.dumps(asdict(state)))
@@ -118,23 +136,44 @@ class NativeRuntime:
             process.kill_and_reap(pid)
             if cgroup is not None:
                 cgroup.destroy()
+            # runc runs the poststop hooks when a create fails (its destroy does).
+            hooks.run_warning(validate.hooks_of(spec), "poststop", hooks.State(
+                container_id, "stopped", str(bundle), 0, spec.get("annotations") or {}))
             _remove_state_dir(state_dir)
+            if isinstance(err, hooks.HookError):
+                raise RuntimeFailure(str(err)) from None
             if isinstance(err, OSError | ValueError):
                 raise RuntimeFailure(f"create {container_id}: {err}") from err
             raise
         self._states[container_id] = state
         return pid
 
-    def _spawn(self, spec: oci.Spec, bundle: Path, stdio: Stdio, state_dir: Path,
-               cgroup: CgroupManager | None, console_socket: int | None) -> int:
+    def _spawn(self, container_id: str, spec: oci.Spec, bundle: Path, stdio: Stdio,
+               state_dir: Path, cgroup: CgroupManager | None,
+               console_socket: int | None) -> int:
         self._become_subreaper()
         program = _seccomp_program(spec)
         state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        linux = validate.linux_of(spec)
+        spec_hooks = validate.hooks_of(spec)
+
+        def map_ids(child: int) -> None:
+            userns.write_maps(child, linux.get("uidMappings", []),
+                              linux.get("gidMappings", []))
+
+        def creation_hooks(init_pid: int) -> None:
+            state = hooks.State(container_id, "creating", str(bundle), init_pid,
+                                spec.get("annotations") or {})
+            hooks.run(spec_hooks, "prestart", state)
+            hooks.run(spec_hooks, "createRuntime", state)
+
         try:
             request = process.SpawnRequest(
-                config=init.InitConfig(spec, bundle, state_fd, program, console_socket),
+                config=init.InitConfig(spec, bundle, state_fd, program, console_socket,
+                                       container_id),
                 stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
                 cgroup=cgroup,
+                steps=process.ParentSteps(map_ids=map_ids, hooks=creation_hooks),
             )
             return process.spawn_init(request)
         finally:
@@ -145,7 +184,7 @@ class NativeRuntime:
         state = self.state(container_id)
         if state.status(self._state_dir(container_id)) != "running":
             raise Conflict(f"container {container_id} is not running")
-        spec = _load_spec(Path(state.bundle))
+        spec = self._created_spec(container_id, Path(state.bundle))
         self._become_subreaper()
         cgroup = (open_manager(state.cgroups_path, self._cgroup_root)
                   if state.cgroups_path else None)
@@ -166,6 +205,19 @@ class NativeRuntime:
         if state.status(self._state_dir(container_id)) != "created":
             raise Conflict(f"container {container_id} is not in the created state")
         process.release_init(self._state_dir(container_id), state.pid)
+        spec = self._created_spec(container_id, Path(state.bundle))
+        # After the user's process was released, before start returns; a failure only
+        # warns (runtime-spec; runc 1.1 runs these at create and fails it instead).
+        hooks.run_warning(validate.hooks_of(spec), "poststart", hooks.State(
+            container_id, "running", state.bundle, state.pid, spec.get("annotations") or {}))
+
+    def _created_spec(self, container_id: str, bundle: Path) -> oci.Spec:
+        """The spec as it was created (saved in the state dir), else the bundle's."""
+        try:
+            return cast(oci.Spec, json.loads(
+                (self._state_dir(container_id) / _SPEC_COPY).read_text()))
+        except (OSError, ValueError):
+            return _load_spec(bundle, check=False)
 
     def kill(self, container_id: str, signal: int) -> None:
         state = self.state(container_id)
@@ -187,6 +239,9 @@ class NativeRuntime:
             os.kill(state.pid, SIGKILL)
         if state.cgroups_path:
             open_manager(state.cgroups_path, self._cgroup_root).destroy()
+        spec = self._created_spec(container_id, Path(state.bundle))
+        hooks.run_warning(validate.hooks_of(spec), "poststop", hooks.State(
+            container_id, "stopped", state.bundle, 0, spec.get("annotations") or {}))
         _remove_state_dir(state_dir)
         self._states.pop(container_id, None)
 
@@ -210,18 +265,60 @@ class NativeRuntime:
         return self.state_root / container_id
 
 
-def _load_spec(bundle: Path) -> oci.Spec:
+def _load_spec(bundle: Path, check: bool = True) -> oci.Spec:
     try:
         spec = cast(oci.Spec, json.loads((bundle / "config.json").read_text()))
     except FileNotFoundError:
         raise NotFound(f"no config.json in bundle {bundle}") from None
     except ValueError as err:
         raise InvalidArgument(f"bundle {bundle}: config.json: {err}") from err
-    namespaces = spec.get("linux", {}).get("namespaces", [])
-    if not any(ns["type"] == "mount" and "path" not in ns for ns in namespaces):
-        # Without its own mount namespace pivot_root would pivot the caller's.
-        raise InvalidArgument("the spec must create a new mount namespace")
+    if check:
+        validate.validate(spec, bundle)
     return spec
+
+
+def default_cgroups_path(spec: oci.Spec, container_id: str) -> str:
+    """``linux.cgroupsPath``, or the container id as runc does; a relative path is below
+    the caller's own cgroup (on a v1 host: the one all its controllers agree on, else
+    the root)."""
+    path = spec["linux"].get("cgroupsPath") or container_id
+    if path.startswith("/"):
+        return path
+    return _own_cgroup().rstrip("/") + "/" + path
+
+
+def _own_cgroup() -> str:
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = [line.rstrip("\n").split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        return "/"
+    if is_unified():
+        return next((path for _, ctrl, path in lines if ctrl == ""), "/")
+    paths = {path for _, ctrl, path in lines if ctrl and not ctrl.startswith("name=")}
+    return paths.pop() if len(paths) == 1 else "/"
+
+
+def _resources(spec: oci.Spec) -> oci.Resources:
+    """The spec's resources with runc's device allow-list around its device rules."""
+    resources = cast(oci.Resources, dict(spec["linux"].get("resources") or {}))
+    resources["devices"] = [{"allow": False, "access": "rwm"},
+                            *(resources.get("devices") or []), *ALLOWED_DEVICES]
+    return resources
+
+
+def _make_exec_fifo(path: Path, spec: oci.Spec) -> None:
+    """0622 whatever the umask (init may already be a non-root user when it opens it),
+    owned by the container's root, as runc's."""
+    old = os.umask(0)
+    try:
+        os.mkfifo(path, 0o622)
+    finally:
+        os.umask(old)
+    linux = validate.linux_of(spec)
+    if any(ns["type"] == "user" and "path" not in ns for ns in spec["linux"]["namespaces"]):
+        os.chown(path, userns.host_id(linux.get("uidMappings", []), 0),
+                 userns.host_id(linux.get("gidMappings", []), 0))
 
 
 def _seccomp_program(spec: oci.Spec) -> bytes | None:

@@ -22,6 +22,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
 
 # The OCI namespace type → clone flag.
 NAMESPACE_FLAGS: dict[str, int] = {
@@ -32,6 +33,7 @@ NAMESPACE_FLAGS: dict[str, int] = {
     "user": CLONE_NEWUSER,
     "pid": CLONE_NEWPID,
     "network": CLONE_NEWNET,
+    "time": CLONE_NEWTIME,
 }
 
 # Mount flags (sys/mount.h).
@@ -75,6 +77,12 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 _SYS_CAPGET = {"x86_64": 125, "aarch64": 90}
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+_SYS_SET_MEMPOLICY = {"x86_64": 238, "aarch64": 237}
+
+# Network interface flags (net/if.h) and their ioctls (linux/sockios.h).
+IFF_UP = 0x1
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
 
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -181,3 +189,30 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 def mknod(path: str, mode: int, major: int, minor: int) -> None:
     # os.mknod exists and is a thin wrapper; kept here so rootfs code has one import.
     os.mknod(path, mode, os.makedev(major, minor))
+
+
+def set_mempolicy(mode: int, nodes: list[int]) -> None:
+    """set_mempolicy(2) for the calling thread (and what it execs); ``mode`` may carry
+    the MPOL_F_* flags. ``nodes`` is the node mask as a list of node numbers."""
+    bits = 0
+    for node in nodes:
+        bits |= 1 << node
+    words = max(1, (max(nodes, default=0) // 64) + 1)
+    mask = (ctypes.c_ulong * words)(*[(bits >> (64 * i)) & 0xFFFFFFFFFFFFFFFF
+                                      for i in range(words)])
+    maxnode = words * 64 + 1 if nodes else 0
+    _check(_libc.syscall(ctypes.c_long(_syscall_number(_SYS_SET_MEMPOLICY)),
+                         ctypes.c_int(mode), mask if nodes else None,
+                         ctypes.c_ulong(maxnode)))
+
+
+def interface_up(name: str) -> None:
+    """Set IFF_UP on ``name`` in the caller's network namespace (``ip link set lo up``)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = struct.pack("16sH14x", name.encode(), 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", name.encode(), flags | IFF_UP))
