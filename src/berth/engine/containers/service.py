@@ -646,8 +646,9 @@ class ContainerService:
                 return
 
     async def _finish_remove(self, c: Container, volumes: bool = False) -> None:
-        """Delete the record first: that is the commit point, and waiters (``docker run
-        --rm`` waits for it) are answered then. The files go after; a crash in between
+        """Delete the record first: that is the commit point. The files and (``volumes``)
+        the anonymous volumes go after, and only then are waiters (``docker run --rm``
+        waits for it) answered; a crash in between
         leaves only files that no record owns, which ``restore`` prunes at the next start.
         The prepare hooks release first, while the record still says removing (a crash
         there is finished by ``restore``, and release is idempotent)."""
@@ -656,11 +657,14 @@ class ContainerService:
         self.health.forget(c.id)
         self._locks.pop(c.id, None)
         self._publish(c, "destroy")
-        self._waiters.removed(c.id, c.state.exit_code)
-        await self._images.remove_rootfs(c.id)
-        await asyncio.to_thread(_remove_dirs, self._opts.data_root / "containers" / c.id,
-                                self._tasks.state_dir(c.id))
-        await self._tasks.removed(c, volumes)
+        try:
+            await self._images.remove_rootfs(c.id)
+            await asyncio.to_thread(_remove_dirs, self._opts.data_root / "containers" / c.id,
+                                    self._tasks.state_dir(c.id))
+            await self._tasks.removed(c, volumes)
+        finally:  # as docker's SetRemoved after removeMountPoints: a `run --rm` returns
+            # once its anonymous volumes are gone
+            self._waiters.removed(c.id, c.state.exit_code)
 
     # ── helpers ──────────────────────────────────────────────────────────────────────
 
