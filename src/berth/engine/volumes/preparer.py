@@ -34,7 +34,7 @@ from berth.engine.containers.model import Container, ContainerSpec, MountSpec
 from berth.engine.images.service import ImageService
 from berth.engine.volumes import seed
 from berth.engine.volumes.model import VolumeCreate
-from berth.engine.volumes.service import VolumeService, validate_name
+from berth.engine.volumes.service import Claim, VolumeService, validate_name
 from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
 from berth.oci import spec as oci
 from berth.runtime.spec import SpecOpt
@@ -80,18 +80,23 @@ class VolumePreparer:
             if target.startswith("/") and target not in mounts:
                 mounts[target] = MountSpec(type="volume", target=target)
         resolved: list[MountSpec] = []
+        # the volumes are in use from here on, not only once the record names them
+        claim = self._vols.claim()
         try:
             for m in mounts.values():
                 if m.type == "volume":
-                    m = await self._volume(m)
+                    m = await self._volume(m, claim)
                 resolved.append(m)
         except BaseException:  # the anonymous volumes made so far go again
+            self._vols.let_go(claim)
             for made in resolved:
                 if made.type == "volume" and not mounts[made.target].source:
                     with contextlib.suppress(BerthError):
                         await self._vols.remove(made.source)
             raise
-        return replace(spec, mounts=tuple(resolved))
+        out = tuple(resolved)
+        self._vols.bind_claim(claim, out)  # let go of by ``removed``
+        return replace(spec, mounts=out)
 
     def _volumes_from(self, refs: Sequence[str]) -> list[MountSpec]:
         out = []
@@ -105,16 +110,14 @@ class VolumePreparer:
                             create_source=False) for m in source.spec.mounts]
         return out
 
-    async def _volume(self, m: MountSpec) -> MountSpec:
-        """Name (and create) the volume of ``m``."""
+    async def _volume(self, m: MountSpec, claim: Claim) -> MountSpec:
+        """Name (and create) the volume of ``m``, held by ``claim``."""
         try:
-            if m.source:
-                with contextlib.suppress(NotFound):
-                    self._vols.get(m.source)
-                    return m
+            if m.source and await self._vols.hold(m.source, claim):
+                return m
             vol = await self._vols.create(VolumeCreate(
                 name=m.source, driver=m.volume_driver or "local",
-                options=m.volume_options, labels=m.volume_labels))
+                options=m.volume_options, labels=m.volume_labels), claim)
         except NotFound as err:  # a 404 makes docker's CLI pull the image
             raise InvalidArgument(err.message) from err
         return replace(m, source=vol.name)
@@ -163,6 +166,7 @@ class VolumePreparer:
             self._vols.publish_mount("unmount", name, container=container.id)
 
     async def removed(self, container: Container, volumes: bool) -> None:
+        self._vols.let_go(mounts=container.spec.mounts)  # its create's claim
         if not volumes:
             return
         for m in container.spec.mounts:

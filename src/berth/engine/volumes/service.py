@@ -28,7 +28,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +48,9 @@ from berth.store.metadata.volumes import VolumeRecords
 
 log = logging.getLogger(__name__)
 
+# how long a claim not let go of is honoured: a create goes from its check to its record
+# in well under this, even behind a pull holding the image service's lock
+CLAIM_TTL = 600.0
 RESTRICTED_NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
 _NAME = re.compile(f"^{RESTRICTED_NAME_CHARS}+$")
 
@@ -58,6 +61,18 @@ class Containers(Protocol):
     def get(self, ref: str) -> Container: ...
 
     def list(self) -> builtins.list[Container]: ...
+
+
+@dataclass(eq=False)
+class Claim:
+    """The volumes a create's check handed out, in use from that moment until the
+    container they are for is removed or its create fails (``VolumePreparer.removed``
+    lets go), so no remove or prune takes one before the container's record names it
+    (docker's volume reference taken at create). ``mounts``: the checked spec's."""
+
+    names: set[str] = field(default_factory=set)
+    mounts: tuple[object, ...] | None = None
+    since: float = field(default_factory=time.monotonic)
 
 
 def validate_name(name: str) -> None:
@@ -89,6 +104,7 @@ class VolumeService:
         # -o volumes: the containers whose run holds the mount (rebuilt lazily after a
         # daemon restart from the running containers' records)
         self._holders: dict[str, set[str]] = {}
+        self._claims: builtins.list[Claim] = []  # creates between check and record
         self._sweep()
 
     def _sweep(self) -> None:
@@ -116,7 +132,9 @@ class VolumeService:
 
     # ── create, get, list ────────────────────────────────────────────────────────────
 
-    async def create(self, req: VolumeCreate) -> Volume:
+    async def create(self, req: VolumeCreate, claim: Claim | None = None) -> Volume:
+        """Create (or find) the volume; with ``claim``, it is claimed in the same step,
+        so no prune can take a fresh anonymous volume before its container names it."""
         name = req.name
         labels = req.labels
         if not name:
@@ -133,6 +151,8 @@ class VolumeService:
         async with self._lock:
             existing = self._find(name)
             if existing is not None:
+                if claim is not None:
+                    claim.names.add(name)
                 return existing
             path = await asyncio.to_thread(self.driver.create, name, dict(req.options))
             vol = Volume(name=name, driver=local.NAME, mountpoint=str(path),
@@ -140,6 +160,8 @@ class VolumeService:
                          options=tuple(req.options))
             stored = _from_json(await asyncio.to_thread(
                 self._records.insert, name, local.NAME, _to_json(vol)))
+            if claim is not None:
+                claim.names.add(name)
         if stored == vol:
             self._publish("create", name)
         return stored
@@ -156,6 +178,44 @@ class VolumeService:
 
     def list(self) -> builtins.list[Volume]:
         return [_from_json(d) for d in self._records.all()]
+
+    # ── claims: creates in flight ────────────────────────────────────────────────────
+
+    def claim(self) -> Claim:
+        """A new claim, taken by a create's check (``create(req, claim)``)."""
+        c = Claim()
+        self._claims.append(c)
+        return c
+
+    def bind_claim(self, claim: Claim, mounts: tuple[object, ...]) -> None:
+        """``claim`` belongs to the container whose spec mounts ``mounts``."""
+        claim.mounts = mounts
+
+    def let_go(self, claim: Claim | None = None, mounts: tuple[object, ...] | None = None
+               ) -> None:
+        """Drop ``claim``, or the claim bound to ``mounts`` (that same tuple first, else an
+        equal one): its container is removed, or its create failed."""
+        if claim is None:
+            claim = next((c for c in self._claims if c.mounts is mounts), None) or next(
+                (c for c in self._claims if c.mounts is not None and c.mounts == mounts),
+                None)
+        if claim is not None and claim in self._claims:
+            self._claims.remove(claim)
+
+    async def hold(self, name: str, claim: Claim) -> bool:
+        """Add existing volume ``name`` to ``claim``, in one step with the lookup (a
+        remove cannot come between); whether it exists."""
+        async with self._lock:
+            if self._find(name) is None:
+                return False
+            claim.names.add(name)
+            return True
+
+    def _claimed(self) -> set[str]:
+        """The names live claims hold (a claim never let go of expires)."""
+        now = time.monotonic()
+        self._claims = [c for c in self._claims if now - c.since < CLAIM_TTL]
+        return {n for c in self._claims for n in c.names}
 
     def users(self, name: str) -> builtins.list[str]:
         """The ids of the containers (running or not) whose spec mounts ``name``."""
@@ -177,9 +237,9 @@ class VolumeService:
                     return
                 raise
             users = self.users(name)
-            if users or self._holders.get(name):
+            if users or self._holders.get(name) or name in self._claimed():
                 raise Conflict(f"remove {name}: volume is in use - "
-                               f"[{', '.join(users or self._holders[name])}]")
+                               f"[{', '.join(users or self._holders.get(name, ()))}]")
             await asyncio.to_thread(self._records.delete, name)
             self._holders.pop(name, None)
             try:
@@ -193,6 +253,7 @@ class VolumeService:
         """Unused local volumes without ``-o`` options (docker skips those: nothing to
         reclaim), anonymous ones only unless ``all_volumes``."""
         used = {n for c in self.containers.list() for n in volume_names(c)}
+        used |= self._claimed()
         deleted: builtins.list[str] = []
         reclaimed = 0
         for vol in self.list():
