@@ -158,7 +158,8 @@ async def serve(config: DaemonConfig) -> None:
     system = SystemService(
         EngineFacts(data_root=config.data_root, exec_root=config.exec_root,
                     snapshotter=config.snapshotter, default_runtime=config.runtime,
-                    runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(), debug=config.debug),
+                    runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(), debug=config.debug,
+                    proc_view_off="" if proc_view.status.on else proc_view.status.reason),
         containers, images, admin, LOG_DRIVERS)
     app = make_app([
         SystemRoutes(system, images.registries, events, volumes).register,

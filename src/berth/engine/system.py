@@ -51,6 +51,7 @@ class EngineFacts:
     runtimes: tuple[str, ...]
     cgroup_version: str
     debug: bool
+    proc_view_off: str = ""  # why containers see the host's /proc ("": lxcfs's view is on)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Info:
     ncpu: int
     mem_total: int
     name: str
+    proc_view_off: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class SystemService:
             operating_system=_os_name(), architecture=platform.machine(),
             ncpu=os.cpu_count() or 1,
             mem_total=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-            name=platform.node())
+            name=platform.node(), proc_view_off=f.proc_view_off)
 
     async def disk_usage(self) -> DiskUsage:
         images = await self._images.list(all=True)

@@ -120,7 +120,8 @@ def info(i: Info, registries: RegistryOptions) -> wire.SystemInfo:
         "DefaultRuntime": i.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
         "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
-        "Warnings": [],
+        "Warnings": [f"WARNING: containers see the host's /proc/meminfo, cpuinfo and stat: "
+                     f"{i.proc_view_off}"] if i.proc_view_off else [],
     }
 
 

@@ -73,7 +73,7 @@ class ProcView:
         """Start or reuse lxcfs; if it cannot run, the view is off (one warning) and
         berthd goes on."""
         if not self._enabled:
-            self._status = ProcViewStatus(False, reason="turned off (proc_view = false)")
+            self._status = ProcViewStatus(False, reason="proc_view = false")
             log.info("the containers' /proc view is off (proc_view = false)")
             return
         binary = lxcfs.find_binary()
