@@ -161,6 +161,9 @@ def test_proc_view_off_shows_the_hosts_values(fresh_daemon: Daemon) -> None:
     d.settings["proc_view"] = False
     d.start()
     assert _lxcfs_mounts(d) == []
+    warnings = d.docker("info", "--format", "{{json .Warnings}}").stdout
+    assert "containers see the host's /proc/meminfo, cpuinfo and stat: proc_view = false" \
+        in warnings
     out = _sh(d, "--memory", "64m", "--cpus", "1", "busybox", "sh", "-c",
               "head -1 /proc/meminfo; grep -c ^processor /proc/cpuinfo;"
               "cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
@@ -171,5 +174,23 @@ def test_proc_view_off_shows_the_hosts_values(fresh_daemon: Daemon) -> None:
     d.stop()
     d.start("--proc-view")  # the flag wins over daemon.toml
     assert _lxcfs_mounts(d)
+    assert "/proc" not in d.docker("info", "--format", "{{json .Warnings}}").stdout
     assert _sh(d, "--memory", "64m", "busybox", "head", "-1", "/proc/meminfo").split()[1] \
         == "65536"
+
+
+def test_lxcfs_that_cannot_start_leaves_the_view_off(fresh_daemon: Daemon, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    d = fresh_daemon
+    d.stop()
+    broken = tmp_path / "lxcfs"
+    broken.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 5.0.3 && exit 0\n"
+                      "echo 'fuse: device not found' >&2; exit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    d.start()  # berthd starts anyway
+    assert _lxcfs_mounts(d) == []
+    assert d.log().count("the containers' /proc view is off: lxcfs did not start") == 1
+    assert "fuse: device not found" in d.docker("info", "--format", "{{json .Warnings}}").stdout
+    out = _sh(d, "--memory", "64m", "busybox", "head", "-1", "/proc/meminfo")
+    assert out.split()[1] == _host_memtotal()
