@@ -39,7 +39,7 @@ TOP_LEVEL = {
     "pull": "pull", "push": "push", "tag": "tag", "login": "login", "logout": "logout",
     "save": "save", "load": "load", "export": "export", "history": "history",
     "build": "build", "port": "port", "cp": "cp", "diff": "diff", "commit": "commit",
-    "stats": "stats",
+    "stats": "stats", "update": "update",
 }
 MANAGEMENT = {
     "container": {
@@ -49,6 +49,7 @@ MANAGEMENT = {
         "attach": "attach", "top": "top", "pause": "pause", "unpause": "pause:UNPAUSE",
         "restart": "restart", "rename": "rename", "prune": "prune", "export": "export",
         "port": "port", "cp": "cp", "diff": "diff", "commit": "commit", "stats": "stats",
+        "update": "update",
     },
     "image": {
         "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
@@ -127,6 +128,7 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:

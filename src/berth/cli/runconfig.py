@@ -11,6 +11,9 @@ from berth.cli.durations import parse_duration
 from berth.cli.flags import Flag, UsageError, parse_int
 from berth.cli.mountflags import STORAGE_FLAGS, storage_config
 from berth.cli.netflags import NETWORK_FLAGS, network_config
+from berth.cli.resourceflags import RESOURCE_FLAGS, resource_config
+from berth.cli.resourceflags import nano_cpus as nano_cpus  # re-exported
+from berth.cli.resourceflags import ram_in_bytes as ram_in_bytes  # re-exported
 from berth.cli.securityflags import SECURITY_FLAGS, security_config
 from berth.client.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 
@@ -20,48 +23,8 @@ if TYPE_CHECKING:
 
     from berth.cli.flags import Options
 
-_BINARY = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def ram_in_bytes(text: str) -> int:
-    """go-units ``RAMInBytes``: "64m" is 64 MiB; a plain number is bytes.
-
-    The text must match ``^(\\d+(\\.\\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$``; it is taken
-    apart from the right with str methods (``re`` costs milliseconds at start-up)."""
-    rest = text[:-1] if text.endswith("\n") else text  # "$" also matches before a final \n
-    if rest[-1:] in ("b", "B"):
-        rest = rest[:-1]
-    if rest[-1:] in ("i", "I"):
-        rest = rest[:-1]
-    unit = ""
-    if rest[-1:] and rest[-1] in "kKmMgGtTpP":
-        unit, rest = rest[-1].lower(), rest[:-1]
-    if rest.endswith(" "):
-        rest = rest[:-1]
-    if not all(part.isdecimal() for part in rest.split(".")):
-        raise ValueError(f"invalid size: '{text}'")
-    return int(float(rest) * _BINARY.get(unit, 1))
-
-
-def nano_cpus(text: str) -> int:
-    """docker's ``NanoCPUs``: a rational number of CPUs as billionths ("0.5", "3/2")."""
-    from fractions import Fraction  # only --cpus needs it; it costs milliseconds to import
-
-    try:
-        cpus = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"failed to parse {text} as a rational number") from None
-    nanos = cpus * 1_000_000_000
-    if nanos.denominator != 1:
-        raise ValueError("value is too precise")
-    return int(nanos)
-
-
 _OWN_FLAGS: tuple[Flag, ...] = (
     Flag("attach", "a", "list", help="Attach to STDIN, STDOUT or STDERR"),
-    Flag("cpu-shares", "c", "int", 0, "CPU shares (relative weight)"),
-    Flag("cpus", kind="value", default=0, convert=nano_cpus, metavar="decimal",
-         help="Number of CPUs"),
     Flag("entrypoint", kind="str", default="", help="Overwrite the default ENTRYPOINT of the "
          "image"),
     Flag("env", "e", "list", help="Set environment variables"),
@@ -86,10 +49,8 @@ _OWN_FLAGS: tuple[Flag, ...] = (
     Flag("label", "l", "list", help="Set meta data on a container"),
     Flag("log-driver", kind="str", default="", help="Logging driver for the container"),
     Flag("log-opt", kind="list", help="Log driver options"),
-    Flag("memory", "m", "value", 0, "Memory limit", convert=ram_in_bytes, metavar="bytes"),
     Flag("name", kind="str", default="", help="Assign a name to the container"),
     Flag("no-healthcheck", kind="bool", help="Disable any container-specified HEALTHCHECK"),
-    Flag("pids-limit", kind="int", help="Tune container pids limit (set -1 for unlimited)"),
     Flag("platform", kind="str", default="", help="Set platform if server is multi-platform "
          "capable"),
     Flag("restart", kind="str", default="no", help="Restart policy to apply when a "
@@ -104,7 +65,7 @@ _OWN_FLAGS: tuple[Flag, ...] = (
     Flag("workdir", "w", "str", "", "Working directory inside the container"),
 )
 SHARED_FLAGS: tuple[Flag, ...] = tuple(sorted((*_OWN_FLAGS, *NETWORK_FLAGS, *STORAGE_FLAGS,
-                                               *SECURITY_FLAGS),
+                                               *SECURITY_FLAGS, *RESOURCE_FLAGS),
                                               key=lambda f: f.long))
 
 RUN_FLAGS: tuple[Flag, ...] = tuple(sorted(
@@ -192,12 +153,12 @@ def build_spec(opts: Options, args: list[str], env: Mapping[str, str],
         hostname=opts.hostname, labels=_pairs(opts.label), tty=opts.tty,
         open_stdin=opts.interactive, attach_stdin="stdin" in streams,
         attach_stdout="stdout" in streams, attach_stderr="stderr" in streams,
-        stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout, memory=opts.memory,
-        nano_cpus=opts.cpus, cpu_shares=opts.cpu_shares, pids_limit=opts.pids_limit,
+        stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout,
         runtime=opts.runtime, auto_remove=opts.rm, log_driver=opts.log_driver,
         log_opts=log_opts, init=opts.init if "init" in opts.given else None,
         restart_policy=restart, healthcheck=_healthcheck(opts), network=network_config(opts),
-        storage=storage_config(opts), security=security_config(opts))
+        storage=storage_config(opts), security=security_config(opts),
+        resources=resource_config(opts))
 
 
 def parse_restart_policy(text: str) -> RestartPolicy:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from berth.client.containerspec import ContainerSpec
     from berth.client.hijack import HijackedStream
     from berth.client.models import LogOptions
+    from berth.client.resources import ResourceUpdate
     from berth.client.transport import Response
 
     Filters = dict[str, list[str]]  # module scope: ``list`` is a method name in the class
@@ -106,6 +107,12 @@ class ContainersAPI:
 
     def unpause(self, ident: str) -> None:
         self._api.json("POST", f"/containers/{quote_id(ident)}/unpause")
+
+    def update(self, ident: str, change: ResourceUpdate) -> tuple[str, ...]:
+        """``docker update``: the daemon's Warnings."""
+        doc = self._api.json("POST", f"/containers/{quote_id(ident)}/update", None,
+                             change.to_json())
+        return tuple((doc or {}).get("Warnings") or ())
 
     def rename(self, ident: str, name: str) -> None:
         self._api.json("POST", f"/containers/{quote_id(ident)}/rename", {"name": name})

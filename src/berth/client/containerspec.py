@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from berth.client.networking import ContainerNetworking
+    from berth.client.resources import ContainerResources
     from berth.client.security import ContainerSecurity
     from berth.client.storage import ContainerStorage
 
@@ -96,6 +97,7 @@ class ContainerSpec(Value):
         "network",
         "open_stdin",
         "pids_limit",
+        "resources",
         "restart_policy",
         "runtime",
         "security",
@@ -135,6 +137,7 @@ class ContainerSpec(Value):
     network: Final[ContainerNetworking | None]
     storage: Final[ContainerStorage | None]
     security: Final[ContainerSecurity | None]
+    resources: Final[ContainerResources | None]
 
     def __init__(self, image: str, cmd: tuple[str, ...] | None = None,
                  entrypoint: tuple[str, ...] | None = None, env: tuple[str, ...] = (),
@@ -150,7 +153,8 @@ class ContainerSpec(Value):
                  healthcheck: Healthcheck | None = None,
                  network: ContainerNetworking | None = None,
                  storage: ContainerStorage | None = None,
-                 security: ContainerSecurity | None = None) -> None:
+                 security: ContainerSecurity | None = None,
+                 resources: ContainerResources | None = None) -> None:
         self.image = image
         self.cmd = cmd
         self.entrypoint = entrypoint
@@ -180,6 +184,7 @@ class ContainerSpec(Value):
         self.network = network
         self.storage = storage
         self.security = security
+        self.resources = resources
 
     def _host_config(self) -> dict[str, Any]:
         host: dict[str, Any] = {
@@ -195,6 +200,8 @@ class ContainerSpec(Value):
             host["Init"] = self.init
         if self.restart_policy is not None:
             host["RestartPolicy"] = self.restart_policy.to_json()
+        if self.resources is not None:
+            self.resources.fill(host)
         return host
 
     def to_json(self) -> dict[str, Any]:
