@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -114,11 +115,17 @@ def parse_until(value: str) -> float:
 
 
 def _tree_size(root: str) -> int:
+    """As moby's ``directory.Size``: every non-directory (a link to a directory too),
+    each inode once (hard links take the space once)."""
     total = 0
-    for dirpath, _, files in os.walk(root):
-        for name in files:
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
             try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
+                st = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue  # deleted while we walk: it no longer takes space
+            if not stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
     return total
