@@ -37,6 +37,7 @@ from berth.engine.containers.changes import ContainerChanges
 from berth.engine.containers.commit import ContainerCommitter
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.logs import LOG_DRIVERS
+from berth.engine.containers.namespaces import NamespacePreparer
 from berth.engine.containers.preparer import ContainerPreparer
 from berth.engine.containers.procview import ProcView, ProcViewPreparer
 from berth.engine.containers.service import ContainerService, ServiceOptions
@@ -139,13 +140,15 @@ async def serve(config: DaemonConfig) -> None:
     await proc_view.start()  # lxcfs up before restore starts restart-policy containers
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
     volumes = VolumeService(config.data_root, VolumeRecords(db), events)
+    namespaces = NamespacePreparer()  # --pid/--ipc container:<x>
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
                        runtimes=RUNTIMES),
         ContainerStore(ContainerRecords(db)), images, shims, events,
         (NetworkPreparer(networks, images), VolumePreparer(volumes, images),
-         ProcViewPreparer(proc_view), *PREPARERS))
+         ProcViewPreparer(proc_view), namespaces, *PREPARERS))
+    namespaces.set_containers(containers)
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs
     await networks.start()  # bridges ready before restore starts restart-policy ones
