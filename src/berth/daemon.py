@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import grp
 import logging
 import os
 import signal
@@ -85,6 +86,18 @@ RUNTIMES: dict[str, str] = {
 # the network preparer and the volume preparer (made in ``serve``: they need the daemon's
 # services); the network preparer stays first.
 PREPARERS: tuple[ContainerPreparer, ...] = ()
+
+
+def _socket_group(sock: Path, group: str = "berth") -> None:
+    """root:berth when a ``berth`` group exists (docker's ``docker`` group), else
+    root:root: access to the socket is root-equivalent (docs/design/security.md)."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        return
+    os.chown(sock, -1, gid)
+    log.warning("members of group %s can use unix://%s: access to the API is equivalent to "
+                "root access on this host", group, sock)
 
 
 def _network_options(config: DaemonConfig) -> NetworkOptions:
@@ -189,6 +202,7 @@ async def serve(config: DaemonConfig) -> None:
     site = web.UnixSite(runner, str(sock))
     await site.start()
     os.chmod(sock, 0o660)
+    _socket_group(sock)
     log.info("berthd listening on unix://%s (data root %s)", sock, config.data_root)
     tls_servers = await _serve_tcp(config, runner)
 
