@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import json
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
@@ -473,6 +474,17 @@ class ImageService:
     async def layer_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
         """``(chain id, bytes unpacked)`` of each layer of ``image``, bottom first."""
         return await asyncio.to_thread(self._layer_sizes, image)
+
+    def _blob_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
+        out = []
+        for digest in self._store.blobs_of(image.id):
+            with contextlib.suppress(NotFound):  # a pull's blob not kept (an index's)
+                out.append((digest, self._content.info(digest).size))
+        return out
+
+    async def blob_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
+        """``(digest, bytes)`` of each blob ``image`` keeps in the content store."""
+        return await asyncio.to_thread(self._blob_sizes, image)
 
     async def history(self, name: str) -> builtins.list[history_mod.HistoryItem]:
         return await asyncio.to_thread(self._history, name)

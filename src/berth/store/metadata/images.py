@@ -185,5 +185,10 @@ class ImageStore:
 
     # blobs
 
+    def blobs_of(self, image_id: str) -> list[str]:
+        """The blobs image ``image_id`` keeps (its layers', config, manifest)."""
+        return [r["digest"] for r in self.db.query(
+            "SELECT digest FROM image_blobs WHERE image_id = ? ORDER BY digest", (image_id,))]
+
     def referenced_blobs(self) -> set[str]:
         return {r["digest"] for r in self.db.query("SELECT DISTINCT digest FROM image_blobs")}
