@@ -3,9 +3,12 @@ services and the host, never invented in a handler.
 
     SystemService.info()        counts (containers by state, images), the snapshotter and
                                 the filesystem under it, runtimes, cgroup version, host facts
-    SystemService.disk_usage()  docker's ``system df``: each image's size and how much of
-                                it other images share, each container's writable layer, and
-                                the layers all images stand on (counted once)
+    SystemService.disk_usage()  docker's ``system df``: each image's size on disk (its
+                                unpacked layers and the blobs it keeps, as docker's
+                                containerd store counts content + snapshots) and how much
+                                of it other images share, each container's writable layer,
+                                and all of the images' layers and blobs, each counted once:
+                                what ``image prune -a`` of every image would free
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ class ImageSource(Protocol):
 
     async def layer_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
         """``(chain id, bytes)`` of each layer of ``image``, bottom first."""
+        ...
+
+    async def blob_sizes(self, image: Image) -> builtins.list[tuple[str, int]]:
+        """``(digest, bytes)`` of each blob ``image`` keeps (layer tars, config,
+        manifest)."""
         ...
 
 
@@ -83,7 +91,8 @@ class Info:
 class ImageUsage:
     image: Image
     containers: int  # how many containers were made from it
-    shared_size: int  # bytes of its layers that other images use too
+    size: int  # bytes on disk: its unpacked layers and the blobs it keeps
+    shared_size: int  # bytes of those that other images use too
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ class ContainerUsage:
 
 @dataclass(frozen=True)
 class DiskUsage:
-    layers_size: int  # every image layer, each counted once
+    layers_size: int  # every image layer and blob, each counted once
     images: tuple[ImageUsage, ...]
     containers: tuple[ContainerUsage, ...]
 
@@ -132,13 +141,21 @@ class SystemService:
     async def disk_usage(self) -> DiskUsage:
         images = await self._images.list(all=True)
         containers = self._containers.list()
-        layers = {i.id: await self._images.layer_sizes(i) for i in images}
-        users = Counter(chain for sizes in layers.values() for chain, _ in sizes)
-        unique = {chain: size for sizes in layers.values() for chain, size in sizes}
+        # what each image holds on disk: its unpacked layers (by chain id) and the blobs
+        # it keeps (by digest); one shared by several images is there once
+        # (a bottom layer's chain id is its uncompressed blob's digest: kinds kept apart)
+        parts: dict[str, dict[tuple[str, str], int]] = {}
+        for i in images:
+            parts[i.id] = {("layer", chain): size
+                           for chain, size in await self._images.layer_sizes(i)}
+            parts[i.id].update({("blob", digest): size
+                                for digest, size in await self._images.blob_sizes(i)})
+        users = Counter(key for held in parts.values() for key in held)
+        unique = {key: size for held in parts.values() for key, size in held.items()}
         made_from = Counter(c.image_id for c in containers)
         image_usage = tuple(
-            ImageUsage(i, made_from[i.id],
-                       sum(size for chain, size in layers[i.id] if users[chain] > 1))
+            ImageUsage(i, made_from[i.id], sum(parts[i.id].values()),
+                       sum(size for key, size in parts[i.id].items() if users[key] > 1))
             for i in images)
         sizes = {i.id: i.size for i in images}
         container_usage = []

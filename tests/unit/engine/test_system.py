@@ -33,6 +33,13 @@ class _Images:
     async def layer_sizes(self, image: Image) -> list[tuple[str, int]]:
         return self._sizes[image.id]
 
+    async def blob_sizes(self, image: Image) -> list[tuple[str, int]]:
+        """The bottom layer's blob is uncompressed: its digest is that layer's chain id,
+        which must not make the two one."""
+        config = [("sha256:cfg-" + image.id, 3), ("sha256:man-" + image.id, 2)]
+        return [("c-l1", 10), *config] if image.id == "sha256:base" else \
+            [("c-l1", 10), ("sha256:l2-gz", 20), *config]
+
 
 class _Containers:
     def __init__(self, containers: list[Container]) -> None:
@@ -61,10 +68,12 @@ def _service(tmp_path: Path) -> SystemService:
 
 def test_disk_usage_counts_shared_layers_once(tmp_path: Path) -> None:
     df = asyncio.run(_service(tmp_path).disk_usage())
-    assert df.layers_size == 150
+    assert df.layers_size == 150 + 10 + 20 + 2 * 5  # layers, blobs: each once
     by_id = {u.image.id: u for u in df.images}
-    assert (by_id["sha256:base"].shared_size, by_id["sha256:base"].containers) == (100, 0)
-    assert (by_id["sha256:app"].shared_size, by_id["sha256:app"].containers) == (100, 2)
+    assert (by_id["sha256:base"].size, by_id["sha256:base"].shared_size,
+            by_id["sha256:base"].containers) == (115, 110, 0)
+    assert (by_id["sha256:app"].size, by_id["sha256:app"].shared_size,
+            by_id["sha256:app"].containers) == (185, 110, 2)
     assert [(u.container.id, u.size_rw, u.size_root_fs) for u in df.containers] == \
         [("c1", 10, 160), ("c2", 0, 150)]
 

@@ -130,6 +130,7 @@ def disk_usage(df: DiskUsage) -> wire.SystemDataUsage:
     images = [image_summary(u.image) for u in df.images]
     for doc, u in zip(images, df.images, strict=True):
         doc["SharedSize"], doc["Containers"] = u.shared_size, u.containers
+        doc["Size"] = u.size  # on disk: layers and blobs (``images`` shows the layers)
     containers = [container_summary(u.container) for u in df.containers]
     for cdoc, cu in zip(containers, df.containers, strict=True):
         cdoc["SizeRw"], cdoc["SizeRootFs"] = cu.size_rw, cu.size_root_fs

@@ -198,7 +198,7 @@ async def test_documents_conform_to_the_shared_shapes(api: Api) -> None:
                 architecture="x86_64", ncpu=2, mem_total=1 << 31, name="host")
     shapes.check(_wire(system.info(info, RegistryOptions())), wire.SystemInfo)
     busybox = await api.images.get("busybox")
-    df = DiskUsage(layers_size=4096, images=(ImageUsage(busybox, 2, 0),),
+    df = DiskUsage(layers_size=4096, images=(ImageUsage(busybox, 2, 4096, 0),),
                    containers=tuple(ContainerUsage(c, 0, 4096) for c in api.containers.list()))
     shapes.check(_wire(system.disk_usage(df)), wire.SystemDataUsage)
     df_doc = system.disk_usage(df)
