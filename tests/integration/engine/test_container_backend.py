@@ -2,9 +2,9 @@
 one the API's fakes pass: tests/unit/api/server/backend_suite.py), with busybox, shims and
 the kernel; and the prepare hooks run where the life cycle promises.
 
-The services are put together as ``daemon.serve`` does, on one data root for the session
-(busybox is bootstrapped once) and a fresh database handle, shim zygote and service per
-case; every container a case leaves is force-removed after it.
+The services are put together as ``daemon.serve`` does (harness.py), on one data root for
+the module (busybox is bootstrapped once) and a fresh database handle, shim zygote and
+service per case; every container a case leaves is force-removed after it.
 """
 
 from __future__ import annotations
@@ -12,29 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.integration.conftest import unmount_all_under
+from tests.integration.engine.harness import OnEngineRoot, engine
 from tests.unit.api.server.backend_suite import Backends, ContainerBackendSuite
 
 from berth.engine.containers.execs import ExecService
 from berth.engine.containers.model import Container, ContainerSpec
-from berth.engine.containers.service import ContainerService, ServiceOptions
-from berth.engine.containers.store import ContainerStore
-from berth.engine.events import EventBus
-from berth.engine.images.service import ImageService
-from berth.errors import BerthError
 from berth.oci import spec as oci
-from berth.runtime.shim.client import ShimManager
 from berth.runtime.spec import SpecOpt
-from berth.store.metadata.containers import ContainerRecords
-from berth.store.metadata.db import Database
-from berth.store.snapshots.overlay import OverlaySnapshotter
 
 pytestmark = [
     pytest.mark.root,
@@ -42,59 +30,15 @@ pytestmark = [
 ]
 
 
-def _images(data_root: Path, db: Database) -> ImageService:
-    return ImageService(data_root, db, OverlaySnapshotter(data_root / "snapshots" / "overlay"))
-
-
-@pytest.fixture(scope="session")
-def engine_root() -> Iterator[Path]:
-    """A data root holding busybox (the shims' sockets need a short path: /tmp/bXXXX)."""
-    root = Path(tempfile.mkdtemp(prefix="bk", dir="/tmp"))
-
-    async def bootstrap() -> None:
-        db = Database(root / "data" / "metadata.db")
-        try:
-            await _images(root / "data", db).bootstrap("busybox")
-        finally:
-            db.close()
-
-    try:
-        (root / "data").mkdir()
-        asyncio.run(bootstrap())
-        yield root
-    finally:
-        unmount_all_under(str(root))
-        shutil.rmtree(root, ignore_errors=True)
-
-
-class TestContainerService(ContainerBackendSuite):
-    @pytest.fixture(autouse=True)
-    def _root(self, engine_root: Path) -> None:
-        self.root = engine_root
-
+class TestContainerService(OnEngineRoot, ContainerBackendSuite):
     @contextlib.asynccontextmanager
     async def open_backends(self) -> AsyncIterator[Backends]:
-        data_root, exec_root = self.root / "data", self.root / "exec"
-        db = Database(data_root / "metadata.db")
-        images = _images(data_root, db)
-        shims = ShimManager(exec_root)
-        await shims.start()
-        containers = ContainerService(
-            ServiceOptions(data_root=data_root, exec_root=exec_root,
-                           cgroup_parent=f"berth-suite-{secrets.token_hex(4)}"),
-            ContainerStore(ContainerRecords(db)), images, shims, EventBus())
-        await containers.restore()
-        execs = ExecService(containers, images)
-        try:
-            yield Backends(containers, execs, "busybox")
-        finally:
-            for c in containers.list():
-                with contextlib.suppress(BerthError):
-                    await containers.remove(c.id, force=True)
-            await execs.close()
-            await containers.close()
-            await shims.close()
-            db.close()
+        async with engine(self.root) as e:
+            execs = ExecService(e.containers, e.images)
+            try:
+                yield Backends(e.containers, execs, "busybox")
+            finally:
+                await execs.close()
 
 
 class _RecordingPreparer:
@@ -121,21 +65,13 @@ class _RecordingPreparer:
         self.calls.append(("removed", container.id))
 
 
-def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
+def test_prepare_hooks_run_in_the_real_lifecycle(root: Path) -> None:
     """daemon.py passes ContainerService its prepare hooks: each create checks, each start
     prepares (its options reach the process), each exit and the removal release."""
     async def main() -> None:
-        data_root, exec_root = engine_root / "data", engine_root / "exec"
-        db = Database(data_root / "metadata.db")
-        shims = ShimManager(exec_root)
-        await shims.start()
         hook = _RecordingPreparer()
-        containers = ContainerService(
-            ServiceOptions(data_root=data_root, exec_root=exec_root,
-                           cgroup_parent=f"berth-suite-{secrets.token_hex(4)}"),
-            ContainerStore(ContainerRecords(db)), _images(data_root, db), shims, EventBus(),
-            [hook])
-        try:
+        async with engine(root, preparers=[hook]) as e:
+            containers = e.containers
             c = await containers.create(None, ContainerSpec(image="busybox",
                                                             cmd=("sleep", "300")))
             assert hook.calls == [("check", "busybox")]
@@ -153,12 +89,5 @@ def test_prepare_hooks_run_in_the_real_lifecycle(engine_root: Path) -> None:
             await containers.remove(c.id, force=True)
             # exit, removal, then the record gone
             assert hook.calls[4:] == [("release", c.id), ("release", c.id), ("removed", c.id)]
-        finally:
-            for left in containers.list():
-                with contextlib.suppress(BerthError):
-                    await containers.remove(left.id, force=True)
-            await containers.close()
-            await shims.close()
-            db.close()
 
     asyncio.run(asyncio.wait_for(main(), 60))

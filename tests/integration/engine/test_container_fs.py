@@ -5,39 +5,23 @@ nothing leaves the root, a 1 GiB file streams both ways in bounded memory."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import os
 import resource
 import secrets
-import shutil
 import tarfile
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.integration.conftest import unmount_all_under
+from tests.integration.engine.harness import engine
+from tests.tarballs import entry, make_tar
 
-from berth.api.server.backend import (
-    ContainerChangesBackend,
-    ContainerCommitBackend,
-    ContainerFsBackend,
-)
-from berth.engine.containers.archive import ContainerArchive, ExtractOptions
-from berth.engine.containers.changes import Change, ContainerChanges, Kind
-from berth.engine.containers.commit import CommitOptions, ContainerCommitter
+from berth.engine.containers.archive import ExtractOptions
+from berth.engine.containers.changes import Change, Kind
+from berth.engine.containers.commit import CommitOptions
 from berth.engine.containers.model import ContainerSpec
-from berth.engine.containers.service import ContainerService, ServiceOptions
-from berth.engine.containers.store import ContainerStore
-from berth.engine.events import EventBus
-from berth.engine.images.service import ImageService
-from berth.errors import BerthError, InvalidArgument, NotFound
-from berth.runtime.shim.client import ShimManager
-from berth.store.metadata.containers import ContainerRecords
-from berth.store.metadata.db import Database
-from berth.store.snapshots.overlay import OverlaySnapshotter
+from berth.errors import InvalidArgument, NotFound
 
 pytestmark = [
     pytest.mark.root,
@@ -45,76 +29,11 @@ pytestmark = [
 ]
 
 
-def _images(data_root: Path, db: Database) -> ImageService:
-    return ImageService(data_root, db, OverlaySnapshotter(data_root / "snapshots" / "overlay"))
-
-
-@pytest.fixture(scope="module")
-def engine_root() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="bf", dir="/tmp"))
-
-    async def bootstrap() -> None:
-        db = Database(root / "data" / "metadata.db")
-        try:
-            await _images(root / "data", db).bootstrap("busybox")
-        finally:
-            db.close()
-
-    try:
-        (root / "data").mkdir()
-        asyncio.run(bootstrap())
-        yield root
-    finally:
-        unmount_all_under(str(root))
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@dataclass
-class Engine:
-    containers: ContainerService
-    images: ImageService
-    archive: ContainerFsBackend
-    changes: ContainerChangesBackend
-    commits: ContainerCommitBackend
-
-
-@contextlib.asynccontextmanager
-async def engine(root: Path) -> AsyncIterator[Engine]:
-    data_root, exec_root = root / "data", root / "exec"
-    db = Database(data_root / "metadata.db")
-    images = _images(data_root, db)
-    shims = ShimManager(exec_root)
-    await shims.start()
-    containers = ContainerService(
-        ServiceOptions(data_root=data_root, exec_root=exec_root,
-                       cgroup_parent=f"berth-fs-{secrets.token_hex(4)}"),
-        ContainerStore(ContainerRecords(db)), images, shims, EventBus())
-    await containers.restore()
-    try:
-        yield Engine(containers, images, ContainerArchive(containers, images),
-                     ContainerChanges(containers, images),
-                     ContainerCommitter(containers, images))
-    finally:
-        for c in containers.list():
-            with contextlib.suppress(BerthError):
-                await containers.remove(c.id, force=True)
-        await containers.close()
-        await shims.close()
-        db.close()
-
-
 def tar_bytes(*entries: tuple[str, bytes | str]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tf:
-        for name, content in entries:
-            info = tarfile.TarInfo(name)
-            if isinstance(content, str):
-                info.type, info.linkname = tarfile.SYMTYPE, content
-                tf.addfile(info)
-            else:
-                info.size, info.mode = len(content), 0o644
-                tf.addfile(info, io.BytesIO(content))
-    return out.getvalue()
+    """(name, bytes) a file, (name, str) a symlink to that target."""
+    return make_tar(*(entry(name, tarfile.SYMTYPE, linkname=content)
+                      if isinstance(content, str) else entry(name, data=content)
+                      for name, content in entries))
 
 
 async def body(data: bytes) -> AsyncIterator[bytes]:
@@ -129,9 +48,9 @@ async def read_tar(chunks: AsyncIterator[bytes]) -> dict[str, bytes | None]:
                 for m in tf.getmembers()}
 
 
-def test_cp_diff_commit_on_a_running_container(engine_root: Path) -> None:
+def test_cp_diff_commit_on_a_running_container(root: Path) -> None:
     async def main() -> None:
-        async with engine(engine_root) as e:
+        async with engine(root) as e:
             c = await e.containers.create(None, ContainerSpec(image="busybox",
                                                               cmd=("sleep", "300")))
             await e.containers.start(c.id)
@@ -190,7 +109,7 @@ def test_cp_diff_commit_on_a_running_container(engine_root: Path) -> None:
     asyncio.run(asyncio.wait_for(main(), 120))
 
 
-def test_stopped_container_and_a_gigabyte_in_bounded_memory(engine_root: Path) -> None:
+def test_stopped_container_and_a_gigabyte_in_bounded_memory(root: Path) -> None:
     size = 1 << 30
 
     async def zeros() -> AsyncIterator[bytes]:
@@ -203,7 +122,7 @@ def test_stopped_container_and_a_gigabyte_in_bounded_memory(engine_root: Path) -
         yield bytes(1024)
 
     async def main() -> None:
-        async with engine(engine_root) as e:
+        async with engine(root) as e:
             c = await e.containers.create(None, ContainerSpec(image="busybox",
                                                               cmd=("true",)))
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

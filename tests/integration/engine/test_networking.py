@@ -3,7 +3,8 @@ container gets eth0, an address and a default route; two containers reach each o
 published port answers on 127.0.0.1; a release leaves no veth, netns or rule; a new
 service over the same database keeps addresses unique.
 
-The engine is netengine.py's: host-global names of this run only, scrubbed afterwards.
+The engine is netengine.py's: host-global names of this run only; the data root is
+conftest.py's, scrubbed afterwards.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.engine.netengine import TAG, Engine, cleanup, engine, engine_root
+from tests.integration.engine.netengine import TAG, Engine, cleanup, engine
 
 from berth.engine.containers.model import ContainerSpec, PortBinding
 from berth.engine.events import EventFilter
@@ -27,12 +27,6 @@ pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root, netns, veths, iptables"),
 ]
-
-
-@pytest.fixture(scope="module")
-def root() -> Iterator[Path]:
-    with engine_root() as root:
-        yield root
 
 
 def _in(pid: int, *argv: str) -> str:

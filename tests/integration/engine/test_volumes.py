@@ -12,11 +12,9 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.engine.netengine import engine_root
 from tests.integration.engine.volengine import IMAGE, Engine, engine, image_with_volume
 
 from berth.engine.containers.model import ContainerSpec, MountSpec, Status
@@ -30,11 +28,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def root() -> Iterator[Path]:
-    with engine_root() as root:
-        asyncio.run(image_with_volume(root))
-        yield root
+@pytest.fixture(scope="module", autouse=True)
+def _volimg(root: Path) -> None:
+    asyncio.run(image_with_volume(root))
 
 
 def _out(root: Path) -> Path:

@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from tests.tarballs import entry, make_tar
 
 from berth.cli.commands.cp import split_cp_arg
 from berth.cli.copyarchive import rebase_name
@@ -24,20 +25,9 @@ LINK = 1 << 27
 def tar_of(entries: list[tuple[str, bytes | str | None]]) -> bytes:
     """A tar: (name, content) a file, (name, None) a directory, (name, "target") a
     symlink."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in entries:
-            info = tarfile.TarInfo(name)
-            if isinstance(data, str):
-                info.type, info.linkname = tarfile.SYMTYPE, data
-                tar.addfile(info)
-            elif data is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size, info.mode = len(data), 0o640
-                tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return make_tar(*(entry(name, tarfile.DIRTYPE, mode=0o755) if data is None else
+                      entry(name, tarfile.SYMTYPE, linkname=data) if isinstance(data, str)
+                      else entry(name, data=data, mode=0o640) for name, data in entries))
 
 
 def names_in(data: bytes) -> dict[str, bytes | None]:

@@ -12,12 +12,10 @@ until killed and, as a PID 1, ignores SIGTERM; ``sh -c "exit N"`` exits by itsel
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 
 import pytest
+from tests.unit.api.server.suite import BackendSuite
 
 from berth.api.server.backend import ContainerBackend, ExecBackend
 from berth.engine.containers.execs import ExecSpec
@@ -25,7 +23,6 @@ from berth.engine.containers.model import ContainerSpec, Status
 from berth.errors import Conflict, InvalidArgument, NotFound, NotModified
 
 KILLED = 137
-CASE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -41,20 +38,7 @@ class Backends:
         return ContainerSpec(image=self.image, cmd=("sh", "-c", f"exit {code}"))
 
 
-Case = Callable[[Backends], Awaitable[None]]
-
-
-class ContainerBackendSuite:
-    def open_backends(self) -> AbstractAsyncContextManager[Backends]:
-        raise NotImplementedError
-
-    def run(self, case: Case) -> None:
-        async def main() -> None:
-            async with self.open_backends() as b:
-                await asyncio.wait_for(case(b), CASE_TIMEOUT)
-
-        asyncio.run(main())
-
+class ContainerBackendSuite(BackendSuite[Backends]):
     def test_create_records_a_created_container(self) -> None:
         async def case(b: Backends) -> None:
             c = await b.containers.create("web", b.sleeper(labels=(("a", "1"),)))

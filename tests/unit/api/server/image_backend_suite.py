@@ -13,13 +13,13 @@ from ``ContainerBackend.image_users``: (container id, running) pairs, made up he
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 import pytest
+from tests.unit.api.server.suite import BackendSuite
 
 from berth.api.server.backend import ImageBackend
 from berth.engine import clock
@@ -30,7 +30,6 @@ from berth.engine.images.image import Image
 from berth.engine.images.prune import PruneFilters
 from berth.errors import Conflict, InvalidArgument, NotFound
 
-CASE_TIMEOUT = 10.0
 CONTAINER = "0d3a" + "0" * 60
 
 
@@ -60,19 +59,14 @@ class Images:
     add: ImageMaker
 
 
-Case = Callable[[Images], Awaitable[None]]
+class ImageBackendSuite(BackendSuite[Images]):
+    timeout = 10.0
 
+    def open_backends(self) -> AbstractAsyncContextManager[Images]:
+        return self.open_images()
 
-class ImageBackendSuite:
     def open_images(self) -> AbstractAsyncContextManager[Images]:
         raise NotImplementedError
-
-    def run(self, case: Case) -> None:
-        async def main() -> None:
-            async with self.open_images() as i:
-                await asyncio.wait_for(case(i), CASE_TIMEOUT)
-
-        asyncio.run(main())
 
     def test_get_by_reference_and_by_id_prefix(self) -> None:
         async def case(i: Images) -> None:

@@ -14,20 +14,17 @@ live endpoint.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import pytest
+from tests.unit.api.server.suite import BackendSuite
 
 from berth.api.server.backend import ContainerBackend, NetworkBackend
 from berth.engine.containers.model import ContainerSpec, EndpointConfig, PortBinding
 from berth.engine.networks.model import IpamPool, NetworkCreate
 from berth.errors import BerthError, Conflict, Forbidden, InvalidArgument, NotFound
 
-CASE_TIMEOUT = 60.0
 SUBNET = "10.213.1.0/24"
 
 
@@ -42,20 +39,7 @@ class NetworkBackends:
         return ContainerSpec(image=self.image, cmd=("sleep", "300"), **fields)  # type: ignore[arg-type]
 
 
-Case = Callable[[NetworkBackends], Awaitable[None]]
-
-
-class NetworkBackendSuite:
-    def open_backends(self) -> AbstractAsyncContextManager[NetworkBackends]:
-        raise NotImplementedError
-
-    def run(self, case: Case) -> None:
-        async def main() -> None:
-            async with self.open_backends() as b:
-                await asyncio.wait_for(case(b), CASE_TIMEOUT)
-
-        asyncio.run(main())
-
+class NetworkBackendSuite(BackendSuite[NetworkBackends]):
     def test_the_predefined_networks_exist(self) -> None:
         async def case(b: NetworkBackends) -> None:
             drivers = {n.name: n.driver for n in b.networks.list()}

@@ -11,22 +11,18 @@ created (never started), so nothing here needs a kernel beyond the real service'
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import pytest
+from tests.unit.api.server.suite import BackendSuite
 
 from berth.api.server.backend import ContainerBackend, VolumeBackend
 from berth.engine.containers.model import ContainerSpec, MountSpec
 from berth.engine.volumes.model import VolumeCreate
 from berth.errors import Conflict, InvalidArgument, NotFound
-
-CASE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -41,20 +37,7 @@ class VolumeBackends:
                              volumes_from=volumes_from)
 
 
-Case = Callable[[VolumeBackends], Awaitable[None]]
-
-
-class VolumeBackendSuite:
-    def open_backends(self) -> AbstractAsyncContextManager[VolumeBackends]:
-        raise NotImplementedError
-
-    def run(self, case: Case) -> None:
-        async def main() -> None:
-            async with self.open_backends() as b:
-                await asyncio.wait_for(case(b), CASE_TIMEOUT)
-
-        asyncio.run(main())
-
+class VolumeBackendSuite(BackendSuite[VolumeBackends]):
     def test_create_keeps_labels_and_options_and_is_found(self) -> None:
         async def case(b: VolumeBackends) -> None:
             v = await b.volumes.create(VolumeCreate(f"{b.prefix}a", labels=(("k", "v"),)))

@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests import tarballs
+from tests.tarballs import entry
 
 from berth.engine.containers.archive import (
     BodyFeed,
@@ -57,24 +59,16 @@ def tar_of(fs: ContainerFs, path: str) -> dict[str, tarfile.TarInfo]:
         return {m.name: m for m in tf.getmembers()}
 
 
+MTIME = 1_600_000_000
+
+
 def make_tar(*entries: tuple[str, bytes | str | None]) -> io.BytesIO:
     """(name, content): bytes a file, str a symlink target, None a directory."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tf:
-        for name, content in entries:
-            info = tarfile.TarInfo(name)
-            info.mtime = 1_600_000_000
-            if content is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o750
-                tf.addfile(info)
-            elif isinstance(content, str):
-                info.type, info.linkname = tarfile.SYMTYPE, content
-                tf.addfile(info)
-            else:
-                info.size, info.mode = len(content), 0o640
-                tf.addfile(info, io.BytesIO(content))
-    out.seek(0)
-    return out
+    return io.BytesIO(tarballs.make_tar(*(
+        entry(name, tarfile.DIRTYPE, mode=0o750, mtime=MTIME) if content is None else
+        entry(name, tarfile.SYMTYPE, linkname=content, mtime=MTIME)
+        if isinstance(content, str) else entry(name, data=content, mode=0o640, mtime=MTIME)
+        for name, content in entries)))
 
 
 def test_helpers_as_go() -> None:
