@@ -184,7 +184,7 @@ class StatsCollector:
             log.warning("collecting stats for container %s: %s", c.name, err)
             return empty
         networks: tuple[InterfaceCounters, ...] | None = None
-        if c.spec.network_mode != "host" and c.state.pid > 0:
+        if not c.spec.network_disabled and c.spec.network_mode != "host" and c.state.pid > 0:
             try:
                 networks = host.net_counters(c.state.pid)
             except (OSError, ValueError):
