@@ -219,7 +219,10 @@ def _set_limits(proc: oci.Process) -> None:
         number = getattr(resource, rlimit["type"], None)
         if not isinstance(number, int):
             raise ValueError(f"unknown rlimit {rlimit['type']!r}")
-        resource.setrlimit(number, (rlimit["soft"], rlimit["hard"]))
+        # the spec's uint64 RLIM_INFINITY (2^64-1) is Python's -1
+        soft, hard = (resource.RLIM_INFINITY if v >= 1 << 63 else v
+                      for v in (rlimit["soft"], rlimit["hard"]))
+        resource.setrlimit(number, (soft, hard))
     if "oomScoreAdj" in proc:
         _write_proc("/proc/self/oom_score_adj", proc["oomScoreAdj"])
     os.umask((proc.get("user") or {}).get("umask", 0o022))
