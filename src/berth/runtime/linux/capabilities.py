@@ -13,6 +13,8 @@ capset afterwards restores exactly what the spec asks for.
 
 from __future__ import annotations
 
+import contextlib
+
 from berth.oci import spec as oci
 from berth.runtime.linux import syscalls as sc
 
@@ -75,4 +77,7 @@ def apply_sets(caps: oci.Capabilities) -> None:
     ambient = mask(caps.get("ambient", []))
     for number in range(last_cap() + 1):
         if ambient & (1 << number):
-            sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, number)
+            # Only a capability both permitted and inheritable can be raised; runc only
+            # warns otherwise (its own `runc spec` asks for ambient without inheritable).
+            with contextlib.suppress(PermissionError):
+                sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, number)
