@@ -89,7 +89,9 @@ def _run_one(hook: Hook, state: State) -> None:
     env = dict(_split_env(hook.get("env") or []))
     timeout = hook.get("timeout")
     try:
-        proc = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE,
+        # The path as given, never searched on $PATH (Go's exec.Cmd{Path: ...}).
+        executable = path if "/" in path else "./" + path
+        proc = subprocess.Popen(args, executable=executable, env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 close_fds=True)
     except OSError as err:

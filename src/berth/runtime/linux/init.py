@@ -48,7 +48,11 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 EXEC_FIFO = "exec.fifo"
 
 
-class ExecError(Exception):
+class InitError(Exception):
+    """Init could not set up the container; the message is runc's."""
+
+
+class ExecError(InitError):
     """args[0] cannot be executed; the message is runc's, word for word."""
 
 
@@ -80,7 +84,12 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
         # Right after pivot_root: /dev/ptmx is now the container's devpts.
         console.setup_in_container(config.console_socket, console_size(proc))
     for key, value in spec["linux"].get("sysctl", {}).items():
-        _write_proc("/proc/sys/" + key.replace(".", "/"), value)
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            _write_proc(path, value)
+        except OSError as err:
+            raise InitError(f"write {path}: {os.strerror(err.errno or 0).lower()}"
+                            ) from None
     rootfs.finalize_rootfs(spec)
     policy = validate.linux_of(spec).get("memoryPolicy")
     if policy is not None:
@@ -241,12 +250,11 @@ def _set_user(user: oci.User, keep_caps: bool) -> None:
 
 def _wait_for_start(state_dir_fd: int) -> None:
     """Block until ``start`` opens exec.fifo for reading (open for write blocks until a
-    reader exists), then tell it we are released by writing one byte."""
+    reader exists), then tell it we are released by writing one byte. The write end
+    stays open (close-on-exec) so ``start`` sees EOF only once we exec'd (or died): its
+    poststart hooks run after the user's process started, as the runtime-spec says."""
     fd = os.open(EXEC_FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_dir_fd)
-    try:
-        os.write(fd, b"0")
-    finally:
-        os.close(fd)
+    os.write(fd, b"0")
     os.close(state_dir_fd)
 
 

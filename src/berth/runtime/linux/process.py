@@ -114,7 +114,8 @@ def spawn_init(request: SpawnRequest) -> int:
     if config.console_socket is not None:
         keep.append(config.console_socket)
     inner = init.InitConfig(config.spec, config.bundle, KEEP_FDS, config.seccomp_program,
-                            None if config.console_socket is None else KEEP_FDS + 1)
+                            None if config.console_socket is None else KEEP_FDS + 1,
+                            config.container_id)
     return spawn(ForkPlan(
         stdio=request.stdio, keep=keep,
         enter=lambda: _enter_namespaces(request),
@@ -188,7 +189,8 @@ def _ack(sock: socket.socket) -> None:
 
 def release_init(state_dir: Path, pid: int) -> None:
     """Open exec.fifo for reading, which lets init's blocked open return; wait for its
-    byte. Fails instead of hanging if init died while waiting."""
+    byte, then for EOF (init exec'd: the startContainer hooks are done). Fails instead
+    of hanging if init died while waiting for the byte."""
     fifo = state_dir / init.EXEC_FIFO
     try:
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -202,6 +204,10 @@ def release_init(state_dir: Path, pid: int) -> None:
                 raise RuntimeFailure("container init exited before start")
         if os.read(fd, 1) != b"0":
             raise RuntimeFailure("container init exited before start")
+        # Init holds the write end until execve (close-on-exec): EOF means it exec'd.
+        while not poller.poll(_START_POLL_MS) or os.read(fd, 1):
+            if not is_alive(pid):
+                break
     finally:
         os.close(fd)
         fifo.unlink(missing_ok=True)
@@ -253,7 +259,7 @@ def _child_main(plan: ForkPlan, sync_fd: int) -> NoReturn:  # pragma: no cover
             plan.body(ask_parent)
         _send(_SYNC_FD, {"type": "pid", "pid": pid})
         code = 0
-    except (init.ExecError, hooks.HookError, rootfs.RootfsError) as err:
+    except (init.InitError, hooks.HookError, rootfs.RootfsError) as err:
         _send(_SYNC_FD, {"type": "error", "message": str(err)})
     except BaseException as err:
         _send(_SYNC_FD, {"type": "error", "message": _describe(err)})
