@@ -62,12 +62,20 @@ def security_config(opts: Options) -> ContainerSecurity | None:
     security_opt = [_security_opt(o) for o in opts.security_opt]
     unconfined = "systempaths=unconfined" in security_opt
     return ContainerSecurity(
-        cap_add=tuple(opts.cap_add), cap_drop=tuple(opts.cap_drop),
+        cap_add=_capabilities(opts.cap_add), cap_drop=_capabilities(opts.cap_drop),
         privileged=opts.privileged,
         security_opt=tuple(o for o in security_opt if o != "systempaths=unconfined"),
         unconfined_paths=unconfined, group_add=tuple(opts.group_add),
         sysctls=tuple(opts.sysctl), pid_mode=pid, ipc_mode=opts.ipc, uts_mode=uts,
         cgroupns_mode=cgroupns, userns_mode=userns)
+
+
+def _capabilities(given: list[str]) -> tuple[str, ...]:
+    """As docker 28's CLI sends them: upper case, ``CAP_`` prefixed (``ALL`` kept),
+    without duplicates, sorted; the daemon judges the names."""
+    names = {c.strip().upper() for c in given}
+    return tuple(sorted(c if c in ("ALL", "RESET") or c.startswith("CAP_") else "CAP_" + c
+                        for c in names))
 
 
 def _security_opt(opt: str) -> str:

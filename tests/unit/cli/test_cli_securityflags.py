@@ -29,13 +29,21 @@ def test_fields_sent_as_docker_sends_them():
                 "--security-opt", "no-new-privileges", "--group-add", "audio",
                 "--sysctl", "net.ipv4.ip_forward=1", "--pid", "host", "--ipc", "shareable",
                 "--uts", "host", "--cgroupns", "host", "--userns", "host")["HostConfig"]
-    assert host["CapAdd"] == ["net_admin"] and host["CapDrop"] == ["ALL"]
+    assert host["CapAdd"] == ["CAP_NET_ADMIN"] and host["CapDrop"] == ["ALL"]
     assert host["Privileged"] is True and host["SecurityOpt"] == ["no-new-privileges"]
     assert host["GroupAdd"] == ["audio"] and host["Sysctls"] == {"net.ipv4.ip_forward": "1"}
     assert (host["PidMode"], host["IpcMode"], host["UTSMode"], host["CgroupnsMode"],
             host["UsernsMode"]) == ("host", "shareable", "host", "host", "host")
     plain = body()["HostConfig"]
     assert not {"CapAdd", "Privileged", "SecurityOpt", "PidMode", "MaskedPaths"} & set(plain)
+
+
+def test_capabilities_normalised_as_docker_28_sends_them():
+    host = body("--cap-add", "net_admin", "--cap-add", "sys_time", "--cap-add", "chown",
+                "--cap-add", "CHOWN", "--cap-drop", "NET_ADMIN", "--cap-drop", "kill",
+                "--cap-drop", "all")["HostConfig"]
+    assert host["CapAdd"] == ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_TIME"]
+    assert host["CapDrop"] == ["ALL", "CAP_KILL", "CAP_NET_ADMIN"]
 
 
 def test_seccomp_profile_file_is_sent_inline(tmp_path: Path):
