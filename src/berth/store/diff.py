@@ -35,6 +35,7 @@ import os
 import shutil
 import stat
 import tarfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,8 @@ _PAX_XATTR = "SCHILY.xattr."
 _CHUNK = 1 << 20
 # tarfile's stream reads: 64 KiB, not its 10 KiB default (fewer joins per file block),
 # and not megabytes (each 512-byte header read copies what is left of the buffer)
-_TAR_BUFSIZE = 1 << 16
+_IOV_MAX = 512  # buffers per writev (the kernel takes 1024)
+_GATHER = 64 << 10  # a layer tar's small writes are handed out in pieces this big
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _ZSTD_SKIPPABLE_TAIL = b"\x2a\x4d\x18"
@@ -156,15 +158,117 @@ def decompressed(stream: BinaryIO, media_type: str | None = None) -> _Readable:
     return raw
 
 
+class TarInput:
+    """A forward-only file over a source of chunks, for ``tarfile``'s ``r:`` mode
+    (``read``, ``tell``, forward ``seek``), that also writes a file's data straight from
+    the chunks it received (:meth:`copy_to`: ``os.writev``, no copy in Python).
+
+    ``take(want)`` gives the next chunks (blocking until about ``want`` bytes, or fewer
+    at the end) and ``[]`` at the end; at most a chunk more than is asked for is held."""
+
+    def __init__(self, take: Callable[[int], list[bytes]]) -> None:
+        self._take = take
+        self._chunks: deque[memoryview] = deque()
+        self._buffered = 0
+        self._pos = 0
+        self._eof = False
+
+    @classmethod
+    def reading(cls, stream: _Readable) -> TarInput:
+        """Over a file: ``read`` in blocks."""
+        def take(want: int) -> list[bytes]:
+            block = stream.read(max(want, _CHUNK))
+            return [block] if block else []
+        return cls(take)
+
+    def uncompressed(self) -> TarInput:
+        """This stream, or a new one over its decompression (gzip, zstd) if compressed."""
+        if not compression_of(self.peek(4)):
+            return self
+        return TarInput.reading(decompressed(self))  # type: ignore[arg-type]
+
+    def _fill(self, n: int) -> None:
+        while self._buffered < n and not self._eof:
+            got = self._take(n - self._buffered)
+            if not got:
+                self._eof = True
+            for chunk in got:
+                if chunk:
+                    self._chunks.append(memoryview(chunk))
+                    self._buffered += len(chunk)
+
+    def _views(self, n: int, most: int = 1 << 30) -> list[memoryview]:
+        """Up to ``n`` buffered bytes (in at most ``most`` pieces), consumed."""
+        out: list[memoryview] = []
+        while n > 0 and self._chunks and len(out) < most:
+            head = self._chunks[0]
+            if len(head) <= n:
+                out.append(self._chunks.popleft())
+            else:
+                out.append(head[:n])
+                self._chunks[0] = head[n:]
+            n -= len(out[-1])
+            self._buffered -= len(out[-1])
+            self._pos += len(out[-1])
+        return out
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        data = b"".join(v[:n] for v in list(self._chunks)[:n])  # at most n chunks
+        return data[:n]
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n < 0:
+            parts = []
+            while block := self.read(_CHUNK):
+                parts.append(block)
+            return b"".join(parts)
+        self._fill(n)
+        views = self._views(n)
+        return views[0].tobytes() if len(views) == 1 else b"".join(views)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET, /) -> int:
+        """Forward only (skipping what is between); past the end stops at the end."""
+        if whence == os.SEEK_CUR:
+            pos += self._pos
+        elif whence != os.SEEK_SET or pos < self._pos:
+            raise OSError(errno.ESPIPE, "a tar stream only seeks forward")
+        while self._pos < pos:
+            self._fill(min(pos - self._pos, _CHUNK))
+            if not self._views(pos - self._pos):
+                break
+        return self._pos
+
+    def copy_to(self, fd: int, size: int) -> None:
+        """Write the next ``size`` bytes to ``fd``; EOFError if the stream ends first."""
+        while size > 0:
+            self._fill(min(size, _CHUNK))
+            views = self._views(min(size, _CHUNK), _IOV_MAX)
+            if not views:
+                raise EOFError("unexpected end of data")
+            size -= sum(len(v) for v in views)
+            while views:
+                written = os.writev(fd, views)
+                while views and written >= len(views[0]):
+                    written -= len(views.pop(0))
+                if views and written:
+                    views[0] = views[0][written:]
+
+
 def apply_layer(stream: BinaryIO, target: Path, options: ApplyOptions,
                 media_type: str | None = None) -> ApplyResult:
     """Unpack the layer ``stream`` (of ``media_type``, if known) into ``target``; return
     its diff_id."""
     reader = _HashingReader(decompressed(stream, media_type), hashing=options.digest)
-    applier = _Applier(str(target), options)
+    source = TarInput.reading(reader)
+    applier = _Applier(str(target), options, source=source)
     try:
-        with tarfile.open(fileobj=reader, mode="r|",  # type: ignore[call-overload]
-                          bufsize=_TAR_BUFSIZE) as tf:
+        # "r:" over TarInput: tarfile reads the headers, a file's data is written straight
+        # from the chunks read (no copies through tarfile's stream)
+        with tarfile.open(fileobj=source, mode="r:") as tf:  # type: ignore[call-overload]
             for member in tf:
                 applier.apply(tf, member)
     except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError) as err:
@@ -224,11 +328,12 @@ def remove_path(path: str) -> None:
 
 
 class _Applier:
-    def __init__(self, root: str, options: ApplyOptions, source_fd: int | None = None
-                 ) -> None:
+    def __init__(self, root: str, options: ApplyOptions, source_fd: int | None = None,
+                 source: TarInput | None = None) -> None:
         self.root = root
         self.options = options
         self.source_fd = source_fd  # the tar file itself, when it is a seekable file
+        self.source = source  # or the stream the tar is read from
         self.is_root = os.geteuid() == 0
         self.written: set[str] = set()
         self.dirs: list[tuple[str, tarfile.TarInfo]] = []
@@ -299,6 +404,10 @@ class _Applier:
         with os.fdopen(fd, "wb") as out:
             if self.source_fd is not None and not member.sparse:
                 _copy_range(self.source_fd, fd, member.offset_data, member.size)
+            elif self.source is not None and not member.sparse:
+                if self.source.tell() != member.offset_data:
+                    self.source.seek(member.offset_data)
+                self.source.copy_to(fd, member.size)
             else:
                 src = tf.extractfile(member)
                 if src is not None:
@@ -363,16 +472,38 @@ def _copy_range(src: int, dst: int, offset: int, size: int) -> None:
 
 
 class _ChunkSink:
-    """A write-only file whose bytes are collected for a generator to hand out."""
+    """A write-only file whose bytes are collected for a generator to hand out: small
+    writes (headers, padding, small files) gathered into pieces of ``_GATHER`` bytes, a
+    big one handed out as it is; ``tell`` for a non-stream ``TarFile``."""
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
+        self._small = bytearray()
+        self.pos = 0
 
     def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        return len(data)
+        n = len(data)
+        self.pos += n
+        if n >= _GATHER:
+            self._gathered()
+            self._chunks.append(bytes(data))
+        else:
+            self._small += data
+            if len(self._small) >= _GATHER:
+                self._gathered()
+        return n
 
-    def drain(self) -> Iterator[bytes]:
+    def tell(self) -> int:
+        return self.pos
+
+    def _gathered(self) -> None:
+        if self._small:
+            self._chunks.append(bytes(self._small))
+            self._small.clear()
+
+    def drain(self, final: bool = False) -> Iterator[bytes]:
+        if final:
+            self._gathered()
         chunks, self._chunks = self._chunks, []
         yield from chunks
 
@@ -399,7 +530,8 @@ def _xattrs(path: str) -> dict[str, bytes]:
 def write_diff(upper: Path) -> Iterator[bytes]:
     """A layer tar (uncompressed, PAX) of an overlay upper dir, with whiteouts in OCI form."""
     sink = _ChunkSink()
-    tf = tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
+    # "w" (not "w|"): headers go straight to the sink, and a file's data after them
+    tf = tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT)  # type: ignore[call-overload]
     for rel, entry in _walk(str(upper)):
         st = entry.stat(follow_symlinks=False)
         parent, _, name = rel.rpartition("/")
@@ -419,31 +551,24 @@ def write_diff(upper: Path) -> Iterator[bytes]:
                 tf.addfile(_marker(f"{rel}/{WHITEOUT_OPAQUE}", int(st.st_mtime)))
         yield from sink.drain()
     tf.close()
-    yield from sink.drain()
-
-
-_STREAM_PIECE = 16 << 10  # shutil.copyfileobj's size, as TarFile.addfile writes
+    yield from sink.drain(final=True)
 
 
 def _file_data(tf: tarfile.TarFile, f: BinaryIO, size: int, sink: _ChunkSink
                ) -> Iterator[bytes]:
-    """The data of the member whose header ``tf`` just wrote, in 1 MiB pieces through
-    ``tf``'s own stream (so its buffered bytes stay in order), padded to a block, as
-    ``TarFile.addfile`` would copy it."""
-    stream = tf.fileobj
-    assert stream is not None
+    """The data of the member whose header ``tf`` just wrote, in 1 MiB pieces straight
+    into the sink, padded to a block, as ``TarFile.addfile`` would copy it."""
     left = size
     while left:
         chunk = f.read(min(left, 1 << 20))
         if not chunk:
             raise OSError("unexpected end of data: a file shrank while it was read")
-        for at in range(0, len(chunk), _STREAM_PIECE):  # small writes: tarfile's stream
-            stream.write(chunk[at:at + _STREAM_PIECE])  # re-slices its buffer per record
+        sink.write(chunk)
         left -= len(chunk)
         yield from sink.drain()
     blocks, remainder = divmod(size, tarfile.BLOCKSIZE)
     if remainder:
-        stream.write(tarfile.NUL * (tarfile.BLOCKSIZE - remainder))
+        sink.write(tarfile.NUL * (tarfile.BLOCKSIZE - remainder))
         blocks += 1
     tf.offset += blocks * tarfile.BLOCKSIZE
     yield from sink.drain()

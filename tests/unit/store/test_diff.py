@@ -2,6 +2,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 
@@ -274,3 +275,35 @@ def test_write_diff_turns_overlay_markers_into_whiteouts(tmp_path):
     members = _members(write_diff(upper))
     assert set(members) == {"opaque", "opaque/.wh..wh..opq", ".wh.gone"}
     assert "SCHILY.xattr.trusted.overlay.opaque" not in members["opaque"].pax_headers
+
+
+class _Trickle(io.RawIOBase):
+    """A layer stream that hands out at most ``size`` bytes a read (a socket, a pipe)."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._data, self._size, self._at = data, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._size if n < 0 else min(n, self._size)
+        out = self._data[self._at:self._at + n]
+        self._at += len(out)
+        return out
+
+
+def test_a_layer_read_in_odd_pieces_keeps_its_files_and_diff_id(target):
+    big = os.urandom(3 * 1024 * 1024 + 77)
+    layer = make_tar(entry("d", tarfile.DIRTYPE, mode=0o755), entry("d/big", data=big),
+                     entry("d/" + "n" * 150, data=b"x" * 513), entry("e"))
+    for data in (layer, gzip.compress(layer)):
+        shutil.rmtree(target)
+        target.mkdir()
+        got = apply_layer(_Trickle(data, 4095), target, DELETE)  # type: ignore[arg-type]
+        assert got.diff_id == "sha256:" + hashlib.sha256(layer).hexdigest()
+        assert (target / "d/big").read_bytes() == big
+        assert (target / "d" / ("n" * 150)).read_bytes() == b"x" * 513
+        assert (target / "e").read_bytes() == b""
+    with pytest.raises(InvalidArgument, match="invalid tar layer"):
+        apply(layer[:2 * 1024 * 1024], target)  # cut inside d/big

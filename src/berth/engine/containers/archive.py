@@ -43,14 +43,13 @@ from berth.engine.containers.service import ContainerService
 from berth.engine.images.service import ImageService
 from berth.engine.volumes.model import MountPoint
 from berth.errors import BerthError, InvalidArgument, NotFound
-from berth.store.diff import add_path, compression_of, decompressed
+from berth.store.diff import TarInput, add_path
 from berth.store.rootview import LayerTree, split
 
 T = TypeVar("T")
 _PAX_XATTR = "SCHILY.xattr."
 _CHUNK = 1 << 20
 _FEED_LIMIT = 4 << 20  # body bytes waiting for the extractor at most (and a chunk more)
-_IOV_MAX = 512  # buffers per writev (the kernel takes 1024)
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 # Go's os.FileMode bits (PathStat.mode is one, as docker's JSON carries it)
@@ -241,106 +240,6 @@ class ContainerFs:
         except (tarfile.TarError, EOFError) as err:
             raise InvalidArgument(f"invalid tar archive: {err}") from err
         writer.finish()
-
-
-class TarInput:
-    """A forward-only file over a source of chunks, for ``tarfile``'s ``r:`` mode
-    (``read``, ``tell``, forward ``seek``), that also writes a file's data straight from
-    the chunks it received (:meth:`copy_to`: ``os.writev``, no copy in Python).
-
-    ``take(want)`` gives the next chunks (blocking until about ``want`` bytes, or fewer
-    at the end) and ``[]`` at the end; at most a chunk more than is asked for is held."""
-
-    def __init__(self, take: Callable[[int], list[bytes]]) -> None:
-        self._take = take
-        self._chunks: deque[memoryview] = deque()
-        self._buffered = 0
-        self._pos = 0
-        self._eof = False
-
-    @classmethod
-    def reading(cls, stream: _Readable) -> TarInput:
-        """Over a file: ``read`` in blocks."""
-        def take(want: int) -> list[bytes]:
-            block = stream.read(max(want, _CHUNK))
-            return [block] if block else []
-        return cls(take)
-
-    def uncompressed(self) -> TarInput:
-        """This stream, or a new one over its decompression (gzip, zstd) if compressed."""
-        if not compression_of(self.peek(4)):
-            return self
-        return TarInput.reading(decompressed(self))  # type: ignore[arg-type]
-
-    def _fill(self, n: int) -> None:
-        while self._buffered < n and not self._eof:
-            got = self._take(n - self._buffered)
-            if not got:
-                self._eof = True
-            for chunk in got:
-                if chunk:
-                    self._chunks.append(memoryview(chunk))
-                    self._buffered += len(chunk)
-
-    def _views(self, n: int, most: int = 1 << 30) -> list[memoryview]:
-        """Up to ``n`` buffered bytes (in at most ``most`` pieces), consumed."""
-        out: list[memoryview] = []
-        while n > 0 and self._chunks and len(out) < most:
-            head = self._chunks[0]
-            if len(head) <= n:
-                out.append(self._chunks.popleft())
-            else:
-                out.append(head[:n])
-                self._chunks[0] = head[n:]
-            n -= len(out[-1])
-            self._buffered -= len(out[-1])
-            self._pos += len(out[-1])
-        return out
-
-    def peek(self, n: int) -> bytes:
-        self._fill(n)
-        data = b"".join(v[:n] for v in list(self._chunks)[:n])  # at most n chunks
-        return data[:n]
-
-    def read(self, n: int = -1, /) -> bytes:
-        if n < 0:
-            parts = []
-            while block := self.read(_CHUNK):
-                parts.append(block)
-            return b"".join(parts)
-        self._fill(n)
-        views = self._views(n)
-        return views[0].tobytes() if len(views) == 1 else b"".join(views)
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = os.SEEK_SET, /) -> int:
-        """Forward only (skipping what is between); past the end stops at the end."""
-        if whence == os.SEEK_CUR:
-            pos += self._pos
-        elif whence != os.SEEK_SET or pos < self._pos:
-            raise OSError(errno.ESPIPE, "a tar stream only seeks forward")
-        while self._pos < pos:
-            self._fill(min(pos - self._pos, _CHUNK))
-            if not self._views(pos - self._pos):
-                break
-        return self._pos
-
-    def copy_to(self, fd: int, size: int) -> None:
-        """Write the next ``size`` bytes to ``fd``; EOFError if the stream ends first."""
-        while size > 0:
-            self._fill(min(size, _CHUNK))
-            views = self._views(min(size, _CHUNK), _IOV_MAX)
-            if not views:
-                raise EOFError("unexpected end of data")
-            size -= sum(len(v) for v in views)
-            while views:
-                written = os.writev(fd, views)
-                while views and written >= len(views[0]):
-                    written -= len(views.pop(0))
-                if views and written:
-                    views[0] = views[0][written:]
 
 
 class BodyFeed:
