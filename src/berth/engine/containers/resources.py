@@ -328,7 +328,8 @@ def _numbers(path: str) -> tuple[int, int]:
     try:
         return runtime_spec.device_numbers(path)
     except OSError as err:
-        raise RuntimeFailure(f"{path}: {os.strerror(err.errno or 0).lower()}") from err
+        # moby's getBlkioThrottleDevices: the stat's os.PathError
+        raise RuntimeFailure(f"stat {path}: {os.strerror(err.errno or 0).lower()}") from err
 
 
 def with_host_devices(devices: tuple[DeviceMapping, ...], rules: tuple[str, ...]

@@ -168,3 +168,9 @@ def test_old_record_without_the_new_fields_loads() -> None:
     from dataclasses import replace
     c2 = replace(c, spec=replace(c.spec, resources=full))
     assert Container.from_json(c2.to_json()).spec.resources == full
+
+
+def test_missing_throttled_device_fails_the_start_as_docker() -> None:
+    with pytest.raises(RuntimeFailure) as err:
+        _spec(Resources(device_read_bps=(ThrottleDevice("/dev/nope-berth", 1),)))
+    assert str(err.value) == "stat /dev/nope-berth: no such file or directory"
