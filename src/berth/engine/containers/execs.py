@@ -25,7 +25,7 @@ import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from berth.engine.containers import process
+from berth.engine.containers import process, security
 from berth.engine.containers.bundle import read_spec
 from berth.engine.containers.model import Container, Status
 from berth.engine.containers.service import ContainerService
@@ -307,6 +307,8 @@ def _exec_process(c: Container, bundle: Path, spec: ExecSpec, mounts: list[Mount
         raise Conflict(f"Container {c.id} is not running") from err
     rootfs = LayerTree.from_mounts(mounts)
     uid, gid, gids = process.resolve_user(spec.user or c.user, rootfs)
+    added = security.additional_groups(c.spec.security.group_add, rootfs)  # --group-add
+    gids = (*gids, *(g for g in added if g not in gids))
     proc = copy.deepcopy(base)
     proc["args"] = list(spec.cmd)
     # the started process's env: the container's and what its start added (link vars)
