@@ -167,10 +167,15 @@ def test_bad_security_opts(daemon: Daemon, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_group_add(daemon: Daemon, runtime: str) -> None:
+def test_group_add(daemon: Daemon, runtime: str, names: list[str]) -> None:
     out = daemon.docker("run", "--rm", "--runtime", runtime, "--group-add", "audio",
                         "--group-add", "4242", "-u", "1000", "busybox", "id").stdout
     assert out.strip() == "uid=1000 gid=0(root) groups=29(audio),4242"
+    name = _name(names)
+    daemon.docker("run", "-d", "--name", name, "--runtime", runtime, "--group-add", "audio",
+                  "busybox", "sleep", "1234")
+    assert daemon.docker("exec", name, "id", "-G").stdout.split() == ["0", "10", "29"], (
+        "an exec keeps the container's added groups")
     missing = daemon.docker("run", "--rm", "--group-add", "nosuchgroup", "busybox", "id",
                             check=False)
     assert missing.returncode != 0
