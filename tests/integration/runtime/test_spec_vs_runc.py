@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -561,3 +562,47 @@ def test_missing_config_json_fails_clearly(berth, tmp_path):
     result = berth.cli("create", "--bundle", str(tmp_path / "empty"), "berth-spec-nocfg")
     assert result.returncode == 1
     assert "config.json" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- a rootless-style bundle as `runc spec --rootless` writes it --------------------------
+
+# The mount points, sorted; runc also binds the name=systemd hierarchy (berth's cgroup
+# manager does not create a cgroup there) and leaves the /sys/fs/cgroup tmpfs writable.
+ROOTLESS_PROBE = ("id; cat /proc/self/uid_map; ls /sys/fs/cgroup | head -3; ulimit -n;"
+                  " cat /proc/self/setgroups; awk '{print $5}' /proc/self/mountinfo |"
+                  " grep -v systemd | sort")
+
+
+def test_rootless_spec_bundle(runc, berth, open_rootfs, tmp_path):
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    subprocess.run([RUNC, "spec", "--rootless", "--bundle", str(generated)], check=True)
+    outcomes = []
+    for flow in (runc, berth):
+        spec = json.loads((generated / "config.json").read_text())
+        spec["process"].update(terminal=False, args=["sh", "-c", ROOTLESS_PROBE])
+        spec["root"]["path"] = str(open_rootfs)
+        spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+        spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+        outcomes.append(flow.run(spec))
+    theirs, ours = outcomes
+    _ok(theirs, ours)
+    assert ours.output == theirs.output
+    assert ours.output.startswith("uid=0(root) gid=0(root)\n         0     300000      65536\n")
+
+
+@pytest.mark.parametrize("hard, words", [
+    (512, None),
+    (10_000_000, "error setting rlimit type 7: operation not permitted"),
+])
+def test_rlimits_as_runc(both, hard, words):
+    def edit(spec):
+        spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 256, "hard": hard}]
+
+    theirs, ours = both(["sh", "-c", "ulimit -n; ulimit -Hn"], edit)
+    if words is None:
+        _ok(theirs, ours)
+        assert ours.output == theirs.output == f"256\n{hard}\n"
+    else:
+        assert theirs.create_rc == ours.create_rc == 1
+        assert words in theirs.message and words in ours.message

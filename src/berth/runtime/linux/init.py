@@ -64,6 +64,7 @@ class InitConfig:
     seccomp_program: bytes | None  # BPF compiled by the parent (seccomp.compile_program)
     console_socket: int | None = None  # with process.terminal: where the pty master goes
     container_id: str = ""  # for the hooks' state
+    cgroups_path: str = ""  # the container's cgroup (cgroup v1 binds in a user namespace)
 
 
 def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoReturn:
@@ -76,7 +77,8 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
     if any(ns["type"] == "network" and "path" not in ns for ns in namespaces):
         sc.interface_up("lo")  # runc's loopback strategy for a new network namespace
     rootfs.prepare_rootfs(spec, config.bundle,
-                          before_pivot=lambda: _creation_hooks(config, report))
+                          before_pivot=lambda: _creation_hooks(config, report),
+                          cgroups_path=config.cgroups_path)
     # runc creates a missing cwd (as root, before the user is switched).
     with contextlib.suppress(OSError):  # a file in the way: chdir says so below
         os.makedirs(proc.get("cwd", "/"), mode=0o755, exist_ok=True)
@@ -223,7 +225,9 @@ def _write_proc(path: str, value: str | int) -> None:
         os.close(fd)
 
 
-def _set_limits(proc: oci.Process) -> None:
+def set_rlimits(proc: oci.Process) -> None:
+    """Also called by the intermediate child with the caller's credentials, before any
+    user namespace (runc sets them from the parent), so a raised hard limit holds."""
     for rlimit in proc.get("rlimits", []):
         number = getattr(resource, rlimit["type"], None)
         if not isinstance(number, int):
@@ -231,7 +235,15 @@ def _set_limits(proc: oci.Process) -> None:
         # the spec's uint64 RLIM_INFINITY (2^64-1) is Python's -1
         soft, hard = (resource.RLIM_INFINITY if v >= 1 << 63 else v
                       for v in (rlimit["soft"], rlimit["hard"]))
-        resource.setrlimit(number, (soft, hard))
+        try:
+            resource.setrlimit(number, (soft, hard))
+        except (OSError, ValueError):
+            raise InitError(f"error setting rlimits for ready process: error setting "
+                            f"rlimit type {number}: operation not permitted") from None
+
+
+def _set_limits(proc: oci.Process) -> None:
+    set_rlimits(proc)
     if "oomScoreAdj" in proc:
         _write_proc("/proc/self/oom_score_adj", proc["oomScoreAdj"])
     os.umask((proc.get("user") or {}).get("umask", 0o022))

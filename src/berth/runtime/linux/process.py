@@ -115,7 +115,7 @@ def spawn_init(request: SpawnRequest) -> int:
         keep.append(config.console_socket)
     inner = init.InitConfig(config.spec, config.bundle, KEEP_FDS, config.seccomp_program,
                             None if config.console_socket is None else KEEP_FDS + 1,
-                            config.container_id)
+                            config.container_id, config.cgroups_path)
     return spawn(ForkPlan(
         stdio=request.stdio, keep=keep,
         enter=lambda: _enter_namespaces(request),
@@ -305,6 +305,7 @@ def _enter_namespaces(request: SpawnRequest) -> None:
     if request.cgroup is not None:
         request.cgroup.add_process(0)
     spec = request.config.spec
+    init.set_rlimits(spec["process"])
     namespaces = spec["linux"].get("namespaces", [])
     order = {t: i for i, t in enumerate(JOIN_ORDER)}
     joins = sorted((ns for ns in namespaces if "path" in ns),

@@ -101,8 +101,11 @@ def rootfs_path(spec: oci.Spec, bundle: Path) -> str:
 
 
 def prepare_rootfs(spec: oci.Spec, bundle: Path,
-                   before_pivot: Callable[[], None] | None = None) -> None:
-    """Mount everything under the rootfs and pivot into it; afterwards ``/`` is the rootfs."""
+                   before_pivot: Callable[[], None] | None = None,
+                   cgroups_path: str = "") -> None:
+    """Mount everything under the rootfs and pivot into it; afterwards ``/`` is the rootfs.
+    ``cgroups_path`` is the container's cgroup (bound in place of a cgroup v1 mount where
+    a user namespace may not mount one)."""
     root = rootfs_path(spec, bundle)
     # runc's prepareRoot: rslave unless the spec says otherwise, so nothing mounted here
     # propagates back to the host (or the shim's) mount namespace.
@@ -115,7 +118,7 @@ def prepare_rootfs(spec: oci.Spec, bundle: Path,
     sc.mount(root, root, "bind", sc.MS_BIND | sc.MS_REC)
     mounted_dev = False
     for m in spec.get("mounts", []):
-        _mount_one(root, m, bundle)
+        _mount_one(root, m, bundle, cgroups_path)
         mounted_dev |= m["destination"].rstrip("/") == "/dev"
     if mounted_dev:
         _create_devices(root, spec["linux"].get("devices", []))
@@ -147,23 +150,23 @@ def finalize_rootfs(spec: oci.Spec) -> None:
         _remount("/", sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
 
 
-def _mount_one(root: str, m: oci.Mount, bundle: Path) -> None:
+def _mount_one(root: str, m: oci.Mount, bundle: Path, cgroups_path: str) -> None:
     try:
-        _mount_one_checked(root, m, bundle)
+        _mount_one_checked(root, m, bundle, cgroups_path)
     except OSError as err:
         raise RootfsError(f'error mounting "{m.get("source", "")}" to rootfs at '
                           f'"{m["destination"]}": {os.strerror(err.errno or 0).lower()}'
                           ) from None
 
 
-def _mount_one_checked(root: str, m: oci.Mount, bundle: Path) -> None:
+def _mount_one_checked(root: str, m: oci.Mount, bundle: Path, cgroups_path: str) -> None:
     opts = parse_options(m.get("options", []))
     fstype = m.get("type", "")
     dest = secure_join(root, m["destination"])
     if fstype == "bind" or opts.flags & sc.MS_BIND:
         _bind(m, opts, dest, bundle)
     elif fstype == "cgroup":
-        _mount_cgroup(dest, opts)
+        _mount_cgroup(dest, opts, cgroups_path)
     else:
         os.makedirs(dest, exist_ok=True)
         with _checked(dest) as target:
@@ -215,18 +218,29 @@ def _remount(dest: str, flags: int) -> None:
     sc.mount("", dest, "", flags | keep)
 
 
-def _mount_cgroup(dest: str, opts: MountOptions) -> None:
+def _mount_cgroup(dest: str, opts: MountOptions, cgroups_path: str) -> None:
     """cgroup2 where the host is unified; else a tmpfs with one cgroup v1 mount per host
-    hierarchy (as runc does). The cgroup namespace makes each show only the container."""
+    hierarchy (as runc does). The cgroup namespace makes each show only the container.
+    In a user namespace, where cgroup v1 cannot be mounted, each hierarchy is the
+    container's own cgroup directory bound from the host (runc's bind mounts)."""
     os.makedirs(dest, exist_ok=True)
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         sc.mount("cgroup2", dest, "cgroup2", opts.flags)
         return
+    bind = userns.in_user_namespace() and cgroups_path
     sc.mount("tmpfs", dest, "tmpfs", opts.flags & ~sc.MS_RDONLY, "mode=755")
     for mountpoint, controllers in _host_cgroup_v1_mounts():
         sub = os.path.join(dest, os.path.basename(mountpoint))
         os.makedirs(sub, exist_ok=True)
-        sc.mount("cgroup", sub, "cgroup", opts.flags, controllers)
+        if bind:
+            source = os.path.join(mountpoint, cgroups_path.lstrip("/"))
+            if not os.path.isdir(source):
+                continue  # a hierarchy the manager does not use (name=systemd)
+            sc.mount(source, sub, "bind", sc.MS_BIND | sc.MS_REC)
+            extra = opts.flags & (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+            _remount(sub, sc.MS_BIND | sc.MS_REMOUNT | extra)
+        else:
+            sc.mount("cgroup", sub, "cgroup", opts.flags, controllers)
     if opts.flags & sc.MS_RDONLY:
         _remount(dest, sc.MS_REMOUNT | sc.MS_RDONLY)
 

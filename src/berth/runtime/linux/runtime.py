@@ -113,6 +113,7 @@ class NativeRuntime:
         if state_dir.exists():
             raise Conflict(f"container {container_id} already exists")
         state_dir.mkdir(parents=True, mode=0o711)
+        os.chmod(state_dir, 0o711)  # whatever the umask: a non-root init reaches exec.fifo
         cgroups_path = default_cgroups_path(spec, container_id)
         cgroup: CgroupManager | None = None
         pid = 0
@@ -170,7 +171,8 @@ class NativeRuntime:
         try:
             request = process.SpawnRequest(
                 config=init.InitConfig(spec, bundle, state_fd, program, console_socket,
-                                       container_id),
+                                       container_id,
+                                       "" if cgroup is None else cgroup.cgroups_path),
                 stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
                 cgroup=cgroup,
                 steps=process.ParentSteps(map_ids=map_ids, hooks=creation_hooks),
