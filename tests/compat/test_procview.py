@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,17 +136,25 @@ def test_lxcfs_is_reused_restarted_and_rebound(fresh_daemon: Daemon) -> None:
     d.start()
     assert _lxcfs_pid(d) == pid
     assert d.docker("exec", "pv", "head", "-1", "/proc/meminfo").stdout.split()[1] == "65536"
-    # lxcfs dies: the container's binds read ENOTCONN until lxcfs is back, which the next
-    # start brings about, binding its files again in the running container
+    # lxcfs dies: the container's binds read ENOTCONN until berthd's watch (or the next
+    # start) has started a new one and bound its files again in the running container
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    broken = d.docker("exec", "pv", "cat", "/proc/meminfo", check=False)
-    assert "Transport endpoint is not connected" in broken.stderr
-    d.docker("run", "--rm", "busybox", "true")
+    deadline = time.monotonic() + 15
+    while True:
+        done = d.docker("exec", "pv", "head", "-1", "/proc/meminfo", check=False)
+        if done.returncode == 0:
+            break
+        assert "Transport endpoint is not connected" in done.stderr
+        assert time.monotonic() < deadline, "lxcfs's files were not bound again"
+        time.sleep(0.2)
+    assert done.stdout.split()[1] == "65536"
     assert _lxcfs_pid(d) != pid
-    assert d.docker("exec", "pv", "head", "-1", "/proc/meminfo").stdout.split()[1] == "65536"
+    while "lxcfs's files bound again" not in d.log():  # logged once the helper is done
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # a container started meanwhile gets the new lxcfs's files
+    assert _sh(d, "--memory", "64m", "busybox", "head", "-1", "/proc/meminfo").split()[1] \
+        == "65536"
     assert d.docker("exec", "pv", "grep", "-c", "^cpu", "/proc/stat").stdout.strip() != ""
     # nothing running: berthd's stop takes lxcfs and its mount with it
     d.docker("rm", "-f", "pv")
@@ -194,3 +204,19 @@ def test_lxcfs_that_cannot_start_leaves_the_view_off(fresh_daemon: Daemon, tmp_p
     assert "fuse: device not found" in d.docker("info", "--format", "{{json .Warnings}}").stdout
     out = _sh(d, "--memory", "64m", "busybox", "head", "-1", "/proc/meminfo")
     assert out.split()[1] == _host_memtotal()
+
+
+# last: the dockerd fixture lives until the session ends, and its bridge takes an
+# address pool the fresh daemons above need
+def test_docker_gives_the_same_cgroup_root_and_nproc(daemon: Daemon, real_dockerd: Any) -> None:
+    # the reference: docker 28 with runc (no lxcfs) on the same host; its default cgroup
+    # namespace on a v1 host is the host's, berth's is private
+    script = ("cut -d: -f3 /proc/self/cgroup | sort -u;"
+              "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; nproc")
+    argv = ["run", "--rm", "--memory", "64m", "--cpus", "1", "busybox", "sh", "-c", script]
+    theirs = subprocess.run([*real_dockerd.cli, "run", "--cgroupns", "private", *argv[1:]],
+                            capture_output=True, text=True,
+                            env=real_dockerd.env, timeout=120, stdin=subprocess.DEVNULL)
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout.split() == ["/", str(LIMIT), str(os.cpu_count())]
+    assert _sh(daemon, *argv[2:]).split() == theirs.stdout.split()

@@ -11,6 +11,8 @@ or ``berthd --no-proc-view`` turns it off.
                     (restarted, and bound again in running containers, if it died), then
                     with_proc_view: one read-only bind per file, through the OCI spec, so
                     native, runc and crun all get the same
+    every 2 s    ─▶ the watch task: the same check, so a dead lxcfs is replaced (and the
+                    running containers' files bound again) without waiting for a start
     shutdown     ─▶ ProcView.close(): lxcfs stopped and unmounted unless containers still
                     use it (they outlive berthd; the next berthd reuses it)
 
@@ -20,6 +22,7 @@ A file the container mounts itself (``-v x:/proc/meminfo``) keeps the user's mou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -32,6 +35,8 @@ from berth.runtime import lxcfs
 from berth.runtime.spec import SpecOpt
 
 log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 2.0  # seconds between two checks that lxcfs is alive
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class ProcView:
         self._exec_root = exec_root
         self._enabled = enabled
         self._lxcfs: lxcfs.Lxcfs | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._status = ProcViewStatus(False, reason="not started")
 
     @property
@@ -89,6 +95,21 @@ class ProcView:
             return
         self._lxcfs = view
         self._status = ProcViewStatus(True, version=version)
+        self._watch = asyncio.create_task(self._watch_lxcfs(view))  # cancelled by close
+
+    async def _watch_lxcfs(self, view: lxcfs.Lxcfs) -> None:
+        """Replace a dead lxcfs within WATCH_INTERVAL: until then the running containers'
+        files read ENOTCONN. A failure is logged once until lxcfs works again."""
+        failing = False
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                await asyncio.to_thread(view.ensure)
+                failing = False
+            except (RuntimeFailure, OSError) as err:
+                if not failing:
+                    log.error("lxcfs is gone and cannot be restarted: %s", err)
+                failing = True
 
     def _off(self, reason: str) -> None:
         self._status = ProcViewStatus(False, reason=reason)
@@ -112,6 +133,11 @@ class ProcView:
     async def close(self) -> None:
         """At berthd's shutdown: lxcfs stopped and unmounted unless a container still
         binds its files."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self._lxcfs is not None:
             try:
                 await asyncio.to_thread(self._lxcfs.stop)
