@@ -150,7 +150,6 @@ async def serve(config: DaemonConfig) -> None:
     await shims.start()
     events = EventBus()
     proc_view = ProcView(config.exec_root, config.proc_view)
-    await proc_view.start()  # lxcfs up before restore starts restart-policy containers
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
     volumes = VolumeService(config.data_root, VolumeRecords(db), events)
     namespaces = NamespacePreparer()  # --pid/--ipc container:<x>
@@ -165,6 +164,7 @@ async def serve(config: DaemonConfig) -> None:
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs
     await networks.start()  # bridges ready before restore starts restart-policy ones
+    await proc_view.start()  # lxcfs too (started late: a failed start leaves it behind)
     await containers.restore()
     await network_startup.reconcile(networks)
     execs = ExecService(containers, images)
