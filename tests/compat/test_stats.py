@@ -382,3 +382,25 @@ def test_shape_matches_a_real_dockerd(daemon: Daemon, real_dockerd: Any,
     # docker 28 first, as berth does)
     assert [k for k in ours if k not in ("name", "id")] == [
         k for k in theirs if k not in ("name", "id")]
+
+
+def test_streaming_without_names_follows_started_containers(daemon: Daemon,
+                                                           containers: list[str]) -> None:
+    """Both CLIs list the running containers, then add one started after they began."""
+    from tests.compat.daemon import BERTH
+
+    watchers = [subprocess.Popen([*cli, "-H", daemon.host, "stats"], stdout=subprocess.PIPE)
+                for cli in (["docker"], [BERTH])]
+    try:
+        time.sleep(1.5)
+        late = _run(daemon, containers, "busybox", "sleep", "600")
+        time.sleep(3)
+    finally:
+        for w in watchers:
+            w.terminate()
+    for w in watchers:
+        out = w.communicate(timeout=10)[0].decode()
+        # docker 28 cancels its streams on SIGTERM and draws a last frame of "--"
+        rows = [line.split() for line in re.split(r"\033\[K|\n", out) if late in line]
+        assert rows and rows[0][:2] == [_cid(daemon, late)[:12], late], (w.args, out[-800:])
+        assert any(r[-1] == "1" for r in rows), (w.args, out[-800:])  # PIDS

@@ -226,10 +226,10 @@ class Readers:
             reader.first.wait(2.0)  # docker gives up on a container after 2 s
 
 
-def _watch_events(ctx: Context, readers: Readers, every: bool, started: threading.Event
-                  ) -> None:
+def _watch_events(ctx: Context, readers: Readers, every: bool, started: threading.Event,
+                  ended: threading.Event) -> None:
     """docker's event handlers: start (and create with -a) add, die (without -a) and
-    destroy remove."""
+    destroy remove. ``ended`` once the event stream is gone (the daemon stopped)."""
     add = {"start", "create"} if every else {"start"}
     drop = {"destroy"} if every else {"destroy", "die"}
     try:
@@ -242,12 +242,16 @@ def _watch_events(ctx: Context, readers: Readers, every: bool, started: threadin
             elif action in drop:
                 readers.remove(str(actor))
     except (errors.BerthError, OSError, ValueError):
+        pass
+    finally:
         started.set()
+        ended.set()
 
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     stream = not opts.no_stream
     readers = Readers(ctx, stream)
+    ended = threading.Event()  # without names: the daemon's event stream is gone
     if args:
         for name in args:
             readers.add(name)
@@ -258,7 +262,8 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
     else:
         if stream:
             started = threading.Event()
-            threading.Thread(target=_watch_events, args=(ctx, readers, opts.all, started),
+            threading.Thread(target=_watch_events,
+                             args=(ctx, readers, opts.all, started, ended),
                              daemon=True).start()
             started.wait(5.0)  # subscribed before listing, so no start is missed
         for c in ctx.client.containers.list(all=opts.all):
@@ -276,8 +281,8 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
             lines.pop()
         ctx.stdout.write("\033[H" + "".join(line + "\033[K\n" for line in lines) + "\033[J")
         ctx.stdout.flush()
-        if not readers.snapshot() and args:
-            return 0
+        if (not readers.snapshot() and args) or ended.is_set():
+            return 0  # docker quits quietly when the daemon goes away
         time.sleep(REDRAW)
 
 
