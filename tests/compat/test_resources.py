@@ -337,3 +337,40 @@ def test_berth_cli_update(daemon: Daemon) -> None:
         assert res.returncode == 1 and "Memory limit should be smaller" in res.stderr
     finally:
         daemon.berth("rm", "-f", cid)
+
+
+def test_update_the_kernel_refuses_keeps_the_old_limits(daemon: Daemon) -> None:
+    """No swap on this host: a memory limit under what the container holds cannot be met
+    (EBUSY); the record and the cgroup keep the old limits."""
+    if "\n/" in Path("/proc/swaps").read_text():
+        pytest.skip("the host has swap: the kernel would swap instead of refusing")
+    cid = daemon.docker("run", "-d", "-m", "64m", "busybox", "sh", "-c",
+                        "x=$(head -c 30000000 /dev/zero | tr '\\0' a); touch /ready; "
+                        "sleep 60; echo ${#x}").stdout.strip()  # not exec'd: x stays
+    try:
+        deadline = time.monotonic() + 20
+        while daemon.docker("exec", cid, "test", "-e", "/ready", check=False).returncode:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        res = daemon.docker("update", "-m", "10m", "--memory-swap", "10m", cid, check=False)
+        assert res.returncode == 1
+        assert f"Cannot update container {cid}: cannot write " in res.stderr
+        assert "device or resource busy" in res.stderr
+        host = _inspect(daemon, cid)["HostConfig"]
+        assert (host["Memory"], host["MemorySwap"]) == (64 * MB, 128 * MB)
+        assert _cgroup(daemon, "memory", cid, "memory.limit_in_bytes") == str(64 * MB)
+    finally:
+        daemon.docker("rm", "-f", cid)
+
+
+def test_update_a_paused_container(daemon: Daemon) -> None:
+    cid = daemon.docker("run", "-d", "--pids-limit", "10", "busybox", "sleep",
+                        "60").stdout.strip()
+    try:
+        daemon.docker("pause", cid)
+        daemon.docker("update", "--pids-limit", "15", cid)
+        assert _cgroup(daemon, "pids", cid, "pids.max") == "15"
+        daemon.docker("unpause", cid)
+        assert _inspect(daemon, cid)["State"]["Running"] is True
+    finally:
+        daemon.docker("rm", "-f", cid)

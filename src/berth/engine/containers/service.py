@@ -250,6 +250,9 @@ class ContainerService:
                         spec.resources, change))
                 except (OSError, ValueError) as err:
                     await self.store.save(c)
+                    with contextlib.suppress(OSError, ValueError):  # what was written, back
+                        await asyncio.to_thread(self.cgroups.update, c.id,
+                                                update.live_resources(c.spec.resources, change))
                     reason = (f"cannot write {err.filename}: {err.strerror.lower()}"
                               if isinstance(err, OSError) and err.filename and err.strerror
                               else str(err))
