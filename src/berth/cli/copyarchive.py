@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 CANNOT_COPY_DIR = "cannot copy directory"
 DIR_NOT_EXISTS = "no such directory"
+_SMALL = 64 * 1024  # writes of the tar gathered up to this before they are handed over
+_BLOCK = 1 << 20  # a file's data is read and handed over in pieces this big
 
 
 class CopyError(Exception):
@@ -144,7 +146,7 @@ class ChunkReader:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._buf = b""
+        self._buf = bytearray()  # consumed from the front: del of a prefix is cheap
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -153,15 +155,17 @@ class ChunkReader:
             if not chunk:
                 break
             self._buf += chunk
-        if size < 0:
-            data, self._buf = self._buf, b""
+        if size < 0 or size >= len(self._buf):
+            data = bytes(self._buf)
+            self._buf.clear()
         else:
-            data, self._buf = self._buf[:size], self._buf[size:]
+            data = bytes(self._buf[:size])
+            del self._buf[:size]
         self.count += len(data)
         return data
 
     def drain(self) -> None:
-        while self.read(64 * 1024):
+        while self.read(_BLOCK):
             pass
 
 
@@ -197,7 +201,10 @@ def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> N
     """Untar the stream into ``dest`` (moby's ``NoOverwriteDirNonDir``: a directory is
     never replaced by a file)."""
     try:
-        with _Extractor.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+        # tarfile's own 10 KiB reads for the headers (a bigger buffer is re-sliced per
+        # header), a file's data copied 1 MiB at a time
+        with _Extractor.open(fileobj=reader, mode="r|",  # type: ignore[call-overload]
+                             copybufsize=_BLOCK) as tar:
             for member in tar:
                 member.name = rebase_name(member.name, rebase)
                 if member.islnk():
@@ -277,10 +284,6 @@ class _Sink:
 
     def tell(self) -> int:
         return self.pos
-
-
-_SMALL = 64 * 1024
-_BLOCK = 1 << 20
 
 
 def tar_stream(src: CopyInfo, rebase: tuple[str, str] | None

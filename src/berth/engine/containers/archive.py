@@ -192,7 +192,10 @@ class ContainerFs:
         st = loc.tree.lstat(loc.rel)
         top = go_base(abs_path)
         top = "." if top == "/" else top
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
+        # "w" (not "w|"): each header and 1 MiB piece of a file's data goes to ``out`` as
+        # it is, not re-sliced through tarfile's stream buffer (the same bytes)
+        with tarfile.open(fileobj=_Told(out), mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                          copybufsize=_CHUNK) as tf:
             if not stat.S_ISDIR(st.st_mode):
                 with loc.tree.entry_path(loc.rel) as host:
                     add_path(tf, host, top)
@@ -308,6 +311,22 @@ class BodyFeed:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+class _Told:
+    """A writable with the ``tell`` a non-stream ``TarFile`` wants."""
+
+    def __init__(self, out: _Writable) -> None:
+        self._out = out
+        self._pos = 0
+
+    def write(self, data: bytes, /) -> int:
+        self._out.write(data)
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
 
 
 def _dir_info(name: str, st: os.stat_result) -> tarfile.TarInfo:
