@@ -308,11 +308,13 @@ class Dockerd:
 
 def start_daemons(work: Path, tag: str, stoppers: list[Callable[[], None]], docker: bool,
                   busybox: bool = True, networking: bool = False,
+                  berth_settings: dict[str, object] | None = None,
                   ) -> tuple[Berthd, Dockerd | None, Path | None]:
     """berthd, and dockerd unless ``docker`` is False, both stopped by ``stoppers``; with
     ``busybox``, berth's busybox layer (``layer.tar``) is the busybox image on both.
     With ``networking``, each gets a default bridge of its own (``bb<tag>``/``bd<tag>``)
-    and iptables (berth's chains prefixed ``BB<tag>``), removed again by ``stoppers``."""
+    and iptables (berth's chains prefixed ``BB<tag>``), removed again by ``stoppers``.
+    ``berth_settings``: more daemon.toml keys for berthd."""
     berthd = Berthd(work, f"berth-bench-{tag}")
     bridge = ""
     if networking:
@@ -325,6 +327,7 @@ def start_daemons(work: Path, tag: str, stoppers: list[Callable[[], None]], dock
             check_no_docker()
             bridge = f"bd{tag}"
             net.bridge(bridge, free_subnet())
+    berthd.settings.update(berth_settings or {})
     stoppers.append(berthd.stop)
     log(f"starting berthd in {work}")
     berthd.start()
