@@ -541,6 +541,29 @@ INVALID = {
                            "error running hook #0: fork/exec true"),
     "hook without path": (lambda s: s.update(hooks={"prestart": [{"args": ["true"]}]}),
                           "error running hook #0: exec: no command"),
+    # Wrong JSON types: runc's decoder words.
+    "namespaces a string": (lambda s: s["linux"].update(namespaces="pid"),
+                            "json: cannot unmarshal string into Go struct field "
+                            "Linux.linux.namespaces of type []specs.LinuxNamespace"),
+    "args a string": (lambda s: s["process"].update(args="sh"),
+                      "json: cannot unmarshal string into Go struct field "
+                      "Process.process.args of type []string"),
+    "mounts an object": (lambda s: s.update(mounts={"a": 1}),
+                         "json: cannot unmarshal object into Go struct field Spec.mounts "
+                         "of type []specs.Mount"),
+    "pids limit a string": (lambda s: s["linux"].update(resources={"pids": {"limit": "x"}}),
+                            "json: cannot unmarshal string into Go struct field "
+                            "LinuxPids.linux.resources.pids.limit of type int64"),
+    "uid a string": (lambda s: s["process"].update(user={"uid": "x", "gid": 0}),
+                     "json: cannot unmarshal string into Go struct field "
+                     "User.process.user.uid of type uint32"),
+    "hooks a list": (lambda s: s.update(hooks=[1]),
+                     "json: cannot unmarshal array into Go struct field Spec.hooks of type "
+                     "specs.Hooks"),
+    "memory limit a string": (lambda s: s["linux"].update(
+        resources={"memory": {"limit": "x"}}),
+        "json: cannot unmarshal string into Go struct field "
+        "LinuxMemory.linux.resources.memory.limit of type int64"),
 }
 
 

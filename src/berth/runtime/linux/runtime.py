@@ -143,7 +143,7 @@ class NativeRuntime:
             _remove_state_dir(state_dir)
             if isinstance(err, hooks.HookError):
                 raise RuntimeFailure(str(err)) from None
-            if isinstance(err, OSError | ValueError):
+            if isinstance(err, OSError | ValueError | LookupError | TypeError):
                 raise RuntimeFailure(f"create {container_id}: {err}") from err
             raise
         self._states[container_id] = state

@@ -94,10 +94,114 @@ MEMPOLICY_FLAGS = ("MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STA
 RESCTRL = Path("/sys/fs/resctrl")
 
 
+# (JSON path, Python types, Go struct field as runc's decoder names it, Go type): a value
+# of another JSON type fails as runc's json.Unmarshal does, before anything looks at it.
+_FIELDS: list[tuple[tuple[str, ...], tuple[type, ...], str, str]] = [
+    (("process",), (dict,), "Spec.process", "specs.Process"),
+    (("process", "args"), (list,), "Process.process.args", "[]string"),
+    (("process", "env"), (list,), "Process.process.env", "[]string"),
+    (("process", "cwd"), (str,), "Process.process.cwd", "string"),
+    (("process", "terminal"), (bool,), "Process.process.terminal", "bool"),
+    (("process", "user"), (dict,), "Process.process.user", "specs.User"),
+    (("process", "user", "uid"), (int,), "User.process.user.uid", "uint32"),
+    (("process", "user", "gid"), (int,), "User.process.user.gid", "uint32"),
+    (("process", "user", "umask"), (int,), "User.process.user.umask", "uint32"),
+    (("process", "user", "additionalGids"), (list,), "User.process.user.additionalGids",
+     "[]uint32"),
+    (("process", "capabilities"), (dict,), "Process.process.capabilities",
+     "specs.LinuxCapabilities"),
+    (("process", "rlimits"), (list,), "Process.process.rlimits", "[]specs.POSIXRlimit"),
+    (("process", "noNewPrivileges"), (bool,), "Process.process.noNewPrivileges", "bool"),
+    (("process", "oomScoreAdj"), (int,), "Process.process.oomScoreAdj", "int"),
+    (("root",), (dict,), "Spec.root", "specs.Root"),
+    (("root", "path"), (str,), "Root.root.path", "string"),
+    (("root", "readonly"), (bool,), "Root.root.readonly", "bool"),
+    (("hostname",), (str,), "Spec.hostname", "string"),
+    (("mounts",), (list,), "Spec.mounts", "[]specs.Mount"),
+    (("hooks",), (dict,), "Spec.hooks", "specs.Hooks"),
+    (("annotations",), (dict,), "Spec.annotations", "map[string]string"),
+    (("linux",), (dict,), "Spec.linux", "specs.Linux"),
+    (("linux", "namespaces"), (list,), "Linux.linux.namespaces", "[]specs.LinuxNamespace"),
+    (("linux", "uidMappings"), (list,), "Linux.linux.uidMappings", "[]specs.LinuxIDMapping"),
+    (("linux", "gidMappings"), (list,), "Linux.linux.gidMappings", "[]specs.LinuxIDMapping"),
+    (("linux", "devices"), (list,), "Linux.linux.devices", "[]specs.LinuxDevice"),
+    (("linux", "sysctl"), (dict,), "Linux.linux.sysctl", "map[string]string"),
+    (("linux", "cgroupsPath"), (str,), "Linux.linux.cgroupsPath", "string"),
+    (("linux", "maskedPaths"), (list,), "Linux.linux.maskedPaths", "[]string"),
+    (("linux", "readonlyPaths"), (list,), "Linux.linux.readonlyPaths", "[]string"),
+    (("linux", "resources"), (dict,), "Linux.linux.resources", "specs.LinuxResources"),
+    (("linux", "resources", "devices"), (list,), "LinuxResources.linux.resources.devices",
+     "[]specs.LinuxDeviceCgroup"),
+    (("linux", "resources", "memory"), (dict,), "LinuxResources.linux.resources.memory",
+     "specs.LinuxMemory"),
+    *((("linux", "resources", "memory", key), (int,),
+       f"LinuxMemory.linux.resources.memory.{key}", "int64")
+      for key in ("limit", "reservation", "swap", "kernel", "kernelTCP")),
+    (("linux", "resources", "pids"), (dict,), "LinuxResources.linux.resources.pids",
+     "specs.LinuxPids"),
+    (("linux", "resources", "pids", "limit"), (int,), "LinuxPids.linux.resources.pids.limit",
+     "int64"),
+    (("linux", "resources", "cpu"), (dict,), "LinuxResources.linux.resources.cpu",
+     "specs.LinuxCPU"),
+    *((("linux", "resources", "cpu", key), (int,), f"LinuxCPU.linux.resources.cpu.{key}",
+       kind) for key, kind in (("shares", "uint64"), ("quota", "int64"),
+                               ("period", "uint64"))),
+    (("linux", "resources", "cpu", "cpus"), (str,), "LinuxCPU.linux.resources.cpu.cpus",
+     "string"),
+    (("linux", "resources", "cpu", "mems"), (str,), "LinuxCPU.linux.resources.cpu.mems",
+     "string"),
+]
+_JSON_TYPES = ((bool, "bool"), (int, "number"), (float, "number"), (str, "string"),
+               (list, "array"), (dict, "object"))
+
+
+def _check_types(spec: dict[str, Any]) -> None:
+    for path, types, field, go_type in _FIELDS:
+        value: Any = spec
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            raise InvalidArgument(f"json: cannot unmarshal {_json_kind(value)} into Go "
+                                  f"struct field "
+                                  f"{field} of type {go_type}")
+    for i, item in enumerate(spec.get("mounts") or []):
+        if not isinstance(item, dict):
+            raise InvalidArgument(f"malformed spec file: mounts[{i}] is not an object "
+                                  "(specs.Mount)")
+    linux = spec.get("linux") or {}
+    for name in ("namespaces", "devices", "uidMappings", "gidMappings"):
+        for i, item in enumerate(linux.get(name) or []):
+            if not isinstance(item, dict):
+                raise InvalidArgument(f"malformed spec file: linux.{name}[{i}] is not an "
+                                      "object")
+    for name in ("args", "env"):
+        for item in (spec.get("process") or {}).get(name) or []:
+            if not isinstance(item, str):
+                raise InvalidArgument(f"json: cannot unmarshal {_json_kind(item)} into "
+                                      f"Go struct field Process.process.{name} of type "
+                                      "string")
+
+
+def _json_kind(value: object) -> str:
+    return next((name for t, name in _JSON_TYPES if isinstance(value, t)), "null")
+
+
 def validate(spec: oci.Spec, bundle: Path) -> None:
     """Raise ``InvalidArgument`` with runc's message for the first problem found."""
     if not isinstance(spec, dict):
         raise InvalidArgument("malformed spec file: not a JSON object")
+    _check_types(cast(dict[str, Any], spec))
+    try:
+        _validate(spec, bundle)
+    except (TypeError, AttributeError, KeyError, ValueError) as err:
+        # A shape the checks above did not foresee: still a message, never a traceback.
+        raise InvalidArgument(f"malformed spec file: {type(err).__name__}: {err}") from None
+
+
+def _validate(spec: oci.Spec, bundle: Path) -> None:
     if not spec.get("root"):
         raise InvalidArgument("root must be specified")
     _check_root(spec, bundle)
