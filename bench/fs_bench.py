@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from typing import Any
 from daemons import start_daemons
 from harness import Stoppers, entry_parser, parse_entry_args, run_privately
 from host import BenchError, log, run_checked
+from hostnet import free_subnet
 
 
 @dataclass
@@ -135,7 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_entry_args(p, argv)
 
     def body(work: Path, tag: str, stoppers: Stoppers) -> dict[str, Any]:
-        berthd, dockerd, _ = start_daemons(work, tag, stoppers, docker=not args.skip_docker)
+        # berthd's default bridge is this run's own (no iptables, a free pool), so the
+        # host's other berthds and their bridge's addresses neither clash nor accumulate;
+        # it goes after berthd stopped (stoppers run last-first)
+        bridge = f"bf{tag}"
+        stoppers.append(lambda: subprocess.run(["ip", "link", "del", bridge], check=False,
+                                               capture_output=True))
+        settings: dict[str, object] = {"bridge": bridge, "iptables": False,
+                                       "default_address_pools": [str(free_subnet("10.214"))]}
+        berthd, dockerd, _ = start_daemons(work, tag, stoppers, docker=not args.skip_docker,
+                                           berth_settings=settings)
         assert berthd.proc is not None
         sides = [Side("berth", berthd.cli, berthd.env, berthd.proc.pid)]
         if dockerd is not None:
