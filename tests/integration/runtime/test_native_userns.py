@@ -65,3 +65,17 @@ def test_non_root_init_without_capabilities_reaches_exec(runner, make_spec):
         os.umask(old)
     assert result.status == 0, result.stderr
     assert result.stdout == "1000\nCapEff:\t0000000000000000\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/time"), reason="no time namespaces")
+def test_exec_joins_the_time_namespace(runner, make_spec):
+    spec = make_spec(["sleep", "100"])
+    spec["linux"]["namespaces"].append({"type": "time"})
+    spec["linux"]["timeOffsets"] = {"boottime": {"secs": 1_000_000}}
+    cid, _ = _start_sleeper(runner, spec)
+    code, output = _run_exec(runner, cid, _exec_process(["cut", "-d.", "-f1",
+                                                         "/proc/uptime"]))
+    assert code == 0, output
+    with open("/proc/uptime") as f:
+        host = int(float(f.read().split()[0]))
+    assert int(output) - host >= 1_000_000 - 60

@@ -495,6 +495,22 @@ def test_memory_policy(berth, make_spec):
     assert ours.output == "bind:0\n"
 
 
+@pytest.mark.parametrize("policy, words", [
+    ({"mode": "MPOL_BIND", "nodes": "63"}, "error setting memory policy: set_mempolicy "
+                                           "MPOL_BIND nodes '63': invalid argument"),
+    ({"mode": "MPOL_BIND", "nodes": "x"}, "error setting memory policy: invalid memory "
+                                          "policy nodes 'x'"),
+    ({"mode": "MPOL_NOPE"}, "invalid memory policy mode 'MPOL_NOPE'"),
+])
+def test_memory_policy_the_kernel_refuses(berth, make_spec, policy, words):
+    spec = make_spec(["true"])
+    spec["linux"]["cgroupsPath"] += "-berth"
+    spec["linux"]["memoryPolicy"] = policy
+    ours = berth.run(spec)
+    assert ours.create_rc == 1
+    assert words in ours.message and "Traceback" not in ours.create_err
+
+
 def test_intel_rdt_without_resctrl(both):
     theirs, ours = both(["true"], lambda s: s["linux"].update(
         intelRdt={"l3CacheSchema": "L3:0=ff"}))

@@ -42,9 +42,9 @@ from berth.runtime.linux.cgroups import CgroupManager
 # runc's order: the user namespace first (it grants the rights for the others), the mount
 # namespace late (it changes what every later path means), cgroup last (its root is the
 # cgroup joined before).
-JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup")
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup", "time")
 _PROC_NS = {"user": "user", "ipc": "ipc", "uts": "uts", "network": "net", "pid": "pid",
-            "mount": "mnt", "cgroup": "cgroup"}
+            "mount": "mnt", "cgroup": "cgroup", "time": "time"}
 
 
 @dataclass(frozen=True)

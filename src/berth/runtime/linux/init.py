@@ -95,7 +95,10 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
     rootfs.finalize_rootfs(spec)
     policy = validate.linux_of(spec).get("memoryPolicy")
     if policy is not None:
-        mempolicy.apply(policy)
+        try:
+            mempolicy.apply(policy)
+        except (OSError, ValueError) as err:
+            raise InitError(f"error setting memory policy: {err.args[-1]}") from None
     path, env = prepare_process(proc, config.seccomp_program)
     report({"type": "ready"})
     _wait_for_start(config.state_dir_fd)

@@ -36,4 +36,5 @@ def apply(policy: MemoryPolicy) -> None:
         sc.set_mempolicy(mode, parse_nodes(policy.get("nodes", "")))
     except OSError as err:
         raise OSError(err.errno, f"set_mempolicy {policy['mode']} nodes "
-                      f"{policy.get('nodes', '')!r}: {err.strerror}") from None
+                      f"{policy.get('nodes', '')!r}: {(err.strerror or '').lower()}"
+                      ) from None
