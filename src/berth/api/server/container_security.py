@@ -112,8 +112,8 @@ def host_config(host: types.HostConfig, c: Container) -> types.HostConfig:
     # a record from before Security had them keeps them in the spec's own fields
     host.IpcMode = sec.ipc_mode or c.spec.ipc_mode
     host.CgroupnsMode = sec.cgroupns_mode or c.spec.cgroupns_mode
-    if sec.masked_paths is not None:
-        host.MaskedPaths = list(sec.masked_paths)
-    if sec.readonly_paths is not None:
-        host.ReadonlyPaths = list(sec.readonly_paths)
+    # moby fills in the defaults at create unless privileged
+    masked, readonly = sec.system_paths
+    host.MaskedPaths = None if masked is None else list(masked)
+    host.ReadonlyPaths = None if readonly is None else list(readonly)
     return host

@@ -60,6 +60,17 @@ class Security:
     readonly_paths: tuple[str, ...] | None = None
 
     @property
+    def system_paths(self) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+        """The masked and read-only paths applied (as moby records them in HostConfig:
+        the defaults unless given; none recorded for a privileged container)."""
+        if self.privileged:
+            return self.masked_paths, self.readonly_paths
+        return (tuple(runtime_spec.MASKED_PATHS) if self.masked_paths is None
+                else self.masked_paths,
+                tuple(runtime_spec.READONLY_PATHS) if self.readonly_paths is None
+                else self.readonly_paths)
+
+    @property
     def capabilities(self) -> list[str]:
         """The capability set (InvalidArgument for a name docker does not know)."""
         return capabilities.resolve(self.cap_add, self.cap_drop, self.privileged)
