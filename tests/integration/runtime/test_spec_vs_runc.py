@@ -339,7 +339,8 @@ def test_rootfs_propagation(both, propagation):
 
 HOOK_SCRIPT = """#!/bin/sh
 state=$(cat)
-echo "$1 mnt=$(readlink /proc/self/ns/mnt) uid=$(id -u) env=$HOOK_ENV state=$state" >> "$2"
+echo "$1 mnt=$(readlink /proc/self/ns/mnt) uid=$(id -u) env=$HOOK_ENV cwd=$(pwd)\
+ state=$state" >> "$2"
 exit ${3:-0}
 """
 KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
@@ -392,7 +393,7 @@ def hooked(tmp_path: Path, busybox_rootfs: Path):
     return editor, log
 
 
-def test_every_hook_runs_with_its_state(both, hooked):
+def test_every_hook_runs_with_its_state(both, hooked, busybox_rootfs):
     edit, log = hooked
     theirs, ours = both(["true"], edit())
     _ok(theirs, ours)
@@ -407,6 +408,11 @@ def test_every_hook_runs_with_its_state(both, hooked):
             assert (fields["mnt"] != host_mnt) == in_container, (flow, kind)
             assert state["id"] == outcome.cid
             assert state["bundle"].endswith(outcome.cid.rsplit("-", 1)[-1]) or state["bundle"]
+        cwds = {kind: fields["cwd"] for kind, (fields, _) in runs[flow].items()}
+        bundle = runs[flow]["prestart"][1]["bundle"]
+        assert cwds["prestart"] == cwds["createRuntime"] == cwds["poststart"] == bundle
+        assert cwds["createContainer"] == str(busybox_rootfs)
+        assert cwds["startContainer"] == "/"
         states = {kind: state for kind, (_, state) in runs[flow].items()}
         assert states["prestart"]["status"] == states["createRuntime"]["status"] == "creating"
         assert states["createContainer"]["pid"] == 1  # getpid() in the container

@@ -11,6 +11,10 @@ Where and when each kind runs (runtime-spec ``config.md#posix-platform-hooks``):
              poststart                     caller, after init was released (warn only)
     delete:  poststop                      caller, after the container is gone (warn only)
 
+The working directory is runc's: the bundle for the caller's hooks at create and start
+(runc runs from it), the rootfs for createContainer, the process's cwd for
+startContainer, the caller's own for poststop.
+
 A failing prestart, createRuntime or createContainer hook fails ``create`` (and runs the
 poststop hooks, as runc does); a failing startContainer hook kills init before it execs.
 """
@@ -54,22 +58,23 @@ class State:
         return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def run(hooks: Hooks, kind: str, state: State) -> None:
+def run(hooks: Hooks, kind: str, state: State, cwd: str | None = None) -> None:
     """Run every hook of ``kind`` in order; raise ``HookError`` at the first failure."""
     for i, hook in enumerate(_of_kind(hooks, kind)):
         try:
-            _run_one(hook, state)
+            _run_one(hook, state, cwd)
         except HookError as err:
             raise HookError(f"error running hook #{i}: {err}") from None
 
 
-def run_warning(hooks: Hooks, kind: str, state: State) -> list[str]:
+def run_warning(hooks: Hooks, kind: str, state: State, cwd: str | None = None
+                ) -> list[str]:
     """poststart/poststop: a failure is logged and the rest still run; returns the
     failures' messages."""
     failures = []
     for i, hook in enumerate(_of_kind(hooks, kind)):
         try:
-            _run_one(hook, state)
+            _run_one(hook, state, cwd)
         except HookError as err:
             message = f"error running {kind} hook #{i}: {err}"
             log.warning("%s", message)
@@ -81,7 +86,7 @@ def _of_kind(hooks: Hooks, kind: str) -> list[Hook]:
     return cast(list[Hook], cast(dict[str, object], hooks).get(kind) or [])
 
 
-def _run_one(hook: Hook, state: State) -> None:
+def _run_one(hook: Hook, state: State, cwd: str | None) -> None:
     path = hook.get("path") if isinstance(hook, dict) else None
     if not path:
         raise HookError("exec: no command")
@@ -93,7 +98,7 @@ def _run_one(hook: Hook, state: State) -> None:
         executable = path if "/" in path else "./" + path
         proc = subprocess.Popen(args, executable=executable, env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                close_fds=True)
+                                close_fds=True, cwd=cwd)
     except OSError as err:
         raise HookError(f"fork/exec {path}: {(err.strerror or str(err)).lower()}") from None
     try:

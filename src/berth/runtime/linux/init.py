@@ -125,7 +125,8 @@ def _creation_hooks(config: InitConfig, report: Callable[[dict[str, object]], No
     spec_hooks = validate.hooks_of(config.spec)
     if spec_hooks.get("prestart") or spec_hooks.get("createRuntime"):
         report({"type": "hooks", "ack": True})
-    hooks.run(spec_hooks, "createContainer", _state(config, "creating"))
+    hooks.run(spec_hooks, "createContainer", _state(config, "creating"),
+              cwd=rootfs.rootfs_path(config.spec, config.bundle))
 
 
 def prepare_process(proc: oci.Process, seccomp_program: bytes | None

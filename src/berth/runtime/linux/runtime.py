@@ -165,8 +165,8 @@ class NativeRuntime:
         def creation_hooks(init_pid: int) -> None:
             state = hooks.State(container_id, "creating", str(bundle), init_pid,
                                 spec.get("annotations") or {})
-            hooks.run(spec_hooks, "prestart", state)
-            hooks.run(spec_hooks, "createRuntime", state)
+            hooks.run(spec_hooks, "prestart", state, cwd=str(bundle))
+            hooks.run(spec_hooks, "createRuntime", state, cwd=str(bundle))
 
         try:
             request = process.SpawnRequest(
@@ -211,7 +211,8 @@ class NativeRuntime:
         # After the user's process was released, before start returns; a failure only
         # warns (runtime-spec; runc 1.1 runs these at create and fails it instead).
         hooks.run_warning(validate.hooks_of(spec), "poststart", hooks.State(
-            container_id, "running", state.bundle, state.pid, spec.get("annotations") or {}))
+            container_id, "running", state.bundle, state.pid, spec.get("annotations") or {}),
+            cwd=state.bundle)
 
     def _created_spec(self, container_id: str, bundle: Path) -> oci.Spec:
         """The spec as it was created (saved in the state dir), else the bundle's."""
