@@ -132,33 +132,41 @@ def _terminal(bundle: Path) -> bool:
 def _create_container(args: argparse.Namespace, subreaper: bool, detach: bool
                       ) -> tuple[NativeRuntime, int, int | None]:
     """Create; return the runtime, init's pid and, for a foreground terminal without a
-    console socket, the pty master the caller proxies."""
-    bundle = args.bundle.resolve()
-    terminal = _terminal(bundle)
-    cli_console.check_terminal(terminal, detach, args.console_socket)
-    if args.preserve_fds < 0:
-        raise CommandError("--preserve-fds must be a positive number")
-    runtime = NativeRuntime(state_root=args.root, subreaper=subreaper)
-    master: int | None = None
+    console socket, the pty master the caller proxies. Errors are runc's "runc create
+    failed: ..." (or run)."""
     try:
-        if terminal:
-            sock = cli_console.connect(args.console_socket) if args.console_socket else None
-            if sock is None:
-                cli_console.require_controlling_terminal()
-            pid, master = runtime.create_with_console(args.id, bundle)
-            if sock is not None:
-                cli_console.send_master(sock, master)
-                master = None
-        else:
-            pid = runtime.create(args.id, bundle, Stdio(0, 1, 2))
-    except RuntimeFailure as err:  # init reported: runc's words for a failed init
-        raise CommandError(f"berth-runtime {args.command} failed: unable to start container "
-                           f"process: {err.message}") from None
-    except BerthError as err:
+        runtime, pid, master = _create_inner(args, subreaper, detach)
+    except CommandError as err:
         raise CommandError(f"berth-runtime {args.command} failed: {err.message}") from None
     if args.pid_file:
         cli_console.write_pid_file(args.pid_file, pid)
     return runtime, pid, master
+
+
+def _create_inner(args: argparse.Namespace, subreaper: bool, detach: bool
+                  ) -> tuple[NativeRuntime, int, int | None]:
+    bundle = args.bundle.resolve()
+    terminal = _terminal(bundle)
+    cli_console.check_terminal(terminal, detach, args.console_socket)
+    if args.preserve_fds:
+        # The native init closes every fd past stdio before exec (issue 13).
+        raise CommandError("--preserve-fds: not supported by the native runtime yet")
+    runtime = NativeRuntime(state_root=args.root, subreaper=subreaper)
+    try:
+        if not terminal:
+            return runtime, runtime.create(args.id, bundle, Stdio(0, 1, 2)), None
+        sock = cli_console.connect(args.console_socket) if args.console_socket else None
+        if sock is None:
+            cli_console.require_controlling_terminal()
+        pid, master = runtime.create_with_console(args.id, bundle)
+        if sock is None:
+            return runtime, pid, master
+        cli_console.send_master(sock, master)
+        return runtime, pid, None
+    except RuntimeFailure as err:  # init reported: runc's words for a failed init
+        raise CommandError(f"unable to start container process: {err.message}") from None
+    except BerthError as err:
+        raise CommandError(err.message) from None
 
 
 def _create(args: argparse.Namespace) -> int:
