@@ -404,3 +404,16 @@ def test_streaming_without_names_follows_started_containers(daemon: Daemon,
         rows = [line.split() for line in re.split(r"\033\[K|\n", out) if late in line]
         assert rows and rows[0][:2] == [_cid(daemon, late)[:12], late], (w.args, out[-800:])
         assert any(r[-1] == "1" for r in rows), (w.args, out[-800:])  # PIDS
+
+
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+def test_stats_of_containers_of_the_oci_runtimes(client: docker.DockerClient, daemon: Daemon,
+                                                 containers: list[str], runtime: str) -> None:
+    """Every runtime puts the container in the same cgroup (``<parent>/<id>``)."""
+    n = _run(daemon, containers, "--runtime", runtime, "--memory", "48m", "busybox",
+             "sh", "-c", "sleep 600 & exec sleep 600")
+    doc = client.containers.get(n).stats(stream=False)
+    assert doc["pids_stats"]["current"] == 2
+    assert doc["memory_stats"]["limit"] == 48 * 2**20 and doc["memory_stats"]["usage"] > 0
+    assert doc["cpu_stats"]["cpu_usage"]["total_usage"] > 0
+    assert set(doc["networks"]) == {"eth0"}
