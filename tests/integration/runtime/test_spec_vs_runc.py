@@ -197,6 +197,17 @@ def test_user_namespace_with_a_non_root_user(both, open_rootfs):
     assert ours.seen["Uid:"] == ["201000"] * 4
 
 
+def test_oom_score_adj_in_a_user_namespace(both, open_rootfs):
+    def edit(spec):
+        _userns(spec)
+        spec["root"]["path"] = str(open_rootfs)
+        spec["process"]["oomScoreAdj"] = 321
+
+    theirs, ours = both(["cat", "/proc/self/oom_score_adj"], edit)
+    _ok(theirs, ours)
+    assert ours.output == theirs.output == "321\n"
+
+
 @pytest.mark.parametrize("user", [{"uid": 1000, "gid": 1000},
                                   {"uid": 1000, "gid": 1000, "additionalGids": [10, 20]},
                                   {"uid": 1000, "gid": 1000, "umask": 0o077}])

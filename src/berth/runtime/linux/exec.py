@@ -70,7 +70,7 @@ def spawn_exec(request: ExecRequest) -> int:
 
     return process.spawn(process.ForkPlan(
         stdio=request.stdio, keep=keep,
-        enter=_joiner(request.init_pid, types, request.cgroup),
+        enter=_joiner(request.init_pid, types, request.cgroup, request.process),
         body=body, until_exec=True,
     ))
 
@@ -85,9 +85,13 @@ def namespaces_to_join(spec: oci.Spec) -> list[str]:
     return [t for t in JOIN_ORDER if t in present]
 
 
-def _joiner(init_pid: int, types: list[str],
-            cgroup: CgroupManager | None) -> Callable[[], None]:
+def _joiner(init_pid: int, types: list[str], cgroup: CgroupManager | None,
+            proc: oci.Process) -> Callable[[], None]:
     def join() -> None:  # pragma: no cover - runs in child 1
+        # With the caller's credentials, before the user namespace, as for init.
+        init.set_rlimits(proc)
+        if "oomScoreAdj" in proc:
+            init.set_oom_score_adj(proc["oomScoreAdj"])
         fds = []
         try:
             for t in types:

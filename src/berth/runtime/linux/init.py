@@ -246,10 +246,26 @@ def set_rlimits(proc: oci.Process) -> None:
                             f"rlimit type {number}: operation not permitted") from None
 
 
+def set_oom_score_adj(value: int) -> None:
+    """Set by the intermediate child before any user namespace (where the file is not
+    writable); the later calls find it already set."""
+    try:
+        with open("/proc/self/oom_score_adj") as f:
+            if int(f.read()) == value:
+                return
+    except (OSError, ValueError):
+        pass
+    try:
+        _write_proc("/proc/self/oom_score_adj", value)
+    except OSError as err:
+        raise InitError(f"write /proc/self/oom_score_adj: "
+                        f"{os.strerror(err.errno or 0).lower()}") from None
+
+
 def _set_limits(proc: oci.Process) -> None:
     set_rlimits(proc)
     if "oomScoreAdj" in proc:
-        _write_proc("/proc/self/oom_score_adj", proc["oomScoreAdj"])
+        set_oom_score_adj(proc["oomScoreAdj"])
     os.umask((proc.get("user") or {}).get("umask", 0o022))
 
 

@@ -305,7 +305,11 @@ def _enter_namespaces(request: SpawnRequest) -> None:
     if request.cgroup is not None:
         request.cgroup.add_process(0)
     spec = request.config.spec
+    # Both with the caller's credentials, before any user namespace (runc's parent sets
+    # rlimits; nsexec writes oom_score_adj first thing).
     init.set_rlimits(spec["process"])
+    if "oomScoreAdj" in spec["process"]:
+        init.set_oom_score_adj(spec["process"]["oomScoreAdj"])
     namespaces = spec["linux"].get("namespaces", [])
     order = {t: i for i, t in enumerate(JOIN_ORDER)}
     joins = sorted((ns for ns in namespaces if "path" in ns),
