@@ -681,3 +681,27 @@ def test_spec_default_runs_in_both(pair, busybox_rootfs, tmp_path):
         (bundle / "config.json").write_text(json.dumps(spec))
         result = cli("run", "--bundle", str(bundle), CID)
         assert (result.returncode, result.stdout) == (0, "runc\n0\n"), result.stderr
+
+
+def test_create_errors_as_runc(pair, tmp_path):
+    for cli in pair:
+        rc, out = cli.detached("create", "--bundle", str(cli.bundle), CID)
+        assert rc == 0, out
+        cli.pids.append(cli.state()["pid"])
+        assert cli.state()["status"] == "created"
+    for args, message in (
+            (["--bundle", "{bundle}", CID], "container with given ID already exists"),
+            (["--bundle", "{bundle}", "bad/id"], "invalid container ID format"),
+            (["--bundle", str(tmp_path / "nowhere"), "other"],
+             f"chdir {tmp_path / 'nowhere'}: no such file or directory"),
+            (["--bundle", str(tmp_path), "other"],
+             "JSON specification file config.json not found")):
+        results = [cli("create", *(a.replace("{bundle}", str(cli.bundle)) for a in args))
+                   for cli in pair]
+        assert [r.returncode for r in results] == [1, 1]
+        assert [error_message(r.stderr) for r in results] == [
+            f"runc create failed: {message}"] * 2
+    # A created container is deleted without --force (its init killed).
+    same_outcome(pair, "delete", CID, code=0)
+    reap_all([pid for cli in pair for pid in cli.pids])
+    assert [c("list", "-q").stdout for c in pair] == ["", ""]

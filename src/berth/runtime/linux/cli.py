@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from berth import __version__
-from berth.errors import BerthError, RuntimeFailure
+from berth.errors import BerthError, InvalidArgument, NotFound, RuntimeFailure
 from berth.runtime import Stdio
 from berth.runtime.linux import (
     cli_console,
@@ -146,12 +146,17 @@ def _create_container(args: argparse.Namespace, subreaper: bool, detach: bool
 def _create_inner(args: argparse.Namespace, subreaper: bool, detach: bool
                   ) -> tuple[NativeRuntime, int, int | None]:
     bundle = args.bundle.resolve()
+    if not bundle.is_dir():
+        raise CommandError(f"chdir {args.bundle}: no such file or directory")
+    if not (bundle / "config.json").is_file():
+        raise CommandError("JSON specification file config.json not found")
     terminal = _terminal(bundle)
     cli_console.check_terminal(terminal, detach, args.console_socket)
     if args.preserve_fds:
         # The native init closes every fd past stdio before exec (issue 13).
         raise CommandError("--preserve-fds: not supported by the native runtime yet")
     runtime = NativeRuntime(state_root=args.root, subreaper=subreaper)
+    _check_new_id(runtime, args.id)
     try:
         if not terminal:
             return runtime, runtime.create(args.id, bundle, Stdio(0, 1, 2)), None
@@ -169,6 +174,16 @@ def _create_inner(args: argparse.Namespace, subreaper: bool, detach: bool
         raise CommandError(err.message) from None
 
 
+def _check_new_id(runtime: NativeRuntime, container_id: str) -> None:
+    try:
+        runtime.state(container_id)
+    except InvalidArgument:
+        raise CommandError("invalid container ID format") from None
+    except NotFound:
+        return
+    raise CommandError("container with given ID already exists")
+
+
 def _create(args: argparse.Namespace) -> int:
     _create_container(args, subreaper=False, detach=True)
     return 0
@@ -182,8 +197,9 @@ def _run(args: argparse.Namespace) -> int:
         runtime, _, _ = _create_container(args, subreaper=False, detach=True)
         _start_or_delete(runtime, args.id)
         return 0
-    runtime, pid, master = _create_container(args, subreaper=not args.no_subreaper,
-                                             detach=False)
+    # Always a subreaper (--no-subreaper is accepted): init is our grandchild, which we
+    # can only wait for as its subreaper.
+    runtime, pid, master = _create_container(args, subreaper=True, detach=False)
     try:
         cli_console.forward_signals(pid)
         _start_or_delete(runtime, args.id)
