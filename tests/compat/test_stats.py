@@ -417,3 +417,25 @@ def test_stats_of_containers_of_the_oci_runtimes(client: docker.DockerClient, da
     assert doc["memory_stats"]["limit"] == 48 * 2**20 and doc["memory_stats"]["usage"] > 0
     assert doc["cpu_stats"]["cpu_usage"]["total_usage"] > 0
     assert set(doc["networks"]) == {"eth0"}
+
+
+def test_berth_formats_as_docker_does(daemon: Daemon, containers: list[str]) -> None:
+    """Templates over the same fields, -a with a created container, docker's error for a
+    field its statsContext lacks."""
+    running = _run(daemon, containers, "busybox", "sleep", "600")
+    created = name("st")
+    containers.append(created)
+    daemon.docker("create", "--name", created, "busybox")
+    for args in (["--format", "table {{.Container}}\t{{.Name}}\t{{.PIDs}}"],
+                 ["-a", "--format", "{{.Name}}: {{.CPUPerc}} {{.MemPerc}} {{.BlockIO}}"],
+                 ["--format", "{{.Nope}}", running]):
+        theirs = daemon.docker("stats", "--no-stream", *args, check=False)
+        ours = daemon.berth("stats", "--no-stream", *args, check=False)
+        assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr), args
+        if args[0] == "-a":
+            assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())
+            assert f"{created}: 0.00% 0.00% 0B / 0B" in ours.stdout.splitlines()
+        elif theirs.returncode == 0:
+            mine = [line.split() for line in ours.stdout.splitlines()]
+            assert mine == [line.split() for line in theirs.stdout.splitlines()]
+            assert [_cid(daemon, running)[:12], running, "1"] in mine

@@ -238,9 +238,9 @@ def _watch_events(ctx: Context, readers: Readers, every: bool, started: threadin
         for ev in events:
             action, actor = ev.get("Action") or ev.get("status"), ev.get("id") or ""
             if action in add:
-                readers.add(str(actor))
+                readers.add(str(actor)[:12])  # docker 28 follows ids cut to 12
             elif action in drop:
-                readers.remove(str(actor))
+                readers.remove(str(actor)[:12])
     except (errors.BerthError, OSError, ValueError):
         pass
     finally:
@@ -267,7 +267,7 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
                              daemon=True).start()
             started.wait(5.0)  # subscribed before listing, so no start is missed
         for c in ctx.client.containers.list(all=opts.all):
-            readers.add(c.id)
+            readers.add(c.id[:12])  # .Container shows it
         readers.wait_first()
     fmt = pick_format(opts.format, False, DEFAULT, DEFAULT)
     trunc = not opts.no_trunc
@@ -288,4 +288,4 @@ def run(ctx: Context, opts: Options, args: list[str]) -> int:
 
 def _table(fmt: str, readers: Readers, trunc: bool) -> str:
     rows = [r.entry.row(trunc) for r in readers.snapshot()]
-    return render(fmt, rows, HEADERS)
+    return render(fmt, rows, HEADERS, "*container.statsContext")
