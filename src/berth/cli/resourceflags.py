@@ -193,7 +193,7 @@ def parse_device(text: str) -> tuple[str, str, str]:
 
 _SHARED: tuple[Flag, ...] = (
     Flag("blkio-weight", kind="value", default=0, convert=uint16, metavar="uint16",
-         help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)"),
+         help="Block IO (relative weight), between 10 and 1000, or 0 to disable"),
     Flag("cpu-period", kind="int", default=0,
          help="Limit CPU CFS (Completely Fair Scheduler) period"),
     Flag("cpu-quota", kind="int", default=0,
