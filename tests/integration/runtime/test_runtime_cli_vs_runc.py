@@ -705,3 +705,29 @@ def test_create_errors_as_runc(pair, tmp_path):
     same_outcome(pair, "delete", CID, code=0)
     reap_all([pid for cli in pair for pid in cli.pids])
     assert [c("list", "-q").stdout for c in pair] == ["", ""]
+
+
+def test_preserve_fds(pair, tmp_path):
+    """--preserve-fds N: the caller's fds 3..3+N-1 are the container's 3..3+N-1."""
+    outputs = []
+    for cli in pair:
+        cli.set_args(["sh", "-c", "echo to-3 >&3; echo to-4 >&4; echo 5 >&5 || echo no-5"])
+        files = [tmp_path / f"{cli.name}-fd{n}" for n in (3, 4, 5)]
+        opened = [os.open(f, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644) for f in files]
+
+        def as_3_4_5(opened: list[int] = opened) -> None:
+            for target, fd in enumerate(opened, start=3):
+                os.dup2(fd, target)
+
+        try:
+            result = subprocess.run(
+                [*cli.argv0, "--root", str(cli.root), "run", "--preserve-fds", "2",
+                 "--bundle", str(cli.bundle), CID], pass_fds=(3, 4, 5), preexec_fn=as_3_4_5,
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+                check=False)
+        finally:
+            for fd in opened:
+                os.close(fd)
+        assert result.returncode == 0, result.stderr
+        outputs.append((result.stdout, [f.read_text() for f in files]))
+    assert outputs[0] == outputs[1] == ("no-5\n", ["to-3\n", "to-4\n", ""])

@@ -152,10 +152,10 @@ def _create_inner(args: argparse.Namespace, subreaper: bool, detach: bool
         raise CommandError("JSON specification file config.json not found")
     terminal = _terminal(bundle)
     cli_console.check_terminal(terminal, detach, args.console_socket)
-    if args.preserve_fds:
-        # The native init closes every fd past stdio before exec (issue 13).
-        raise CommandError("--preserve-fds: not supported by the native runtime yet")
-    runtime = NativeRuntime(state_root=args.root, subreaper=subreaper)
+    if args.preserve_fds < 0:
+        raise CommandError("--preserve-fds must be a positive number")
+    runtime = NativeRuntime(state_root=args.root, subreaper=subreaper,
+                            preserve_fds=args.preserve_fds)
     _check_new_id(runtime, args.id)
     try:
         if not terminal:

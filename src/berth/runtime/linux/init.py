@@ -65,6 +65,8 @@ class InitConfig:
     console_socket: int | None = None  # with process.terminal: where the pty master goes
     container_id: str = ""  # for the hooks' state
     cgroups_path: str = ""  # the container's cgroup (cgroup v1 binds in a user namespace)
+    preserve_fds: int = 0  # runc's --preserve-fds: the caller's fds 3..3+N-1 ...
+    preserved_at: int = 0  # ... which init holds from here on, until they become 3..
 
 
 def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoReturn:
@@ -110,6 +112,8 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
         # errors go, and never exec.
         os.write(2, f"startContainer: {err}\n".encode())
         raise
+    for i in range(config.preserve_fds):  # sources sit above every target: no overlap
+        os.dup2(config.preserved_at + i, 3 + i, inheritable=True)
     execute(path, proc, env, config.seccomp_program)
 
 

@@ -113,9 +113,13 @@ def spawn_init(request: SpawnRequest) -> int:
     keep = [config.state_dir_fd]
     if config.console_socket is not None:
         keep.append(config.console_socket)
+    # runc's --preserve-fds: the caller's 3..3+N-1 ride along after the others.
+    preserved_at = KEEP_FDS + len(keep)
+    keep.extend(range(3, 3 + config.preserve_fds))
     inner = init.InitConfig(config.spec, config.bundle, KEEP_FDS, config.seccomp_program,
                             None if config.console_socket is None else KEEP_FDS + 1,
-                            config.container_id, config.cgroups_path)
+                            config.container_id, config.cgroups_path,
+                            config.preserve_fds, preserved_at)
     return spawn(ForkPlan(
         stdio=request.stdio, keep=keep,
         enter=lambda: _enter_namespaces(request),

@@ -76,8 +76,10 @@ class NativeRuntime:
     name = "native"
 
     def __init__(self, state_root: Path = DEFAULT_STATE_ROOT,
-                 cgroup_root: Path = DEFAULT_ROOT, subreaper: bool = True) -> None:
+                 cgroup_root: Path = DEFAULT_ROOT, subreaper: bool = True,
+                 preserve_fds: int = 0) -> None:
         self.state_root = state_root
+        self._preserve_fds = preserve_fds  # runc's --preserve-fds, for create
         self._cgroup_root = cgroup_root
         # Init is reparented to the nearest subreaper when the intermediate child exits;
         # the caller can only waitpid() it if that is the caller.
@@ -172,7 +174,8 @@ class NativeRuntime:
             request = process.SpawnRequest(
                 config=init.InitConfig(spec, bundle, state_fd, program, console_socket,
                                        container_id,
-                                       "" if cgroup is None else cgroup.cgroups_path),
+                                       "" if cgroup is None else cgroup.cgroups_path,
+                                       self._preserve_fds),
                 stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
                 cgroup=cgroup,
                 steps=process.ParentSteps(map_ids=map_ids, hooks=creation_hooks),
