@@ -250,6 +250,7 @@ def _watch_events(ctx: Context, readers: Readers, every: bool, started: threadin
 
 def run(ctx: Context, opts: Options, args: list[str]) -> int:
     stream = not opts.no_stream
+    ctx.client  # noqa: B018  made once here, not raced for by the reader threads
     readers = Readers(ctx, stream)
     ended = threading.Event()  # without names: the daemon's event stream is gone
     if args:
