@@ -219,7 +219,20 @@ def _validate(spec: oci.Spec, bundle: Path) -> None:
     _check_sysctl(spec["linux"].get("sysctl") or {}, spec["linux"].get("namespaces") or [])
     _check_devices(spec["linux"].get("devices") or [])
     _check_linux_extensions(linux_of(spec), types)
+    _check_resources(cast(dict[str, Any], spec["linux"].get("resources") or {}))
     _check_hooks(hooks_of(spec))
+
+
+# What the cgroup managers apply (cgroups/v1.py, v2.py); anything else set is refused
+# rather than silently left out.
+APPLIED_RESOURCES = frozenset({"memory", "cpu", "pids", "blockIO", "devices"})
+
+
+def _check_resources(resources: dict[str, Any]) -> None:
+    for key, value in resources.items():
+        if key not in APPLIED_RESOURCES and value not in (None, [], {}):
+            raise InvalidArgument(f"linux.resources.{key} is set, but this runtime cannot "
+                                  "apply it")
 
 
 def _check_root(spec: oci.Spec, bundle: Path) -> None:

@@ -27,6 +27,9 @@ def _spec(tmp_path: Path, **linux: Any) -> dict[str, Any]:
 
 def test_a_valid_spec_passes(tmp_path):
     validate.validate(_spec(tmp_path), tmp_path)
+    # empty sections of resources nobody applies are fine (docker writes some)
+    validate.validate(_spec(tmp_path, resources={"hugepageLimits": [], "memory": {}}),
+                      tmp_path)
 
 
 @pytest.mark.parametrize("edit, words", [
@@ -55,6 +58,9 @@ def test_a_valid_spec_passes(tmp_path):
      "malformed spec file: linux.namespaces[0] is not an object"),
     (lambda s: s["mounts"].append({"type": "tmpfs"}),
      "invalid mount #0: mount destination must be set"),
+    (lambda s: s["linux"].update(resources={"hugepageLimits": [{"pageSize": "2MB",
+                                                                 "limit": 1}]}),
+     "linux.resources.hugepageLimits is set, but this runtime cannot apply it"),
 ])
 def test_runc_words_for_invalid_specs(tmp_path, edit, words):
     spec = _spec(tmp_path)
