@@ -6,11 +6,13 @@ feature the kernel has, the test says so and checks berth-runtime's own behaviou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +95,25 @@ def test_no_cgroups_path_still_gets_a_cgroup_with_limits(both):
     assert not (CGROUP / "pids" / ours.cid).exists()  # delete removed it
 
 
-def test_relative_cgroups_path_is_below_the_callers_cgroup(both):
+@pytest.fixture
+def relative_parent():
+    """A parent for relative cgroup paths, removed below the caller's own cgroup of every
+    hierarchy afterwards (runc removes only the leaf)."""
+    parent = f"berth-spec-rel-{uuid.uuid4().hex[:8]}"
+    yield parent
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, own = line.rstrip("\n").split(":", 2)
+            name = controllers.removeprefix("name=") or "unified"
+            for base in {own.lstrip("/"), ""}:  # berth falls back to the root (see doc)
+                with contextlib.suppress(OSError):
+                    (CGROUP / name / base / parent).rmdir()
+
+
+def test_relative_cgroups_path_is_below_the_callers_cgroup(both, relative_parent):
     def edit(spec):
-        spec["linux"]["cgroupsPath"] = spec["linux"]["cgroupsPath"].lstrip("/")
+        name = spec["linux"]["cgroupsPath"].rsplit("/", 1)[-1]
+        spec["linux"]["cgroupsPath"] = f"{relative_parent}/{name}"
         _without(spec, "cgroup")
         spec["linux"]["resources"] = {"pids": {"limit": 17}}
 
