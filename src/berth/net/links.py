@@ -132,6 +132,21 @@ def bridge_exists(name: str) -> bool:
     return os.path.isdir(f"/sys/class/net/{name}/bridge")
 
 
+def bridge_addresses(name: str) -> list[ipaddress.IPv4Interface]:
+    """The IPv4 addresses of bridge ``name`` (none if it does not exist), in the kernel's
+    order: the first is the one it was given first."""
+    index = _index(name)
+    if index is None:
+        return []
+    with _ipr() as ipr:
+        try:
+            found = ipr.addr("dump", family=socket.AF_INET, index=index)
+        except NetlinkError as err:
+            raise _fail(f"listing the addresses of {name}", err) from err
+    return [ipaddress.IPv4Interface(f"{a.get('address')}/{a['prefixlen']}")
+            for a in found]
+
+
 def _remove_link(name: str, what: str) -> None:
     index = _index(name)
     if index is None:

@@ -159,6 +159,9 @@ class NetworkService:
             return IpamPool(str(net), str(gw))
         if old is not None and old.pools and old.bridge == self.opts.bridge:
             return old.pools[0]
+        existing = links.bridge_addresses(self.opts.bridge)
+        if existing:  # a bridge left by an earlier data root: its address, as docker0's
+            return IpamPool(str(existing[0].network), str(existing[0].ip))
         return self._pick_pool(exclude="")
 
     def _pick_pool(self, exclude: str) -> IpamPool:
