@@ -171,7 +171,7 @@ def test_bad_security_opts(daemon: Daemon, tmp_path: Path) -> None:
 def test_group_add(daemon: Daemon, runtime: str, names: list[str]) -> None:
     out = daemon.docker("run", "--rm", "--runtime", runtime, "--group-add", "audio",
                         "--group-add", "4242", "-u", "1000", "busybox", "id").stdout
-    groups = out.split("groups=")[1].split(",")
+    groups = out.strip().split("groups=")[1].split(",")
     assert "29(audio)" in groups and "4242" in groups, out
     name = _name(names)
     daemon.docker("run", "-d", "--name", name, "--runtime", runtime, "--group-add", "audio",
