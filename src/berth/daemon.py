@@ -164,47 +164,53 @@ async def serve(config: DaemonConfig) -> None:
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs
     await networks.start()  # bridges ready before restore starts restart-policy ones
-    await proc_view.start()  # lxcfs too (started late: a failed start leaves it behind)
-    await containers.restore()
-    await network_startup.reconcile(networks)
-    execs = ExecService(containers, images)
-    containers.health.set_prober(execs)  # health probes are execs
-    admin = ContainerAdmin(containers, images, events)
-    stats = StatsCollector(containers)
-    system = SystemService(
-        EngineFacts(data_root=config.data_root, exec_root=config.exec_root,
-                    snapshotter=config.snapshotter, default_runtime=config.runtime,
-                    runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(), debug=config.debug,
-                    proc_view_off="" if proc_view.status.on else proc_view.status.reason),
-        containers, images, admin, LOG_DRIVERS)
-    app = make_app([
-        SystemRoutes(system, images.registries, events, volumes).register,
-        ContainerRoutes(containers, execs, admin, str(config.data_root),
-                        config.snapshotter, networks, volumes).register,
-        NetworkRoutes(networks, containers).register,
-        VolumeRoutes(volumes, containers).register,
-        ContainerFsRoutes(
-            ContainerArchive(containers, images, mount_points_source(volumes.mount_points)),
-            ContainerChanges(containers, images), ContainerCommitter(containers, images)).register,
-        ContainerStatsRoutes(stats).register,
-        ExecRoutes(execs).register,
-        ImageRoutes(images, containers, config.snapshotter).register,
-        BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
-        SwarmRoutes().register,
-    ])
-    # Streams (logs -f, events, attach, wait) would hold shutdown for aiohttp's default 60 s;
-    # their clients see EOF, and the containers behind them keep running.
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    sock = config.socket_path
-    sock.parent.mkdir(parents=True, exist_ok=True)
-    sock.unlink(missing_ok=True)
-    site = web.UnixSite(runner, str(sock))
-    await site.start()
-    os.chmod(sock, 0o660)
-    _socket_group(sock)
-    log.info("berthd listening on unix://%s (data root %s)", sock, config.data_root)
-    tls_servers = await _serve_tcp(config, runner)
+    await proc_view.start()  # lxcfs too
+    try:  # a start that fails from here on leaves no lxcfs behind
+        await containers.restore()
+        await network_startup.reconcile(networks)
+        execs = ExecService(containers, images)
+        containers.health.set_prober(execs)  # health probes are execs
+        admin = ContainerAdmin(containers, images, events)
+        stats = StatsCollector(containers)
+        system = SystemService(
+            EngineFacts(data_root=config.data_root, exec_root=config.exec_root,
+                        snapshotter=config.snapshotter, default_runtime=config.runtime,
+                        runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(),
+                        debug=config.debug,
+                        proc_view_off="" if proc_view.status.on else proc_view.status.reason),
+            containers, images, admin, LOG_DRIVERS)
+        app = make_app([
+            SystemRoutes(system, images.registries, events, volumes).register,
+            ContainerRoutes(containers, execs, admin, str(config.data_root),
+                            config.snapshotter, networks, volumes).register,
+            NetworkRoutes(networks, containers).register,
+            VolumeRoutes(volumes, containers).register,
+            ContainerFsRoutes(
+                ContainerArchive(containers, images, mount_points_source(volumes.mount_points)),
+                ContainerChanges(containers, images),
+                ContainerCommitter(containers, images)).register,
+            ContainerStatsRoutes(stats).register,
+            ExecRoutes(execs).register,
+            ImageRoutes(images, containers, config.snapshotter).register,
+            BuildRoutes(Builder(images, containers, config.data_root / "build")).register,
+            SwarmRoutes().register,
+        ])
+        # Streams (logs -f, events, attach, wait) would hold shutdown for aiohttp's default 60 s;
+        # their clients see EOF, and the containers behind them keep running.
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = config.socket_path
+        sock.parent.mkdir(parents=True, exist_ok=True)
+        sock.unlink(missing_ok=True)
+        site = web.UnixSite(runner, str(sock))
+        await site.start()
+        os.chmod(sock, 0o660)
+        _socket_group(sock)
+        log.info("berthd listening on unix://%s (data root %s)", sock, config.data_root)
+        tls_servers = await _serve_tcp(config, runner)
+    except BaseException:
+        await proc_view.close()  # unless restored containers use it
+        raise
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
