@@ -48,7 +48,7 @@ def for_container(c: Container, rootfs: LayerTree, cgroups_path: str) -> list[Sp
         *resources.spec_opts(c.spec.resources),
         *security.spec_opts(c.spec.security, rootfs),
     ]
-    if c.spec.init:
+    if c.spec.init and not c.spec.security.pid_mode:  # moby: only a private pid namespace
         opts.append(with_init(INIT_BINARY))
     return opts
 
