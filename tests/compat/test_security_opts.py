@@ -223,6 +223,16 @@ def test_host_namespaces(daemon: Daemon, runtime: str) -> None:
     assert any(daemon.cgroup_parent in line for line in out[3:]), out
 
 
+def test_init_only_in_a_private_pid_namespace(daemon: Daemon) -> None:
+    """moby adds docker-init only where the container has its own pid namespace."""
+    assert daemon.docker("run", "--rm", "--init", "busybox", "cat", "/proc/1/cmdline"
+                         ).stdout.startswith("/sbin/docker-init")
+    out = daemon.docker("run", "--rm", "--init", "--pid", "host", "busybox", "sh", "-c",
+                        "cat /proc/self/cmdline | tr '\\0' ' '; ls /sbin/docker-init"
+                        " 2>/dev/null || echo NO-INIT").stdout
+    assert out.startswith("cat /proc/self/cmdline") and "NO-INIT" in out
+
+
 def test_uts_host_refuses_a_hostname(daemon: Daemon) -> None:
     done = daemon.docker("run", "--rm", "--uts", "host", "-h", "box", "busybox", "true",
                          check=False)
