@@ -33,9 +33,21 @@ import json
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.compat.daemon import Daemon
+from tests.compat.test_crash_fs import own_daemon
+
+pytestmark = pytest.mark.timeout(600)  # builds, commits and prunes on a daemon of its own
+
+
+@pytest.fixture
+def fresh_daemon() -> Iterator[Daemon]:
+    yield from own_daemon()  # on a bridge subnet of its own
 
 
 def _size(*roots: Path) -> int:
@@ -92,18 +104,12 @@ def _committed_dirs(d: Daemon) -> list[Path]:
     return [_snapshots(d) / str(i) / "fs" for i in ids]
 
 
-def _df(d: Daemon) -> dict[str, object]:
-    out = d.docker("system", "df", "-v", "--format", "json").stdout
-    doc: dict[str, object] = json.loads(out)
-    return doc
-
-
-def _api_df(d: Daemon) -> dict[str, object]:
+def _api_df(d: Daemon) -> dict[str, Any]:
     from tests.compat.daemon import raw_request
 
     status, _, body = raw_request(d, "GET", "/v1.45/system/df")
     assert status == 200
-    doc: dict[str, object] = json.loads(body)
+    doc: dict[str, Any] = json.loads(body)
     return doc
 
 
@@ -140,18 +146,18 @@ def test_df_reports_what_is_on_disk(fresh_daemon: Daemon) -> None:
     ids = _setup(d)
     doc = _api_df(d)
     # containers: SizeRw is the upper dir
-    for c in doc["Containers"]:  # type: ignore[union-attr]
+    for c in doc["Containers"]:
         assert c["SizeRw"] == _size(_snapshot_dir(d, c["Id"])), c["Names"]
-    sizes = {c["Id"]: c["SizeRw"] for c in doc["Containers"]}  # type: ignore[union-attr]
+    sizes = {c["Id"]: c["SizeRw"] for c in doc["Containers"]}
     assert sizes[ids["b"]] >= 2_000_000 and sizes[ids["b"]] < 2_100_000  # /b2: once
     # volumes: each its directory
-    for v in doc["Volumes"]:  # type: ignore[union-attr]
+    for v in doc["Volumes"]:
         assert v["UsageData"]["Size"] == _size(d.data_root / "volumes" / v["Name"] / "_data")
     # images: every layer and blob once
     on_disk = _size(*_committed_dirs(d), _blobs(d))
     print(f"LayersSize {doc['LayersSize']}, on disk {on_disk}")
     assert doc["LayersSize"] == on_disk
-    images = {i["RepoTags"][0]: i for i in doc["Images"]}  # type: ignore[union-attr]
+    images = {i["RepoTags"][0]: i for i in doc["Images"]}
     # img:b stands on img:a's layers (busybox + /a): shared with img:a and busybox
     assert images["img:b"]["SharedSize"] >= images["img:a"]["Size"] - 10_000
     assert sum(i["Size"] - i["SharedSize"] for i in images.values()) < doc["LayersSize"]
