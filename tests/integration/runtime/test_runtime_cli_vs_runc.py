@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -581,6 +582,8 @@ def _read_until_closed(fd: int, timeout: float = 10) -> bytes:
     out = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
         try:
             data = os.read(fd, 4096)
         except OSError:
@@ -731,3 +734,16 @@ def test_preserve_fds(pair, tmp_path):
         assert result.returncode == 0, result.stderr
         outputs.append((result.stdout, [f.read_text() for f in files]))
     assert outputs[0] == outputs[1] == ("no-5\n", ["to-3\n", "to-4\n", ""])
+
+
+def test_exec_tty_uses_the_callers_terminal(pair):
+    results = []
+    for cli in pair:
+        cli.start_detached()
+        results.append(_run_on_a_pty([*cli.argv0, "--root", str(cli.root), "exec", "-t", CID,
+                                      "sh", "-c", "tty; read line; echo got-$line; exit 6"],
+                                     stdin_data=b"typed\n"))
+    assert results[0][0] == results[1][0] == 6
+    for _, out in results:  # the echoes of "typed" come when they come: the rest is fixed
+        out = out.replace(b"\r\r\n", b"\r\n")  # runc: before its raw mode, ONLCR again
+        assert b"/dev/pts/0\r\n" in out and out.endswith(b"got-typed\r\n"), out

@@ -119,7 +119,7 @@ def _raw(fd: int) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: what was typed already still counts
     try:
         yield
     finally:
