@@ -88,7 +88,8 @@ def test_privileged(daemon: Daemon, runtime: str) -> None:
         "grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; "
         "ip link add berthb0 type bridge && echo LINK-ADDED; ls /dev; "
         "grep ' /sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1; "
-        "cat /proc/kcore >/dev/null 2>&1; wc -c </proc/timer_list").stdout
+        "cat /proc/kcore >/dev/null 2>&1; wc -c </proc/timer_list; "
+        "grep -c ' /sys/fs/cgroup/[^ ]* cgroup ro' /proc/self/mounts || true").stdout
     lines = out.splitlines()
     fields = dict(line.split(":\t") for line in lines[:3])
     assert int(fields["CapEff"], 16) == host_caps() == int(fields["CapBnd"], 16)
@@ -100,7 +101,11 @@ def test_privileged(daemon: Daemon, runtime: str) -> None:
     assert host <= devices, f"host devices missing: {sorted(host - devices)[:5]}"
     assert "kmsg" in devices
     assert "rw" in lines, "/sys is read-write"
-    assert lines[-1] != "0", "no masked paths: /proc/timer_list is readable"
+    assert lines[-2] != "0", "no masked paths: /proc/timer_list is readable"
+    assert lines[-1] == "0", "the cgroup mounts are read-write"
+    plain = daemon.docker("run", "--rm", "--runtime", runtime, "busybox", "grep", "-c",
+                          " /sys/fs/cgroup/[^ ]* cgroup ro", "/proc/self/mounts").stdout
+    assert int(plain) > 0, "read-only without --privileged"
 
 
 # ── no-new-privileges, seccomp ────────────────────────────────────────────────────────
@@ -392,3 +397,22 @@ def test_socket_group_berth(tmp_path: Path) -> None:
         d.cleanup()
         if made:
             subprocess.run(["groupdel", "berth"], check=True)
+
+
+def test_berth_cli(daemon: Daemon, tmp_path: Path) -> None:
+    """berth's own run: the same flags, the profile file read by the CLI."""
+    profile = tmp_path / "nomkdir.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": '
+                       '["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}')
+    done = daemon.berth("run", "--rm", "--cap-drop", "all", "--cap-add", "net_admin",
+                        "--security-opt", f"seccomp={profile}", "--security-opt",
+                        "no-new-privileges", "--sysctl", "net.ipv4.ip_forward=1",
+                        "busybox", "sh", "-c",
+                        "grep -E '^(CapBnd|NoNewPrivs):' /proc/self/status; "
+                        "cat /proc/sys/net/ipv4/ip_forward; mkdir /d", check=False)
+    assert done.stdout.split() == ["CapBnd:", f"{NET_ADMIN:016x}", "NoNewPrivs:", "1", "1"]
+    assert done.returncode == 1 and "Operation not permitted" in done.stderr
+    refused = daemon.berth("run", "--rm", "--sysctl", "kernel.panic=1", "busybox", "true",
+                           check=False)
+    assert refused.returncode == 125 and "sysctl 'kernel.panic=1' is not allowed" in (
+        refused.stderr)
