@@ -118,13 +118,16 @@ class ContainerService:
         owns are deleted."""
         containers = await asyncio.to_thread(self.store.load)
         for c in containers:
+            # frozen by a commit the last daemon never ended: thawed, the marker gone
+            # either way (a later pause of the user's must stay)
+            marker = self.data_dir(c.id) / COMMIT_PAUSE_MARKER
+            thaw = marker.exists()
+            marker.unlink(missing_ok=True)
             if c.state.running:
                 if await self._tasks.reattach(c.id):
                     self.health.start(c)
-                    marker = self.data_dir(c.id) / COMMIT_PAUSE_MARKER
-                    if marker.exists():  # frozen by a commit the last daemon never ended
+                    if thaw:
                         await self._resume(c.id, self.running_task(c.id)[1])
-                        marker.unlink()
             elif await recovery.reap_orphan(self._tasks, c.id):
                 await self._tasks.release(c)  # its start may have prepared it
         known = {c.id for c in containers}
