@@ -20,11 +20,9 @@ def _container_count(daemon: Daemon) -> int:
 
 
 @pytest.mark.parametrize(("flags", "field"), [
-    (["--cap-drop", "CHOWN"], "HostConfig.CapDrop"),
-    (["--cap-add", "NET_ADMIN"], "HostConfig.CapAdd"),
-    (["--privileged"], "HostConfig.Privileged"),
-    (["--group-add", "10"], "HostConfig.GroupAdd"),
-    (["--pid", "host"], "HostConfig.PidMode"),
+    (["--storage-opt", "size=1G"], "HostConfig.StorageOpt"),
+    (["--gpus", "all"], "HostConfig.DeviceRequests"),
+    (["--cgroup-parent", "elsewhere"], "HostConfig.CgroupParent"),
 ])
 def test_docker_cli_refuses_what_berth_does_not_do(daemon: Daemon, flags: list[str],
                                                    field: str) -> None:
@@ -37,9 +35,9 @@ def test_docker_cli_refuses_what_berth_does_not_do(daemon: Daemon, flags: list[s
 
 def test_docker_py_refuses_what_berth_does_not_do(client: docker.DockerClient) -> None:
     with pytest.raises(docker.errors.APIError) as info:
-        client.containers.create("busybox", "true", cap_add=["NET_ADMIN"])
+        client.containers.create("busybox", "true", storage_opt={"size": "1G"})
     assert info.value.status_code == 400
-    assert "berth does not support HostConfig.CapAdd yet" in str(info.value)
+    assert "berth does not support HostConfig.StorageOpt yet" in str(info.value)
 
 
 @pytest.mark.parametrize("body", [
