@@ -329,6 +329,53 @@ def test_tmpfs_mode(both, options, expected):
     assert ours.output == theirs.output == expected + "\n"
 
 
+def test_tmpfs_over_an_existing_directory_keeps_its_mode(both, busybox_rootfs):
+    (busybox_rootfs / "kept").mkdir(mode=0o711)
+    os.chmod(busybox_rootfs / "kept", 0o711)
+
+    def edit(spec):
+        spec["mounts"].append({"destination": "/kept", "type": "tmpfs", "source": "tmpfs"})
+
+    theirs, ours = both(["stat", "-c", "%a", "/kept"], edit)
+    _ok(theirs, ours)
+    assert ours.output == theirs.output == "711\n"
+    # (With an explicit mode= runc 1.1.5 still chmods to the directory's mode; berth
+    # keeps the mode asked for, as later runc releases do.)
+
+
+def test_tmpfs_copy_up(both, busybox_rootfs):
+    (busybox_rootfs / "seeded/sub").mkdir(parents=True)
+    (busybox_rootfs / "seeded/sub/file").write_text("kept\n")
+    os.chmod(busybox_rootfs / "seeded", 0o750)
+
+    def edit(spec):
+        spec["mounts"].append({"destination": "/seeded", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["tmpcopyup"]})
+
+    theirs, ours = both(["sh", "-c", "cat /seeded/sub/file; stat -c %a /seeded;"
+                         " grep -c ' /seeded .* tmpfs ' /proc/self/mountinfo"], edit)
+    _ok(theirs, ours)
+    assert ours.output == theirs.output == "kept\n750\n1\n"
+    assert (busybox_rootfs / "seeded/sub/file").read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("options", [["rbind", "rro"], ["rbind", "rro", "rrw"],
+                                     ["rbind", "rnoatime", "rnosuid", "rnodev"],
+                                     ["rbind", "ro", "rnoexec"]])
+def test_recursive_mount_options(both, tmp_path, options):
+    source = tmp_path / "recursive"
+    (source / "sub").mkdir(parents=True)
+
+    def edit(spec):
+        spec["mounts"].append({"destination": "/r", "type": "bind", "source": str(source),
+                               "options": options})
+
+    theirs, ours = both(["sh", "-c", "grep ' /r ' /proc/self/mountinfo | cut -d' ' -f6;"
+                         " touch /r/x 2>/dev/null && echo writable"], edit)
+    _ok(theirs, ours)
+    assert ours.output == theirs.output
+
+
 DEVICES = [
     {"path": "/dev/myfifo", "type": "p", "fileMode": 0o620, "uid": 1000, "gid": 1000},
     {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600,

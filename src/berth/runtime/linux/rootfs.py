@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,26 +76,56 @@ _DEV_SYMLINKS = [
 _DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
+# runc's recursive options ("rro", ...): mount_setattr(AT_RECURSIVE) after the mount,
+# option → (attributes to set, attributes to clear).
+_RECURSIVE: dict[str, tuple[int, int]] = {
+    "rro": (sc.MOUNT_ATTR_RDONLY, 0), "rrw": (0, sc.MOUNT_ATTR_RDONLY),
+    "rnosuid": (sc.MOUNT_ATTR_NOSUID, 0), "rsuid": (0, sc.MOUNT_ATTR_NOSUID),
+    "rnodev": (sc.MOUNT_ATTR_NODEV, 0), "rdev": (0, sc.MOUNT_ATTR_NODEV),
+    "rnoexec": (sc.MOUNT_ATTR_NOEXEC, 0), "rexec": (0, sc.MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (sc.MOUNT_ATTR_NODIRATIME, 0), "rdiratime": (0, sc.MOUNT_ATTR_NODIRATIME),
+    "rrelatime": (sc.MOUNT_ATTR_RELATIME, sc.MOUNT_ATTR__ATIME),
+    "rnorelatime": (0, sc.MOUNT_ATTR__ATIME),
+    "rnoatime": (sc.MOUNT_ATTR_NOATIME, sc.MOUNT_ATTR__ATIME),
+    "ratime": (0, sc.MOUNT_ATTR__ATIME),
+    "rstrictatime": (sc.MOUNT_ATTR_STRICTATIME, sc.MOUNT_ATTR__ATIME),
+    "rnostrictatime": (0, sc.MOUNT_ATTR__ATIME),
+    "rnosymfollow": (sc.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, sc.MOUNT_ATTR_NOSYMFOLLOW),
+}
+TMPCOPYUP = "tmpcopyup"  # runc's extension: a tmpfs starts with what the directory held
+
+
 @dataclass(frozen=True)
 class MountOptions:
     flags: int
     propagation: list[int]
     data: str
+    rec_set: int = 0  # mount_setattr attributes for the recursive options
+    rec_clr: int = 0
+    copy_up: bool = False
 
 
 def parse_options(options: list[str]) -> MountOptions:
     flags = 0
     propagation: list[int] = []
     data: list[str] = []
+    rec_set = rec_clr = 0
+    copy_up = False
     for opt in options:
         if opt in _MOUNT_FLAGS:
             set_, clear = _MOUNT_FLAGS[opt]
             flags = (flags | set_) & ~clear
         elif opt in _PROPAGATION:
             propagation.append(_PROPAGATION[opt])
+        elif opt in _RECURSIVE:
+            set_, clear = _RECURSIVE[opt]  # accumulated, as runc does ("rro,rrw" is ro)
+            rec_set |= set_
+            rec_clr |= clear
+        elif opt == TMPCOPYUP:
+            copy_up = True
         else:
             data.append(opt)
-    return MountOptions(flags, propagation, ",".join(data))
+    return MountOptions(flags, propagation, ",".join(data), rec_set, rec_clr, copy_up)
 
 
 def rootfs_path(spec: oci.Spec, bundle: Path) -> str:
@@ -168,12 +200,44 @@ def _mount_one_checked(root: str, m: oci.Mount, bundle: Path, cgroups_path: str)
     elif fstype == "cgroup":
         _mount_cgroup(dest, opts, cgroups_path)
     else:
+        existing = os.stat(dest) if os.path.isdir(dest) else None
         os.makedirs(dest, exist_ok=True)
+        if opts.copy_up and fstype == "tmpfs":
+            _mount_copied_up(m.get("source", fstype), dest, opts)
+        else:
+            with _checked(dest) as target:
+                sc.mount(m.get("source", fstype), target, fstype, opts.flags, opts.data)
+        if fstype == "tmpfs" and existing is not None and "mode=" not in opts.data:
+            # runc: a tmpfs over an existing directory keeps that directory's mode.
+            os.chmod(dest, stat.S_IMODE(existing.st_mode))
+    if opts.rec_set or opts.rec_clr:
         with _checked(dest) as target:
-            sc.mount(m.get("source", fstype), target, fstype, opts.flags, opts.data)
+            sc.mount_setattr(target, opts.rec_set, opts.rec_clr)
     for flag in opts.propagation:
         with _checked(dest) as target:
             sc.mount("", target, "", flag)
+
+
+def _mount_copied_up(source: str, dest: str, opts: MountOptions) -> None:
+    """runc's tmpcopyup: mount the tmpfs aside, copy the directory's contents into it,
+    then move it over the directory."""
+    aside = tempfile.mkdtemp(prefix=".berth-copyup-", dir=os.path.dirname(dest))
+    try:
+        sc.mount(source, aside, "tmpfs", opts.flags & ~sc.MS_RDONLY, opts.data)
+        try:
+            shutil.copytree(dest, aside, symlinks=True, dirs_exist_ok=True)
+            st = os.stat(dest)
+            os.chmod(aside, stat.S_IMODE(st.st_mode))
+            os.chown(aside, st.st_uid, st.st_gid)
+            with _checked(dest) as target:
+                sc.mount(aside, target, "", sc.MS_MOVE)
+        except BaseException:
+            sc.umount2(aside, sc.MNT_DETACH)
+            raise
+    finally:
+        os.rmdir(aside)
+    if opts.flags & sc.MS_RDONLY:
+        _remount(dest, sc.MS_REMOUNT | opts.flags)
 
 
 @contextmanager

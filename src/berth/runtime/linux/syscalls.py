@@ -78,6 +78,21 @@ _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 _SYS_CAPGET = {"x86_64": 125, "aarch64": 90}
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
 _SYS_SET_MEMPOLICY = {"x86_64": 238, "aarch64": 237}
+_SYS_MOUNT_SETATTR = {"x86_64": 442, "aarch64": 442}
+
+# mount_setattr(2) (linux/mount.h).
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
 
 # Network interface flags (net/if.h) and their ioctls (linux/sockios.h).
 IFF_UP = 0x1
@@ -216,3 +231,17 @@ def interface_up(name: str) -> None:
         ifreq = struct.pack("16sH14x", name.encode(), 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, ifreq))[1]
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", name.encode(), flags | IFF_UP))
+
+
+class MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(path: str, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
+    """Change the attributes of the mount at ``path`` (and every mount below it)."""
+    attr = MountAttr(attr_set, attr_clr, 0, 0)
+    _check(_libc.syscall(ctypes.c_long(_syscall_number(_SYS_MOUNT_SETATTR)),
+                         ctypes.c_int(AT_FDCWD), path.encode(),
+                         ctypes.c_uint(AT_RECURSIVE if recursive else 0),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), path)

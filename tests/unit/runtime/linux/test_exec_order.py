@@ -23,5 +23,9 @@ def test_only_the_containers_namespaces() -> None:
 
 
 def test_unknown_namespace_type_is_refused() -> None:
-    with pytest.raises(ValueError, match="time"):
-        namespaces_to_join(_spec("mount", "time"))
+    with pytest.raises(ValueError, match="bogus"):
+        namespaces_to_join(_spec("mount", "bogus"))
+
+
+def test_time_namespace_is_joined_last() -> None:
+    assert namespaces_to_join(_spec("time", "mount", "user")) == ["user", "mount", "time"]

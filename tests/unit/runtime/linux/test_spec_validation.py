@@ -135,3 +135,15 @@ def test_memory_policy_nodes():
     assert mempolicy.parse_nodes("") == []
     with pytest.raises(ValueError):
         mempolicy.parse_nodes("3-1")
+
+
+def test_recursive_mount_options_accumulate_as_runc():
+    from berth.runtime.linux import rootfs
+    from berth.runtime.linux import syscalls as sc
+
+    opts = rootfs.parse_options(["rbind", "rro", "rnoatime", "tmpcopyup", "size=1m"])
+    assert (opts.rec_set, opts.rec_clr) == (sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOATIME,
+                                            sc.MOUNT_ATTR__ATIME)
+    assert opts.copy_up and opts.data == "size=1m"
+    both = rootfs.parse_options(["rro", "rrw"])
+    assert both.rec_set & both.rec_clr == sc.MOUNT_ATTR_RDONLY  # set wins: read-only
