@@ -152,7 +152,7 @@ async def serve(config: DaemonConfig) -> None:
     proc_view = ProcView(config.exec_root, config.proc_view)
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
     volumes = VolumeService(config.data_root, VolumeRecords(db), events)
-    namespaces = NamespacePreparer()  # --pid/--ipc container:<x>
+    namespaces = NamespacePreparer(config.exec_root)  # --ipc shareable, container:<x>
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,

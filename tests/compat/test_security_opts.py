@@ -277,10 +277,20 @@ def test_ipc_container(daemon: Daemon, runtime: str, names: list[str]) -> None:
     # opening a file in /dev/mqueue with O_CREAT makes a POSIX message queue of the
     # container's IPC namespace
     daemon.docker("run", "-d", "--name", donor, "--runtime", runtime, "--ipc", "shareable",
-                  "busybox", "sh", "-c", "touch /dev/mqueue/berthq; sleep 1234")
+                  "--shm-size", "8m", "busybox", "sh", "-c",
+                  "touch /dev/mqueue/berthq; echo hello > /dev/shm/note; sleep 1234")
     out = daemon.docker("run", "--rm", "--runtime", runtime, "--ipc", f"container:{donor}",
-                        "busybox", "sh", "-c", "sleep 0.3; ls /dev/mqueue").stdout
-    assert out.split() == ["berthq"]
+                        "busybox", "sh", "-c", "sleep 0.3; ls /dev/mqueue; cat /dev/shm/note;"
+                        " echo back > /dev/shm/reply; df -k /dev/shm | tail -1").stdout
+    lines = out.splitlines()
+    assert lines[:2] == ["berthq", "hello"], out
+    assert lines[2].split()[1] == "8192", "the donor's --shm-size"
+    assert daemon.docker("exec", donor, "cat", "/dev/shm/reply").stdout == "back\n"
+    cid = json.loads(daemon.docker("inspect", donor).stdout)[0]["Id"]
+    shm = daemon.exec_root / "shm" / cid
+    assert f" {shm} tmpfs " in Path("/proc/self/mounts").read_text()
+    daemon.docker("rm", "-f", donor)
+    assert not shm.exists(), "the donor's tmpfs goes with it"
     assert daemon.docker("run", "--rm", "busybox", "ls", "/dev/mqueue").stdout == ""
     daemon.docker("run", "-d", "--name", private, "busybox", "sleep", "1234")
     done = daemon.docker("run", "--rm", "--ipc", f"container:{private}", "busybox", "true",
