@@ -90,8 +90,7 @@ def validate(sec: Security, hostname: str = "", network_mode: str = "") -> None:
     if sec.cgroupns_mode not in ("", "private", "host"):
         raise InvalidArgument(f"invalid cgroup namespace mode: {sec.cgroupns_mode}")
     if sec.userns_mode not in ("", "host"):
-        raise InvalidArgument(f"invalid USER mode: {sec.userns_mode} (berthd has no "
-                              "--userns-remap: only 'host' is supported)")
+        raise InvalidArgument(f"invalid USER mode: {sec.userns_mode}")  # "" or host only
     if sec.uts_mode == "host" and hostname:
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
     if sec.apparmor not in ("", UNCONFINED) and _apparmor_enabled():
