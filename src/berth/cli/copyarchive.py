@@ -159,7 +159,8 @@ class ChunkReader:
             data = bytes(self._buf)
             self._buf.clear()
         else:
-            data = bytes(self._buf[:size])
+            with memoryview(self._buf) as view:  # one copy, not a slice and a copy
+                data = view[:size].tobytes()
             del self._buf[:size]
         self.count += len(data)
         return data
@@ -201,9 +202,9 @@ def extract(reader: ChunkReader, dest: str, rebase: tuple[str, str] | None) -> N
     """Untar the stream into ``dest`` (moby's ``NoOverwriteDirNonDir``: a directory is
     never replaced by a file)."""
     try:
-        # tarfile's own 10 KiB reads for the headers (a bigger buffer is re-sliced per
-        # header), a file's data copied 1 MiB at a time
-        with _Extractor.open(fileobj=reader, mode="r|",  # type: ignore[call-overload]
+        # tarfile reads 64 KiB at a time (its buffer is re-sliced per header: no bigger),
+        # a file's data is copied 1 MiB at a time
+        with _Extractor.open(fileobj=reader, mode="r|", bufsize=_SMALL,  # type: ignore[call-overload]
                              copybufsize=_BLOCK) as tar:
             for member in tar:
                 member.name = rebase_name(member.name, rebase)

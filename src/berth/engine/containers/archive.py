@@ -569,7 +569,7 @@ class ContainerArchive:
         c, fs = await self._fs(ref)
         found = await _translated(ref, path, asyncio.to_thread(fs.stat, absolute(path)))
         self._containers.publish(c, "archive-path")
-        return found, streams.from_thread(lambda out: fs.write_tar(path, out))
+        return found, streams.from_thread(lambda out: fs.write_tar(path, out), chunk=_CHUNK)
 
     async def put(self, ref: str, path: str, body: AsyncIterator[bytes],
                   options: ExtractOptions) -> None:
