@@ -63,6 +63,10 @@ class DaemonConfig:
     # The containers' /proc view (docs/design/procview.md): lxcfs's meminfo, cpuinfo, stat,
     # ... bound over theirs, so they show the container's limits; off: the host's.
     proc_view: bool = True
+    # --userns-remap (docs/design/userns.md): "" (off), "default" (the berthremap user,
+    # made if missing) or USER[:GROUP] whose /etc/subuid and /etc/subgid ranges containers'
+    # root and users map onto.
+    userns_remap: str = ""
 
     @property
     def socket_path(self) -> Path:
@@ -143,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the prefix of berth's iptables chains (BERTH)")
     p.add_argument("--proc-view", action=argparse.BooleanOptionalAction, default=None,
                    help="bind lxcfs's /proc files into containers (on by default)")
+    p.add_argument("--userns-remap", default=None, metavar="default|USER[:GROUP]",
+                   help="map containers' root to the subordinate id ranges of USER")
     return p
 
 

@@ -51,10 +51,12 @@ from berth.engine.networks import startup as network_startup
 from berth.engine.networks.preparer import NetworkPreparer
 from berth.engine.networks.service import NetworkOptions, NetworkService
 from berth.engine.system import EngineFacts, SystemService
+from berth.engine.userns import Remap, UsernsPreparer
+from berth.engine.userns import load as load_remap
 from berth.engine.volumes.preparer import VolumePreparer
 from berth.engine.volumes.service import VolumeService
 from berth.errors import BerthError, InvalidArgument
-from berth.runtime import NATIVE
+from berth.runtime import NATIVE, idmap
 from berth.runtime.shim.client import ShimManager
 from berth.runtime.sockets import check_length
 from berth.store.metadata.containers import ContainerRecords
@@ -118,6 +120,18 @@ def check_runtime(name: str) -> str:
     return name
 
 
+def _remap(config: DaemonConfig, snapshot_root: Path) -> Remap | None:
+    """--userns-remap's ranges; refused where the layers cannot be idmapped (berth keeps
+    no chowned copies of layers: docs/design/userns.md)."""
+    remap = load_remap(config.userns_remap)
+    if remap is not None:
+        snapshot_root.mkdir(parents=True, exist_ok=True)
+        why = idmap.supported(snapshot_root)
+        if why:
+            raise BerthError(f"--userns-remap: {why}")
+    return remap
+
+
 def _cgroup_version() -> str:
     return "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
 
@@ -144,6 +158,7 @@ async def serve(config: DaemonConfig) -> None:
     db = Database(config.data_root / "metadata.db")
     snapshot_root = config.data_root / "snapshots" / config.snapshotter
     snapshotter = SNAPSHOTTERS[config.snapshotter](snapshot_root)
+    remap = await asyncio.to_thread(_remap, config, snapshot_root)
     images = ImageService(config.data_root, db, snapshotter,
                           RegistryOptions.from_config(config), config.bootstrap_mirror)
     shims = ShimManager(config.exec_root)
@@ -159,7 +174,7 @@ async def serve(config: DaemonConfig) -> None:
                        runtimes=RUNTIMES),
         ContainerStore(ContainerRecords(db)), images, shims, events,
         (NetworkPreparer(networks, images), VolumePreparer(volumes, images),
-         ProcViewPreparer(proc_view), namespaces, *PREPARERS))
+         ProcViewPreparer(proc_view), namespaces, UsernsPreparer(remap), *PREPARERS))
     namespaces.set_containers(containers)
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs

@@ -149,8 +149,16 @@ class Seccomp(TypedDict):
     syscalls: NotRequired[list[SeccompSyscall]]
 
 
+class IdMapping(TypedDict):
+    containerID: int
+    hostID: int
+    size: int
+
+
 class Linux(TypedDict):
     namespaces: list[Namespace]
+    uidMappings: NotRequired[list[IdMapping]]
+    gidMappings: NotRequired[list[IdMapping]]
     cgroupsPath: NotRequired[str]
     resources: NotRequired[Resources]
     devices: NotRequired[list[Device]]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from berth.errors import BerthError
 from berth.oci.mount import Mount
-from berth.runtime import ContainerRuntime
+from berth.runtime import ContainerRuntime, idmap
 from berth.runtime.linux import syscalls
 from berth.runtime.oci_cli import OciCliRuntime
 from berth.runtime.shim import ShimOptions
@@ -126,8 +126,12 @@ def _setup(opts: ShimOptions) -> tuple[Claim, int, ContainerIO]:
         syscalls.mount("none", "/", "", syscalls.MS_REC | syscalls.MS_PRIVATE)
         rootfs = opts.bundle / "rootfs"
         rootfs.mkdir(exist_ok=True)
+        maps = idmap.rootfs_maps(json.loads((opts.bundle / "config.json").read_bytes()))
         for mount in opts.rootfs_mounts:
-            _mount(mount, str(rootfs))
+            if maps is None:
+                _mount(mount, str(rootfs))
+            else:  # --userns-remap: the layers idmapped for the container's root
+                idmap.mount(idmap.with_maps(mount, maps), str(rootfs), opts.bundle / "idmap")
         if isinstance(runtime, OciCliRuntime) and runtime.name == "crun":
             _hide_cgroup2()
         init_pid, io = _create(opts, runtime)
