@@ -62,3 +62,11 @@ def test_create_body_to_security() -> None:
     plain = _security({})
     assert plain.ipc_mode == "private" and plain.cgroupns_mode == "private"
     assert plain.masked_paths is None
+
+
+def test_an_old_record_shows_its_spec_modes() -> None:
+    from tests.unit.engine.containers.test_namespaces import OLD
+
+    host = container_security.host_config(HostConfig(), OLD)
+    assert host.IpcMode == "shareable" and host.CgroupnsMode == "private"
+    assert host.CapAdd is None and host.SecurityOpt is None and host.Sysctls is None
