@@ -39,7 +39,7 @@ SECURITY_FLAGS: tuple[Flag, ...] = (
     Flag("pid", kind="str", default="", help="PID namespace to use"),
     Flag("privileged", kind="bool", help="Give extended privileges to this container"),
     Flag("security-opt", kind="list", help="Security Options"),
-    Flag("sysctl", kind="list", convert=validate_sysctl, help="Sysctl options"),
+    Flag("sysctl", kind="list", convert=validate_sysctl, metavar="map", help="Sysctl options"),
     Flag("userns", kind="str", default="", help="User namespace to use"),
     Flag("uts", kind="str", default="", help="UTS namespace to use"),
 )
