@@ -166,7 +166,8 @@ async def serve(config: DaemonConfig) -> None:
     events = EventBus()
     proc_view = ProcView(config.exec_root, config.proc_view)
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
-    volumes = VolumeService(config.data_root, VolumeRecords(db), events)
+    volumes = VolumeService(config.data_root, VolumeRecords(db), events,
+                            None if remap is None else remap.root)
     namespaces = NamespacePreparer(config.exec_root)  # --ipc shareable, container:<x>
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
@@ -192,7 +193,8 @@ async def serve(config: DaemonConfig) -> None:
                         snapshotter=config.snapshotter, default_runtime=config.runtime,
                         runtimes=tuple(RUNTIMES), cgroup_version=_cgroup_version(),
                         debug=config.debug,
-                        proc_view_off="" if proc_view.status.on else proc_view.status.reason),
+                        proc_view_off="" if proc_view.status.on else proc_view.status.reason,
+                        userns_remap=remap is not None),
             containers, images, admin, LOG_DRIVERS)
         app = make_app([
             SystemRoutes(system, images.registries, events, volumes).register,

@@ -60,6 +60,7 @@ class EngineFacts:
     cgroup_version: str
     debug: bool
     proc_view_off: str = ""  # why containers see the host's /proc ("": lxcfs's view is on)
+    userns_remap: bool = False  # berthd --userns-remap is on
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Info:
     mem_total: int
     name: str
     proc_view_off: str = ""
+    userns_remap: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ class SystemService:
             operating_system=_os_name(), architecture=platform.machine(),
             ncpu=os.cpu_count() or 1,
             mem_total=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-            name=platform.node(), proc_view_off=f.proc_view_off)
+            name=platform.node(), proc_view_off=f.proc_view_off,
+            userns_remap=f.userns_remap)
 
     async def disk_usage(self) -> DiskUsage:
         images = await self._images.list(all=True)

@@ -119,7 +119,8 @@ def info(i: Info, registries: RegistryOptions) -> wire.SystemInfo:
         "Runtimes": {name: {"path": name} for name in i.runtimes},
         "DefaultRuntime": i.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
-        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+        "SecurityOptions": ["name=seccomp,profile=builtin",
+                            *(["name=userns"] if i.userns_remap else []), "name=cgroupns"],
         "Warnings": [f"WARNING: containers see the host's /proc/meminfo, cpuinfo and stat: "
                      f"{i.proc_view_off}"] if i.proc_view_off else [],
     }

@@ -65,8 +65,10 @@ def needs_mount(options: Mapping[str, str]) -> bool:
 class LocalDriver:
     name = NAME
 
-    def __init__(self, data_root: Path) -> None:
+    def __init__(self, data_root: Path, owner: tuple[int, int] | None = None) -> None:
         self.root = data_root / "volumes"
+        # --userns-remap: new volumes are the remapped root's (docker chowns them so)
+        self.owner = owner
 
     def volume_root(self, name: str) -> Path:
         return self.root / name
@@ -85,6 +87,8 @@ class LocalDriver:
         with contextlib.suppress(FileExistsError):
             data.mkdir(mode=0o755)
             os.chmod(data, 0o755)  # past the umask, as docker's MkdirAllAndChown
+            if self.owner is not None:
+                os.chown(data, *self.owner)
         return data
 
     def remove(self, name: str) -> None:

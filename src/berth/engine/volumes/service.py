@@ -95,8 +95,9 @@ def volume_names(c: Container) -> builtins.list[str]:
 
 class VolumeService:
     def __init__(self, data_root: Path, records: VolumeRecords,
-                 events: EventBus | None = None) -> None:
-        self.driver = local.LocalDriver(data_root)
+                 events: EventBus | None = None, owner: tuple[int, int] | None = None
+                 ) -> None:
+        self.driver = local.LocalDriver(data_root, owner)
         self._records = records
         self._events = events
         self._containers: Containers | None = None
