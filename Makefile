@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # peers (dockerd, compose, skopeo, distribution), htpasswd and tmux. lxcfs: the containers' /proc
 # view (docs/design/procview.md).
 APT_PACKAGES := busybox-static runc crun iproute2 iptables libseccomp2 procps tini debootstrap lxcfs
-TEST_APT_PACKAGES := tmux openssl skopeo docker-registry apache2-utils docker.io docker-compose
+TEST_APT_PACKAGES := tmux openssl skopeo docker-registry apache2-utils docker.io docker-compose gcc libc6-dev
 DEMO_ROOT ?= /var/lib/berth
 DEMO_EXEC ?= /run/berth
 
