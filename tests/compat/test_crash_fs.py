@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.daemon import BERTH, Daemon
+from tests.compat.daemon import Daemon
 
 pytestmark = pytest.mark.timeout(900)  # each kills and restarts berthd many times
 
@@ -99,10 +99,11 @@ def _tree_digest(root: Path) -> str:
 
 
 def _kill_during(d: Daemon, argv: list[str], delay: float) -> subprocess.CompletedProcess[str]:
-    """Run ``berth argv``, SIGKILL berthd ``delay`` seconds in, restart it; the client's
-    outcome."""
-    client = subprocess.Popen([BERTH, "-H", d.host, *argv], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    """Run ``docker argv`` (the real CLI), SIGKILL berthd ``delay`` seconds in, restart
+    it; the client's outcome."""
+    env = {**os.environ, "DOCKER_CONFIG": str(d.root / "dockercfg")}
+    client = subprocess.Popen(["docker", "-H", d.host, *argv], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(delay)
     d.stop(signal.SIGKILL)
     out, err = client.communicate(timeout=60)
@@ -146,6 +147,7 @@ def test_kill_9_during_commit_leaves_a_whole_image_or_none(fresh_daemon: Daemon)
     assert _store_state(d) == before, "rmi of a committed image leaves it all behind"
 
     outcomes = []
+    errors: set[str] = set()
     for n, fraction in enumerate((0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.97, 1.02, 1.2, 3.0)):
         tag = f"crash:{n}"
         done = _kill_during(d, ["commit", "src", tag], took * fraction)
@@ -155,6 +157,7 @@ def test_kill_9_during_commit_leaves_a_whole_image_or_none(fresh_daemon: Daemon)
             assert present, f"commit answered {done.stdout!r} but {tag} is gone"
         else:
             assert done.stderr.strip(), "a failed commit says why"
+            errors.add(done.stderr.strip().splitlines()[-1])
         # the container is still there, and running (not left paused)
         state = json.loads(d.berth("inspect", "src").stdout)[0]["State"]
         assert state["Status"] == "running", state
@@ -168,7 +171,8 @@ def test_kill_9_during_commit_leaves_a_whole_image_or_none(fresh_daemon: Daemon)
     # the same container still commits after all that
     d.berth("commit", "src", "after:1", timeout=300)
     _check_image(d, "after:1")
-    print(f"commit took {took:.1f}s; image present after kills at each point: {outcomes}")
+    print(f"commit took {took:.1f}s; image present after kills at each point: {outcomes}; "
+          f"the client said {errors}")
 
 
 # ── prunes ─────────────────────────────────────────────────────────────────────────────
