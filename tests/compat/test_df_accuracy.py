@@ -172,17 +172,23 @@ def test_each_prune_frees_what_it_reports(fresh_daemon: Daemon) -> None:
     _setup(d)
     snaps, vols = _snapshots(d), d.data_root / "volumes"
 
+    # what df calls reclaimable is what each prune then frees
+    df = _api_df(d)
+    idle = sum(c["SizeRw"] for c in df["Containers"] if c["State"] != "running")
     before = _size(snaps)
     reported = _prune(d, "containers/prune")
     freed = before - _size(snaps)
     print(f"container prune: reported {reported}, freed {freed}")
-    assert reported == freed and freed > 6_000_000
+    assert reported == freed == idle and freed > 6_000_000
+    df = _api_df(d)
+    unused = sum(v["UsageData"]["Size"] for v in df["Volumes"]
+                 if v["UsageData"]["RefCount"] == 0)
 
     before = _size(vols)
     reported = _prune(d, "volumes/prune?filters=%7B%22all%22%3A%5B%22true%22%5D%7D")
     freed = before - _size(vols)
     print(f"volume prune -a: reported {reported}, freed {freed}")
-    assert reported == freed and freed == 2_200_000
+    assert reported == freed == unused == 2_200_000
 
     df = _api_df(d)
     before = _size(snaps, _blobs(d))
