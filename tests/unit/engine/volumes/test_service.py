@@ -187,3 +187,38 @@ def test_mount_points_in_dockers_shape(tmp_path: Path) -> None:
              "z", True, "")]
 
     _run(tmp_path, case)
+
+
+def test_start_deletes_directories_without_a_record(tmp_path: Path) -> None:
+    """A remove killed after deleting the record (half of the data gone), or a create
+    killed before writing it: the next service deletes the directory; a volume with its
+    record is kept whole."""
+    db = Database(tmp_path / "metadata.db")
+    try:
+        first = VolumeService(tmp_path, VolumeRecords(db))
+        kept = asyncio.run(first.create(VolumeCreate("kept")))
+        (Path(kept.mountpoint) / "f").write_text("data\n")
+        half = first.driver.create("half", {})
+        (half / "left").write_text("what a killed rmtree left\n")
+        VolumeService(tmp_path, VolumeRecords(db))
+        assert sorted(p.name for p in (tmp_path / "volumes").iterdir()) == ["kept"]
+        assert (Path(kept.mountpoint) / "f").read_text() == "data\n"
+    finally:
+        db.close()
+
+
+def test_a_claimed_volume_is_in_use_until_let_go(tmp_path: Path) -> None:
+    async def case(s: VolumeService, containers: _Containers, _: EventBus) -> None:
+        await s.create(VolumeCreate("named"))
+        claim = s.claim()
+        assert await s.hold("named", claim)
+        anon = await s.create(VolumeCreate(), claim)
+        assert not await s.hold("missing", claim)
+        mounts = (MountSpec("volume", "/n", "named"), MountSpec("volume", "/a", anon.name))
+        s.bind_claim(claim, mounts)
+        with pytest.raises(Conflict, match=r"remove named: volume is in use - \[\]"):
+            await s.remove("named")
+        assert (await s.prune([], all_volumes=True)).deleted == ()
+        s.let_go(mounts=tuple(list(mounts)))  # an equal tuple (a reloaded record)
+        assert set((await s.prune([], all_volumes=True)).deleted) == {"named", anon.name}
+    _run(tmp_path, case)
