@@ -5,14 +5,17 @@
              (":ro" makes them read-only) ─▶ the request's mounts over them (a duplicate
              target among these is refused) ─▶ the image's VOLUMEs not mounted yet, as
              anonymous volumes ─▶ anonymous volumes named and created, named ones made if
-             missing ─▶ the spec with every volume mount's source its name
+             missing, each claimed as it is found or made (no remove or prune takes it
+             before the record names it) ─▶ the spec with every volume mount's source
+             its name
     prepare  each volume acquired (a -o one mounted) and, on the container's first run,
              seeded from the image when empty (unless nocopy) ─▶ a -v bind's missing
              source made ─▶ one spec option: the OCI mounts (binds of host paths and
              volume mountpoints, tmpfs), sorted by depth after the standard ones
     release  each volume let go (a -o one unmounted by its last user); idempotent
-    removed  volumes=True (rm -v, --rm): its anonymous volumes that no other container
-             uses are removed
+    removed  the create's claim let go of (the container is gone, or its create
+             failed); volumes=True (rm -v, --rm): its anonymous volumes that no other
+             container uses are removed
 
 Mounts reach the runtime only as OCI ``mounts``: runc and crun resolve each destination
 inside the root themselves, and so does the native runtime (``secure_join``); targets are
