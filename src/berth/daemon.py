@@ -174,8 +174,11 @@ async def serve(config: DaemonConfig) -> None:
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
                        runtimes=RUNTIMES),
         ContainerStore(ContainerRecords(db)), images, shims, events,
-        (NetworkPreparer(networks, images), VolumePreparer(volumes, images),
-         ProcViewPreparer(proc_view), namespaces, UsernsPreparer(remap), *PREPARERS))
+        # the user namespace (--userns-remap) before the network preparer makes the
+        # container's netns inside it
+        (UsernsPreparer(remap, config.exec_root), NetworkPreparer(networks, images),
+         VolumePreparer(volumes, images), ProcViewPreparer(proc_view), namespaces,
+         *PREPARERS))
     namespaces.set_containers(containers)
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs

@@ -217,3 +217,18 @@ def test_build_run_layer_is_uid_0(remapped: Daemon) -> None:
         remapped.docker("rmi", "-f", tag, check=False)
         (context / "Dockerfile").unlink()
         context.rmdir()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_exec_joins_the_remapped_namespaces(remapped: Daemon, remap_user: tuple[str, int],
+                                             runtime: str) -> None:
+    cid = remapped.docker("run", "-d", "--runtime", runtime, "busybox",
+                          "sleep", "300").stdout.strip()
+    try:
+        out = remapped.docker("exec", cid, "sh", "-c",
+                              "id -u; cat /proc/self/uid_map; ip -o link show lo | "
+                              "grep -c LOOPBACK; ls /sys/class/net | sort").stdout.split()
+        assert out[:4] == ["0", "0", str(remap_user[1]), "65536"]
+        assert out[4] == "1" and "eth0" in out[5:]  # its own netns; sysfs of it
+    finally:
+        remapped.docker("rm", "-f", cid)

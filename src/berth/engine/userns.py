@@ -19,6 +19,7 @@ docs/design/userns.md.
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import logging
 import pwd
@@ -30,6 +31,7 @@ from pathlib import Path
 from berth.engine.containers.model import Container, ContainerSpec
 from berth.errors import BerthError, InvalidArgument
 from berth.oci import spec as oci
+from berth.runtime import idmap
 from berth.runtime.spec import SpecOpt
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ RANGE_START = 100000
 RANGE_SIZE = 65536
 SUBUID = Path("/etc/subuid")
 SUBGID = Path("/etc/subgid")
+# <exec-root>/userns/<id>: a remapped container's user namespace, bound while it runs;
+# its network namespace is made inside it (engine/networks/sandbox.py)
+USERNS_DIR = "userns"
 
 
 @dataclass(frozen=True)
@@ -214,35 +219,28 @@ def remapped(remap: Remap | None, spec: ContainerSpec) -> bool:
     return remap is not None and spec.security.userns_mode != "host"
 
 
-def user_namespace(remap: Remap) -> SpecOpt:
-    """A new user namespace with the remap's maps. The shim sees the maps in config.json
-    and mounts the rootfs layers idmapped with them (runtime/idmap.py)."""
+def user_namespace(remap: Remap, path: Path) -> SpecOpt:
+    """The user namespace bound at ``path``, with the remap's maps (the runtimes join it;
+    runc 1.1 wants the maps all the same). The shim sees the maps in config.json and
+    mounts the rootfs layers idmapped with them (runtime/idmap.py)."""
     def opt(spec: oci.Spec) -> None:
         linux = spec["linux"]
         namespaces = [n for n in linux["namespaces"] if n["type"] != "user"]
-        linux["namespaces"] = [{"type": "user"}, *namespaces]
+        linux["namespaces"] = [{"type": "user", "path": str(path)}, *namespaces]
         linux["uidMappings"] = [{"containerID": r.container, "hostID": r.host,
                                  "size": r.size} for r in remap.uids]
         linux["gidMappings"] = [{"containerID": r.container, "hostID": r.host,
                                  "size": r.size} for r in remap.gids]
-        for m in spec["mounts"]:
-            if m.get("type") == "sysfs":  # see below
-                m["type"], m["source"] = "bind", "/sys"
-                m["options"] = ["rbind", *[o for o in m.get("options", []) if o != "rbind"]]
     return opt
-
-# /sys: sysfs can only be mounted by the owner of the network namespace's user namespace,
-# and berthd makes a container's network namespace (networking.md) before its user
-# namespace exists, so it belongs to the host's: the container gets the host's /sys read
-# only (runc's fallback for rootless containers) instead.
 
 
 class UsernsPreparer:
     """The remap's part of every create (moby's verifyPlatformContainerSettings checks)
     and start (the user namespace)."""
 
-    def __init__(self, remap: Remap | None) -> None:
+    def __init__(self, remap: Remap | None, exec_root: Path) -> None:
         self.remap = remap
+        self._dir = exec_root / USERNS_DIR
 
     async def check(self, spec: ContainerSpec) -> ContainerSpec:
         if not remapped(self.remap, spec):
@@ -261,12 +259,25 @@ class UsernsPreparer:
         return spec
 
     async def prepare(self, container: Container) -> Sequence[SpecOpt]:
+        """Bind a new user namespace at <exec-root>/userns/<id> before the network
+        preparer makes the container's netns (inside it: an exec, which joins the user
+        namespace first, could not join a netns of the host's user namespace, nor could
+        the container mount sysfs)."""
         if self.remap is None or not remapped(self.remap, container.spec):
             return ()
-        return (user_namespace(self.remap),)
+        path = self._dir / container.id
+        uids = ",".join(r.option() for r in self.remap.uids)
+        gids = ",".join(r.option() for r in self.remap.gids)
+        await asyncio.to_thread(self._hold, path, uids, gids)
+        return (user_namespace(self.remap, path),)
+
+    @staticmethod
+    def _hold(path: Path, uids: str, gids: str) -> None:
+        idmap.release_userns(path)  # a run killed before its release: start clean
+        idmap.hold_userns(path, idmap.kernel_map(uids), idmap.kernel_map(gids))
 
     async def release(self, container: Container) -> None:
-        return None
+        await asyncio.to_thread(idmap.release_userns, self._dir / container.id)
 
     async def removed(self, container: Container, volumes: bool) -> None:
         return None

@@ -84,9 +84,14 @@ def _mount_point(path: Path) -> bool:
         return any(line.split(" ", 5)[4] == escaped for line in f)
 
 
-def create(path: Path | str) -> None:
-    """Make a new netns bound at ``path`` with ``lo`` up; on failure leave nothing."""
+def create(path: Path | str, owner: Path | str = "") -> None:
+    """Make a new netns bound at ``path`` with ``lo`` up; on failure leave nothing.
+    ``owner``: the bound user namespace the netns is to belong to (berthd
+    --userns-remap: docs/design/userns.md)."""
     path = Path(path)
+    if owner:
+        _create_owned(path, str(owner))
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
@@ -112,6 +117,54 @@ def create(path: Path | str) -> None:
         cause = failure[0]
         detail = cause.strerror if isinstance(cause, OSError) else str(cause)
         raise NetnsError(f"creating network namespace {path}: {detail}") from cause
+
+
+def _create_owned(path: Path, owner: str) -> None:
+    """A netns owned by the user namespace bound at ``owner``: setns into a user
+    namespace needs a single-threaded caller, so a forked child joins it, unshares the
+    netns and brings lo up; the caller binds the child's netns at ``path``."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
+        user = os.open(owner, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        raise NetnsError(f"creating network namespace {path}: {err.strerror}") from err
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    done_r, done_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        status = b"e"
+        try:
+            os.close(ready_r)
+            os.close(done_w)  # else its own read below would never see EOF
+            _check(_libc.setns(user, 0x10000000), "setns")  # CLONE_NEWUSER
+            _check(_libc.unshare(CLONE_NEWNET), "unshare")
+            _loopback_up()
+            status = b"1"
+        except BaseException:  # reported as "e" below
+            status = b"e"
+        try:
+            os.write(ready_w, status)
+            os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    os.close(user)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise NetnsError(f"creating network namespace {path} in {owner}: failed")
+        _check(_libc.mount(f"/proc/{pid}/ns/net".encode(), os.fsencode(path), None,
+                           MS_BIND, None), "mount")
+    except BaseException as err:
+        remove(path)
+        if isinstance(err, OSError):
+            raise NetnsError(f"creating network namespace {path}: {err.strerror}") from err
+        raise
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
 
 
 def _loopback_up() -> None:

@@ -251,13 +251,13 @@ def supported(directory: Path) -> str:
 
 
 def rootfs_maps(spec: dict[str, object]) -> tuple[str, str] | None:
-    """The uidmap=/gidmap= options for the rootfs of a bundle whose spec asks for a new
-    user namespace with maps (berthd's --userns-remap); None for any other spec."""
+    """The uidmap=/gidmap= options for the rootfs of a bundle whose spec has a user
+    namespace with maps (berthd's --userns-remap); None for any other spec."""
     linux = spec.get("linux")
     if not isinstance(linux, dict):
         return None
     namespaces = linux.get("namespaces") or []
-    if not any(n.get("type") == "user" and not n.get("path") for n in namespaces):
+    if not any(n.get("type") == "user" for n in namespaces):
         return None
     uids, gids = linux.get("uidMappings") or [], linux.get("gidMappings") or []
     if not uids or not gids:
@@ -270,3 +270,31 @@ def rootfs_maps(spec: dict[str, object]) -> tuple[str, str] | None:
 
 def with_maps(mount: Mount, maps: tuple[str, str]) -> Mount:
     return Mount(mount.type, mount.source, (*mount.options, *maps), mount.target)
+
+
+def hold_userns(path: Path, uid_map: bytes, gid_map: bytes) -> None:
+    """A new user namespace with these maps, kept alive by a bind of its nsfs file at
+    ``path`` (as a named netns is): a container joins it by path, and berthd makes the
+    container's network namespace inside it first (net/netns.py), so the namespace is the
+    container's own and an exec, which joins the user namespace first, may join it."""
+    path.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o444)
+    os.close(fd)
+    ns = userns_fd(uid_map, gid_map)
+    try:
+        syscalls.mount(f"/proc/self/fd/{ns}", str(path), "", syscalls.MS_BIND)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(ns)
+
+
+def release_userns(path: Path) -> None:
+    """Undo ``hold_userns``; idempotent."""
+    try:
+        syscalls.umount2(str(path), syscalls.MNT_DETACH)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOENT):
+            raise
+    path.unlink(missing_ok=True)

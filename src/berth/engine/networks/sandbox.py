@@ -26,6 +26,7 @@ from pathlib import Path
 
 from berth.engine.networks import ports
 from berth.engine.networks.model import Network
+from berth.engine.userns import USERNS_DIR
 from berth.errors import BerthError, Conflict, RuntimeFailure
 from berth.net import firewall as fw
 from berth.net import ipam, links, netns, proxy
@@ -119,7 +120,8 @@ def plumb(host: Host, cid: str, joins: Sequence[Join], publish: Publish | None,
             host.netns_dir.mkdir(parents=True, exist_ok=True)
             if path.exists():  # a run killed before its release: start clean
                 netns.remove(str(path))
-            netns.create(str(path))
+            owner = host.netns_dir.parent / USERNS_DIR / cid  # --userns-remap's
+            netns.create(str(path), owner if owner.exists() else "")
         done = [join_network(host, cid, j) for j in joins]
         rows = []
         if publish is not None and done:

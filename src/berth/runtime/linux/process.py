@@ -326,6 +326,11 @@ def _enter_namespaces(request: SpawnRequest) -> None:
     finally:
         for fd, _ in fds:
             os.close(fd)
+    if any(ns["type"] == "user" for ns in joins):  # root of the joined one, as nsexec
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+        if userns.setgroups_allowed():
+            os.setgroups([])
     new = {ns["type"] for ns in namespaces if "path" not in ns}
     if "user" in new:
         sc.unshare(sc.CLONE_NEWUSER)
