@@ -51,7 +51,7 @@ from berth.engine.networks import startup as network_startup
 from berth.engine.networks.preparer import NetworkPreparer
 from berth.engine.networks.service import NetworkOptions, NetworkService
 from berth.engine.system import EngineFacts, SystemService
-from berth.engine.userns import Remap, UsernsPreparer
+from berth.engine.userns import Remap, UsernsFilesPreparer, UsernsPreparer
 from berth.engine.userns import load as load_remap
 from berth.engine.volumes.preparer import VolumePreparer
 from berth.engine.volumes.service import VolumeService
@@ -178,7 +178,7 @@ async def serve(config: DaemonConfig) -> None:
         # container's netns inside it
         (UsernsPreparer(remap, config.exec_root), NetworkPreparer(networks, images),
          VolumePreparer(volumes, images), ProcViewPreparer(proc_view), namespaces,
-         *PREPARERS))
+         *PREPARERS, UsernsFilesPreparer(remap, config.data_root)))
     namespaces.set_containers(containers)
     networks.set_containers(containers)  # lookups of linked and joined containers
     volumes.set_containers(containers)  # references: the containers' specs

@@ -232,3 +232,11 @@ def test_exec_joins_the_remapped_namespaces(remapped: Daemon, remap_user: tuple[
         assert out[4] == "1" and "eth0" in out[5:]  # its own netns; sysfs of it
     finally:
         remapped.docker("rm", "-f", cid)
+
+
+def test_etc_files_are_the_remapped_roots(remapped: Daemon) -> None:
+    out = remapped.docker("run", "--rm", "busybox", "sh", "-c",
+                          "stat -c '%u' /etc/hosts /etc/resolv.conf /etc/hostname; "
+                          "echo '10.1.2.3 extra' >> /etc/hosts && grep -c extra /etc/hosts"
+                          ).stdout
+    assert out == "0\n0\n0\n1\n"

@@ -20,8 +20,10 @@ docs/design/userns.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import logging
+import os
 import pwd
 import subprocess
 from collections.abc import Sequence
@@ -278,6 +280,41 @@ class UsernsPreparer:
 
     async def release(self, container: Container) -> None:
         await asyncio.to_thread(idmap.release_userns, self._dir / container.id)
+
+    async def removed(self, container: Container, volumes: bool) -> None:
+        return None
+
+
+# The files berthd binds into a container from <data-root>/containers/<id> (networking's
+# /etc files): docker makes them the remapped root's, so its root can edit /etc/hosts.
+CONTAINER_FILES = ("hosts", "resolv.conf", "hostname")
+
+
+class UsernsFilesPreparer:
+    """After the other prepare hooks: hand the container's own /etc files to the
+    remapped root (they are rewritten at each start, so at each start)."""
+
+    def __init__(self, remap: Remap | None, data_root: Path) -> None:
+        self.remap = remap
+        self._containers = data_root / "containers"
+
+    async def check(self, spec: ContainerSpec) -> ContainerSpec:
+        return spec
+
+    async def prepare(self, container: Container) -> Sequence[SpecOpt]:
+        if self.remap is not None and remapped(self.remap, container.spec):
+            await asyncio.to_thread(self._chown, self._containers / container.id,
+                                    self.remap.root)
+        return ()
+
+    @staticmethod
+    def _chown(directory: Path, owner: tuple[int, int]) -> None:
+        for name in CONTAINER_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(directory / name, *owner, follow_symlinks=False)
+
+    async def release(self, container: Container) -> None:
+        return None
 
     async def removed(self, container: Container, volumes: bool) -> None:
         return None
