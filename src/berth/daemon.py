@@ -167,7 +167,7 @@ async def serve(config: DaemonConfig) -> None:
     proc_view = ProcView(config.exec_root, config.proc_view)
     networks = NetworkService(_network_options(config), NetworkRecords(db), events)
     volumes = VolumeService(config.data_root, VolumeRecords(db), events,
-                            None if remap is None else remap.root)
+                            None if remap is None else remap.host_ids)
     namespaces = NamespacePreparer(config.exec_root)  # --ipc shareable, container:<x>
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,

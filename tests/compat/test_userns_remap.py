@@ -240,3 +240,29 @@ def test_etc_files_are_the_remapped_roots(remapped: Daemon) -> None:
                           "echo '10.1.2.3 extra' >> /etc/hosts && grep -c extra /etc/hosts"
                           ).stdout
     assert out == "0\n0\n0\n1\n"
+
+
+def test_image_volume_seeded_with_remapped_ids(remapped: Daemon,
+                                               remap_user: tuple[str, int]) -> None:
+    tag = f"btr-vol-{secrets.token_hex(3)}"
+    context = Path(tempfile.mkdtemp(prefix="btrctx", dir="/tmp"))
+    name = f"btr-{secrets.token_hex(3)}"
+    try:
+        (context / "Dockerfile").write_text(
+            "FROM busybox\nRUN mkdir /vol && echo x > /vol/f && chown 1000:1000 /vol/f\n"
+            "VOLUME /vol\n")
+        remapped.docker("build", "-q", "-t", tag, str(context), timeout=120)
+        out = remapped.docker("run", "--name", name, tag, "sh", "-c",
+                              "stat -c '%u %g' /vol /vol/f; echo y >> /vol/f && "
+                              "echo y > /vol/new && cat /vol/f").stdout
+        assert out == "0 0\n1000 1000\nx\ny\n"
+        source = Path(json.loads(remapped.docker("inspect", name).stdout)[0]
+                      ["Mounts"][0]["Source"])
+        start = remap_user[1]
+        assert (source / "f").stat().st_uid == start + 1000
+        assert (source / "new").stat().st_uid == start
+    finally:
+        remapped.docker("rm", "-v", "-f", name, check=False)
+        remapped.docker("rmi", "-f", tag, check=False)
+        (context / "Dockerfile").unlink()
+        context.rmdir()

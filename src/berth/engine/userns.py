@@ -77,6 +77,9 @@ class Remap:
     def host_gid(self, gid: int) -> int:
         return _host(self.gids, gid)
 
+    def host_ids(self, uid: int, gid: int) -> tuple[int, int]:
+        return self.host_uid(uid), self.host_gid(gid)
+
 
 def _host(ranges: Sequence[IdRange], cid: int) -> int:
     for r in ranges:

@@ -37,7 +37,7 @@ from berth.engine.containers.model import Container, ContainerSpec, MountSpec
 from berth.engine.images.service import ImageService
 from berth.engine.volumes import seed
 from berth.engine.volumes.model import VolumeCreate
-from berth.engine.volumes.service import Claim, VolumeService, validate_name
+from berth.engine.volumes.service import Claim, IdMap, VolumeService, validate_name
 from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
 from berth.oci import spec as oci
 from berth.runtime.spec import SpecOpt
@@ -139,7 +139,10 @@ class VolumePreparer:
                         if rootfs is None:
                             rootfs = LayerTree.from_mounts(
                                 await self._images.rootfs_mounts(c.id))
-                        await asyncio.to_thread(_seed_if_empty, rootfs, m.target, path)
+                        id_map = (self._vols.id_map
+                                  if c.spec.security.userns_mode != "host" else None)
+                        await asyncio.to_thread(_seed_if_empty, rootfs, m.target, path,
+                                                id_map)
                     entries.append(bind_entry(str(path), m))
                     self._mounted.setdefault(c.id, []).append(m.source)
                     self._vols.publish_mount(
@@ -322,10 +325,32 @@ def _make_source(path: str) -> None:
                              f"mkdir {path}: {err.strerror}") from err
 
 
-def _seed_if_empty(rootfs: LayerTree, target: str, path: Path) -> None:
+def _remap_tree(path: Path, id_map: IdMap, root_before: tuple[int, int]) -> None:
+    """--userns-remap: the seeded files (on-disk ids as in the image) to the remapped
+    ids, as docker's copy has them; a chown clears set-id bits, so the mode is put back.
+    The volume's own directory only if the seed gave it the image directory's owner."""
+    def remap(p: str) -> None:
+        st = os.lstat(p)
+        os.chown(p, *id_map(st.st_uid, st.st_gid), follow_symlinks=False)
+        if st.st_mode & 0o6000 and not os.path.islink(p):
+            os.chmod(p, st.st_mode & 0o7777)
+
+    root = os.stat(path)
+    if (root.st_uid, root.st_gid) != root_before:
+        remap(str(path))
+    for top, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            remap(os.path.join(top, name))
+
+
+def _seed_if_empty(rootfs: LayerTree, target: str, path: Path,
+                   id_map: IdMap | None = None) -> None:
     if seed.is_empty(str(path)):
         try:
+            before = os.stat(path)
             seed.seed(rootfs, target, str(path))
+            if id_map is not None:
+                _remap_tree(path, id_map, (before.st_uid, before.st_gid))
         except OSError as err:
             raise BerthError(f"copying the image's {target} into its volume failed: "
                              f"{err}") from err

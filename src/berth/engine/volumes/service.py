@@ -27,7 +27,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +45,8 @@ from berth.engine.volumes.model import (
 )
 from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
 from berth.store.metadata.volumes import VolumeRecords
+
+IdMap = Callable[[int, int], tuple[int, int]]
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +97,11 @@ def volume_names(c: Container) -> builtins.list[str]:
 
 class VolumeService:
     def __init__(self, data_root: Path, records: VolumeRecords,
-                 events: EventBus | None = None, owner: tuple[int, int] | None = None
-                 ) -> None:
-        self.driver = local.LocalDriver(data_root, owner)
+                 events: EventBus | None = None, id_map: IdMap | None = None) -> None:
+        # --userns-remap: container (uid, gid) → host's; new volumes are the remapped
+        # root's and files seeded from an image get the remapped ids (docker's)
+        self.id_map = id_map
+        self.driver = local.LocalDriver(data_root, None if id_map is None else id_map(0, 0))
         self._records = records
         self._events = events
         self._containers: Containers | None = None
