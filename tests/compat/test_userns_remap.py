@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pwd
 import re
 import secrets
 import subprocess
@@ -266,3 +267,29 @@ def test_image_volume_seeded_with_remapped_ids(remapped: Daemon,
         remapped.docker("rmi", "-f", tag, check=False)
         (context / "Dockerfile").unlink()
         context.rmdir()
+
+
+def test_default_makes_berthremap_and_its_ranges() -> None:
+    """``--userns-remap default``: berthremap is made with a free range (docker's
+    dockremap); removed with its /etc/subuid and /etc/subgid lines afterwards."""
+    try:
+        pwd.getpwnam("berthremap")
+        pytest.skip("berthremap exists on this host: not ours to remove")
+    except KeyError:
+        pass
+    start = max(next_free(SUBUID.read_text()), next_free(SUBGID.read_text()))
+    d = Daemon(Path(tempfile.mkdtemp(prefix="b", dir="/tmp")))
+    d.root.chmod(0o711)
+    try:
+        d.start("--userns-remap", "default")
+        assert f"berthremap:{start}:65536\n" in SUBUID.read_text()
+        assert f"berthremap:{start}:65536\n" in SUBGID.read_text()
+        d.berth("image", "bootstrap", "busybox")
+        cid = d.docker("run", "-d", "busybox", "sleep", "300").stdout.strip()
+        pid = int(d.docker("inspect", "-f", "{{.State.Pid}}", cid).stdout)
+        assert _uid_line(pid) == [start] * 4
+    finally:
+        d.cleanup()
+        subprocess.run(["userdel", "berthremap"], check=False)
+        _drop_lines(SUBUID, "berthremap")
+        _drop_lines(SUBGID, "berthremap")
