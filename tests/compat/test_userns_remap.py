@@ -293,3 +293,19 @@ def test_default_makes_berthremap_and_its_ranges() -> None:
         subprocess.run(["userdel", "berthremap"], check=False)
         _drop_lines(SUBUID, "berthremap")
         _drop_lines(SUBGID, "berthremap")
+
+
+def test_restart_makes_a_fresh_user_namespace(remapped: Daemon,
+                                              remap_user: tuple[str, int]) -> None:
+    cid = remapped.docker("run", "-d", "busybox", "sleep", "300").stdout.strip()
+    try:
+        held = remapped.exec_root / "userns" / cid
+        assert held.exists()
+        remapped.docker("stop", "-t", "0", cid)
+        assert not held.exists()  # released with the run
+        remapped.docker("start", cid)
+        out = remapped.docker("exec", cid, "cat", "/proc/self/uid_map").stdout.split()
+        assert out == ["0", str(remap_user[1]), "65536"]
+    finally:
+        remapped.docker("rm", "-f", cid)
+    assert not (remapped.exec_root / "userns" / cid).exists()
