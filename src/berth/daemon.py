@@ -169,6 +169,7 @@ async def serve(config: DaemonConfig) -> None:
     volumes = VolumeService(config.data_root, VolumeRecords(db), events,
                             None if remap is None else remap.host_ids)
     namespaces = NamespacePreparer(config.exec_root)  # --ipc shareable, container:<x>
+    userns = UsernsPreparer(remap, config.exec_root)
     containers = ContainerService(
         ServiceOptions(data_root=config.data_root, exec_root=config.exec_root,
                        default_runtime=config.runtime, cgroup_parent=config.cgroup_parent,
@@ -176,7 +177,7 @@ async def serve(config: DaemonConfig) -> None:
         ContainerStore(ContainerRecords(db)), images, shims, events,
         # the user namespace (--userns-remap) before the network preparer makes the
         # container's netns inside it
-        (UsernsPreparer(remap, config.exec_root), NetworkPreparer(networks, images),
+        (userns, NetworkPreparer(networks, images),
          VolumePreparer(volumes, images), ProcViewPreparer(proc_view), namespaces,
          *PREPARERS, UsernsFilesPreparer(remap, config.data_root)))
     namespaces.set_containers(containers)
@@ -186,6 +187,7 @@ async def serve(config: DaemonConfig) -> None:
     await proc_view.start()  # lxcfs too
     try:  # a start that fails from here on leaves no lxcfs behind
         await containers.restore()
+        await userns.sweep({c.id for c in containers.list() if c.state.running})
         await network_startup.reconcile(networks)
         execs = ExecService(containers, images)
         containers.health.set_prober(execs)  # health probes are execs

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from berth.engine.userns import SUBGID, SUBUID, next_free
+from berth.runtime import idmap
 from tests.compat.daemon import Daemon
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -309,3 +310,20 @@ def test_restart_makes_a_fresh_user_namespace(remapped: Daemon,
     finally:
         remapped.docker("rm", "-f", cid)
     assert not (remapped.exec_root / "userns" / cid).exists()
+
+
+def test_restart_of_berthd_sweeps_stale_user_namespaces(
+        remapped: Daemon, remap_user: tuple[str, int]) -> None:
+    cid = remapped.docker("run", "-d", "busybox", "sleep", "300").stdout.strip()
+    stale = remapped.exec_root / "userns" / ("f" * 64)  # a container gone while down
+    try:
+        idmap.hold_userns(stale, b"0 %d 1\n" % remap_user[1], b"0 %d 1\n" % remap_user[1])
+        remapped.stop()
+        remapped.start("--userns-remap", remap_user[0])
+        assert not stale.exists()
+        assert (remapped.exec_root / "userns" / cid).exists()  # still running: kept
+        out = remapped.docker("exec", cid, "id", "-u").stdout
+        assert out == "0\n"
+    finally:
+        idmap.release_userns(stale)
+        remapped.docker("rm", "-f", cid)

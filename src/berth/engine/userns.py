@@ -284,6 +284,17 @@ class UsernsPreparer:
     async def release(self, container: Container) -> None:
         await asyncio.to_thread(idmap.release_userns, self._dir / container.id)
 
+    async def sweep(self, running: set[str]) -> None:
+        """At berthd's start: drop the binds of containers no longer running (they
+        stopped while berthd was down), as networking sweeps their netns."""
+        try:
+            names = await asyncio.to_thread(os.listdir, self._dir)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name not in running:
+                await asyncio.to_thread(idmap.release_userns, self._dir / name)
+
     async def removed(self, container: Container, volumes: bool) -> None:
         return None
 
