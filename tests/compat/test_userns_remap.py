@@ -52,12 +52,14 @@ def remap_user() -> Iterator[tuple[str, int]]:
         _drop_lines(SUBGID, name)
 
 
-@pytest.fixture(scope="module")
-def remapped(remap_user: tuple[str, int]) -> Iterator[Daemon]:
+@pytest.fixture(scope="module", params=RUNTIMES)
+def remapped(request: pytest.FixtureRequest, remap_user: tuple[str, int]
+             ) -> Iterator[Daemon]:
+    """A berthd with the remap whose default runtime (builds' RUN too) is each of ours."""
     d = Daemon(Path(tempfile.mkdtemp(prefix="b", dir="/tmp")))
     d.root.chmod(0o711)  # as /var/lib: container root must reach its rootfs
     try:
-        d.start("--userns-remap", remap_user[0])
+        d.start("--userns-remap", remap_user[0], "--runtime", request.param)
         d.berth("image", "bootstrap", "busybox")
         yield d
     finally:
@@ -318,8 +320,9 @@ def test_restart_of_berthd_sweeps_stale_user_namespaces(
     stale = remapped.exec_root / "userns" / ("f" * 64)  # a container gone while down
     try:
         idmap.hold_userns(stale, b"0 %d 1\n" % remap_user[1], b"0 %d 1\n" % remap_user[1])
+        runtime = remapped.docker("info", "--format", "{{.DefaultRuntime}}").stdout.strip()
         remapped.stop()
-        remapped.start("--userns-remap", remap_user[0])
+        remapped.start("--userns-remap", remap_user[0], "--runtime", runtime)
         assert not stale.exists()
         assert (remapped.exec_root / "userns" / cid).exists()  # still running: kept
         out = remapped.docker("exec", cid, "id", "-u").stdout
