@@ -747,3 +747,10 @@ def test_exec_tty_uses_the_callers_terminal(pair):
     for _, out in results:  # the echoes of "typed" come when they come: the rest is fixed
         out = out.replace(b"\r\r\n", b"\r\n")  # runc: before its raw mode, ONLCR again
         assert b"/dev/pts/0\r\n" in out and out.endswith(b"got-typed\r\n"), out
+
+
+
+def test_exec_without_args(pair):
+    for cli in pair:
+        cli.start_detached()
+    same_outcome(pair, "exec", CID, code=255, message="exec failed: process args cannot be empty")

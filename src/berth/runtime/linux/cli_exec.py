@@ -72,7 +72,7 @@ def _exec(args: argparse.Namespace) -> int:
         raise CommandError("--cgroup: sub-cgroups are not supported by berth-runtime")
     if args.preserve_fds:
         raise CommandError("--preserve-fds is not supported by berth-runtime exec")
-    proc = process_from_args(args, Path(container.state.bundle))
+    proc = process_from_args(args, cstate.created_spec(runtime, container))
     terminal = bool(proc.get("terminal"))
     cli_console.check_terminal(terminal, args.detach, args.console_socket)
     master: int | None = None
@@ -104,7 +104,9 @@ def _start(runtime: NativeRuntime, container_id: str, proc: oci.Process,
         raise CommandError(f"unable to start container process: {err.message}") from None
 
 
-def process_from_args(args: argparse.Namespace, bundle: Path) -> oci.Process:
+def process_from_args(args: argparse.Namespace, spec_path: Path) -> oci.Process:
+    """``spec_path``: the container's config.json as created (runc's exec starts from the
+    container's process as created, not from a bundle edited since)."""
     if args.process is not None:
         try:
             raw = json.loads(args.process.read_text())
@@ -114,10 +116,12 @@ def process_from_args(args: argparse.Namespace, bundle: Path) -> oci.Process:
             raise CommandError(f"{args.process}: {err}") from None
         return _validate(_defaults(raw))
     try:
-        spec = json.loads((bundle / "config.json").read_text())
+        spec = json.loads(spec_path.read_text())
     except (OSError, ValueError) as err:
-        raise CommandError(f"bundle {bundle}: {err}") from None
+        raise CommandError(f"{spec_path}: {err}") from None
     proc = cast(dict[str, Any], copy.deepcopy(spec.get("process", {})))
+    if not args.args:
+        raise CommandError("process args cannot be empty")
     proc["args"] = list(args.args)
     if args.cwd:
         proc["cwd"] = args.cwd

@@ -78,6 +78,13 @@ def document(container: Container, owner: str = "") -> dict[str, object]:
     }
 
 
+def created_spec(runtime: NativeRuntime, container: Container) -> Path:
+    """The container's config.json as created: NativeRuntime keeps a copy in its state
+    dir; a container created before it did has only its bundle's."""
+    copy = runtime.state_root / container.state.id / "config.json"
+    return copy if copy.is_file() else Path(container.state.bundle) / "config.json"
+
+
 def rfc3339_nano(iso: str) -> str:
     """``2026-12-05T11:32:35.342960+00:00`` → ``2026-12-05T11:32:35.34296Z`` (UTC, the
     fraction without trailing zeros, as Go prints RFC3339Nano)."""
