@@ -67,6 +67,7 @@ class InitConfig:
     cgroups_path: str = ""  # the container's cgroup (cgroup v1 binds in a user namespace)
     preserve_fds: int = 0  # runc's --preserve-fds: the caller's fds 3..3+N-1 ...
     preserved_at: int = 0  # ... which init holds from here on, until they become 3..
+    no_pivot: bool = False  # runc's --no-pivot: move the rootfs over / and chroot
 
 
 def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoReturn:
@@ -80,7 +81,7 @@ def run(config: InitConfig, report: Callable[[dict[str, object]], None]) -> NoRe
         sc.interface_up("lo")  # runc's loopback strategy for a new network namespace
     rootfs.prepare_rootfs(spec, config.bundle,
                           before_pivot=lambda: _creation_hooks(config, report),
-                          cgroups_path=config.cgroups_path)
+                          cgroups_path=config.cgroups_path, no_pivot=config.no_pivot)
     # runc creates a missing cwd (as root, before the user is switched).
     with contextlib.suppress(OSError):  # a file in the way: chdir says so below
         os.makedirs(proc.get("cwd", "/"), mode=0o755, exist_ok=True)

@@ -46,6 +46,7 @@ pipe is CLOEXEC, so execve closes it) instead of at "ready".
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -116,10 +117,9 @@ def spawn_init(request: SpawnRequest) -> int:
     # runc's --preserve-fds: the caller's 3..3+N-1 ride along after the others.
     preserved_at = KEEP_FDS + len(keep)
     keep.extend(range(3, 3 + config.preserve_fds))
-    inner = init.InitConfig(config.spec, config.bundle, KEEP_FDS, config.seccomp_program,
-                            None if config.console_socket is None else KEEP_FDS + 1,
-                            config.container_id, config.cgroups_path,
-                            config.preserve_fds, preserved_at)
+    inner = dataclasses.replace(
+        config, state_dir_fd=KEEP_FDS, preserved_at=preserved_at,
+        console_socket=None if config.console_socket is None else KEEP_FDS + 1)
     return spawn(ForkPlan(
         stdio=request.stdio, keep=keep,
         enter=lambda: _enter_namespaces(request),
@@ -247,11 +247,19 @@ def kill_and_reap(pid: int) -> None:
         pass
 
 
+_PR_SET_DUMPABLE = 4  # linux/prctl.h
+
+
 def _child_main(plan: ForkPlan, sync_fd: int) -> NoReturn:  # pragma: no cover
     """Both children run this; it never returns (an exception must not unwind into the
     caller's stack, e.g. the shim's loop or pytest)."""
     code = 1
     try:
+        # Not dumpable until execve (which makes the container's binary dumpable again),
+        # as runc's nsexec: once in the container's pid namespace, its root must not open
+        # our /proc/<pid>/{exe,fd,...} (the host's Python, the state dir's fd, the socket
+        # to the caller) nor ptrace us (tests/compat/test_escapes.py).
+        sc.prctl(_PR_SET_DUMPABLE, 0)
         # The caller's signal wakeup fd number is about to be closed and reused (maybe by
         # a pty master): a signal must not write a byte into it.
         with contextlib.suppress(ValueError):  # only possible from the main thread

@@ -134,7 +134,7 @@ def rootfs_path(spec: oci.Spec, bundle: Path) -> str:
 
 def prepare_rootfs(spec: oci.Spec, bundle: Path,
                    before_pivot: Callable[[], None] | None = None,
-                   cgroups_path: str = "") -> None:
+                   cgroups_path: str = "", no_pivot: bool = False) -> None:
     """Mount everything under the rootfs and pivot into it; afterwards ``/`` is the rootfs.
     ``cgroups_path`` is the container's cgroup (bound in place of a cgroup v1 mount where
     a user namespace may not mount one)."""
@@ -156,7 +156,10 @@ def prepare_rootfs(spec: oci.Spec, bundle: Path,
         _create_devices(root, spec["linux"].get("devices", []))
     if before_pivot is not None:
         before_pivot()
-    _pivot_root(root)
+    if no_pivot:
+        _move_root(root)
+    else:
+        _pivot_root(root)
 
 
 def _mount_point_of(path: str) -> str:
@@ -360,6 +363,16 @@ def _create_device(root: str, dev: oci.Device, bind: bool) -> None:
     sc.mknod(path, kind | dev.get("fileMode", 0o666) & 0o7777, dev.get("major", 0),
              dev.get("minor", 0))
     os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
+
+
+def _move_root(root: str) -> None:
+    """runc's ``--no-pivot`` (a root on ramfs, where pivot_root is refused): move the
+    rootfs over ``/`` and chroot into it. The old root stays below, reachable to a
+    process that can chroot out, as with runc."""
+    os.chdir(root)
+    sc.mount(root, "/", "", sc.MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
 
 
 def _pivot_root(root: str) -> None:
