@@ -131,6 +131,11 @@ class Cli:
         # runc leaves an empty cgroup behind when its init was not reaped before delete.
         for suffix in ("", "-spec"):
             open_manager(self.cgroup + suffix).destroy()
+            # On a hybrid host runc also joins the named systemd and the empty unified
+            # hierarchies, which the manager leaves alone.
+            for hierarchy in ("systemd", "unified"):
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    (CGROUP_ROOT / hierarchy / (self.cgroup + suffix).lstrip("/")).rmdir()
 
 
 def reap_all(pids: list[int], timeout: float = 10) -> None:
