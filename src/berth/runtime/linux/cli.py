@@ -155,7 +155,7 @@ def _create_inner(args: argparse.Namespace, subreaper: bool, detach: bool
     if args.preserve_fds < 0:
         raise CommandError("--preserve-fds must be a positive number")
     runtime = NativeRuntime(state_root=args.root, subreaper=subreaper,
-                            preserve_fds=args.preserve_fds)
+                            preserve_fds=args.preserve_fds, no_pivot=args.no_pivot)
     _check_new_id(runtime, args.id)
     try:
         if not terminal:

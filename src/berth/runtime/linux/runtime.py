@@ -77,9 +77,10 @@ class NativeRuntime:
 
     def __init__(self, state_root: Path = DEFAULT_STATE_ROOT,
                  cgroup_root: Path = DEFAULT_ROOT, subreaper: bool = True,
-                 preserve_fds: int = 0) -> None:
+                 preserve_fds: int = 0, no_pivot: bool = False) -> None:
         self.state_root = state_root
         self._preserve_fds = preserve_fds  # runc's --preserve-fds, for create
+        self._no_pivot = no_pivot  # runc's --no-pivot, for create
         self._cgroup_root = cgroup_root
         # Init is reparented to the nearest subreaper when the intermediate child exits;
         # the caller can only waitpid() it if that is the caller.
@@ -175,7 +176,7 @@ class NativeRuntime:
                 config=init.InitConfig(spec, bundle, state_fd, program, console_socket,
                                        container_id,
                                        "" if cgroup is None else cgroup.cgroups_path,
-                                       self._preserve_fds),
+                                       self._preserve_fds, no_pivot=self._no_pivot),
                 stdio=(stdio.stdin, stdio.stdout, stdio.stderr),
                 cgroup=cgroup,
                 steps=process.ParentSteps(map_ids=map_ids, hooks=creation_hooks),
